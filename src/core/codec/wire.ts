@@ -1,0 +1,372 @@
+/**
+ * The msgpack wire codec for {@link Message}s.
+ *
+ * Every message is a msgpack array whose first element is a numeric tag. Integers up to
+ * 2^53-1 travel as msgpack integers; larger ones (uint64 versions, uint256 amounts) as
+ * minimal big-endian byte strings, so every uint256 survives the round trip exactly.
+ *
+ * {@link decodeMessage} is the only way bytes from a peer become a message: it checks sizes
+ * first, then decodes through a validating parser that rejects any wrong type, out-of-range
+ * number or excess element with a `malformed` result (never an exception, never a partly
+ * parsed object).
+ */
+import { Packr } from 'msgpackr';
+import { type Address, type Bytes32, MAX_UINT256, MAX_UINT64, bytesToHex, bytesToUint, hexToBytes, uintToBytes } from '../bytes.ts';
+import { SIGNATURE_LENGTH } from '../crypto.ts';
+import { MAX_OPS, type Op } from '../ops.ts';
+import { MAX_ASSETS, type ChannelParams, type ParticipantIndex } from '../params.ts';
+import { type RejectReason, type Result, isRejectReason, ok, reject } from '../result.ts';
+import { MAX_LOCKS, type Balances, type Lock } from '../state.ts';
+import type { CodecLimits, Message } from './messages.ts';
+
+export const DEFAULT_LIMITS: CodecLimits = {
+  maxMessageBytes: 1 << 20,
+  maxOps: MAX_OPS,
+  maxLocks: MAX_LOCKS,
+  maxAssets: MAX_ASSETS,
+  maxDetailLength: 1024,
+};
+
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false, variableMapSize: true });
+
+const TAG = { open: 1, 'open-accept': 2, request: 3, propose: 4, countersign: 5, reject: 6, close: 7, sync: 8, state: 9 } as const;
+const OP_TAG = { pay: 1, swap: 2, lock: 3, settle: 4, cancel: 5, deposit: 6, finalize: 7 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+type Wire = number | boolean | string | null | Uint8Array | Wire[];
+
+function u(value: bigint): number | Uint8Array {
+  return value <= 9007199254740991n ? Number(value) : uintToBytes(value);
+}
+
+function addr(a: Address | Bytes32): Uint8Array {
+  return hexToBytes(a);
+}
+
+function encodeLock(l: Lock): Wire[] {
+  return [u(l.id), l.asset, u(l.amount), l.sender, l.receiver, addr(l.hashlock), u(l.expiry)];
+}
+
+function encodeOp(op: Op): Wire[] {
+  const head: Wire[] = [OP_TAG[op.kind], u(op.id), op.by];
+  switch (op.kind) {
+    case 'pay':
+      return [...head, op.asset, u(op.amount)];
+    case 'swap':
+      return [...head, op.giveAsset, u(op.giveAmount), op.takeAsset, u(op.takeAmount), u(op.expiry)];
+    case 'lock':
+      return [...head, encodeLock(op.lock)];
+    case 'settle':
+      return [...head, u(op.lockId), addr(op.secret)];
+    case 'cancel':
+      return [...head, u(op.lockId)];
+    case 'deposit':
+      return [...head, op.asset, u(op.amount), u(op.holdingsAfter)];
+    case 'finalize':
+      return head;
+  }
+}
+
+function encodeBalances(b: Balances): Wire[] {
+  return b.map(([x, y]) => [u(x), u(y)]);
+}
+
+function toWire(m: Message): Wire[] {
+  switch (m.type) {
+    case 'open': {
+      const p = m.params;
+      return [
+        TAG.open,
+        u(p.chainId),
+        addr(p.adjudicator),
+        addr(p.participants[0]),
+        addr(p.participants[1]),
+        p.assets.map(addr),
+        u(p.challengeDuration),
+        u(p.nonce),
+        encodeBalances(m.deposits),
+        m.signature,
+      ];
+    }
+    case 'open-accept':
+      return [TAG['open-accept'], addr(m.channelId), m.signature];
+    case 'request':
+      return [TAG.request, addr(m.channelId), m.ops.map(encodeOp)];
+    case 'propose':
+      return [TAG.propose, addr(m.channelId), u(m.version), m.ops.map(encodeOp), m.signature];
+    case 'countersign':
+      return [TAG.countersign, addr(m.channelId), u(m.version), m.signature];
+    case 'reject':
+      return [
+        TAG.reject,
+        addr(m.channelId),
+        m.version === undefined ? null : u(m.version),
+        m.ops === undefined ? null : m.ops.map(u),
+        m.reason,
+        m.detail,
+      ];
+    case 'close':
+      return [TAG.close, addr(m.channelId), u(m.id)];
+    case 'sync':
+      return [TAG.sync, addr(m.channelId), u(m.version)];
+    case 'state': {
+      const s = m.state;
+      return [
+        TAG.state,
+        addr(s.channelId),
+        u(s.version),
+        encodeBalances(s.balances),
+        s.locks.map(encodeLock),
+        s.isFinal,
+        m.signatures[0],
+        m.signatures[1],
+      ];
+    }
+  }
+}
+
+/** Encodes a message. Messages built by the node are valid by construction. */
+export function encodeMessage(message: Message): Uint8Array {
+  return packr.pack(toWire(message));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding: a validating parser. Each reader throws `Malformed`, caught once in decodeMessage.
+
+class Malformed extends Error {}
+
+function fail(what: string): never {
+  throw new Malformed(what);
+}
+
+function arr(x: unknown, what: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(x)) fail(`${what} must be an array`);
+  if (x.length < min || x.length > max) fail(`${what} must have ${min === max ? min : `${min}..${max}`} elements, got ${x.length}`);
+  return x;
+}
+
+function bytes(x: unknown, what: string, length: number): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.length !== length) fail(`${what} must be ${length} bytes`);
+  return x;
+}
+
+function uint(x: unknown, what: string, max: bigint): bigint {
+  let v: bigint;
+  if (typeof x === 'number') {
+    if (!Number.isSafeInteger(x) || x < 0) fail(`${what} must be a non-negative integer`);
+    v = BigInt(x);
+  } else if (x instanceof Uint8Array) {
+    if (x.length === 0 || x.length > 32 || x[0] === 0) fail(`${what} must be a minimal big-endian integer of 1..32 bytes`);
+    v = bytesToUint(x);
+  } else {
+    fail(`${what} must be an integer`);
+  }
+  if (v > max) fail(`${what} is out of range`);
+  return v;
+}
+
+function small(x: unknown, what: string, max: number): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) fail(`${what} must be an integer in 0..${max}`);
+  return x;
+}
+
+function party(x: unknown, what: string): ParticipantIndex {
+  if (x !== 0 && x !== 1) fail(`${what} must be 0 or 1`);
+  return x;
+}
+
+const address = (x: unknown, what: string): Address => bytesToHex(bytes(x, what, 20)) as Address;
+const b32 = (x: unknown, what: string): Bytes32 => bytesToHex(bytes(x, what, 32)) as Bytes32;
+// Copied: msgpackr returns views into the input buffer, which the transport may reuse.
+const sig = (x: unknown, what: string): Uint8Array => new Uint8Array(bytes(x, what, SIGNATURE_LENGTH));
+
+function balances(x: unknown, limits: CodecLimits): Balances {
+  return arr(x, 'balances', 1, limits.maxAssets).map((row, i) => {
+    const r = arr(row, `balances[${i}]`, 2, 2);
+    return [uint(r[0], 'balance', MAX_UINT256), uint(r[1], 'balance', MAX_UINT256)] as const;
+  });
+}
+
+function lock(x: unknown, limits: CodecLimits): Lock {
+  const f = arr(x, 'lock', 7, 7);
+  return {
+    id: uint(f[0], 'lock id', MAX_UINT64),
+    asset: small(f[1], 'lock asset', limits.maxAssets - 1),
+    amount: uint(f[2], 'lock amount', MAX_UINT256),
+    sender: party(f[3], 'lock sender'),
+    receiver: party(f[4], 'lock receiver'),
+    hashlock: b32(f[5], 'hashlock'),
+    expiry: uint(f[6], 'lock expiry', MAX_UINT64),
+  };
+}
+
+const OP_ARITY: Record<number, number> = { 1: 5, 2: 8, 3: 4, 4: 5, 5: 4, 6: 6, 7: 3 };
+
+function op(x: unknown, limits: CodecLimits): Op {
+  if (!Array.isArray(x) || x.length === 0) fail('operation must be a non-empty array');
+  const tag = x[0];
+  const arity = typeof tag === 'number' ? OP_ARITY[tag] : undefined;
+  if (arity === undefined) fail(`unknown operation tag ${String(tag)}`);
+  const f = arr(x, 'operation', arity, arity);
+  const id = uint(f[1], 'operation id', MAX_UINT64);
+  const by = party(f[2], 'operation by');
+  const maxAsset = limits.maxAssets - 1;
+  switch (tag) {
+    case 1:
+      return { kind: 'pay', id, by, asset: small(f[3], 'asset', maxAsset), amount: uint(f[4], 'amount', MAX_UINT256) };
+    case 2:
+      return {
+        kind: 'swap',
+        id,
+        by,
+        giveAsset: small(f[3], 'give asset', maxAsset),
+        giveAmount: uint(f[4], 'give amount', MAX_UINT256),
+        takeAsset: small(f[5], 'take asset', maxAsset),
+        takeAmount: uint(f[6], 'take amount', MAX_UINT256),
+        expiry: uint(f[7], 'swap expiry', MAX_UINT64),
+      };
+    case 3:
+      return { kind: 'lock', id, by, lock: lock(f[3], limits) };
+    case 4:
+      return { kind: 'settle', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64), secret: b32(f[4], 'secret') };
+    case 5:
+      return { kind: 'cancel', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64) };
+    case 6:
+      return {
+        kind: 'deposit',
+        id,
+        by,
+        asset: small(f[3], 'asset', maxAsset),
+        amount: uint(f[4], 'amount', MAX_UINT256),
+        holdingsAfter: uint(f[5], 'holdings after', MAX_UINT256),
+      };
+    default:
+      return { kind: 'finalize', id, by };
+  }
+}
+
+function ops(x: unknown, limits: CodecLimits): Op[] {
+  return arr(x, 'operations', 0, limits.maxOps).map((o) => op(o, limits));
+}
+
+function reason(x: unknown): RejectReason {
+  if (!isRejectReason(x)) fail('reject reason is not one of the known reasons');
+  return x;
+}
+
+function text(x: unknown, what: string, max: number): string {
+  if (typeof x !== 'string' || x.length > max) fail(`${what} must be a string of at most ${max} characters`);
+  return x;
+}
+
+function parse(w: unknown, limits: CodecLimits): Message {
+  if (!Array.isArray(w) || w.length === 0) fail('message must be a non-empty array');
+  switch (w[0]) {
+    case TAG.open: {
+      const f = arr(w, 'open', 10, 10);
+      const assets = arr(f[5], 'assets', 1, limits.maxAssets).map((a, i) => address(a, `assets[${i}]`));
+      const params: ChannelParams = {
+        chainId: uint(f[1], 'chainId', MAX_UINT256),
+        adjudicator: address(f[2], 'adjudicator'),
+        participants: [address(f[3], 'participant 0'), address(f[4], 'participant 1')],
+        assets,
+        challengeDuration: uint(f[6], 'challengeDuration', MAX_UINT64),
+        nonce: uint(f[7], 'nonce', MAX_UINT256),
+      };
+      const deposits = balances(f[8], limits);
+      if (deposits.length !== assets.length) fail('deposits must have one row per asset');
+      return { type: 'open', params, deposits, signature: sig(f[9], 'signature') };
+    }
+    case TAG['open-accept']: {
+      const f = arr(w, 'open-accept', 3, 3);
+      return { type: 'open-accept', channelId: b32(f[1], 'channelId'), signature: sig(f[2], 'signature') };
+    }
+    case TAG.request: {
+      const f = arr(w, 'request', 3, 3);
+      return { type: 'request', channelId: b32(f[1], 'channelId'), ops: ops(f[2], limits) };
+    }
+    case TAG.propose: {
+      const f = arr(w, 'propose', 5, 5);
+      return {
+        type: 'propose',
+        channelId: b32(f[1], 'channelId'),
+        version: uint(f[2], 'version', MAX_UINT64),
+        ops: ops(f[3], limits),
+        signature: sig(f[4], 'signature'),
+      };
+    }
+    case TAG.countersign: {
+      const f = arr(w, 'countersign', 4, 4);
+      return {
+        type: 'countersign',
+        channelId: b32(f[1], 'channelId'),
+        version: uint(f[2], 'version', MAX_UINT64),
+        signature: sig(f[3], 'signature'),
+      };
+    }
+    case TAG.reject: {
+      const f = arr(w, 'reject', 6, 6);
+      const version = f[2] === null ? undefined : uint(f[2], 'version', MAX_UINT64);
+      const opIds = f[3] === null ? undefined : arr(f[3], 'ops', 0, limits.maxOps).map((x) => uint(x, 'op id', MAX_UINT64));
+      return {
+        type: 'reject',
+        channelId: b32(f[1], 'channelId'),
+        ...(version === undefined ? {} : { version }),
+        ...(opIds === undefined ? {} : { ops: opIds }),
+        reason: reason(f[4]),
+        detail: text(f[5], 'detail', limits.maxDetailLength),
+      };
+    }
+    case TAG.close: {
+      const f = arr(w, 'close', 3, 3);
+      return { type: 'close', channelId: b32(f[1], 'channelId'), id: uint(f[2], 'id', MAX_UINT64) };
+    }
+    case TAG.sync: {
+      const f = arr(w, 'sync', 3, 3);
+      return { type: 'sync', channelId: b32(f[1], 'channelId'), version: uint(f[2], 'version', MAX_UINT64) };
+    }
+    case TAG.state: {
+      const f = arr(w, 'state', 8, 8);
+      if (typeof f[5] !== 'boolean') fail('isFinal must be a boolean');
+      return {
+        type: 'state',
+        state: {
+          channelId: b32(f[1], 'channelId'),
+          version: uint(f[2], 'version', MAX_UINT64),
+          balances: balances(f[3], limits),
+          locks: arr(f[4], 'locks', 0, limits.maxLocks).map((l) => lock(l, limits)),
+          isFinal: f[5],
+        },
+        signatures: [sig(f[6], 'signature 0'), sig(f[7], 'signature 1')],
+      };
+    }
+    default:
+      return fail(`unknown message tag ${String(w[0])}`);
+  }
+}
+
+/**
+ * Decodes bytes from a peer into a message, or a `malformed` rejection saying what was wrong.
+ * Never throws.
+ */
+export function decodeMessage(data: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Result<Message> {
+  if (!(data instanceof Uint8Array)) return reject('malformed', 'message must be bytes');
+  if (data.length === 0) return reject('malformed', 'empty message');
+  if (data.length > limits.maxMessageBytes) {
+    return reject('malformed', `message of ${data.length} bytes exceeds the limit of ${limits.maxMessageBytes}`);
+  }
+  let raw: unknown;
+  try {
+    raw = packr.unpack(data);
+  } catch (e) {
+    return reject('malformed', `not msgpack: ${e instanceof Error ? e.message.slice(0, 200) : 'decode error'}`);
+  }
+  try {
+    return ok(parse(raw, limits));
+  } catch (e) {
+    if (e instanceof Malformed) return reject('malformed', e.message);
+    return reject('malformed', 'message structure is invalid');
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Operations: the changes an update applies to a state.
+ *
+ * An update is a list of operations applied in order, then the version is bumped by exactly
+ * one. Each operation names `by`, the participant who asked for it; the transition rules
+ * check that `by` may ask for it (a payment is paid by `by`, a lock is sent by `by`, ...).
+ * `id` is chosen by `by` (unique among its own operations) so each operation gets its own
+ * result even when many share one update.
+ */
+import type { Bytes32 } from './bytes.ts';
+import type { ParticipantIndex } from './params.ts';
+import type { Lock } from './state.ts';
+
+/** The most operations one update may carry (bounds message size and validation work). */
+export const MAX_OPS = 2048;
+
+interface OpBase {
+  /** Chosen by `by`; unique among `by`'s operations on this channel (uint64). */
+  readonly id: bigint;
+  /** The participant who asked for the operation. */
+  readonly by: ParticipantIndex;
+}
+
+/** `by` pays `amount` of `asset` to the other participant. */
+export interface PayOp extends OpBase {
+  readonly kind: 'pay';
+  readonly asset: number;
+  readonly amount: bigint;
+}
+
+/**
+ * An atomic exchange: `by` gives `giveAmount` of `giveAsset` and receives `takeAmount` of
+ * `takeAsset` from the other participant, in the same version, or neither happens.
+ */
+export interface SwapOp extends OpBase {
+  readonly kind: 'swap';
+  readonly giveAsset: number;
+  readonly giveAmount: bigint;
+  readonly takeAsset: number;
+  readonly takeAmount: bigint;
+  /** Unix seconds after which the swap may no longer be applied. */
+  readonly expiry: bigint;
+}
+
+/** `by` (the lock's sender) moves `lock.amount` from its balance into a new hash-locked transfer. */
+export interface LockOp extends OpBase {
+  readonly kind: 'lock';
+  readonly lock: Lock;
+}
+
+/** Pays a lock to its receiver, proven by the 32-byte `secret` whose keccak256 is the hashlock. */
+export interface SettleOp extends OpBase {
+  readonly kind: 'settle';
+  readonly lockId: bigint;
+  readonly secret: Bytes32;
+}
+
+/** Returns a lock to its sender: by the receiver at any time, by the sender after the expiry. */
+export interface CancelOp extends OpBase {
+  readonly kind: 'cancel';
+  readonly lockId: bigint;
+}
+
+/**
+ * Credits an on-chain top-up to `by`'s balance. Deposits are credited in chain order: the
+ * deposit whose `holdingsAfter - amount` equals the state's current total of the asset is the
+ * next one (see {@link DepositFact}).
+ */
+export interface DepositOp extends OpBase {
+  readonly kind: 'deposit';
+  readonly asset: number;
+  readonly amount: bigint;
+  /** The channel's on-chain holdings of the asset right after this deposit. */
+  readonly holdingsAfter: bigint;
+}
+
+/** Marks the state final, for a cooperative close. Requires no pending locks. */
+export interface FinalizeOp extends OpBase {
+  readonly kind: 'finalize';
+}
+
+export type Op = PayOp | SwapOp | LockOp | SettleOp | CancelOp | DepositOp | FinalizeOp;
+export type OpKind = Op['kind'];
+
+/** A deposit observed on-chain (a `Deposited` event), passed to the core as a fact. */
+export interface DepositFact {
+  readonly asset: number;
+  readonly participant: ParticipantIndex;
+  readonly amount: bigint;
+  readonly holdingsAfter: bigint;
+}
+
+/** Facts from outside the core that a transition may depend on. */
+export interface TransitionContext {
+  /** Current time, unix seconds (the node's clock; compared with lock and swap expiries). */
+  readonly now: bigint;
+  /** On-chain deposits to the channel, for crediting top-ups. */
+  readonly deposits?: readonly DepositFact[];
+}
+
+/** Structural equality of two operations (used to match a proposal against a request). */
+export function sameOp(a: Op, b: Op): boolean {
+  if (a.kind !== b.kind || a.id !== b.id || a.by !== b.by) return false;
+  switch (a.kind) {
+    case 'pay': {
+      const o = b as PayOp;
+      return a.asset === o.asset && a.amount === o.amount;
+    }
+    case 'swap': {
+      const o = b as SwapOp;
+      return (
+        a.giveAsset === o.giveAsset &&
+        a.giveAmount === o.giveAmount &&
+        a.takeAsset === o.takeAsset &&
+        a.takeAmount === o.takeAmount &&
+        a.expiry === o.expiry
+      );
+    }
+    case 'lock': {
+      const x = a.lock;
+      const y = (b as LockOp).lock;
+      return (
+        x.id === y.id &&
+        x.asset === y.asset &&
+        x.amount === y.amount &&
+        x.sender === y.sender &&
+        x.receiver === y.receiver &&
+        x.hashlock === y.hashlock &&
+        x.expiry === y.expiry
+      );
+    }
+    case 'settle': {
+      const o = b as SettleOp;
+      return a.lockId === o.lockId && a.secret === o.secret;
+    }
+    case 'cancel':
+      return a.lockId === (b as CancelOp).lockId;
+    case 'deposit': {
+      const o = b as DepositOp;
+      return a.asset === o.asset && a.amount === o.amount && a.holdingsAfter === o.holdingsAfter;
+    }
+    case 'finalize':
+      return true;
+  }
+}

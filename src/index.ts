@@ -1,0 +1,2 @@
+/** The Lanes package entry point. */
+export * from './core/index.ts';
