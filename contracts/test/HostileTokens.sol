@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {TestToken} from "./TestToken.sol";
+
+/// @notice Burns 1% of every transfer: the recipient receives less than the amount sent.
+contract FeeOnTransferToken is TestToken {
+    constructor() TestToken("Fee", "FEE") {}
+
+    function _move(address from, address to, uint256 amount) internal override {
+        uint256 fee = amount / 100;
+        super._move(from, to, amount - fee);
+        if (fee > 0) {
+            balanceOf[from] -= fee;
+            totalSupply -= fee;
+        }
+    }
+}
+
+/// @notice Returns false instead of reverting when `failing` is set (some tokens do).
+contract FalseReturningToken is TestToken {
+    bool public failing;
+
+    constructor() TestToken("False", "FALSE") {}
+
+    function setFailing(bool value) external {
+        failing = value;
+    }
+
+    function transfer(address to, uint256 amount) external override returns (bool) {
+        if (failing) return false;
+        _move(msg.sender, to, amount);
+        return true;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) external override returns (bool) {
+        if (failing) return false;
+        _spend(from, amount);
+        _move(from, to, amount);
+        return true;
+    }
+}
+
+/// @notice Returns nothing from transfer and transferFrom (as USDT does).
+contract NoReturnToken {
+    mapping(address => uint256) public balanceOf;
+    mapping(address => mapping(address => uint256)) public allowance;
+
+    function mint(address to, uint256 amount) external {
+        balanceOf[to] += amount;
+    }
+
+    function approve(address spender, uint256 amount) external {
+        allowance[msg.sender][spender] = amount;
+    }
+
+    function transfer(address to, uint256 amount) external {
+        require(balanceOf[msg.sender] >= amount, "balance");
+        balanceOf[msg.sender] -= amount;
+        balanceOf[to] += amount;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) external {
+        require(balanceOf[from] >= amount && allowance[from][msg.sender] >= amount, "balance");
+        allowance[from][msg.sender] -= amount;
+        balanceOf[from] -= amount;
+        balanceOf[to] += amount;
+    }
+}
+
+/// @notice On every transfer out of `target`, calls back into `target` with `payload` and
+/// records whether the reentrant call succeeded.
+contract ReentrantToken is TestToken {
+    address public target;
+    bytes public payload;
+    bool public attempted;
+    bool public reentered;
+
+    constructor() TestToken("Reenter", "REE") {}
+
+    function arm(address target_, bytes calldata payload_) external {
+        target = target_;
+        payload = payload_;
+    }
+
+    function transfer(address to, uint256 amount) external override returns (bool) {
+        if (msg.sender == target && target != address(0) && !attempted) {
+            attempted = true;
+            (bool ok, ) = target.call(payload);
+            reentered = ok;
+        }
+        _move(msg.sender, to, amount);
+        return true;
+    }
+}
+
+/// @notice Code that refuses ETH: installed at a participant's address in tests to stand for a
+/// delegated (EIP-7702) account whose code rejects plain transfers.
+contract RejectingReceiver {
+    receive() external payable {
+        revert("no ETH");
+    }
+}

@@ -1,0 +1,280 @@
+/**
+ * The chain port: what nodes and the coordinator need from the adjudicator, and its viem
+ * implementation, which works against any EVM JSON-RPC endpoint (HTTP URL or an in-process
+ * EIP-1193 provider).
+ */
+import {
+  type Chain,
+  type EIP1193Provider,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  defineChain,
+  erc20Abi,
+  http,
+} from 'viem';
+import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
+import type { Address, Bytes32, Hex } from '../core/bytes.ts';
+import { LanesError } from '../core/errors.ts';
+import type { ChannelParams } from '../core/params.ts';
+import { LanesAdjudicatorAbi, LanesAdjudicatorBytecode } from './artifacts/LanesAdjudicator.ts';
+import { type ChallengeItem, type CloseItem, type ConcludeItem, contractParams } from './encode.ts';
+import { type BatchOperation, type ChainEvent, type ItemReason, decodeEvents } from './events.ts';
+
+export interface TxReceipt {
+  readonly hash: Bytes32;
+  readonly blockNumber: bigint;
+  readonly gasUsed: bigint;
+}
+
+export type ItemResult =
+  { readonly channelId: Bytes32; readonly ok: true } | { readonly channelId: Bytes32; readonly ok: false; readonly reason: ItemReason };
+
+export interface BatchReceipt extends TxReceipt {
+  /** One result per item, in item order. */
+  readonly items: readonly ItemResult[];
+  readonly events: readonly ChainEvent[];
+}
+
+export interface ChainService {
+  readonly chainId: bigint;
+  readonly adjudicator: Address;
+  /** The account that signs and pays for transactions. */
+  readonly account: Address;
+  /** Deposits for `participant` (0 or 1); approves an ERC-20 first when needed. */
+  deposit(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint): Promise<TxReceipt>;
+  closeBatch(items: readonly CloseItem[]): Promise<BatchReceipt>;
+  challengeBatch(items: readonly ChallengeItem[]): Promise<BatchReceipt>;
+  concludeBatch(items: readonly ConcludeItem[]): Promise<BatchReceipt>;
+  revealSecrets(secrets: readonly Bytes32[]): Promise<TxReceipt>;
+  withdraw(asset: Address, to: Address): Promise<TxReceipt>;
+  holdings(channelId: Bytes32, asset: Address): Promise<{ amount: bigint; closed: boolean }>;
+  /** The registered state, or undefined when the channel is not challenged. */
+  dispute(channelId: Bytes32): Promise<{ version: bigint; finalizesAt: bigint; stateHash: Bytes32 } | undefined>;
+  revealedAt(hashlock: Bytes32): Promise<bigint>;
+  withdrawable(account: Address, asset: Address): Promise<bigint>;
+  blockNumber(): Promise<bigint>;
+  /** The latest block's timestamp: the clock challenge deadlines are measured on. */
+  timestamp(): Promise<bigint>;
+  /** Events in `[fromBlock, toBlock ?? latest]`, and the block to resume from. Replays are safe: events carry their position. */
+  events(fromBlock: bigint, toBlock?: bigint): Promise<{ events: ChainEvent[]; nextBlock: bigint }>;
+  /** Polls for events from `fromBlock` on; returns a function that stops the polling. */
+  watch(options: {
+    fromBlock: bigint;
+    pollMs?: number;
+    onEvents(events: ChainEvent[], nextBlock: bigint): void | Promise<void>;
+    onError?(e: unknown): void;
+  }): () => void;
+}
+
+export interface ChainConnection {
+  /** An HTTP JSON-RPC URL or an EIP-1193 provider (in-process EDR). */
+  readonly rpc: string | EIP1193Provider;
+  /** The key that signs transactions (0x-prefixed hex). */
+  readonly privateKey: Hex;
+  readonly pollingIntervalMs?: number;
+}
+
+export interface Clients {
+  readonly chain: Chain;
+  readonly publicClient: PublicClient<Transport, Chain>;
+  readonly walletClient: WalletClient<Transport, Chain, PrivateKeyAccount>;
+  readonly account: PrivateKeyAccount;
+}
+
+/** viem clients for an endpoint; the chain id is read from the endpoint. */
+export async function createClients(conn: ChainConnection): Promise<Clients> {
+  const transport: Transport = typeof conn.rpc === 'string' ? http(conn.rpc, { batch: false, retryCount: 2 }) : custom(conn.rpc);
+  const probe = createPublicClient({ transport });
+  const chainId = await probe.getChainId();
+  const chain = defineChain({
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: typeof conn.rpc === 'string' ? [conn.rpc] : [] } },
+  });
+  const pollingInterval = conn.pollingIntervalMs ?? 100;
+  const account = privateKeyToAccount(conn.privateKey);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval, cacheTime: 0 }) as PublicClient<Transport, Chain>;
+  const walletClient = createWalletClient({ account, chain, transport, pollingInterval });
+  return { chain, publicClient, walletClient, account };
+}
+
+/** Deploys a LanesAdjudicator; returns its address. */
+export async function deployAdjudicator(clients: Clients): Promise<Address> {
+  const hash = await clients.walletClient.deployContract({ abi: LanesAdjudicatorAbi, bytecode: LanesAdjudicatorBytecode });
+  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success' || !receipt.contractAddress) throw new LanesError('adjudicator deployment failed', { details: hash });
+  return receipt.contractAddress.toLowerCase() as Address;
+}
+
+const ITEM_EVENT: Record<BatchOperation, ChainEvent['type']> = { close: 'closed', challenge: 'challenged', conclude: 'concluded' };
+
+/** Matches a batch receipt's events to its items: each item emits exactly one item-level event, in order. */
+export function itemResults(operation: BatchOperation, events: readonly ChainEvent[], count: number): ItemResult[] {
+  const results: ItemResult[] = [];
+  for (const e of events) {
+    if (e.type === ITEM_EVENT[operation]) results.push({ channelId: (e as { channelId: Bytes32 }).channelId, ok: true });
+    else if (e.type === 'item-failed' && e.operation === operation) results.push({ channelId: e.channelId, ok: false, reason: e.reason });
+  }
+  if (results.length !== count) throw new LanesError(`expected ${count} item results, found ${results.length}`);
+  return results;
+}
+
+/** A {@link ChainService} over viem. Transactions from one service are sent one at a time. */
+export async function createChainService(conn: ChainConnection & { readonly adjudicator: Address }): Promise<ChainService> {
+  const clients = await createClients(conn);
+  return chainServiceFromClients(clients, conn.adjudicator);
+}
+
+export function chainServiceFromClients(clients: Clients, adjudicator: Address): ChainService {
+  const { publicClient, walletClient, account } = clients;
+  const contract = { address: adjudicator, abi: LanesAdjudicatorAbi } as const;
+  // One transaction in flight per service: nonces stay sequential and EDR's automine never
+  // sees a gap. (The coordinator, which needs throughput, manages nonces itself.)
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  async function confirm(hash: Hex): Promise<TxReceipt & { events: ChainEvent[] }> {
+    const r = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    if (r.status !== 'success') throw new LanesError('transaction reverted', { details: hash, code: 'TX_REVERTED' });
+    return {
+      hash: r.transactionHash,
+      blockNumber: r.blockNumber,
+      gasUsed: r.gasUsed,
+      events: decodeEvents(r.logs.filter((l) => l.address.toLowerCase() === adjudicator)),
+    };
+  }
+
+  async function batch(operation: BatchOperation, count: number, send: () => Promise<Hex>): Promise<BatchReceipt> {
+    const r = await serial(async () => confirm(await send()));
+    return { ...r, items: itemResults(operation, r.events, count) };
+  }
+
+  const service: ChainService = {
+    chainId: BigInt(clients.chain.id),
+    adjudicator,
+    account: account.address.toLowerCase() as Address,
+
+    deposit(params, assetIndex, participant, amount) {
+      return serial(async () => {
+        const asset = params.assets[assetIndex];
+        if (asset === undefined) throw new LanesError(`asset index ${assetIndex} out of range`, { code: 'INVALID_ARGUMENT' });
+        const native = /^0x0{40}$/.test(asset);
+        if (!native) {
+          const allowance = await publicClient.readContract({
+            address: asset,
+            abi: erc20Abi,
+            functionName: 'allowance',
+            args: [account.address, adjudicator],
+          });
+          if (allowance < amount) {
+            const h = await walletClient.writeContract({
+              address: asset,
+              abi: erc20Abi,
+              functionName: 'approve',
+              args: [adjudicator, 2n ** 256n - 1n],
+            });
+            await confirm(h);
+          }
+        }
+        const hash = await walletClient.writeContract({
+          ...contract,
+          functionName: 'deposit',
+          args: [contractParams(params), BigInt(assetIndex), BigInt(participant), amount],
+          value: native ? amount : 0n,
+        });
+        const { events: _events, ...receipt } = await confirm(hash);
+        return receipt;
+      });
+    },
+
+    closeBatch(items) {
+      return batch('close', items.length, () => walletClient.writeContract({ ...contract, functionName: 'closeBatch', args: [items] }));
+    },
+    challengeBatch(items) {
+      return batch('challenge', items.length, () =>
+        walletClient.writeContract({ ...contract, functionName: 'challengeBatch', args: [items] }),
+      );
+    },
+    concludeBatch(items) {
+      return batch('conclude', items.length, () =>
+        walletClient.writeContract({ ...contract, functionName: 'concludeBatch', args: [items] }),
+      );
+    },
+    revealSecrets(secrets) {
+      return serial(async () => {
+        const { events: _e, ...r } = await confirm(
+          await walletClient.writeContract({ ...contract, functionName: 'revealSecrets', args: [secrets] }),
+        );
+        return r;
+      });
+    },
+    withdraw(asset, to) {
+      return serial(async () => {
+        const { events: _e, ...r } = await confirm(
+          await walletClient.writeContract({ ...contract, functionName: 'withdraw', args: [asset, to] }),
+        );
+        return r;
+      });
+    },
+
+    async holdings(channelId, asset) {
+      const [amount, closed] = await publicClient.readContract({ ...contract, functionName: 'holdings', args: [channelId, asset] });
+      return { amount, closed };
+    },
+    async dispute(channelId) {
+      const [version, finalizesAt, stateHash] = await publicClient.readContract({
+        ...contract,
+        functionName: 'dispute',
+        args: [channelId],
+      });
+      return finalizesAt === 0n ? undefined : { version, finalizesAt, stateHash };
+    },
+    revealedAt: (hashlock) => publicClient.readContract({ ...contract, functionName: 'revealedAt', args: [hashlock] }),
+    withdrawable: (who, asset) => publicClient.readContract({ ...contract, functionName: 'withdrawable', args: [who, asset] }),
+    blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
+    async timestamp() {
+      return (await publicClient.getBlock({ blockTag: 'latest' })).timestamp;
+    },
+
+    async events(fromBlock, toBlock) {
+      const latest = toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
+      if (latest < fromBlock) return { events: [], nextBlock: fromBlock };
+      const logs = await publicClient.getLogs({ address: adjudicator, fromBlock, toBlock: latest });
+      return { events: decodeEvents(logs), nextBlock: latest + 1n };
+    },
+
+    watch({ fromBlock, pollMs = 200, onEvents, onError }) {
+      let next = fromBlock;
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      const tick = async () => {
+        try {
+          const { events, nextBlock } = await service.events(next);
+          if (stopped) return;
+          if (nextBlock !== next) {
+            await onEvents(events, nextBlock);
+            next = nextBlock;
+          }
+        } catch (e) {
+          onError?.(e);
+        }
+        if (!stopped) timer = setTimeout(tick, pollMs);
+      };
+      timer = setTimeout(tick, 0);
+      return () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      };
+    },
+  };
+  return service;
+}

@@ -1,0 +1,130 @@
+/**
+ * A real EVM for contract tests: in-process EDR running the compiled adjudicator, with the
+ * named actors funded, each with its own chain service.
+ */
+import type { Abi } from 'viem';
+import {
+  type Address,
+  type Bytes32,
+  type ChannelParams,
+  type ChannelState,
+  NATIVE_ASSET,
+  bytesToHex,
+  channelId,
+  nobleBackend,
+  signState,
+} from '../../src/core/index.ts';
+import type { SignedState } from '../../src/core/index.ts';
+import {
+  type ChainService,
+  type Clients,
+  chainServiceFromClients,
+  createClients,
+  deployAdjudicator,
+} from '../../src/chain/chain-service.ts';
+import { type InProcessChain, createInProcessChain } from '../../src/chain/in-process-chain.ts';
+import { DEV_KEYS } from '../../src/chain/local-chain.ts';
+import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks/TestToken.ts';
+import { type Actor, alice, bob, irene, mallory } from './actors.ts';
+
+export interface TestChain {
+  readonly chain: InProcessChain;
+  readonly deployer: Clients;
+  readonly adjudicator: Address;
+  readonly svc: Record<'alice' | 'bob' | 'irene' | 'mallory', ChainService>;
+  readonly clients: Record<'alice' | 'bob' | 'irene' | 'mallory', Clients>;
+  /** Makes params for a channel between two actors on this chain. */
+  params(a: Actor, b: Actor, overrides?: Partial<ChannelParams>): ChannelParams;
+  /** Deploys a contract from the deployer; returns its address. */
+  deploy(abi: Abi, bytecode: `0x${string}`, args?: readonly unknown[]): Promise<Address>;
+  ethBalance(who: Address): Promise<bigint>;
+  tokenBalance(token: Address, who: Address): Promise<bigint>;
+  mint(token: Address, to: Address, amount: bigint): Promise<void>;
+}
+
+export const ETHER = 10n ** 18n;
+let nonceCounter = 1n;
+
+export async function setupChain(): Promise<TestChain> {
+  const chain = await createInProcessChain();
+  // DEV_KEYS[0]'s first deployment lands at 0x5fbdb2315678afecb367f032d93f642f64180aa3,
+  // the adjudicator address of the golden vectors.
+  const deployer = await createClients({ rpc: chain.provider, privateKey: DEV_KEYS[0], pollingIntervalMs: 10 });
+  const adjudicator = await deployAdjudicator(deployer);
+  const actors = { alice, bob, irene, mallory };
+  const clients = {} as Record<keyof typeof actors, Clients>;
+  const svc = {} as Record<keyof typeof actors, ChainService>;
+  for (const [name, a] of Object.entries(actors) as [keyof typeof actors, Actor][]) {
+    await chain.setBalance(a.address, 1000n * ETHER);
+    clients[name] = await createClients({ rpc: chain.provider, privateKey: bytesToHex(a.privateKey), pollingIntervalMs: 10 });
+    svc[name] = chainServiceFromClients(clients[name], adjudicator);
+  }
+  const { publicClient, walletClient } = deployer;
+  return {
+    chain,
+    deployer,
+    adjudicator,
+    svc,
+    clients,
+    params: (a, b, overrides = {}) => ({
+      chainId: 31337n,
+      adjudicator,
+      participants: [a.address, b.address],
+      assets: [NATIVE_ASSET],
+      challengeDuration: 3600n,
+      nonce: nonceCounter++,
+      ...overrides,
+    }),
+    async deploy(abi, bytecode, args = []) {
+      const hash = await walletClient.deployContract({ abi, bytecode, args: args as unknown[] });
+      const r = await publicClient.waitForTransactionReceipt({ hash });
+      return r.contractAddress!.toLowerCase() as Address;
+    },
+    ethBalance: (who) => publicClient.getBalance({ address: who }),
+    tokenBalance: (token, who) =>
+      publicClient.readContract({ address: token, abi: TestTokenAbi, functionName: 'balanceOf', args: [who] }) as Promise<bigint>,
+    async mint(token, to, amount) {
+      const hash = await walletClient.writeContract({ address: token, abi: TestTokenAbi, functionName: 'mint', args: [to, amount] });
+      await publicClient.waitForTransactionReceipt({ hash });
+    },
+  };
+}
+
+export function deployTestToken(tc: TestChain, name = 'Token', symbol = 'TOK'): Promise<Address> {
+  return tc.deploy(TestTokenAbi, TestTokenBytecode, [name, symbol]);
+}
+
+/** Signs `state` with both actors (or any two signers: the test decides who signs). */
+export function sign(params: ChannelParams, state: ChannelState, signers: readonly [Actor, Actor]): SignedState {
+  return {
+    state,
+    signatures: [
+      signState(nobleBackend, params, state, signers[0].privateKey),
+      signState(nobleBackend, params, state, signers[1].privateKey),
+    ],
+  };
+}
+
+/** A state of `params` with the given flat balances `[a0p0, a0p1, a1p0, ...]`. */
+export function stateOf(params: ChannelParams, version: bigint, flat: readonly bigint[], extra: Partial<ChannelState> = {}): ChannelState {
+  const balances: [bigint, bigint][] = [];
+  for (let i = 0; i < flat.length; i += 2) balances.push([flat[i]!, flat[i + 1]!]);
+  return { channelId: channelId(params), version, balances, locks: [], isFinal: false, ...extra };
+}
+
+/** Funds a channel: each participant deposits its share of every asset. */
+export async function fund(tc: TestChain, params: ChannelParams, flat: readonly bigint[]): Promise<void> {
+  const byAddress = new Map<Address, ChainService>(Object.values(tc.svc).map((s) => [s.account, s]));
+  for (let a = 0; a < params.assets.length; a++) {
+    for (const p of [0, 1] as const) {
+      const amount = flat[2 * a + p]!;
+      if (amount === 0n) continue;
+      const svc = byAddress.get(params.participants[p])!;
+      if (params.assets[a] !== NATIVE_ASSET) await tc.mint(params.assets[a]!, svc.account, amount);
+      await svc.deposit(params, a, p, amount);
+    }
+  }
+}
+
+export const b32 = (byte: number): Bytes32 => `0x${byte.toString(16).padStart(2, '0').repeat(32)}` as Bytes32;
+export { alice, bob, irene, mallory };
