@@ -58,12 +58,29 @@ contract LanesAdjudicator {
         Signature[2] sigs;
     }
 
+    /// @notice One deposit of a {depositBatch}.
+    struct DepositItem {
+        Params params;
+        uint256 assetIndex;
+        uint256 participant;
+        uint256 amount;
+    }
+
     /// @notice The contents of the registered state, to pay it out once its challenge period is over.
     struct ConcludeItem {
         Params params;
         uint256[] balances;
         Lock[] locks;
         bool isFinal;
+    }
+
+    /// @notice How a batch pays its participants. `Transfer` pushes each netted payout to the
+    /// recipient (falling back to {withdrawable} if the push fails); `Credit` adds it to the
+    /// recipient's {withdrawable} balance, to withdraw later or to fund new channels with
+    /// {depositFromWithdrawable} (no external call at all: cheapest when the balance is in use).
+    enum Payout {
+        Transfer,
+        Credit
     }
 
     /// @notice Which batch operation an {ItemFailed} event comes from.
@@ -169,6 +186,7 @@ contract LanesAdjudicator {
     error HoldingsOverflow(bytes32 channelId);
     error TransferFailed(address asset);
     error NothingToWithdraw(address asset);
+    error InsufficientWithdrawable(address asset, uint256 available);
 
     modifier nonReentrant() {
         if (_entered != 0) revert Reentrancy();
@@ -193,10 +211,8 @@ contract LanesAdjudicator {
     /// @param participant 0 or 1: whose deposit this is (named in the {Deposited} event).
     /// @param amount Amount to deposit; for the native asset it must equal msg.value.
     function deposit(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) external payable nonReentrant {
-        if (params.assets.length > MAX_ASSETS || assetIndex >= params.assets.length) revert InvalidAsset(assetIndex);
-        if (participant > 1) revert InvalidParticipant(participant);
-        if (amount == 0) revert ZeroAmount();
-        bytes32 id = channelId(params);
+        _checkDepositArgs(params, assetIndex, participant, amount);
+        bytes32 id = _channelId(params);
         address asset = params.assets[assetIndex];
         uint256 held = _holdings[id][asset];
         if (held & CLOSED != 0) revert ChannelIsClosed(id);
@@ -217,45 +233,219 @@ contract LanesAdjudicator {
         emit Deposited(id, asset, params.participants[participant], received, afterDeposit);
     }
 
+    /// @notice Deposits into many channels in one call, all or nothing: ETH items together must
+    /// equal msg.value; each token is pulled once for the sum of its items.
+    /// @dev Tokens that deliver less than the amount sent (fee-on-transfer) are refused here, since
+    /// the shortfall could not be attributed to one channel: use {deposit} for them.
+    function depositBatch(DepositItem[] calldata items) external payable nonReentrant {
+        uint256 ethTotal;
+        for (uint256 i = 0; i < items.length; ++i) {
+            DepositItem calldata it = items[i];
+            if (it.params.assets[_checkDepositArgs(it.params, it.assetIndex, it.participant, it.amount)] == address(0)) ethTotal += it.amount;
+        }
+        if (msg.value != ethTotal) revert WrongValue(msg.value, ethTotal);
+        // Pull each token once, for the sum of its items (tokens in first-seen order).
+        for (uint256 i = 0; i < items.length; ++i) {
+            address token = items[i].params.assets[items[i].assetIndex];
+            if (token == address(0)) continue;
+            bool seen;
+            uint256 sum;
+            for (uint256 j = 0; j < items.length; ++j) {
+                if (items[j].params.assets[items[j].assetIndex] != token) continue;
+                if (j < i) {
+                    seen = true;
+                    break;
+                }
+                sum += items[j].amount;
+            }
+            if (seen) continue;
+            uint256 before = _balanceOf(token);
+            _transferFrom(token, msg.sender, sum);
+            if (_balanceOf(token) - before != sum) revert TransferFailed(token);
+        }
+        for (uint256 i = 0; i < items.length; ++i) {
+            DepositItem calldata it = items[i];
+            bytes32 id = _channelId(it.params);
+            address asset = it.params.assets[it.assetIndex];
+            uint256 held = _holdings[id][asset];
+            if (held & CLOSED != 0) revert ChannelIsClosed(id);
+            uint256 afterDeposit = held + it.amount;
+            if (afterDeposit >= CLOSED) revert HoldingsOverflow(id);
+            _holdings[id][asset] = afterDeposit;
+            emit Deposited(id, asset, it.params.participants[it.participant], it.amount, afterDeposit);
+        }
+    }
+
+    function _checkDepositArgs(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) private pure returns (uint256) {
+        if (params.assets.length > MAX_ASSETS || assetIndex >= params.assets.length) revert InvalidAsset(assetIndex);
+        if (participant > 1) revert InvalidParticipant(participant);
+        if (amount == 0) revert ZeroAmount();
+        return assetIndex;
+    }
+
+    /// @notice Funds a channel from the caller's {withdrawable} balance: no token transfer, no ETH
+    /// sent. Payouts credited by a batch can fund the next channels this way.
+    /// @param params The channel's parameters.
+    /// @param assetIndex Index of the asset in `params.assets`.
+    /// @param participant 0 or 1: whose deposit this is.
+    /// @param amount Amount moved from the caller's withdrawable balance of that asset.
+    function depositFromWithdrawable(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) external nonReentrant {
+        _checkDepositArgs(params, assetIndex, participant, amount);
+        bytes32 id = _channelId(params);
+        address asset = params.assets[assetIndex];
+        uint256 available = withdrawable[msg.sender][asset];
+        if (available < amount) revert InsufficientWithdrawable(asset, available);
+        uint256 held = _holdings[id][asset];
+        if (held & CLOSED != 0) revert ChannelIsClosed(id);
+        uint256 afterDeposit = held + amount;
+        if (afterDeposit >= CLOSED) revert HoldingsOverflow(id);
+        withdrawable[msg.sender][asset] = available - amount;
+        _holdings[id][asset] = afterDeposit;
+        emit Deposited(id, asset, params.participants[participant], amount, afterDeposit);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Cooperative close
 
     /// @notice Pays out many channels' final states, each signed by both participants.
     /// @dev Items fail independently ({ItemFailed}); payouts are netted across the batch.
+    /// This is the settlement hot path, so items are read straight from calldata at the offsets
+    /// of the ABI encoding (see {_close}) instead of through the decoder's accessors.
+    /// @param items The channels' final states with both signatures.
+    /// @param payout Push the payouts now, or credit them to {withdrawable}.
     /// @return settled The number of channels closed.
-    function closeBatch(CloseItem[] calldata items) external nonReentrant returns (uint256 settled) {
-        Payouts memory acc = _newPayouts(_closeBound(items));
+    function closeBatch(CloseItem[] calldata items, Payout payout) external nonReentrant returns (uint256 settled) {
+        uint256 count = items.length;
+        uint256 base;
+        assembly ("memory-safe") {
+            base := items.offset
+        }
+        uint256 acc = _newPayouts(_closeBound(base, count));
         bytes32 domain = _domainSeparator();
-        for (uint256 i = 0; i < items.length; ++i) {
-            (bytes32 id, Reason reason) = _close(items[i], domain, acc);
+        uint256 fmp = _freeMemory();
+        for (uint256 i = 0; i < count; ++i) {
+            (bytes32 id, Reason reason) = _close(_element(base, i), domain, acc);
             if (reason == Reason.None) ++settled;
             else emit ItemFailed(id, Operation.Close, reason);
+            _resetMemory(fmp); // nothing an item allocates outlives it
         }
-        _flush(acc);
+        _flush(acc, payout);
     }
 
-    function _close(CloseItem calldata it, bytes32 domain, Payouts memory acc) private returns (bytes32 id, Reason) {
-        Params calldata p = it.params;
-        uint256 n = p.assets.length;
-        if (n == 0 || n > MAX_ASSETS || it.balances.length != 2 * n) return (bytes32(0), Reason.Malformed);
-        id = channelId(p);
-        bytes32 structHash = keccak256(abi.encode(STATE_TYPEHASH, id, it.version, _hashWords(it.balances), EMPTY_ARRAY_HASH, true));
-        Reason r = _checkSignatures(_digest(domain, structHash), p.participants, it.sigs);
-        if (r != Reason.None) return (id, r);
-        uint256[] memory totals = new uint256[](n);
-        for (uint256 a = 0; a < n; ++a) {
-            (bool ok, uint256 t) = _add(it.balances[2 * a], it.balances[2 * a + 1]);
-            if (!ok) return (id, Reason.Malformed);
-            totals[a] = t;
+    /// @dev Calldata offset of element `i` of an array of dynamic tuples whose data starts at `base`
+    /// (each head is an offset relative to `base`). An out-of-range offset points past calldata,
+    /// where every read is zero, so the item fails as malformed.
+    function _element(uint256 base, uint256 i) private pure returns (uint256 ptr) {
+        assembly ("memory-safe") {
+            let rel := calldataload(add(base, shl(5, i)))
+            ptr := add(base, rel)
+            if gt(rel, calldatasize()) {
+                ptr := calldatasize()
+            }
         }
-        r = _settle(id, p, totals);
-        if (r != Reason.None) return (id, r);
-        for (uint256 a = 0; a < n; ++a) {
-            _credit(acc, p.participants[0], p.assets[a], it.balances[2 * a]);
-            _credit(acc, p.participants[1], p.assets[a], it.balances[2 * a + 1]);
+    }
+
+    /// @dev Where the parts of a CloseItem are, from its calldata offset `it`:
+    ///   it:      [paramsOffset][version][balancesOffset][r0][s0][v0][r1][s1][v1]
+    ///   params:  [participant0][participant1][assetsOffset][challengeDuration][nonce]
+    ///   assets:  [n][asset0]...[asset(n-1)]        balances: [2n][a0p0][a0p1][a1p0]...
+    /// Offsets are relative to the start of their tuple. Anything out of range or not cleanly
+    /// encoded (dirty address or uint64 bits) makes the item Malformed, never the call revert.
+    function _close(uint256 it, bytes32 domain, uint256 acc) private returns (bytes32 id, Reason) {
+        uint256 pp;
+        uint256 ap;
+        uint256 bp;
+        uint256 n;
+        uint256 version;
+        bool wellFormed;
+        assembly ("memory-safe") {
+            let size := calldatasize()
+            pp := add(it, calldataload(it))
+            ap := add(pp, calldataload(add(pp, 0x40)))
+            bp := add(it, calldataload(add(it, 0x40)))
+            n := calldataload(ap)
+            version := calldataload(add(it, 0x20))
+            let dirty := or(shr(160, or(calldataload(pp), calldataload(add(pp, 0x20)))), shr(64, or(version, calldataload(add(pp, 0x60)))))
+            for {
+                let a := 0
+            } lt(a, n) {
+                a := add(a, 1)
+            } {
+                dirty := or(dirty, shr(160, calldataload(add(ap, shl(5, add(a, 1))))))
+            }
+            wellFormed := and(
+                and(gt(n, 0), iszero(gt(n, MAX_ASSETS))),
+                and(eq(calldataload(bp), shl(1, n)), iszero(dirty))
+            )
+            // Every part must lie inside calldata (offsets could otherwise wrap around).
+            wellFormed := and(wellFormed, and(lt(it, size), and(lt(pp, size), lt(ap, size))))
+            wellFormed := and(wellFormed, iszero(gt(add(bp, shl(5, add(shl(1, n), 1))), size)))
+            wellFormed := and(wellFormed, iszero(gt(add(ap, shl(5, add(n, 1))), size)))
+            wellFormed := and(wellFormed, iszero(gt(add(it, 0x120), size)))
         }
-        emit Closed(id, it.version);
+        if (!wellFormed) return (bytes32(0), Reason.Malformed);
+        id = _channelIdAt(pp, ap, n);
+        bytes32 balancesHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let len := shl(6, n)
+            calldatacopy(ptr, add(bp, 0x20), len)
+            balancesHash := keccak256(ptr, len)
+        }
+        bytes32 digest = _digest(domain, _structHash(id, uint64(version), balancesHash, EMPTY_ARRAY_HASH, true));
+        Reason r = _checkSignaturesAt(digest, pp, it + 0x60);
+        if (r != Reason.None) return (id, r);
+        r = _settleAt(id, ap, bp, n);
+        if (r != Reason.None) return (id, r);
+        address p0;
+        address p1;
+        assembly ("memory-safe") {
+            p0 := calldataload(pp)
+            p1 := calldataload(add(pp, 0x20))
+        }
+        for (uint256 a = 0; a < n; ++a) {
+            (address asset, uint256 b0, uint256 b1) = _rowAt(ap, bp, a);
+            _credit(acc, p0, asset, b0);
+            _credit(acc, p1, asset, b1);
+        }
+        emit Closed(id, uint64(version));
         return (id, Reason.None);
+    }
+
+    /// @dev Asset `a` and its two balances, from calldata.
+    function _rowAt(uint256 ap, uint256 bp, uint256 a) private pure returns (address asset, uint256 b0, uint256 b1) {
+        assembly ("memory-safe") {
+            asset := calldataload(add(ap, shl(5, add(a, 1))))
+            let row := add(bp, shl(6, a))
+            b0 := calldataload(add(row, 0x20))
+            b1 := calldataload(add(row, 0x40))
+        }
+    }
+
+    /// @dev {_settle} with the payouts read from calldata: checks every asset first (closed,
+    /// funded, within holdings), then marks each slot closed, keeping any leftover.
+    function _settleAt(bytes32 id, uint256 ap, uint256 bp, uint256 n) private returns (Reason) {
+        bool funded;
+        bool exceeds;
+        for (uint256 a = 0; a < n; ++a) {
+            (address asset, uint256 b0, uint256 b1) = _rowAt(ap, bp, a);
+            uint256 h = _holdings[id][asset];
+            if (h & CLOSED != 0) return Reason.ChannelClosed;
+            if (h != 0) funded = true;
+            (bool ok, uint256 total) = _add(b0, b1);
+            if (!ok) return Reason.Malformed;
+            if (total > h) exceeds = true;
+        }
+        if (!funded) return Reason.UnknownChannel;
+        if (exceeds) return Reason.ExceedsHoldings;
+        mapping(address => uint256) storage slots = _holdings[id];
+        for (uint256 a = 0; a < n; ++a) {
+            (address asset, uint256 b0, uint256 b1) = _rowAt(ap, bp, a);
+            unchecked {
+                slots[asset] = CLOSED | (slots[asset] - b0 - b1); // checked in the first pass
+            }
+        }
+        return Reason.None;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -267,17 +457,19 @@ contract LanesAdjudicator {
     /// @return registered The number of states registered.
     function challengeBatch(ChallengeItem[] calldata items) external nonReentrant returns (uint256 registered) {
         bytes32 domain = _domainSeparator();
+        uint256 fmp = _freeMemory();
         for (uint256 i = 0; i < items.length; ++i) {
             (bytes32 id, Reason reason) = _challenge(items[i], domain);
             if (reason == Reason.None) ++registered;
             else emit ItemFailed(id, Operation.Challenge, reason);
+            _resetMemory(fmp);
         }
     }
 
     function _challenge(ChallengeItem calldata it, bytes32 domain) private returns (bytes32 id, Reason) {
         Params calldata p = it.params;
         if (!_wellFormed(p, it.balances, it.locks, it.isFinal)) return (bytes32(0), Reason.Malformed);
-        id = channelId(p);
+        id = _channelId(p);
         bytes32 structHash = _stateHash(id, it.version, it.balances, it.locks, it.isFinal);
         Reason r = _checkSignatures(_digest(domain, structHash), p.participants, it.sigs);
         if (r != Reason.None) return (id, r);
@@ -301,50 +493,53 @@ contract LanesAdjudicator {
     /// @notice Pays out many challenged channels whose challenge period is over, each according to
     /// its registered state. A lock pays its receiver if its secret was revealed before its
     /// expiry, otherwise its sender.
+    /// @param items The registered states' contents.
+    /// @param payout Push the payouts now, or credit them to {withdrawable}.
     /// @return concluded The number of channels paid out.
-    function concludeBatch(ConcludeItem[] calldata items) external nonReentrant returns (uint256 concluded) {
-        Payouts memory acc = _newPayouts(_concludeBound(items));
+    function concludeBatch(ConcludeItem[] calldata items, Payout payout) external nonReentrant returns (uint256 concluded) {
+        uint256 acc = _newPayouts(_concludeBound(items));
+        uint256 fmp = _freeMemory();
         for (uint256 i = 0; i < items.length; ++i) {
             (bytes32 id, Reason reason) = _conclude(items[i], acc);
             if (reason == Reason.None) ++concluded;
             else emit ItemFailed(id, Operation.Conclude, reason);
+            _resetMemory(fmp);
         }
-        _flush(acc);
+        _flush(acc, payout);
     }
 
-    function _conclude(ConcludeItem calldata it, Payouts memory acc) private returns (bytes32 id, Reason) {
+    function _conclude(ConcludeItem calldata it, uint256 acc) private returns (bytes32 id, Reason) {
         Params calldata p = it.params;
         if (!_wellFormed(p, it.balances, it.locks, it.isFinal)) return (bytes32(0), Reason.Malformed);
-        id = channelId(p);
+        id = _channelId(p);
         Dispute storage d = _disputes[id];
         uint64 finalizesAt = d.finalizesAt;
         if (finalizesAt == 0) return (id, Reason.NotChallenged);
         if (block.timestamp < finalizesAt) return (id, Reason.ChallengePending);
         uint64 version = d.version;
         if (_stateHash(id, version, it.balances, it.locks, it.isFinal) != d.stateHash) return (id, Reason.StateMismatch);
-        uint256 n = p.assets.length;
+        address[] calldata assets = p.assets;
+        uint256 n = assets.length;
         // Resolve locks into the per-participant payouts, then check them against the holdings.
         uint256[] memory pay = new uint256[](2 * n);
-        uint256[] memory totals = new uint256[](n);
-        bool ok = true;
         for (uint256 a = 0; a < 2 * n; ++a) pay[a] = it.balances[a];
-        for (uint256 k = 0; k < it.locks.length; ++k) {
-            Lock calldata l = it.locks[k];
+        Lock[] calldata locks = it.locks;
+        for (uint256 k = 0; k < locks.length; ++k) {
+            Lock calldata l = locks[k];
             uint256 when = revealedAt[l.hashlock];
             uint256 to = (when != 0 && when < l.expiry) ? l.receiver : l.sender;
+            bool ok;
             (ok, pay[2 * l.asset + to]) = _add(pay[2 * l.asset + to], l.amount);
             if (!ok) return (id, Reason.Malformed);
         }
-        for (uint256 a = 0; a < n; ++a) {
-            (ok, totals[a]) = _add(pay[2 * a], pay[2 * a + 1]);
-            if (!ok) return (id, Reason.Malformed);
-        }
-        Reason r = _settle(id, p, totals);
+        Reason r = _settle(id, assets, pay);
         if (r != Reason.None) return (id, r);
         delete _disputes[id];
+        address p0 = p.participants[0];
+        address p1 = p.participants[1];
         for (uint256 a = 0; a < n; ++a) {
-            _credit(acc, p.participants[0], p.assets[a], pay[2 * a]);
-            _credit(acc, p.participants[1], p.assets[a], pay[2 * a + 1]);
+            _credit(acc, p0, assets[a], pay[2 * a]);
+            _credit(acc, p1, assets[a], pay[2 * a + 1]);
         }
         emit Concluded(id, version);
         return (id, Reason.None);
@@ -385,19 +580,8 @@ contract LanesAdjudicator {
     // Views
 
     /// @notice The id of the channel with `params` on this chain and this contract.
-    function channelId(Params calldata params) public view returns (bytes32) {
-        return
-            keccak256(
-                abi.encode(
-                    block.chainid,
-                    address(this),
-                    params.participants[0],
-                    params.participants[1],
-                    params.assets,
-                    params.challengeDuration,
-                    params.nonce
-                )
-            );
+    function channelId(Params calldata params) external view returns (bytes32) {
+        return _channelId(params);
     }
 
     /// @notice Amount of `asset` held for a channel, and whether the channel is closed.
@@ -451,6 +635,40 @@ contract LanesAdjudicator {
         }
     }
 
+    /// @dev keccak256(abi.encode(block.chainid, address(this), participants[0], participants[1],
+    /// assets, challengeDuration, nonce)), built straight from calldata. `Params` is laid out in
+    /// calldata as [participant0, participant1, assetsOffset, challengeDuration, nonce].
+    function _channelId(Params calldata p) private view returns (bytes32 id) {
+        uint256 n = p.assets.length; // bounds-checked by the ABI decoder
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, chainid())
+            mstore(add(ptr, 0x20), address())
+            calldatacopy(add(ptr, 0x40), p, 0x40)
+            mstore(add(ptr, 0x80), 0xe0)
+            mstore(add(ptr, 0xa0), calldataload(add(p, 0x60)))
+            mstore(add(ptr, 0xc0), calldataload(add(p, 0x80)))
+            mstore(add(ptr, 0xe0), n)
+            calldatacopy(add(ptr, 0x100), add(add(p, calldataload(add(p, 0x40))), 0x20), shl(5, n))
+            id := keccak256(ptr, add(0x100, shl(5, n)))
+        }
+    }
+
+    /// @dev {_channelId} for Params at calldata offset `pp` with assets at `ap` (n of them).
+    function _channelIdAt(uint256 pp, uint256 ap, uint256 n) private view returns (bytes32 id) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, chainid())
+            mstore(add(ptr, 0x20), address())
+            calldatacopy(add(ptr, 0x40), pp, 0x40)
+            mstore(add(ptr, 0x80), 0xe0)
+            mstore(add(ptr, 0xa0), calldataload(add(pp, 0x60)))
+            mstore(add(ptr, 0xc0), calldataload(add(pp, 0x80)))
+            calldatacopy(add(ptr, 0xe0), ap, shl(5, add(n, 1)))
+            id := keccak256(ptr, add(0x100, shl(5, n)))
+        }
+    }
+
     /// @dev EIP-712 encoding of a `uint256[]`: keccak256 of its 32-byte words, concatenated.
     function _hashWords(uint256[] calldata words) private pure returns (bytes32 h) {
         assembly ("memory-safe") {
@@ -458,6 +676,21 @@ contract LanesAdjudicator {
             let len := shl(5, words.length)
             calldatacopy(ptr, words.offset, len)
             h := keccak256(ptr, len)
+        }
+    }
+
+    /// @dev hashStruct(State) from its parts.
+    function _structHash(bytes32 id, uint64 version, bytes32 balancesHash, bytes32 locksHash, bool isFinal) private pure returns (bytes32 h) {
+        bytes32 typeHash = STATE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), id)
+            mstore(add(ptr, 0x40), version)
+            mstore(add(ptr, 0x60), balancesHash)
+            mstore(add(ptr, 0x80), locksHash)
+            mstore(add(ptr, 0xa0), isFinal)
+            h := keccak256(ptr, 0xc0)
         }
     }
 
@@ -480,16 +713,56 @@ contract LanesAdjudicator {
                 locksHash := keccak256(add(hashes, 0x20), shl(5, mload(hashes)))
             }
         }
-        return keccak256(abi.encode(STATE_TYPEHASH, id, version, _hashWords(balances), locksHash, isFinal));
+        return _structHash(id, version, _hashWords(balances), locksHash, isFinal);
     }
 
-    function _checkSignatures(bytes32 digest, address[2] calldata signers, Signature[2] calldata sigs) private pure returns (Reason) {
+    /// @dev {_checkSignatures} for signers at calldata offset `signers` (two words) and signatures
+    /// at `sigs` (two (r, s, v) triples).
+    function _checkSignaturesAt(bytes32 digest, uint256 signers, uint256 sigs) private view returns (Reason) {
         for (uint256 i = 0; i < 2; ++i) {
-            Signature calldata s = sigs[i];
-            if ((s.v != 27 && s.v != 28) || uint256(s.s) > HALF_N || s.r == 0 || s.s == 0) return Reason.InvalidSignature;
-            address signer = ecrecover(digest, s.v, s.r, s.s);
-            if (signer == address(0)) return Reason.InvalidSignature;
-            if (signer != signers[i]) return Reason.WrongSigner;
+            uint256 r;
+            uint256 sv;
+            uint256 v;
+            uint256 expected;
+            assembly ("memory-safe") {
+                let sig := add(sigs, mul(i, 0x60))
+                r := calldataload(sig)
+                sv := calldataload(add(sig, 0x20))
+                v := calldataload(add(sig, 0x40))
+                expected := calldataload(add(signers, shl(5, i)))
+            }
+            Reason reason = _recoverIs(digest, v, bytes32(r), bytes32(sv), address(uint160(expected)));
+            if (reason != Reason.None) return reason;
+        }
+        return Reason.None;
+    }
+
+    /// @dev None when (v, r, s) is a canonical signature of `digest` by `expected`.
+    function _recoverIs(bytes32 digest, uint256 v, bytes32 r, bytes32 sv, address expected) private view returns (Reason) {
+        // Canonical only: v is 27 or 28, 0 < r, 0 < s <= n/2 (no malleable twin).
+        if ((v != 27 && v != 28) || uint256(sv) > HALF_N || r == 0 || sv == 0) return Reason.InvalidSignature;
+        address signer;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), v)
+            mstore(add(ptr, 0x40), r)
+            mstore(add(ptr, 0x60), sv)
+            mstore(0x00, 0)
+            // ecrecover precompile: returns nothing for an invalid signature.
+            if staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20) {
+                signer := mload(0x00)
+            }
+        }
+        if (signer == address(0)) return Reason.InvalidSignature;
+        if (signer != expected) return Reason.WrongSigner;
+        return Reason.None;
+    }
+
+    function _checkSignatures(bytes32 digest, address[2] calldata signers, Signature[2] calldata sigs) private view returns (Reason) {
+        for (uint256 i = 0; i < 2; ++i) {
+            Reason reason = _recoverIs(digest, sigs[i].v, sigs[i].r, sigs[i].s, signers[i]);
+            if (reason != Reason.None) return reason;
         }
         return Reason.None;
     }
@@ -519,21 +792,30 @@ contract LanesAdjudicator {
         return funded ? Reason.None : Reason.UnknownChannel;
     }
 
-    /// @dev Checks the payout `totals` against the holdings, then marks the channel closed. Any
-    /// holdings above the state's totals (a deposit no state credited) stay recorded in the slot.
-    function _settle(bytes32 id, Params calldata p, uint256[] memory totals) private returns (Reason) {
-        uint256 n = p.assets.length;
-        uint256[] memory held = new uint256[](n);
+    /// @dev Checks the payouts `pay` ([asset0.p0, asset0.p1, ...]) against the holdings, then marks
+    /// the channel closed. Holdings above the payouts (a deposit no state credited) stay recorded.
+    /// Reads each slot in a first pass and writes in a second, so a failing item writes nothing.
+    function _settle(bytes32 id, address[] calldata assets, uint256[] memory pay) private returns (Reason) {
+        uint256 n = assets.length;
         bool funded;
+        bool exceeds;
         for (uint256 a = 0; a < n; ++a) {
-            uint256 h = _holdings[id][p.assets[a]];
+            uint256 h = _holdings[id][assets[a]];
             if (h & CLOSED != 0) return Reason.ChannelClosed;
             if (h != 0) funded = true;
-            held[a] = h;
+            (bool ok, uint256 total) = _add(pay[2 * a], pay[2 * a + 1]);
+            if (!ok) return Reason.Malformed;
+            if (total > h) exceeds = true;
         }
         if (!funded) return Reason.UnknownChannel;
-        for (uint256 a = 0; a < n; ++a) if (totals[a] > held[a]) return Reason.ExceedsHoldings;
-        for (uint256 a = 0; a < n; ++a) _holdings[id][p.assets[a]] = CLOSED | (held[a] - totals[a]);
+        if (exceeds) return Reason.ExceedsHoldings;
+        for (uint256 a = 0; a < n; ++a) {
+            mapping(address => uint256) storage slot = _holdings[id];
+            address asset = assets[a];
+            unchecked {
+                slot[asset] = CLOSED | (slot[asset] - pay[2 * a] - pay[2 * a + 1]); // checked in the first pass
+            }
+        }
         return Reason.None;
     }
 
@@ -547,67 +829,97 @@ contract LanesAdjudicator {
     // ------------------------------------------------------------------------------------------
     // Internals: netted payouts
 
-    /// @dev Distinct (recipient, asset) pairs of this call, in first-credit order; the amounts
-    /// live in transient storage under keccak256(recipient, asset).
-    struct Payouts {
-        address[] to;
-        address[] asset;
-        uint256 n;
+    /// @dev Payouts of one call are netted per (recipient, asset): the amounts live in transient
+    /// storage under keccak256(recipient, asset); the distinct pairs, in first-credit order, in a
+    /// memory list at `acc`: [count][to_0][asset_0][to_1][asset_1]... with room for `bound` pairs.
+    function _newPayouts(uint256 bound) private pure returns (uint256 acc) {
+        assembly ("memory-safe") {
+            acc := mload(0x40)
+            mstore(acc, 0)
+            mstore(0x40, add(acc, add(0x20, shl(6, bound))))
+        }
     }
 
-    /// @dev Upper bound of distinct payouts: two participants per asset per item.
-    function _closeBound(CloseItem[] calldata items) private pure returns (uint256 bound) {
-        for (uint256 i = 0; i < items.length; ++i) bound += _assetsBound(items[i].params);
+    /// @dev Room for two payouts per asset per item (items with too many assets never pay).
+    function _closeBound(uint256 base, uint256 count) private pure returns (uint256 bound) {
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 it = _element(base, i);
+            uint256 n;
+            assembly ("memory-safe") {
+                let pp := add(it, calldataload(it))
+                n := calldataload(add(pp, calldataload(add(pp, 0x40))))
+            }
+            if (n <= MAX_ASSETS) bound += 2 * n;
+        }
     }
 
     function _concludeBound(ConcludeItem[] calldata items) private pure returns (uint256 bound) {
-        for (uint256 i = 0; i < items.length; ++i) bound += _assetsBound(items[i].params);
+        for (uint256 i = 0; i < items.length; ++i) {
+            uint256 n = items[i].params.assets.length;
+            if (n <= MAX_ASSETS) bound += 2 * n;
+        }
     }
 
-    function _assetsBound(Params calldata p) private pure returns (uint256) {
-        uint256 n = p.assets.length;
-        return n > MAX_ASSETS ? 0 : 2 * n;
-    }
-
-    function _newPayouts(uint256 bound) private pure returns (Payouts memory acc) {
-        acc.to = new address[](bound);
-        acc.asset = new address[](bound);
-    }
-
-    function _credit(Payouts memory acc, address to, address asset, uint256 amount) private {
-        if (amount == 0) return;
-        uint256 current;
-        bytes32 key;
+    function _freeMemory() private pure returns (uint256 fmp) {
         assembly ("memory-safe") {
-            mstore(0x00, to)
-            mstore(0x20, asset)
-            key := keccak256(0x00, 0x40)
-            current := tload(key)
-        }
-        if (current == 0) {
-            acc.to[acc.n] = to;
-            acc.asset[acc.n] = asset;
-            ++acc.n;
-        }
-        // Cannot overflow: every credit is backed by holdings, which are below 2^255 each and
-        // together no more than this contract's balance.
-        assembly ("memory-safe") {
-            tstore(key, add(current, amount))
+            fmp := mload(0x40)
         }
     }
 
-    /// @dev Pushes every netted payout once. Runs after all state changes of the call.
-    function _flush(Payouts memory acc) private {
-        for (uint256 i = 0; i < acc.n; ++i) {
-            address to = acc.to[i];
-            address asset = acc.asset[i];
+    /// @dev Frees everything allocated since `fmp` was read. Solidity never frees memory, and
+    /// memory costs grow quadratically, so a long batch would otherwise pay for every item's
+    /// temporaries again and again.
+    function _resetMemory(uint256 fmp) private pure {
+        assembly ("memory-safe") {
+            mstore(0x40, fmp)
+        }
+    }
+
+    function _credit(uint256 acc, address to, address asset, uint256 amount) private {
+        // Cannot overflow: every credit is backed by holdings, each below 2^255, and all of them
+        // together by this contract's balance.
+        assembly ("memory-safe") {
+            if amount {
+                mstore(0x00, to)
+                mstore(0x20, asset)
+                let key := keccak256(0x00, 0x40)
+                let current := tload(key)
+                if iszero(current) {
+                    let count := mload(acc)
+                    let entry := add(add(acc, 0x20), shl(6, count))
+                    mstore(entry, to)
+                    mstore(add(entry, 0x20), asset)
+                    mstore(acc, add(count, 1))
+                }
+                tstore(key, add(current, amount))
+            }
+        }
+    }
+
+    /// @dev Pays every netted payout once, clearing its transient slot. Runs after all state
+    /// changes of the call (checks-effects-interactions across the whole batch).
+    function _flush(uint256 acc, Payout payout) private {
+        uint256 count;
+        assembly ("memory-safe") {
+            count := mload(acc)
+        }
+        for (uint256 i = 0; i < count; ++i) {
+            address to;
+            address asset;
             uint256 amount;
             assembly ("memory-safe") {
+                let entry := add(add(acc, 0x20), shl(6, i))
+                to := mload(entry)
+                asset := mload(add(entry, 0x20))
                 mstore(0x00, to)
                 mstore(0x20, asset)
                 let key := keccak256(0x00, 0x40)
                 amount := tload(key)
                 tstore(key, 0)
+            }
+            if (payout == Payout.Credit) {
+                withdrawable[to][asset] += amount;
+                continue;
             }
             bool ok;
             if (asset == address(0)) {

@@ -23,7 +23,7 @@ const check = process.argv.includes('--check');
 export const SOLC_SETTINGS = {
   evmVersion: 'cancun', // transient storage (EIP-1153) is the newest feature used
   optimizer: { enabled: true, runs: 1_000_000 }, // settlement calls run often; deployment runs once
-  viaIR: false,
+  viaIR: true,
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 };
 

@@ -75,6 +75,7 @@ contract ReentrantToken is TestToken {
     bytes public payload;
     bool public attempted;
     bool public reentered;
+    bytes4 public revertSelector;
 
     constructor() TestToken("Reenter", "REE") {}
 
@@ -86,8 +87,9 @@ contract ReentrantToken is TestToken {
     function transfer(address to, uint256 amount) external override returns (bool) {
         if (msg.sender == target && target != address(0) && !attempted) {
             attempted = true;
-            (bool ok, ) = target.call(payload);
+            (bool ok, bytes memory ret) = target.call(payload);
             reentered = ok;
+            if (!ok && ret.length >= 4) revertSelector = bytes4(ret);
         }
         _move(msg.sender, to, amount);
         return true;

@@ -39,6 +39,10 @@ export interface BatchReceipt extends TxReceipt {
   readonly events: readonly ChainEvent[];
 }
 
+/** `transfer`: push each netted payout to its recipient; `credit`: add it to the recipient's withdrawable balance. */
+export type PayoutMode = 'transfer' | 'credit';
+const PAYOUT: Record<PayoutMode, number> = { transfer: 0, credit: 1 };
+
 export interface ChainService {
   readonly chainId: bigint;
   readonly adjudicator: Address;
@@ -46,9 +50,14 @@ export interface ChainService {
   readonly account: Address;
   /** Deposits for `participant` (0 or 1); approves an ERC-20 first when needed. */
   deposit(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint): Promise<TxReceipt>;
-  closeBatch(items: readonly CloseItem[]): Promise<BatchReceipt>;
+  /** Pays out final states; `payout` pushes funds now (default) or credits {@link ChainService.withdrawable}. */
+  closeBatch(items: readonly CloseItem[], payout?: PayoutMode): Promise<BatchReceipt>;
   challengeBatch(items: readonly ChallengeItem[]): Promise<BatchReceipt>;
-  concludeBatch(items: readonly ConcludeItem[]): Promise<BatchReceipt>;
+  concludeBatch(items: readonly ConcludeItem[], payout?: PayoutMode): Promise<BatchReceipt>;
+  /** Deposits into many channels in one transaction (all or nothing); approves tokens first when needed. */
+  depositBatch(items: readonly DepositRequest[]): Promise<TxReceipt>;
+  /** Funds a channel from this account's withdrawable balance. */
+  depositFromWithdrawable(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint): Promise<TxReceipt>;
   revealSecrets(secrets: readonly Bytes32[]): Promise<TxReceipt>;
   withdraw(asset: Address, to: Address): Promise<TxReceipt>;
   holdings(channelId: Bytes32, asset: Address): Promise<{ amount: bigint; closed: boolean }>;
@@ -68,6 +77,13 @@ export interface ChainService {
     onEvents(events: ChainEvent[], nextBlock: bigint): void | Promise<void>;
     onError?(e: unknown): void;
   }): () => void;
+}
+
+export interface DepositRequest {
+  readonly params: ChannelParams;
+  readonly assetIndex: number;
+  readonly participant: 0 | 1;
+  readonly amount: bigint;
 }
 
 export interface ChainConnection {
@@ -153,6 +169,21 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
     };
   }
 
+  const isNative = (asset: Address) => /^0x0{40}$/.test(asset);
+
+  async function ensureAllowance(token: Address, amount: bigint): Promise<void> {
+    const allowance = await publicClient.readContract({
+      address: token,
+      abi: erc20Abi,
+      functionName: 'allowance',
+      args: [account.address, adjudicator],
+    });
+    if (allowance >= amount) return;
+    await confirm(
+      await walletClient.writeContract({ address: token, abi: erc20Abi, functionName: 'approve', args: [adjudicator, 2n ** 256n - 1n] }),
+    );
+  }
+
   async function batch(operation: BatchOperation, count: number, send: () => Promise<Hex>): Promise<BatchReceipt> {
     const r = await serial(async () => confirm(await send()));
     return { ...r, items: itemResults(operation, r.events, count) };
@@ -167,24 +198,8 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       return serial(async () => {
         const asset = params.assets[assetIndex];
         if (asset === undefined) throw new LanesError(`asset index ${assetIndex} out of range`, { code: 'INVALID_ARGUMENT' });
-        const native = /^0x0{40}$/.test(asset);
-        if (!native) {
-          const allowance = await publicClient.readContract({
-            address: asset,
-            abi: erc20Abi,
-            functionName: 'allowance',
-            args: [account.address, adjudicator],
-          });
-          if (allowance < amount) {
-            const h = await walletClient.writeContract({
-              address: asset,
-              abi: erc20Abi,
-              functionName: 'approve',
-              args: [adjudicator, 2n ** 256n - 1n],
-            });
-            await confirm(h);
-          }
-        }
+        const native = isNative(asset);
+        if (!native) await ensureAllowance(asset, amount);
         const hash = await walletClient.writeContract({
           ...contract,
           functionName: 'deposit',
@@ -196,18 +211,60 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       });
     },
 
-    closeBatch(items) {
-      return batch('close', items.length, () => walletClient.writeContract({ ...contract, functionName: 'closeBatch', args: [items] }));
+    depositBatch(items) {
+      return serial(async () => {
+        const perToken = new Map<Address, bigint>();
+        let value = 0n;
+        for (const it of items) {
+          const asset = it.params.assets[it.assetIndex];
+          if (asset === undefined) throw new LanesError(`asset index ${it.assetIndex} out of range`, { code: 'INVALID_ARGUMENT' });
+          if (isNative(asset)) value += it.amount;
+          else perToken.set(asset, (perToken.get(asset) ?? 0n) + it.amount);
+        }
+        for (const [token, sum] of perToken) await ensureAllowance(token, sum);
+        const hash = await walletClient.writeContract({
+          ...contract,
+          functionName: 'depositBatch',
+          args: [
+            items.map((it) => ({
+              params: contractParams(it.params),
+              assetIndex: BigInt(it.assetIndex),
+              participant: BigInt(it.participant),
+              amount: it.amount,
+            })),
+          ],
+          value,
+        });
+        const { events: _events, ...receipt } = await confirm(hash);
+        return receipt;
+      });
+    },
+
+    closeBatch(items, payout = 'transfer') {
+      return batch('close', items.length, () =>
+        walletClient.writeContract({ ...contract, functionName: 'closeBatch', args: [items, PAYOUT[payout]] }),
+      );
     },
     challengeBatch(items) {
       return batch('challenge', items.length, () =>
         walletClient.writeContract({ ...contract, functionName: 'challengeBatch', args: [items] }),
       );
     },
-    concludeBatch(items) {
+    concludeBatch(items, payout = 'transfer') {
       return batch('conclude', items.length, () =>
-        walletClient.writeContract({ ...contract, functionName: 'concludeBatch', args: [items] }),
+        walletClient.writeContract({ ...contract, functionName: 'concludeBatch', args: [items, PAYOUT[payout]] }),
       );
+    },
+    depositFromWithdrawable(params, assetIndex, participant, amount) {
+      return serial(async () => {
+        const hash = await walletClient.writeContract({
+          ...contract,
+          functionName: 'depositFromWithdrawable',
+          args: [contractParams(params), BigInt(assetIndex), BigInt(participant), amount],
+        });
+        const { events: _e, ...r } = await confirm(hash);
+        return r;
+      });
     },
     revealSecrets(secrets) {
       return serial(async () => {

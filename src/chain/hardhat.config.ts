@@ -16,6 +16,9 @@ export default defineConfig({
       chainId: 31337,
       loggingEnabled: false, // the node would otherwise print every RPC call
       transactionGasCap: false, // large settlement batches may exceed osaka's 16.7M per-transaction cap
+      // Estimate like geth: only the top-level call must succeed. A hostile token exhausting the
+      // gas the adjudicator gives it is an expected internal failure, not a failed transaction.
+      gasEstimationMode: 'topLevelSuccess',
     },
   },
 });

@@ -19,7 +19,8 @@ export interface InProcessChain {
 export async function createInProcessChain(): Promise<InProcessChain> {
   const { createHardhatRuntimeEnvironment } = await import('hardhat/hre');
   const hre = await createHardhatRuntimeEnvironment({}, {}, PROJECT_ROOT);
-  const { provider } = await hre.network.create({ override: { transactionGasCap: false } as never });
+  // Same settings as hardhat.config.ts's `node` network (see there for why).
+  const { provider } = await hre.network.create({ override: { transactionGasCap: false, gasEstimationMode: 'topLevelSuccess' } as never });
   const p = provider as unknown as EIP1193Provider;
   const rpc = (method: string, params: unknown[]) => p.request({ method: method as never, params: params as never });
   return {

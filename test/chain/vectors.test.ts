@@ -15,7 +15,7 @@ test.before(async () => {
 });
 
 test('the adjudicator is deployed where the vectors expect it', (t) => {
-  t.is(tc.adjudicator, vectors[0]!.params.adjudicator);
+  t.is(tc.adjudicator, vectors[0]!.params.adjudicator as `0x${string}`);
 });
 
 for (const v of vectors) {
