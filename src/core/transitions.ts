@@ -265,6 +265,47 @@ export function applyUpdate(
   });
 }
 
+/** The outcome of {@link selectOps}: the next state, and which operations made it in. */
+export interface Selection {
+  readonly state: ChannelState;
+  readonly accepted: readonly Op[];
+  readonly rejected: readonly { readonly op: Op; readonly reason: RejectReason; readonly detail: string }[];
+}
+
+/**
+ * Applies each of `ops` in order to `state` on its own: an operation that fails is rejected
+ * individually and the others still apply. The leader uses it to build a proposal from its
+ * queue, so one bad payment never holds back the rest. `state` is the next version (one
+ * above the input) whatever was accepted; replaying `accepted` with {@link applyUpdate} on the
+ * input gives the same state. Every transition checks before it mutates, so a failed operation
+ * leaves the working copy exactly as it was.
+ */
+export function selectOps(
+  params: ChannelParams,
+  state: ChannelState,
+  ops: readonly Op[],
+  ctx: TransitionContext,
+  limit = MAX_OPS,
+): Selection {
+  const d = draftOf(state);
+  const accepted: Op[] = [];
+  const rejected: { op: Op; reason: RejectReason; detail: string }[] = [];
+  for (const op of ops) {
+    if (accepted.length >= limit) {
+      rejected.push({ op, reason: 'too-many-ops', detail: `an update carries at most ${limit} operations` });
+      continue;
+    }
+    const r = applyOne(params, d, op, ctx);
+    if (r.ok) accepted.push(op);
+    else rejected.push({ op, reason: r.reason, detail: r.detail });
+  }
+  return {
+    state: { channelId: state.channelId, version: state.version + 1n, balances: d.balances, locks: d.locks, isFinal: d.isFinal },
+    accepted,
+    rejected,
+  };
+}
+
 function single(params: ChannelParams, state: ChannelState, op: Op, ctx: TransitionContext): Result<ChannelState> {
   const r = applyUpdate(params, state, [op], ctx);
   return r.ok ? r : { ok: false, reason: r.reason, detail: r.detail };

@@ -11,7 +11,7 @@ import { type SignatureBackend, checkSignatureEncoding, publicKeyToAddress } fro
 import { stateDigest } from './eip712.ts';
 import { MAX_OPS, type Op, type TransitionContext, sameOp } from './ops.ts';
 import type { ChannelParams, ParticipantIndex } from './params.ts';
-import { type Result, ok, reject } from './result.ts';
+import { type Ok, type Rejected, type Result, ok, reject } from './result.ts';
 import { type ChannelState, MAX_LOCKS, totals } from './state.ts';
 import { applyUpdate } from './transitions.ts';
 
@@ -95,7 +95,7 @@ export interface ValidateProposalOptions {
    */
   readonly expectedVersion?: bigint;
   /** The follower's own pending requests by id: an operation `by` the follower must be one of them. */
-  readonly requested?: ReadonlyMap<bigint, Op>;
+  readonly requested?: { get(id: bigint): Op | undefined };
 }
 
 /**
@@ -103,12 +103,15 @@ export interface ValidateProposalOptions {
  * signature: channel, version, authority of every operation, and the transition itself.
  * Returns the proposed state and the digest the leader's signature must cover.
  */
+/** A refused proposal; `index` names the operation at fault when one is. */
+export type ProposalRejected = Rejected & { readonly index?: number };
+
 export function validateProposal(
   params: ChannelParams,
   current: ChannelState,
   proposal: Proposal,
   options: ValidateProposalOptions,
-): Result<{ state: ChannelState; digest: Uint8Array }> {
+): Ok<{ state: ChannelState; digest: Uint8Array }> | ProposalRejected {
   if (proposal.channelId !== current.channelId) {
     return reject('wrong-channel', `proposal is for channel ${proposal.channelId}, expected ${current.channelId}`);
   }
@@ -117,16 +120,16 @@ export function validateProposal(
   if (proposal.version < expected) return reject('stale-version', `version ${proposal.version} already used; expected ${expected}`);
   if (proposal.version > expected) return reject('version-gap', `version ${proposal.version} skips ahead of ${expected}`);
   if (proposal.ops.length > MAX_OPS) return reject('too-many-ops', `an update carries at most ${MAX_OPS} operations`);
-  for (const op of proposal.ops) {
+  for (const [index, op] of proposal.ops.entries()) {
     if (op.by === FOLLOWER) {
       const asked = options.requested?.get(op.id);
       if (asked === undefined || !sameOp(asked, op)) {
-        return reject('not-authorized', `operation ${op.id} is attributed to the follower, which did not request it`);
+        return { ...reject('not-authorized', `operation ${op.id} is attributed to the follower, which did not request it`), index };
       }
     }
   }
   const next = applyUpdate(params, current, proposal.ops, options.ctx);
-  if (!next.ok) return reject(next.reason, next.detail);
+  if (!next.ok) return { ...reject(next.reason, next.detail), ...('index' in next && next.index >= 0 ? { index: next.index } : {}) };
   // Versions after a rejected proposal skip the rejected one (see expectedVersion).
   const state: ChannelState = proposal.version === next.value.version ? next.value : { ...next.value, version: proposal.version };
   return ok({ state, digest: stateDigest(params, state) });

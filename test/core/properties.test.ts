@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { type ChannelState, type Op, applyUpdate, bytesToHex, keccak256, totals } from '../../src/core/index.ts';
+import { type ChannelState, type Op, applyUpdate, bytesToHex, keccak256, selectOps, totals } from '../../src/core/index.ts';
 import { makeState, makeSwapParams } from '../helpers/factories.ts';
 
 const params = makeSwapParams();
@@ -63,6 +63,23 @@ test('conservation, monotonic versions and untouched state on rejection, over ra
       return true;
     }),
     { numRuns: 400, seed: Number(process.env.SEED ?? Date.now() % 2 ** 31) },
+  );
+  t.pass();
+});
+
+test('selectOps keeps what applies, rejects the rest individually, and matches applyUpdate on what it kept', (t) => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 12 }), fc.bigInt({ min: -3n, max: 3n }), (ops, dt) => {
+      const state = makeState(params);
+      const ctx = { now: NOW + dt };
+      const sel = selectOps(params, state, ops, ctx);
+      if (sel.accepted.length + sel.rejected.length !== ops.length) return false;
+      const replay = applyUpdate(params, state, sel.accepted, ctx);
+      if (!replay.ok) return false;
+      t.deepEqual(replay.value, sel.state);
+      return true;
+    }),
+    { numRuns: 300, seed: Number(process.env.SEED ?? Date.now() % 2 ** 31) },
   );
   t.pass();
 });

@@ -1,0 +1,459 @@
+/**
+ * The store layout: the keys and the on-disk encoding of everything a `ChannelStore` keeps,
+ * shared by the lmdb and memory stores so both refuse, store and load exactly the same things.
+ *
+ * Every value is an envelope: `[kind u8][format u8][payload][crc32 u32 big-endian]`. The kind
+ * stops a value written under one key type from being read as another; the format byte lets a
+ * later version change a payload without guessing; the CRC catches what msgpack cannot: a
+ * flipped bit inside a balance still decodes to a *valid* but wrong amount, and LMDB does not
+ * checksum its pages.
+ *
+ * Payloads reuse the core wire codec where the shapes match (a co-signed state is a `state`
+ * message, a proposal is a `propose` message plus a `state` message), so one validating parser
+ * guards both the network and the disk. The channel record has its own msgpack array with the
+ * same integer convention as the wire: safe integers as msgpack numbers, larger ones (uint64
+ * versions, uint256 amounts) as minimal big-endian bytes, so every bigint round-trips exactly.
+ *
+ * Encoding is deterministic (same value, same bytes) and checks its own output by decoding it:
+ * a value that could not be loaded after a restart is refused at write time, while the caller
+ * still knows which bug produced it. Decoding throws {@link StoreCorruptError} and never
+ * returns a partly parsed value.
+ */
+import { Buffer } from 'node:buffer';
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import {
+  type Address,
+  type Balances,
+  type Bytes32,
+  type ChannelParams,
+  type DepositFact,
+  type Message,
+  type ParticipantIndex,
+  type SignedState,
+  DEFAULT_LIMITS,
+  InvalidArgumentError,
+  LanesError,
+  type LanesErrorOptions,
+  MAX_ASSETS,
+  MAX_UINT256,
+  MAX_UINT64,
+  SIGNATURE_LENGTH,
+  bytesToHex,
+  bytesToUint,
+  decodeMessage,
+  encodeMessage,
+  hexToBytes,
+  isBytes32,
+  uintToBytes,
+} from '../core/index.ts';
+import type { ChannelRecord, ChannelStatus, StoredChannel, StoredProposal } from './store.ts';
+
+/** A stored value failed its checksum or does not parse: the disk (or a bug) corrupted it. */
+export class StoreCorruptError extends LanesError {
+  override name = 'StoreCorruptError';
+  constructor(shortMessage: string, options: LanesErrorOptions = {}) {
+    super(shortMessage, { code: 'STORE_CORRUPT', ...options });
+  }
+}
+
+/** What an envelope holds. Part of the on-disk format: never renumber. */
+const KIND = { record: 1, state: 2, proposal: 3, meta: 4 } as const;
+type Kind = keyof typeof KIND;
+
+/** Bumped when a payload layout changes; decoders refuse formats they do not know. */
+export const STORE_FORMAT = 1;
+
+const HEADER_BYTES = 2;
+const CRC_BYTES = 4;
+
+// The same settings as the wire codec: plain arrays, no records or extensions, so the bytes
+// depend only on the value (deterministic) and decode without shared state.
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false, variableMapSize: true });
+
+// ---------------------------------------------------------------------------------------------
+// Envelope
+
+function seal(kind: Kind, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + payload.length + CRC_BYTES);
+  out[0] = KIND[kind];
+  out[1] = STORE_FORMAT;
+  out.set(payload, HEADER_BYTES);
+  const end = HEADER_BYTES + payload.length;
+  new DataView(out.buffer, out.byteOffset).setUint32(end, crc32(out.subarray(0, end)));
+  return out;
+}
+
+/** Checks kind, format and CRC; returns the payload as a view into `bytes`. */
+function unseal(kind: Kind, bytes: Uint8Array, where: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw corrupt(where, 'value is not bytes');
+  if (bytes.length < HEADER_BYTES + CRC_BYTES) throw corrupt(where, `value of ${bytes.length} bytes is too short`);
+  const end = bytes.length - CRC_BYTES;
+  const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(end);
+  if (crc32(bytes.subarray(0, end)) !== stored) throw corrupt(where, 'checksum mismatch');
+  if (bytes[0] !== KIND[kind]) throw corrupt(where, `expected a ${kind} value, found kind ${String(bytes[0])}`);
+  if (bytes[1] !== STORE_FORMAT) throw corrupt(where, `unknown format ${String(bytes[1])} (this build reads ${STORE_FORMAT})`);
+  return bytes.subarray(HEADER_BYTES, end);
+}
+
+function corrupt(where: string, detail: string, cause?: unknown): StoreCorruptError {
+  return new StoreCorruptError(`corrupt ${where}: ${detail}`, cause === undefined ? {} : { cause });
+}
+
+function unpack(payload: Uint8Array, where: string): unknown {
+  try {
+    return packr.unpack(payload);
+  } catch (e) {
+    throw corrupt(where, `not msgpack (${e instanceof Error ? e.message.slice(0, 200) : 'decode error'})`, e);
+  }
+}
+
+/** Encodes, then proves the bytes decode, so nothing unreadable ever reaches the disk. */
+function checked<T>(what: string, encode: () => Uint8Array, decode: (bytes: Uint8Array) => T): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = encode();
+    decode(bytes);
+  } catch (e) {
+    const detail = e instanceof StoreCorruptError ? e.shortMessage.replace(/^corrupt [^:]*: /, '') : String(e);
+    throw new InvalidArgumentError(`cannot store ${what}: ${detail}`, { cause: e });
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers for the record payload. Each throws `Invalid`, turned into a StoreCorruptError
+// that names the value once at the top.
+
+class Invalid extends Error {}
+
+function fail(detail: string): never {
+  throw new Invalid(detail);
+}
+
+function arr(x: unknown, what: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(x)) fail(`${what} must be an array`);
+  if (x.length < min || x.length > max) fail(`${what} must have ${min === max ? min : `${min}..${max}`} elements, got ${x.length}`);
+  return x;
+}
+
+function fixedBytes(x: unknown, what: string, length: number): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.length !== length) fail(`${what} must be ${length} bytes`);
+  return x;
+}
+
+/** Canonical: a safe integer as a number, anything larger as minimal big-endian bytes. */
+function uint(x: unknown, what: string, max: bigint): bigint {
+  if (typeof x === 'number') {
+    if (!Number.isSafeInteger(x) || x < 0) fail(`${what} must be a non-negative integer`);
+    return BigInt(x);
+  }
+  if (!(x instanceof Uint8Array) || x.length === 0 || x.length > 32 || x[0] === 0) {
+    fail(`${what} must be an integer or minimal big-endian bytes`);
+  }
+  const v = bytesToUint(x);
+  if (v <= BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} is not canonically encoded`);
+  if (v > max) fail(`${what} is out of range`);
+  return v;
+}
+
+function small(x: unknown, what: string, max: number): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) fail(`${what} must be an integer in 0..${max}`);
+  return x;
+}
+
+function party(x: unknown, what: string): ParticipantIndex {
+  if (x !== 0 && x !== 1) fail(`${what} must be 0 or 1`);
+  return x;
+}
+
+function str(x: unknown, what: string): string {
+  if (typeof x !== 'string') fail(`${what} must be a string`);
+  return x;
+}
+
+const address = (x: unknown, what: string): Address => bytesToHex(fixedBytes(x, what, 20));
+const bytes32 = (x: unknown, what: string): Bytes32 => bytesToHex(fixedBytes(x, what, 32));
+
+// Keyed by status so the compiler fails here when ChannelStatus gains or loses a member.
+const STATUSES: Record<ChannelStatus, true> = {
+  proposed: true,
+  funding: true,
+  open: true,
+  closing: true,
+  disputed: true,
+  closed: true,
+  rejected: true,
+};
+
+function status(x: unknown): ChannelStatus {
+  if (typeof x !== 'string' || !Object.hasOwn(STATUSES, x)) fail(`status ${String(x)} is not a known channel status`);
+  return x as ChannelStatus;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel record
+
+type Wire = number | boolean | string | null | Uint8Array | Wire[];
+
+function u(value: bigint): number | Uint8Array {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : uintToBytes(value);
+}
+
+function encodeParams(p: ChannelParams): Wire[] {
+  return [
+    u(p.chainId),
+    hexToBytes(p.adjudicator),
+    hexToBytes(p.participants[0]),
+    hexToBytes(p.participants[1]),
+    p.assets.map(hexToBytes),
+    u(p.challengeDuration),
+    u(p.nonce),
+  ];
+}
+
+function readParams(x: unknown): ChannelParams {
+  const f = arr(x, 'params', 7, 7);
+  return {
+    chainId: uint(f[0], 'chainId', MAX_UINT256),
+    adjudicator: address(f[1], 'adjudicator'),
+    participants: [address(f[2], 'participant 0'), address(f[3], 'participant 1')],
+    assets: arr(f[4], 'assets', 1, MAX_ASSETS).map((a, i) => address(a, `assets[${i}]`)),
+    challengeDuration: uint(f[5], 'challengeDuration', MAX_UINT64),
+    nonce: uint(f[6], 'nonce', MAX_UINT256),
+  };
+}
+
+function readBalances(x: unknown): Balances {
+  return arr(x, 'deposits', 1, MAX_ASSETS).map((row, i) => {
+    const r = arr(row, `deposits[${i}]`, 2, 2);
+    return [uint(r[0], 'deposit', MAX_UINT256), uint(r[1], 'deposit', MAX_UINT256)] as const;
+  });
+}
+
+function readDepositFact(x: unknown, i: number): DepositFact {
+  const f = arr(x, `depositFacts[${i}]`, 4, 4);
+  return {
+    asset: small(f[0], 'deposit fact asset', MAX_ASSETS - 1),
+    participant: party(f[1], 'deposit fact participant'),
+    amount: uint(f[2], 'deposit fact amount', MAX_UINT256),
+    holdingsAfter: uint(f[3], 'deposit fact holdingsAfter', MAX_UINT256),
+  };
+}
+
+function recordToWire(r: ChannelRecord): Wire[] {
+  return [
+    hexToBytes(r.id),
+    encodeParams(r.params),
+    r.self,
+    [r.peer.peerId, [...r.peer.multiaddrs]],
+    r.status,
+    r.deposits.map(([a, b]) => [u(a), u(b)]),
+    r.depositFacts.map((d) => [d.asset, d.participant, u(d.amount), u(d.holdingsAfter)]),
+    u(r.burnedVersion),
+    u(r.nextOpId),
+    r.createdAt,
+    r.note ?? null,
+  ];
+}
+
+function recordFromWire(w: unknown): ChannelRecord {
+  const f = arr(w, 'record', 11, 11);
+  const peer = arr(f[3], 'peer', 2, 2);
+  const createdAt = f[9];
+  if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
+    fail('createdAt must be a non-negative integer (unix ms)');
+  }
+  const note = f[10] === null ? undefined : str(f[10], 'note');
+  return {
+    id: bytes32(f[0], 'id'),
+    params: readParams(f[1]),
+    self: party(f[2], 'self'),
+    peer: { peerId: str(peer[0], 'peerId'), multiaddrs: arr(peer[1], 'multiaddrs', 0, Infinity).map((m) => str(m, 'multiaddr')) },
+    status: status(f[4]),
+    deposits: readBalances(f[5]),
+    depositFacts: arr(f[6], 'depositFacts', 0, Infinity).map(readDepositFact),
+    burnedVersion: uint(f[7], 'burnedVersion', MAX_UINT64),
+    nextOpId: uint(f[8], 'nextOpId', MAX_UINT64),
+    createdAt,
+    ...(note === undefined ? {} : { note }),
+  };
+}
+
+/** Encodes a channel record. Throws {@link InvalidArgumentError} for a value it could not load back. */
+export function encodeChannelRecord(record: ChannelRecord): Uint8Array {
+  return checked('channel record', () => seal('record', packr.pack(recordToWire(record))), decodeChannelRecord);
+}
+
+/** Decodes a channel record. Throws {@link StoreCorruptError}; `where` names the value in the message. */
+export function decodeChannelRecord(bytes: Uint8Array, where = 'channel record'): ChannelRecord {
+  const raw = unpack(unseal('record', bytes, where), where);
+  try {
+    return recordFromWire(raw);
+  } catch (e) {
+    if (e instanceof Invalid) throw corrupt(where, e.message);
+    throw corrupt(where, 'record structure is invalid', e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Co-signed state and proposal: core wire messages inside the envelope.
+
+function wireDecode<T extends Message['type']>(bytes: Uint8Array, type: T, where: string): Extract<Message, { type: T }> {
+  const r = decodeMessage(bytes, DEFAULT_LIMITS);
+  if (!r.ok) throw corrupt(where, r.detail);
+  if (r.value.type !== type) throw corrupt(where, `expected a ${type} message, found ${r.value.type}`);
+  return r.value as Extract<Message, { type: T }>;
+}
+
+/** Encodes a co-signed state (a wire `state` message). Throws {@link InvalidArgumentError}. */
+export function encodeSignedState(signed: SignedState): Uint8Array {
+  return checked(
+    'signed state',
+    () => seal('state', encodeMessage({ type: 'state', state: signed.state, signatures: signed.signatures })),
+    decodeSignedState,
+  );
+}
+
+/** Decodes a co-signed state. Throws {@link StoreCorruptError}. */
+export function decodeSignedState(bytes: Uint8Array, where = 'signed state'): SignedState {
+  const m = wireDecode(unseal('state', bytes, where), 'state', where);
+  return { state: m.state, signatures: m.signatures };
+}
+
+// A proposal is not co-signed: its state travels in a `state` message with both signature
+// slots zero (checked on decode); the one signature lives in the `propose` message.
+const NO_SIGNATURE = new Uint8Array(SIGNATURE_LENGTH);
+
+function proposalToWire(p: StoredProposal): Wire[] {
+  const propose = encodeMessage({ type: 'propose', channelId: p.state.channelId, version: p.version, ops: p.ops, signature: p.signature });
+  const state = encodeMessage({ type: 'state', state: p.state, signatures: [NO_SIGNATURE, NO_SIGNATURE] });
+  return [propose, state];
+}
+
+/** Encodes a pending proposal (wire `propose` + `state` messages). Throws {@link InvalidArgumentError}. */
+export function encodeStoredProposal(proposal: StoredProposal): Uint8Array {
+  return checked('proposal', () => seal('proposal', packr.pack(proposalToWire(proposal))), decodeStoredProposal);
+}
+
+/** Decodes a pending proposal. Throws {@link StoreCorruptError}. */
+export function decodeStoredProposal(bytes: Uint8Array, where = 'proposal'): StoredProposal {
+  const raw = unpack(unseal('proposal', bytes, where), where);
+  if (!Array.isArray(raw) || raw.length !== 2 || !(raw[0] instanceof Uint8Array) || !(raw[1] instanceof Uint8Array)) {
+    throw corrupt(where, 'proposal must be two encoded messages');
+  }
+  const propose = wireDecode(raw[0], 'propose', where);
+  const { state, signatures } = wireDecode(raw[1], 'state', where);
+  if (signatures.some((s) => s.some((b) => b !== 0))) throw corrupt(where, 'proposal state carries signatures');
+  if (propose.channelId !== state.channelId) throw corrupt(where, 'proposal and its state name different channels');
+  return { version: propose.version, ops: propose.ops, state, signature: propose.signature };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meta: opaque bytes, still enveloped so corruption is caught.
+
+/** Wraps an opaque meta value in the checksummed envelope. */
+export function encodeMeta(value: Uint8Array): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new InvalidArgumentError('cannot store meta: value must be a Uint8Array');
+  return seal('meta', value);
+}
+
+/** Unwraps a meta value (a copy: stores may hand out views of reused buffers). Throws {@link StoreCorruptError}. */
+export function decodeMeta(bytes: Uint8Array, where = 'meta value'): Uint8Array {
+  return new Uint8Array(unseal('meta', bytes, where));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: the keys every store uses, and the checks shared by every implementation, so the
+// memory store and the lmdb store refuse and load exactly the same things.
+
+/** Key prefixes. Part of the on-disk format. `/` sorts before every hex digit and `0`. */
+export const KEY_PREFIX = { record: 'c/', state: 's/', proposal: 'p/', meta: 'm/' } as const;
+
+/** Longest meta key in UTF-8 bytes: lmdb refuses keys above 1978 bytes, with room for the prefix. */
+export const MAX_META_KEY_BYTES = 1024;
+
+/** One write to a key: bytes to store, or `undefined` to delete. */
+export interface StoreWrite {
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+}
+
+function channelKey(prefix: string, id: unknown, what: string): string {
+  if (!isBytes32(id)) throw new InvalidArgumentError(`${what}: channel id must be a lowercase 0x-prefixed 32-byte hex string`);
+  return prefix + id;
+}
+
+/** Validates and encodes a record write. Throws {@link InvalidArgumentError}. */
+export function recordWrite(record: ChannelRecord): StoreWrite {
+  return { key: channelKey(KEY_PREFIX.record, record.id, 'putRecord'), value: encodeChannelRecord(record) };
+}
+
+/** Validates and encodes a latest-state write. Throws {@link InvalidArgumentError}. */
+export function stateWrite(id: Bytes32, signed: SignedState): StoreWrite {
+  const key = channelKey(KEY_PREFIX.state, id, 'putState');
+  if (signed.state.channelId !== id) throw new InvalidArgumentError(`putState: state is for channel ${signed.state.channelId}, not ${id}`);
+  return { key, value: encodeSignedState(signed) };
+}
+
+/** Validates and encodes a proposal write (`undefined` deletes). Throws {@link InvalidArgumentError}. */
+export function proposalWrite(id: Bytes32, proposal: StoredProposal | undefined): StoreWrite {
+  const key = channelKey(KEY_PREFIX.proposal, id, 'putProposal');
+  if (proposal === undefined) return { key, value: undefined };
+  if (proposal.state.channelId !== id) {
+    throw new InvalidArgumentError(`putProposal: proposal is for channel ${proposal.state.channelId}, not ${id}`);
+  }
+  return { key, value: encodeStoredProposal(proposal) };
+}
+
+/** The storage key of a meta entry. Throws {@link InvalidArgumentError} for an empty or oversized key. */
+export function metaKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('meta key must be a non-empty string');
+  if (Buffer.byteLength(key, 'utf8') > MAX_META_KEY_BYTES) {
+    throw new InvalidArgumentError(`meta key must be at most ${MAX_META_KEY_BYTES} bytes of UTF-8`);
+  }
+  return KEY_PREFIX.meta + key;
+}
+
+/** Validates and encodes a meta write. Throws {@link InvalidArgumentError}. */
+export function metaWrite(key: string, value: Uint8Array): StoreWrite {
+  return { key: metaKey(key), value: encodeMeta(value) };
+}
+
+/**
+ * Builds the channels from the stored records (in key order) and their state and proposal.
+ * Every value is decoded and checked against its key; anything wrong throws
+ * {@link StoreCorruptError} naming the key, because starting with a silently dropped or
+ * altered channel is worse than not starting. A state or proposal without a record is
+ * ignored: it has no params, so nothing could be done with it.
+ */
+export function assembleChannels(
+  records: Iterable<readonly [key: string, value: Uint8Array]>,
+  get: (key: string) => Uint8Array | undefined,
+): StoredChannel[] {
+  const out: StoredChannel[] = [];
+  for (const [key, bytes] of records) {
+    const id = key.slice(KEY_PREFIX.record.length);
+    const record = decodeChannelRecord(bytes, key);
+    if (record.id !== id) throw new StoreCorruptError(`corrupt ${key}: record is for channel ${record.id}`);
+    const latest = readOptional(KEY_PREFIX.state + id, get, decodeSignedState);
+    if (latest !== undefined && latest.state.channelId !== id) {
+      throw new StoreCorruptError(`corrupt ${KEY_PREFIX.state + id}: state is for channel ${latest.state.channelId}`);
+    }
+    const proposal = readOptional(KEY_PREFIX.proposal + id, get, decodeStoredProposal);
+    if (proposal !== undefined && proposal.state.channelId !== id) {
+      throw new StoreCorruptError(`corrupt ${KEY_PREFIX.proposal + id}: proposal is for channel ${proposal.state.channelId}`);
+    }
+    out.push({ record, ...(latest === undefined ? {} : { latest }), ...(proposal === undefined ? {} : { proposal }) });
+  }
+  return out;
+}
+
+function readOptional<T>(
+  key: string,
+  get: (key: string) => Uint8Array | undefined,
+  decode: (b: Uint8Array, where: string) => T,
+): T | undefined {
+  const bytes = get(key);
+  return bytes === undefined ? undefined : decode(bytes, key);
+}
