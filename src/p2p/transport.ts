@@ -44,6 +44,8 @@ export interface Transport {
   connect(multiaddr: string, options?: { signal?: AbortSignal }): Promise<PeerRef>;
   /** True while a link to the peer exists. */
   isConnected(peerId: string): boolean;
+  /** Where the peer listens, as it announced (each ending in /p2p/<peerId>); empty if unknown. */
+  peerAddresses(peerId: string): string[];
   /**
    * Queues a message for the peer. Messages queued in one tick go out together; messages to one
    * peer arrive in the order sent, or not at all (after a disconnect). Returns false, dropping the

@@ -1,0 +1,61 @@
+/** Node configuration, validated at the edge. */
+import type { Logger } from 'pino';
+import type { EIP1193Provider } from 'viem';
+import type { Address, Hex } from '../core/bytes.ts';
+import type { ChainService } from '../chain/chain-service.ts';
+import type { Signer } from '../crypto/signer.ts';
+import type { Transport } from '../p2p/transport.ts';
+import type { ChannelStore } from '../store/store.ts';
+import type { OpenPolicy, SwapPolicy } from './policy.ts';
+
+export interface NodeConfig {
+  /** The node's secp256k1 key: its Ethereum address and its libp2p identity. */
+  readonly privateKey: Uint8Array | Hex;
+  /** Directory of the lmdb store (created if missing). Or pass `store`. */
+  readonly dataDir?: string;
+  /** libp2p listen addresses (default /ip4/127.0.0.1/tcp/0: loopback, a free port). */
+  readonly listen?: readonly string[];
+  /** The chain: an RPC endpoint (URL or EIP-1193 provider) and the adjudicator. Or pass `chainService`. */
+  readonly chain?: {
+    readonly rpc: string | EIP1193Provider;
+    readonly adjudicator: Address;
+    /** Key that pays gas (default: the node key). */
+    readonly privateKey?: Hex;
+  };
+  readonly policies?: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
+  readonly signer?: {
+    /** `auto` (default): native libsecp256k1 if it loads, else noble. */
+    readonly backend?: 'auto' | 'native' | 'noble';
+    /** Worker threads for signature work; 0 (default) signs and verifies on the main thread. */
+    readonly workers?: number;
+  };
+  readonly timeouts?: {
+    /** A payment, swap or other operation (default 30 s). */
+    readonly operationMs?: number;
+    /** Waiting for the counterparty to answer an open (default 30 s). */
+    readonly openMs?: number;
+    /** Waiting for funding or settlement on-chain (default 120 s). */
+    readonly chainMs?: number;
+  };
+  /** How often to poll the chain (default 250 ms). */
+  readonly chainPollMs?: number;
+  /** A pino logger, or the level for a new one (default 'info'). */
+  readonly logger?: Logger | { readonly level: string };
+  /** Milliseconds since the epoch; tests may pass a fake clock. */
+  readonly clock?: () => number;
+  /** Injected parts (tests, or advanced embedding). */
+  readonly store?: ChannelStore;
+  readonly transport?: Transport;
+  readonly chainService?: ChainService;
+  readonly signerImpl?: Signer;
+}
+
+export interface ResolvedTimeouts {
+  readonly operationMs: number;
+  readonly openMs: number;
+  readonly chainMs: number;
+}
+
+export function resolveTimeouts(t: NodeConfig['timeouts']): ResolvedTimeouts {
+  return { operationMs: t?.operationMs ?? 30_000, openMs: t?.openMs ?? 30_000, chainMs: t?.chainMs ?? 120_000 };
+}

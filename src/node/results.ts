@@ -1,0 +1,36 @@
+/** Reporting a co-signed update: events for the application, and the status a final state implies. */
+import type { Op } from '../core/ops.ts';
+import type { Channel } from './channel.ts';
+import type { Context } from './context.ts';
+import { assetOf } from './views.ts';
+
+/** Called once a co-signed state carrying `ops` is durable. */
+export function applied(ctx: Context, ch: Channel, ops: readonly Op[], version: bigint): void {
+  ctx.events.emit('channel-updated', { channelId: ch.id, version, operations: ops.length });
+  const wantPayments = ctx.events.wants('payment-received');
+  const wantSwaps = ctx.events.wants('swap-executed');
+  if (wantPayments || wantSwaps) {
+    for (const op of ops) {
+      if (op.kind === 'pay' && op.by !== ch.self && wantPayments) {
+        ctx.events.emit('payment-received', { channelId: ch.id, id: op.id, version, asset: assetOf(ch, op.asset), amount: op.amount });
+      } else if (op.kind === 'swap' && wantSwaps) {
+        const mine = op.by === ch.self;
+        const give = { asset: assetOf(ch, op.giveAsset), amount: op.giveAmount };
+        const take = { asset: assetOf(ch, op.takeAsset), amount: op.takeAmount };
+        ctx.events.emit('swap-executed', {
+          channelId: ch.id,
+          version,
+          gave: mine ? give : take,
+          received: mine ? take : give,
+          initiatedBy: mine ? 'me' : 'counterparty',
+        });
+      }
+    }
+  }
+  if (ch.latest?.state.isFinal && ch.record.status === 'open') {
+    ch.record = { ...ch.record, status: 'closing' };
+    ctx.store.putRecord(ch.record);
+    ctx.events.emit('channel-closing', { channelId: ch.id, mode: 'cooperative', version });
+    ch.settleWaiters();
+  }
+}

@@ -1,0 +1,624 @@
+/**
+ * The real {@link Transport}: libp2p 3 over TCP, Noise and yamux, protocol `/lanes/channel/1.0.0`.
+ *
+ * Link model. Each node WRITES only on the one stream it opened to a peer (its outbound stream)
+ * and READS from the streams the peer opened to it (inbound). So simultaneous dials, which leave
+ * two connections, are harmless: each side still writes on exactly one stream, which keeps the
+ * per-direction order, whichever connection carries it.
+ *
+ * Events, exactly:
+ * - `connected(peer)` fires once our outbound stream to the peer is negotiated AND at least one
+ *   inbound stream from it was accepted. At that point both nodes can send: the peer's inbound
+ *   stream exists only because the peer opened its outbound. Frames that arrive before that are
+ *   held and delivered right after `connected`, so `message` events for a peer only ever fall
+ *   between its `connected` and `disconnected`, and a handler can always answer what it gets.
+ * - `disconnected(peer)` fires once per `connected`, when the link goes: the last connection to
+ *   the peer closed, or the link broke (our stream closed, the peer's stream closed, our send
+ *   queue overflowed, the peer was banned), in which case we also hang up every connection to
+ *   the peer. Nothing is delivered afterwards, so "in order, or not at all after a disconnect"
+ *   holds, and the engine resyncs when the peer reconnects. On `stop()` it fires for every peer.
+ *
+ * Backpressure: writes made in one tick are coalesced into one `send()`; while the muxer needs
+ * to drain, frames queue per peer. Past `maxQueueBytes` the link is dropped rather than kept
+ * with a gap, and the protocol resyncs on reconnect (sync messages), which is cheaper and
+ * simpler than unbounded memory or blocking the engine.
+ *
+ * Faults: an oversize frame, a garbled length or an undecodable body is reported as
+ * `message(from, malformed)`, aborts that stream (the peer sees its stream reset and drops the
+ * link) and penalises the peer. `penalize()` adds to a score that counts the last minute's faults;
+ * at the threshold the peer is hung up on and refused (connection gater) for `banMs`.
+ *
+ * libp2p pitfalls handled here (measured, see the p2p research notes): the handler is
+ * `(stream, connection)`; listeners are attached synchronously; `stream.onDrain()` is broken, so
+ * we wait for the 'drain' event; `close()` may reject with a non-Error; the per-host inbound
+ * connection rate limit (5/s) is raised because local testnets run many nodes on one host.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { identify } from '@libp2p/identify';
+import { type Libp2p, createLibp2p } from 'libp2p';
+import type { CodecLimits, Message } from '../core/codec/messages.ts';
+import { DEFAULT_LIMITS, decodeMessage } from '../core/codec/wire.ts';
+import { type Result, reject } from '../core/result.ts';
+import { FrameReader, encodeFrame } from './framing.ts';
+import { PenaltyBook, TransportEventHub, libp2pPrivateKey, peerIdOfMultiaddr, peerRefFromPeerId, peerRefFromString } from './peer.ts';
+import type { PeerRef, Transport, TransportEvents } from './transport.ts';
+
+/** The channel protocol. */
+export const LANES_PROTOCOL = '/lanes/channel/1.0.0';
+
+/** Structured logging, shaped so a pino logger fits. */
+export interface TransportLogger {
+  debug(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface Libp2pTransportOptions {
+  /** The node's 32-byte secp256k1 key: its channel signing key and its libp2p identity. */
+  readonly privateKey: Uint8Array;
+  /** Listen addresses (default loopback only: `/ip4/127.0.0.1/tcp/0`; expose deliberately). */
+  readonly listen?: readonly string[];
+  /** Largest message body sent or accepted (default `DEFAULT_LIMITS.maxMessageBytes`). */
+  readonly maxMessageBytes?: number;
+  /** Penalty score that bans a peer (default 20: one `penalize()` is 1 point, counted for a minute). */
+  readonly penaltyThreshold?: number;
+  /** How long a banned peer is refused (default 60 s). */
+  readonly banMs?: number;
+  /** Bytes queued for one peer before its link is dropped (default max(16 MiB, 4 × maxMessageBytes)). */
+  readonly maxQueueBytes?: number;
+  /** Dial timeout, and the time a new connection has to become a link (default 10 s). */
+  readonly dialTimeoutMs?: number;
+  /** Connections kept at most (default 300). */
+  readonly maxConnections?: number;
+  readonly logger?: TransportLogger;
+}
+
+/** The libp2p transport, with its node exposed for diagnostics and tests. */
+export interface Libp2pTransport extends Transport {
+  /**
+   * The underlying node. Streams opened on it bypass the transport's framing and limits: for
+   * diagnostics and tests (e.g. writing raw bytes as a hostile peer would), not for the engine.
+   */
+  readonly libp2p: Libp2p;
+}
+
+const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long stop() waits for queued frames to leave before closing anyway. */
+const CLOSE_TIMEOUT_MS = 2_000;
+/** One real inbound stream per connection, plus slack for a reconnect race and diagnostics. */
+const MAX_INBOUND_STREAMS = 4;
+const MAX_OUTBOUND_STREAMS = 2;
+const MAX_MUXED_STREAMS = 32;
+/** A garbled length prefix means the peer's framing is broken or hostile. */
+const FRAMING_PENALTY = 5;
+/** An undecodable body may be a version skew; the engine weighs it too. */
+const UNDECODABLE_PENALTY = 1;
+
+const noop = (): void => {};
+const silentLogger: TransportLogger = { debug: noop, warn: noop };
+
+/** Aborts a stream or connection that may already be gone: callers (send(), timers, listeners) must not throw. */
+function abortQuietly(target: { abort(error: Error): void }, error: Error): void {
+  try {
+    target.abort(error);
+  } catch {
+    // Already closed: nothing left to abort.
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Creates (but does not start) a libp2p transport. Throws on an invalid private key. Only TCP,
+ * Noise and yamux are configured: no identify, ping, DHT or discovery, so the node talks to
+ * exactly the peers the engine dials or that dial it.
+ */
+export async function createLibp2pTransport(options: Libp2pTransportOptions): Promise<Libp2pTransport> {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
+  const timeoutMs = options.dialTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const penalties = new PenaltyBook({
+    ...(options.penaltyThreshold === undefined ? {} : { threshold: options.penaltyThreshold }),
+    ...(options.banMs === undefined ? {} : { banMs: options.banMs }),
+  });
+  // Refused at the handshake: banned peers, and keys that cannot sign channel states.
+  const refuse = (peerId: PeerId): boolean => peerId.type !== 'secp256k1' || penalties.isBanned(peerId.toString());
+  const node = await createLibp2p({
+    start: false,
+    privateKey: libp2pPrivateKey(options.privateKey),
+    addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN)] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    // identify tells each side where the other listens, so either can redial after a restart
+    // (a follower never dialled its leader, and nodes may come back on other ports).
+    services: { identify: identify() },
+    // A peer needs one stream each way plus the connection monitor's pings; the default (1,000
+    // per connection) would let one peer hold that many streams in protocol negotiation.
+    streamMuxers: [yamux({ maxInboundStreams: MAX_MUXED_STREAMS, maxOutboundStreams: MAX_MUXED_STREAMS })],
+    connectionGater: {
+      denyDialPeer: (peerId) => penalties.isBanned(peerId.toString()),
+      denyInboundEncryptedConnection: refuse,
+      denyOutboundEncryptedConnection: refuse,
+    },
+    connectionManager: {
+      maxConnections: options.maxConnections ?? 300,
+      dialTimeout: timeoutMs,
+      // Defaults are 5 new connections per second per host and 10 pending upgrades, which
+      // refuse nodes of a local testnet that all start at once.
+      inboundConnectionThreshold: 1_000,
+      maxIncomingPendingConnections: 100,
+    },
+    // Pings every connection (10 s) and aborts it when the peer stops answering: the only
+    // timely way to notice a hung, rather than dead, peer.
+    connectionMonitor: { enabled: true },
+  });
+  return new Libp2pTransportImpl(node, penalties, {
+    maxMessageBytes,
+    maxQueueBytes: options.maxQueueBytes ?? Math.max(16 << 20, 4 * maxMessageBytes),
+    timeoutMs,
+    logger: options.logger ?? silentLogger,
+  });
+}
+
+interface Settings {
+  readonly maxMessageBytes: number;
+  readonly maxQueueBytes: number;
+  readonly timeoutMs: number;
+  readonly logger: TransportLogger;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Our outbound stream to one peer: queues frames, coalesces a tick's worth into one `send()`,
+ * and holds them while the muxer needs to drain.
+ */
+class FrameWriter {
+  readonly stream: Stream;
+  private readonly maxQueueBytes: number;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private waitingDrain = false;
+
+  constructor(stream: Stream, maxQueueBytes: number) {
+    this.stream = stream;
+    this.maxQueueBytes = maxQueueBytes;
+  }
+
+  /** Queues a frame. False when the peer is this far behind: the caller drops the link. */
+  enqueue(frame: Uint8Array): boolean {
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes + this.stream.writeBufferLength > this.maxQueueBytes) return false;
+    if (!this.scheduled && !this.waitingDrain) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+    return true;
+  }
+
+  /** Sends what is queued and half-closes, bounded by `timeoutMs`. Never rejects. */
+  async close(timeoutMs: number): Promise<void> {
+    // Past a 'false' from send() the stream still buffers, and close() waits for that buffer.
+    this.waitingDrain = false;
+    this.flush();
+    await this.stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(noop);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.waitingDrain || this.queue.length === 0) return;
+    const out = this.takeQueue();
+    // A stream that is no longer writable is on its way to 'close', which drops the link.
+    if (this.stream.writeStatus !== 'writable') return;
+    try {
+      this.stream.send(out);
+    } catch {
+      return;
+    }
+    // send() returns false exactly when it set this flag (for a writable stream); the flag can
+    // also be set by the muxer alone. Either way a 'drain' event follows.
+    if (this.stream.writableNeedsDrain) this.awaitDrain();
+  };
+
+  private takeQueue(): Uint8Array {
+    const parts = this.queue;
+    const out = parts.length === 1 ? parts[0]! : new Uint8Array(this.queuedBytes);
+    if (parts.length > 1) {
+      let offset = 0;
+      for (const part of parts) {
+        out.set(part, offset);
+        offset += part.length;
+      }
+    }
+    this.queue = [];
+    this.queuedBytes = 0;
+    return out;
+  }
+
+  // Not stream.onDrain(): in @libp2p/utils 7.4.1 it resolves at once after the first drain.
+  private awaitDrain(): void {
+    this.waitingDrain = true;
+    const onDrain = (): void => {
+      if (!this.waitingDrain) return;
+      this.waitingDrain = false;
+      this.flush();
+    };
+    this.stream.addEventListener('drain', onDrain, { once: true });
+  }
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** Everything about one peer while a link to it is being set up or is up. */
+class Link {
+  readonly ref: PeerRef;
+  out: FrameWriter | undefined;
+  opening = false;
+  readonly inbound = new Set<Stream>();
+  /** True once `connected` was emitted (stays true after dropping, to emit `disconnected`). */
+  connected = false;
+  dead = false;
+  waiters: Waiter[] = [];
+  /** Frames that arrived before `connected`, delivered right after it. */
+  held: Result<Message>[] = [];
+  heldBytes = 0;
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(ref: PeerRef) {
+    this.ref = ref;
+  }
+}
+
+interface DropOptions {
+  /** Also close every connection to the peer (default true). */
+  readonly hangUp?: boolean;
+}
+
+class Libp2pTransportImpl implements Libp2pTransport {
+  readonly self: PeerRef;
+  readonly libp2p: Libp2p;
+  private readonly penalties: PenaltyBook;
+  private readonly settings: Settings;
+  private readonly limits: CodecLimits;
+  private readonly log: TransportLogger;
+  private readonly events: TransportEventHub;
+  private readonly links = new Map<string, Link>();
+  /** Listen addresses peers announced through identify, each with its /p2p/ suffix. */
+  private readonly knownAddresses = new Map<string, string[]>();
+  private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+
+  constructor(node: Libp2p, penalties: PenaltyBook, settings: Settings) {
+    this.libp2p = node;
+    this.penalties = penalties;
+    this.settings = settings;
+    this.limits = { ...DEFAULT_LIMITS, maxMessageBytes: settings.maxMessageBytes };
+    this.log = settings.logger;
+    const self = peerRefFromPeerId(node.peerId);
+    if (self === undefined) throw new RangeError('node key is not secp256k1');
+    this.self = self;
+    this.events = new TransportEventHub((event, error) =>
+      this.log.warn({ event, error: describe(error) }, 'transport event handler threw'),
+    );
+    node.addEventListener('connection:open', (evt) => this.onConnectionOpen(evt.detail));
+    node.addEventListener('peer:disconnect', (evt) => this.onPeerDisconnect(evt.detail));
+    node.addEventListener('peer:identify', (evt) => {
+      const id = evt.detail.peerId.toString();
+      const addrs = evt.detail.listenAddrs.map((ma) => {
+        const text = ma.toString();
+        return text.includes('/p2p/') ? text : `${text}/p2p/${id}`;
+      });
+      if (addrs.length > 0) this.knownAddresses.set(id, addrs);
+    });
+  }
+
+  // --- Transport -------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.state === 'started') return;
+    if (this.state === 'stopping') throw new Error('transport is stopping');
+    await this.libp2p.handle(LANES_PROTOCOL, (stream, connection) => this.onInboundStream(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+      force: true,
+    });
+    await this.libp2p.start();
+    this.state = 'started';
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'started') return;
+    this.state = 'stopping';
+    await Promise.all([...this.links.values()].map((link) => this.closeLink(link)));
+    try {
+      await this.libp2p.stop();
+    } catch (error) {
+      this.log.warn({ error: describe(error) }, 'libp2p stop failed');
+    }
+    this.state = 'stopped';
+  }
+
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((ma) => ma.toString());
+  }
+
+  async connect(address: string, options: { signal?: AbortSignal } = {}): Promise<PeerRef> {
+    if (this.state !== 'started') throw new Error('transport is not started');
+    const ref = this.parseTarget(address);
+    const existing = this.links.get(ref.peerId);
+    if (existing !== undefined && existing.connected && !existing.dead) return existing.ref;
+    const timeout = AbortSignal.timeout(this.settings.timeoutMs);
+    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+    const connection = await this.libp2p.dial(multiaddr(address), { signal });
+    if (this.state !== 'started') throw new Error('transport stopped while connecting');
+    if (connection.status !== 'open') throw new Error(`connection to ${ref.peerId} closed while connecting`);
+    const link = this.linkFor(ref);
+    this.ensureOutbound(link, connection);
+    await this.waitConnected(link, signal);
+    return link.ref;
+  }
+
+  isConnected(peerId: string): boolean {
+    const link = this.links.get(peerId);
+    return link !== undefined && link.connected && !link.dead;
+  }
+
+  peerAddresses(peerId: string): string[] {
+    return [...(this.knownAddresses.get(peerId) ?? [])];
+  }
+
+  send(peerId: string, message: Message): boolean {
+    const link = this.links.get(peerId);
+    if (link === undefined || !link.connected || link.dead || link.out === undefined) return false;
+    const frame = encodeFrame(message, this.settings.maxMessageBytes);
+    if (!frame.ok) {
+      this.log.warn({ peer: peerId, type: message.type, detail: frame.detail }, 'message not sent');
+      return false;
+    }
+    if (link.out.enqueue(frame.value)) return true;
+    this.dropLink(link, 'send queue overflow: the peer is not reading');
+    return false;
+  }
+
+  penalize(peerId: string, reason: string): void {
+    this.punish(peerId, reason, 1);
+  }
+
+  on<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
+    this.events.on(event, handler);
+  }
+
+  // --- links -------------------------------------------------------------------------------
+
+  private parseTarget(address: string): PeerRef {
+    const peerId = peerIdOfMultiaddr(address);
+    const ref = peerId === undefined ? undefined : peerRefFromString(peerId);
+    if (ref === undefined) throw new Error(`a multiaddr must end in /p2p/<secp256k1 peer id>: ${address}`);
+    if (ref.peerId === this.self.peerId) throw new Error('cannot connect to self');
+    if (this.penalties.isBanned(ref.peerId)) throw new Error(`peer ${ref.peerId} is banned`);
+    return ref;
+  }
+
+  private linkFor(ref: PeerRef): Link {
+    const existing = this.links.get(ref.peerId);
+    if (existing !== undefined) return existing;
+    const link = new Link(ref);
+    this.links.set(ref.peerId, link);
+    // A connection that never becomes a link (the peer does not speak our protocol, or is stuck)
+    // is not worth its resources.
+    link.timer = setTimeout(() => {
+      if (!link.connected) this.dropLink(link, 'link setup timed out');
+    }, this.settings.timeoutMs);
+    link.timer.unref();
+    return link;
+  }
+
+  private refOf(peerId: PeerId): PeerRef | undefined {
+    const id = peerId.toString();
+    if (this.penalties.isBanned(id)) return undefined;
+    return this.links.get(id)?.ref ?? peerRefFromPeerId(peerId);
+  }
+
+  private onConnectionOpen(connection: Connection): void {
+    if (this.state !== 'started') return;
+    const ref = this.refOf(connection.remotePeer);
+    if (ref === undefined) {
+      // The gater refuses these before this point; this covers a ban that began mid-handshake.
+      abortQuietly(connection, new Error('peer refused'));
+      return;
+    }
+    this.ensureOutbound(this.linkFor(ref), connection);
+  }
+
+  private onPeerDisconnect(peerId: PeerId): void {
+    const link = this.links.get(peerId.toString());
+    if (link !== undefined) this.dropLink(link, 'connection closed', { hangUp: false });
+  }
+
+  /** Opens our write stream to the peer unless it is open or opening. */
+  private ensureOutbound(link: Link, connection: Connection): void {
+    if (link.out !== undefined || link.opening || link.dead) return;
+    link.opening = true;
+    connection.newStream(LANES_PROTOCOL, { signal: AbortSignal.timeout(this.settings.timeoutMs) }).then(
+      (stream) => this.onOutboundOpen(link, stream),
+      (error: unknown) => {
+        link.opening = false;
+        this.dropLink(link, `could not open a stream: ${describe(error)}`);
+      },
+    );
+  }
+
+  private onOutboundOpen(link: Link, stream: Stream): void {
+    link.opening = false;
+    if (link.dead) {
+      abortQuietly(stream, new Error('link dropped'));
+      return;
+    }
+    // The peer never writes on our stream; reading keeps stray bytes from filling its buffer.
+    stream.addEventListener('message', noop);
+    stream.addEventListener('close', () => {
+      if (link.out?.stream === stream) this.dropLink(link, 'our stream to the peer closed');
+    });
+    link.out = new FrameWriter(stream, this.settings.maxQueueBytes);
+    this.maybeConnected(link);
+  }
+
+  private onInboundStream(stream: Stream, connection: Connection): void {
+    const ref = this.state === 'started' ? this.refOf(connection.remotePeer) : undefined;
+    if (ref === undefined) {
+      abortQuietly(stream, new Error('peer refused'));
+      return;
+    }
+    const link = this.linkFor(ref);
+    // Synchronously, before any await: data with no listener is buffered, then aborted at 4 MB.
+    this.attachReader(link, stream);
+    link.inbound.add(stream);
+    this.ensureOutbound(link, connection);
+    this.maybeConnected(link);
+  }
+
+  private attachReader(link: Link, stream: Stream): void {
+    const reader = new FrameReader({
+      maxFrameBytes: this.settings.maxMessageBytes,
+      onFrame: (body) => this.onFrame(link, stream, body),
+    });
+    let failed = false;
+    stream.addEventListener('message', (evt) => {
+      const error = failed ? undefined : reader.push(evt.data);
+      if (error === undefined) return;
+      failed = true;
+      this.rejectStream(link, stream, error.detail, FRAMING_PENALTY);
+    });
+    // The peer finished writing (it is leaving): close our half too, or the stream lingers.
+    stream.addEventListener('remoteCloseWrite', () => void stream.close().catch(noop));
+    stream.addEventListener('close', () => {
+      link.inbound.delete(stream);
+      if (link.connected && link.inbound.size === 0) this.dropLink(link, 'the peer closed its stream');
+    });
+  }
+
+  private onFrame(link: Link, stream: Stream, body: Uint8Array): boolean {
+    if (link.dead) return false;
+    const result = decodeMessage(body, this.limits);
+    if (!result.ok) {
+      this.rejectStream(link, stream, result.detail, UNDECODABLE_PENALTY);
+      return false;
+    }
+    this.deliver(link, result, body.length);
+    return true;
+  }
+
+  /** Reports bad bytes as `malformed`, aborts the stream they came on and penalises the sender. */
+  private rejectStream(link: Link, stream: Stream, detail: string, weight: number): void {
+    this.log.debug({ peer: link.ref.peerId, detail }, 'bad frame: aborting the stream');
+    this.deliver(link, reject('malformed', detail), 0);
+    abortQuietly(stream, new Error(`bad frame: ${detail}`));
+    this.punish(link.ref.peerId, `bad frame: ${detail}`, weight);
+  }
+
+  private deliver(link: Link, result: Result<Message>, size: number): void {
+    if (link.dead) return;
+    if (link.connected) {
+      this.events.emit('message', link.ref, result);
+      return;
+    }
+    link.held.push(result);
+    link.heldBytes += size;
+    if (link.heldBytes > this.settings.maxQueueBytes) this.dropLink(link, 'too much data before the link was up');
+  }
+
+  private maybeConnected(link: Link): void {
+    if (link.connected || link.dead || link.out === undefined || link.inbound.size === 0) return;
+    link.connected = true;
+    clearTimeout(link.timer);
+    this.log.debug({ peer: link.ref.peerId }, 'connected');
+    this.events.emit('connected', link.ref);
+    for (const waiter of link.waiters.splice(0)) waiter.resolve();
+    const held = link.held;
+    link.held = [];
+    link.heldBytes = 0;
+    for (const result of held) {
+      if (link.dead) break;
+      this.events.emit('message', link.ref, result);
+    }
+  }
+
+  private waitConnected(link: Link, signal: AbortSignal): Promise<void> {
+    if (link.connected && !link.dead) return Promise.resolve();
+    if (link.dead) return Promise.reject(new Error(`link to ${link.ref.peerId} dropped`));
+    return new Promise((resolve, rejectWait) => {
+      const onAbort = (): void => {
+        link.waiters = link.waiters.filter((w) => w !== waiter);
+        rejectWait(signal.reason instanceof Error ? signal.reason : new Error('connect aborted'));
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          rejectWait(error);
+        },
+      };
+      link.waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Ends a link for good: no more sends or deliveries; `disconnected` if it was connected. */
+  private dropLink(link: Link, reason: string, options: DropOptions = {}): void {
+    if (link.dead) return;
+    link.dead = true;
+    if (this.links.get(link.ref.peerId) === link) this.links.delete(link.ref.peerId);
+    clearTimeout(link.timer);
+    this.log.debug({ peer: link.ref.peerId, reason }, 'link dropped');
+    const error = new Error(`link to ${link.ref.peerId} dropped: ${reason}`);
+    for (const waiter of link.waiters.splice(0)) waiter.reject(error);
+    link.held = [];
+    const streams = [...(link.out === undefined ? [] : [link.out.stream]), ...link.inbound];
+    link.out = undefined;
+    link.inbound.clear();
+    for (const stream of streams) abortQuietly(stream, error);
+    if (options.hangUp !== false) this.hangUp(link.ref.peerId);
+    if (link.connected) this.events.emit('disconnected', link.ref);
+  }
+
+  /** stop(): lets queued frames leave, then drops the link without waiting for the peer. */
+  private async closeLink(link: Link): Promise<void> {
+    const out = link.out;
+    if (out !== undefined) await out.close(CLOSE_TIMEOUT_MS);
+    this.dropLink(link, 'stopping', { hangUp: false });
+  }
+
+  private hangUp(peerId: string): void {
+    if (this.state !== 'started') return;
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peerId);
+    } catch {
+      return;
+    }
+    this.libp2p.hangUp(id).catch((error: unknown) => this.log.debug({ peer: peerId, error: describe(error) }, 'hang up failed'));
+  }
+
+  private punish(peerId: string, reason: string, weight: number): void {
+    const banned = this.penalties.add(peerId, weight);
+    this.log.debug({ peer: peerId, reason, score: this.penalties.score(peerId) }, 'peer penalised');
+    if (!banned) return;
+    this.log.warn({ peer: peerId, reason, banMs: this.penalties.banMs }, 'peer banned');
+    const link = this.links.get(peerId);
+    if (link === undefined) this.hangUp(peerId);
+    else this.dropLink(link, `banned: ${reason}`);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The Lanes API: what an application does with a node. `createNode(config)` (embedded) returns
+ * it; the remote client `connect({ url, token })` returns the same interface, so moving from an
+ * embedded node to a daemon is a one-line change. Amounts are `bigint` in base units (wei for
+ * ETH); addresses are lowercase 0x strings; channel ids are 0x-prefixed 32-byte hex.
+ *
+ * @example
+ * const node = await createNode({ dataDir: './alice', privateKey, chain: { rpcUrl, adjudicator } });
+ * await node.connect(bobMultiaddr);
+ * const channel = await node.openChannel({ peer: bobMultiaddr, deposit: [10n ** 18n] });
+ * const payment = await node.pay(channel.id, { amount: 10n ** 15n });
+ * console.log(payment.version); // the co-signed version that carries it
+ */
+import type { Address, Bytes32 } from '../core/bytes.ts';
+import type { RejectReason } from '../core/result.ts';
+import type { ChannelStatus } from '../store/store.ts';
+
+export type { Address, Bytes32, ChannelStatus, RejectReason };
+
+export interface NodeInfo {
+  /** The node's Ethereum address: it signs channel states and is its libp2p identity. */
+  readonly address: Address;
+  readonly peerId: string;
+  /** Where peers can dial this node (each ends in /p2p/<peerId>). */
+  readonly multiaddrs: readonly string[];
+  readonly chainId: bigint;
+  readonly adjudicator: Address;
+  /** Signature backend in use (native libsecp256k1 or noble), and where it runs. */
+  readonly signer: string;
+}
+
+export interface PeerInfo {
+  readonly peerId: string;
+  readonly address: Address;
+  readonly connected: boolean;
+}
+
+export interface AssetBalance {
+  readonly asset: Address;
+  /** This node's balance. */
+  readonly mine: bigint;
+  /** The counterparty's balance. */
+  readonly theirs: bigint;
+  /** Amount in pending hash-locked transfers. */
+  readonly locked: bigint;
+}
+
+export interface ChannelInfo {
+  readonly id: Bytes32;
+  readonly status: ChannelStatus;
+  /** `payment` (one asset) or `swap` (two or more). */
+  readonly kind: 'payment' | 'swap';
+  /** The leader signs every state first; the follower asks it for its own operations. */
+  readonly role: 'leader' | 'follower';
+  readonly counterparty: { readonly address: Address; readonly peerId: string; readonly connected: boolean };
+  readonly assets: readonly Address[];
+  /** Balances of the latest co-signed state (version 0's deposits while funding). */
+  readonly balances: readonly AssetBalance[];
+  /** Version of the latest co-signed state. */
+  readonly version: bigint;
+  readonly challengeDuration: bigint;
+  readonly createdAt: number;
+  /** Why the channel ended, when it did not end normally. */
+  readonly note?: string;
+}
+
+export interface OpenChannelParameters {
+  /** The counterparty: a multiaddr ending in /p2p/<peerId>, or the peer id of a connected peer. */
+  readonly peer: string;
+  /** Assets of the channel; one for a payment channel (default: the native asset). */
+  readonly assets?: readonly Address[];
+  /** What this node deposits, per asset. */
+  readonly deposit: readonly bigint[];
+  /** What the counterparty is asked to deposit, per asset (default: nothing). */
+  readonly counterpartyDeposit?: readonly bigint[];
+  /** Seconds a registered state can be answered (default 3600). */
+  readonly challengeDuration?: bigint;
+  /** Resolve once the channel is funded on-chain (default), or once both signed version 0. */
+  readonly waitFor?: 'open' | 'signed';
+}
+
+export interface PayParameters {
+  /** The asset to pay in; may be omitted in a one-asset channel. */
+  readonly asset?: Address;
+  readonly amount: bigint;
+}
+
+export interface PaymentResult {
+  readonly channelId: Bytes32;
+  /** The operation id this node gave the payment. */
+  readonly id: bigint;
+  /** The co-signed version that carries the payment (several payments may share one). */
+  readonly version: bigint;
+  readonly asset: Address;
+  readonly amount: bigint;
+}
+
+export interface SwapParameters {
+  /** What this node gives. */
+  readonly give: { readonly asset: Address; readonly amount: bigint };
+  /** What this node receives in exchange. */
+  readonly take: { readonly asset: Address; readonly amount: bigint };
+  /** Seconds the offer stays valid (default 60). */
+  readonly expiresIn?: number;
+}
+
+export interface SwapResult {
+  readonly channelId: Bytes32;
+  readonly id: bigint;
+  readonly version: bigint;
+  readonly give: { readonly asset: Address; readonly amount: bigint };
+  readonly take: { readonly asset: Address; readonly amount: bigint };
+}
+
+export interface CloseParameters {
+  /**
+   * `cooperative` (default): agree a final state with the counterparty and settle it at once.
+   * `force`: register the latest co-signed state on-chain and conclude after the challenge
+   * period, without the counterparty.
+   */
+  readonly mode?: 'cooperative' | 'force';
+  /** Resolve once the payout is on-chain (default), or once the settlement is submitted. */
+  readonly waitFor?: 'closed' | 'submitted';
+}
+
+export interface CloseResult {
+  readonly channelId: Bytes32;
+  readonly mode: 'cooperative' | 'force';
+  /** The version settled (or registered, for a forced close not yet concluded). */
+  readonly version: bigint;
+  /** The transaction that paid out or registered the state. */
+  readonly transactionHash?: Bytes32;
+  readonly status: ChannelStatus;
+}
+
+/** The latest co-signed state, in JSON-friendly form: for backups, audits and disputes. */
+export interface SignedStateJson {
+  readonly channelId: Bytes32;
+  readonly params: {
+    readonly chainId: string;
+    readonly adjudicator: Address;
+    readonly participants: readonly [Address, Address];
+    readonly assets: readonly Address[];
+    readonly challengeDuration: string;
+    readonly nonce: string;
+  };
+  readonly state: {
+    readonly version: string;
+    readonly balances: readonly (readonly [string, string])[];
+    readonly locks: readonly {
+      readonly id: string;
+      readonly asset: number;
+      readonly amount: string;
+      readonly sender: number;
+      readonly receiver: number;
+      readonly hashlock: Bytes32;
+      readonly expiry: string;
+    }[];
+    readonly isFinal: boolean;
+  };
+  /** 65-byte r ‖ s ‖ v signatures of participant 0 and 1, 0x hex. */
+  readonly signatures: readonly [string, string];
+  /** The EIP-712 digest both signed. */
+  readonly digest: Bytes32;
+}
+
+/** Events a node emits. */
+export interface LanesEvents {
+  'channel-opened': { readonly channel: ChannelInfo };
+  /** A new co-signed state: `payments` counts the payments it carried. */
+  'channel-updated': { readonly channelId: Bytes32; readonly version: bigint; readonly operations: number };
+  'payment-received': {
+    readonly channelId: Bytes32;
+    readonly id: bigint;
+    readonly version: bigint;
+    readonly asset: Address;
+    readonly amount: bigint;
+  };
+  'swap-executed': {
+    readonly channelId: Bytes32;
+    readonly version: bigint;
+    /** From this node's point of view. */
+    readonly gave: { readonly asset: Address; readonly amount: bigint };
+    readonly received: { readonly asset: Address; readonly amount: bigint };
+    readonly initiatedBy: 'me' | 'counterparty';
+  };
+  'channel-closing': { readonly channelId: Bytes32; readonly mode: 'cooperative' | 'force' | 'challenged'; readonly version: bigint };
+  'channel-closed': { readonly channelId: Bytes32; readonly version: bigint; readonly transactionHash?: Bytes32 };
+  /** The counterparty registered an older state than ours on-chain; we answered with ours. */
+  'stale-state-answered': { readonly channelId: Bytes32; readonly registered: bigint; readonly answered: bigint };
+  'peer-connected': { readonly peerId: string; readonly address: Address };
+  'peer-disconnected': { readonly peerId: string; readonly address: Address };
+}
+
+export type LanesEventName = keyof LanesEvents;
+
+/** The API shared by the embedded node and the remote client. */
+export interface LanesApi {
+  info(): Promise<NodeInfo>;
+  /** Connects to a peer by multiaddr (ending in /p2p/<peerId>). */
+  connect(multiaddr: string): Promise<PeerInfo>;
+  openChannel(parameters: OpenChannelParameters): Promise<ChannelInfo>;
+  /** Tops up a channel: deposits on-chain, then credits the deposit in a co-signed state. */
+  deposit(channelId: Bytes32, parameters: { readonly asset?: Address; readonly amount: bigint }): Promise<ChannelInfo>;
+  /** Resolves when a state carrying the payment is signed by both and stored durably. */
+  pay(channelId: Bytes32, parameters: PayParameters): Promise<PaymentResult>;
+  /** An atomic exchange inside the channel, if the counterparty's swap policy accepts it. */
+  swap(channelId: Bytes32, parameters: SwapParameters): Promise<SwapResult>;
+  close(channelId: Bytes32, parameters?: CloseParameters): Promise<CloseResult>;
+  channels(): Promise<ChannelInfo[]>;
+  channel(channelId: Bytes32): Promise<ChannelInfo>;
+  /** The latest co-signed state with both signatures. */
+  signedState(channelId: Bytes32): Promise<SignedStateJson>;
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void): () => void;
+  stop(): Promise<void>;
+}

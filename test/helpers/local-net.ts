@@ -1,0 +1,79 @@
+/** A local chain process with the adjudicator and a test token deployed, and funded test accounts. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Address, bytesToHex } from '../../src/core/index.ts';
+import { createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
+import { DEV_KEYS, type LocalChain, startLocalChain } from '../../src/chain/local-chain.ts';
+import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks/TestToken.ts';
+import type { Actor } from './actors.ts';
+
+export interface LocalNet {
+  readonly chain: LocalChain;
+  readonly adjudicator: Address;
+  readonly token: Address;
+  fund(who: Actor, ether?: bigint, tokens?: bigint): Promise<void>;
+  ethBalance(who: Address): Promise<bigint>;
+  tokenBalance(who: Address): Promise<bigint>;
+  increaseTime(seconds: number): Promise<void>;
+  tempDir(name: string): string;
+  stop(): Promise<void>;
+}
+
+export async function localNet(): Promise<LocalNet> {
+  const chain = await startLocalChain();
+  const deployer = await createClients({ rpc: chain.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
+  const adjudicator = await deployAdjudicator(deployer);
+  const hash = await deployer.walletClient.deployContract({ abi: TestTokenAbi, bytecode: TestTokenBytecode, args: ['Test', 'TST'] });
+  const token = (await deployer.publicClient.waitForTransactionReceipt({ hash })).contractAddress!.toLowerCase() as Address;
+  const rpc = (method: string, params: unknown[]) => deployer.publicClient.request({ method: method as never, params: params as never });
+  const dirs: string[] = [];
+  return {
+    chain,
+    adjudicator,
+    token,
+    async fund(who, ether = 1000n, tokens = 0n) {
+      await rpc('hardhat_setBalance', [who.address, `0x${(ether * 10n ** 18n).toString(16)}`]);
+      if (tokens > 0n) {
+        const h = await deployer.walletClient.writeContract({
+          address: token,
+          abi: TestTokenAbi,
+          functionName: 'mint',
+          args: [who.address, tokens],
+        });
+        await deployer.publicClient.waitForTransactionReceipt({ hash: h });
+      }
+    },
+    ethBalance: (who) => deployer.publicClient.getBalance({ address: who }),
+    tokenBalance: (who) =>
+      deployer.publicClient.readContract({ address: token, abi: TestTokenAbi, functionName: 'balanceOf', args: [who] }) as Promise<bigint>,
+    async increaseTime(seconds) {
+      await rpc('evm_increaseTime', [seconds]);
+      await rpc('evm_mine', []);
+    },
+    tempDir(name) {
+      const d = mkdtempSync(join(tmpdir(), `lanes-${name}-`));
+      dirs.push(d);
+      return d;
+    },
+    async stop() {
+      await chain.stop();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+export const keyHex = (a: Actor) => bytesToHex(a.privateKey);
+
+/** A TCP port free on 127.0.0.1 right now (a node keeps its port across restarts, as a daemon does). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

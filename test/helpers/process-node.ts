@@ -1,0 +1,110 @@
+/**
+ * Spawns a node in its own OS process (test/node/fixtures/node-process.ts) and drives it.
+ * Every process is tracked and killed by PID when the test ends.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { NodeInfo } from '../../src/sdk/api.ts';
+import { fromJson, toJson } from './json-lines.ts';
+
+const FIXTURE = new URL('../node/fixtures/node-process.ts', import.meta.url).pathname;
+
+export interface ProcessNode {
+  readonly pid: number;
+  readonly info: NodeInfo;
+  call<T = unknown>(method: string, ...params: unknown[]): Promise<T>;
+  /** Lines of `event` seen so far (acks, payments received, ...). */
+  events(event: string): unknown[];
+  waitFor(event: string, predicate?: (payload: unknown) => boolean, timeoutMs?: number): Promise<unknown>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface ProcessNodeConfig {
+  privateKey: string;
+  dataDir: string;
+  rpc: string;
+  adjudicator: `0x${string}`;
+  port?: number;
+  acceptOpens?: boolean;
+  swapToken?: `0x${string}`;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode> {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, LANES_NODE: JSON.stringify(config) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  live.add(child);
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const seen = new Map<string, unknown[]>();
+  const listeners: { event: string; predicate: (p: unknown) => boolean; resolve(p: unknown): void }[] = [];
+  let nextId = 1;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child);
+      for (const p of pending.values()) p.reject(new Error('node process exited'));
+      pending.clear();
+      resolve();
+    }),
+  );
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let msg: { id?: number; result?: unknown; error?: { message?: string }; event?: string; payload?: unknown };
+    try {
+      msg = fromJson(line) as typeof msg;
+    } catch {
+      return;
+    }
+    if (msg.id !== undefined) {
+      const p = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.error) p?.reject(Object.assign(new Error(msg.error.message ?? 'error'), msg.error));
+      else p?.resolve(msg.result);
+    } else if (msg.event) {
+      const list = seen.get(msg.event) ?? [];
+      list.push(msg.payload);
+      seen.set(msg.event, list);
+      for (let i = listeners.length - 1; i >= 0; i--) {
+        const l = listeners[i]!;
+        if (l.event === msg.event && l.predicate(msg.payload)) {
+          listeners.splice(i, 1);
+          l.resolve(msg.payload);
+        }
+      }
+    }
+  });
+  const node: Omit<ProcessNode, 'info'> = {
+    pid: child.pid!,
+    call: <T>(method: string, ...params: unknown[]) =>
+      new Promise<T>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.stdin!.write(toJson({ id, method, params }) + '\n');
+      }),
+    events: (event) => seen.get(event) ?? [],
+    waitFor: (event, predicate = () => true, timeoutMs = 30_000) =>
+      new Promise((resolve, reject) => {
+        const already = (seen.get(event) ?? []).find(predicate);
+        if (already !== undefined) return resolve(already);
+        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+        listeners.push({
+          event,
+          predicate,
+          resolve: (p) => {
+            clearTimeout(timer);
+            resolve(p);
+          },
+        });
+      }),
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  const info = (await node.waitFor('ready', () => true, 60_000)) as NodeInfo;
+  return { ...node, info };
+}
