@@ -19,7 +19,8 @@ export interface ChainWatcher {
   /** Processes everything up to the chain head once; resolves when done. */
   catchUp(): Promise<void>;
   start(): void;
-  stop(): void;
+  /** Stops polling and waits for the batch of events in progress, if any. */
+  stop(): Promise<void>;
 }
 
 export async function createChainWatcher(
@@ -32,6 +33,9 @@ export async function createChainWatcher(
   const registered = new Map<`0x${string}`, bigint>();
   let stopWatching: (() => void) | undefined;
   let concludeTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  /** The batch being handled: stop() waits for it, so nothing is written after the store closes. */
+  let busy: Promise<void> = Promise.resolve();
 
   async function handle(events: readonly ChainEvent[], next: bigint): Promise<void> {
     for (const e of events) {
@@ -79,7 +83,7 @@ export async function createChainWatcher(
   }
 
   async function concludeDue(): Promise<void> {
-    if (registered.size === 0) return;
+    if (registered.size === 0 || stopped) return;
     const now = await ctx.chain.timestamp();
     for (const [id, version] of registered) {
       const ch = ctx.channels.get(id);
@@ -99,7 +103,11 @@ export async function createChainWatcher(
       stopWatching = ctx.chain.watch({
         fromBlock: cursor,
         pollMs,
-        onEvents: (events, next) => handle(events, next),
+        onEvents: (events, next) => {
+          if (stopped) return;
+          busy = handle(events, next);
+          return busy;
+        },
         onError: (err) => ctx.log.warn({ err }, 'chain poll failed; retrying'),
       });
       const tick = () => {
@@ -115,10 +123,12 @@ export async function createChainWatcher(
         if (ch.record.status === 'closing' && ch.latest?.state.isFinal) void ch.run(() => settleFinal(ctx, ch)).catch(() => undefined);
       }
     },
-    stop() {
+    async stop() {
+      stopped = true;
       stopWatching?.();
       if (concludeTimer) clearTimeout(concludeTimer);
       concludeTimer = undefined;
+      await busy.catch(() => undefined);
     },
   };
 }

@@ -84,7 +84,9 @@ export class LanesNode implements LanesApi {
     ctx.transport.on('connected', (peer) => {
       onConnected(ctx, peer);
       // identify answers within milliseconds of the connection: record where the peer listens.
-      setTimeout(() => this.rememberAddresses(), 300).unref();
+      setTimeout(() => {
+        if (!this.stopping) this.rememberAddresses();
+      }, 300).unref();
       ctx.events.emit('peer-connected', { peerId: peer.peerId, address: peer.address });
     });
     ctx.transport.on('disconnected', (peer) => ctx.events.emit('peer-disconnected', { peerId: peer.peerId, address: peer.address }));
@@ -93,8 +95,12 @@ export class LanesNode implements LanesApi {
     await this.watcher.catchUp();
     this.watcher.start();
     for (const ch of ctx.channels.values()) if (ch.record.status === 'funding') void ensureDeposited(ctx, ch);
-    this.sweeper = setInterval(() => this.expireOperations(), 1000).unref();
-    this.reconnector = setInterval(() => void this.reconnect(), 5000).unref();
+    this.sweeper = setInterval(() => {
+      if (!this.stopping) this.expireOperations();
+    }, 1000).unref();
+    this.reconnector = setInterval(() => {
+      if (!this.stopping) void this.reconnect();
+    }, 5000).unref();
     void this.reconnect();
     ctx.log.info({ address: ctx.transport.self.address, peerId: ctx.transport.self.peerId, channels: ctx.channels.size }, 'node started');
   }
@@ -224,7 +230,7 @@ export class LanesNode implements LanesApi {
     this.stopping = true;
     clearInterval(this.sweeper);
     clearInterval(this.reconnector);
-    this.watcher?.stop();
+    await this.watcher?.stop();
     const { ctx } = this;
     for (const ch of ctx.channels.values()) {
       for (const p of ch.queue.splice(0)) if (p.origin === 'self') p.reject(new NodeStoppedError());
@@ -260,6 +266,7 @@ export class LanesNode implements LanesApi {
 
   /** Our own deposit after opening: credit it in a co-signed state (in chain order). */
   private async creditTopUp(ch: Channel, fact: { asset: number; amount: bigint; holdingsAfter: bigint }): Promise<void> {
+    if (this.stopping) return;
     const op: Op = {
       kind: 'deposit',
       id: this.ctx.nextOpId(ch),
