@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'src/chain/artifacts/**', 'reports/**'] },
+  { ignores: ['node_modules/**', 'src/chain/artifacts/**', 'reports/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

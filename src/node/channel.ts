@@ -27,6 +27,8 @@ export interface Inflight extends StoredProposal {
   readonly digest: Uint8Array;
   /** The operations it carries, with whoever waits for them. */
   readonly pending: readonly PendingOp[];
+  /** performance.now() when it was prepared (for latency logs). */
+  readonly preparedAt?: number;
 }
 
 export class Channel {

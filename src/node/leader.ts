@@ -85,7 +85,7 @@ async function prepare(ctx: Context, ch: Channel): Promise<Inflight | undefined>
   const signature = await ctx.signer.sign(digest);
   const proposal = { version, ops: sel.accepted, state, signature };
   ctx.store.putProposal(ch.id, proposal);
-  return { ...proposal, digest, pending: sel.accepted.map((op) => byOp.get(op)!) };
+  return { ...proposal, digest, pending: sel.accepted.map((op) => byOp.get(op)!), preparedAt: performance.now() };
 }
 
 function takeBatch(ch: Channel): PendingOp[] {
@@ -127,6 +127,14 @@ export function onCountersign(ctx: Context, ch: Channel, msg: CountersignMessage
     await ctx.flush();
     complete(ctx, ch, inflight);
     if (next) propose(ctx, ch, next);
+    if (inflight.preparedAt !== undefined && ctx.log.isLevelEnabled('debug')) {
+      ctx
+        .channelLog(ch)
+        .debug(
+          { version: String(inflight.version), ops: inflight.ops.length, ms: +(performance.now() - inflight.preparedAt).toFixed(2) },
+          'update completed',
+        );
+    }
   });
 }
 
