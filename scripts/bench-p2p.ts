@@ -56,7 +56,7 @@ class Echoes {
 const small = (id: bigint): Message => ({ type: 'sync', channelId: CHANNEL, version: id });
 const DETAIL = 'x'.repeat(1_000);
 /** 1,050 bytes on the wire. */
-const kilobyte = (id: bigint): Message => ({ type: 'reject', channelId: CHANNEL, version: id, reason: 'busy', detail: DETAIL });
+const kilobyte = (id: bigint): Message => ({ type: 'reject', channelId: CHANNEL, version: id, reason: 'internal', detail: DETAIL });
 
 async function startEchoNode(): Promise<{ address: string; stop: () => void }> {
   const child = spawn(process.execPath, [FIXTURE, bytesToHex(key('echo'))], { stdio: ['pipe', 'pipe', 'inherit'] });

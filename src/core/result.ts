@@ -43,7 +43,6 @@ export const REJECT_REASONS = [
   'too-many-ops',
   // Policy and flow (decided by the receiver's configuration, not by the rules)
   'policy', // the receiver's policy declined (an open or a swap it does not want)
-  'busy', // the receiver cannot take this now; retry later
   'closed', // the channel is closing or closed
   'internal', // the receiver failed for a reason of its own; nothing was applied
 ] as const;

@@ -107,7 +107,7 @@ export function onPropose(ctx: Context, ch: Channel, msg: ProposeMessage): Promi
         give: { asset: assetOf(ch, op.takeAsset), amount: op.takeAmount },
         expiry: op.expiry,
       });
-      if (decision !== true) return burn(ctx, ch, msg, 'policy', decision.reason, [op.id]);
+      if (decision !== true) return burn(ctx, ch, msg, decision.failed ? 'internal' : 'policy', decision.reason, [op.id]);
     }
     const signature = await ctx.signer.sign(v.value.digest);
     const signed: SignedState = { state: v.value.state, signatures: [msg.signature, signature] };

@@ -136,7 +136,7 @@ async function decide(ctx: Context, from: PeerRef, msg: OpenMessage, id: `0x${st
     return refuse(sig.reason, sig.detail);
   }
   const decision = await decideOpen(ctx.policies.open, { params, deposits, ourDeposit: deposits.map((r) => r[1]), from });
-  if (decision !== true) return refuse('policy', decision.reason);
+  if (decision !== true) return refuse(decision.failed ? 'internal' : 'policy', decision.reason);
   const signature = await ctx.signer.sign(digest);
   const record: ChannelRecord = {
     id,

@@ -7,7 +7,17 @@ import type { Address } from '../core/bytes.ts';
 import type { ChannelParams } from '../core/params.ts';
 import type { Balances } from '../core/state.ts';
 
-export type PolicyDecision = true | { readonly accept: false; readonly reason: string };
+export type PolicyDecision =
+  true | { readonly accept: false; readonly reason: string; /** The policy itself failed (it threw). */ readonly failed?: true };
+
+/** Runs a policy callback; one that throws refuses, marked as a failure of ours, not a decision. */
+async function guarded<T>(decide: (x: T) => PolicyDecision | Promise<PolicyDecision>, x: T): Promise<PolicyDecision> {
+  try {
+    return await decide(x);
+  } catch (e) {
+    return { accept: false, reason: `the policy failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300), failed: true };
+  }
+}
 
 export interface OpenProposal {
   readonly params: ChannelParams;
@@ -55,7 +65,7 @@ export type SwapPolicy =
     };
 
 export async function decideOpen(policy: OpenPolicy | undefined, proposal: OpenProposal): Promise<PolicyDecision> {
-  if (typeof policy === 'function') return policy(proposal);
+  if (typeof policy === 'function') return guarded(policy, proposal);
   const assets = policy?.assets;
   if (assets && proposal.params.assets.some((a) => !assets.includes(a))) {
     return { accept: false, reason: 'an asset of the channel is not accepted' };
@@ -70,7 +80,7 @@ export async function decideOpen(policy: OpenPolicy | undefined, proposal: OpenP
 
 export async function decideSwap(policy: SwapPolicy | undefined, offer: SwapOffer): Promise<PolicyDecision> {
   if (policy === undefined) return { accept: false, reason: 'this node does not swap' };
-  if (typeof policy === 'function') return policy(offer);
+  if (typeof policy === 'function') return guarded(policy, offer);
   const pair = policy.pairs.find((p) => p.receive === offer.receive.asset && p.give === offer.give.asset);
   if (!pair) return { accept: false, reason: `no swap of ${offer.give.asset} for ${offer.receive.asset}` };
   if (pair.maxGive !== undefined && offer.give.amount > pair.maxGive) return { accept: false, reason: `gives more than ${pair.maxGive}` };

@@ -14,10 +14,14 @@ test.before(async () => {
       // bob sells tokens for ETH at no less than 1 ETH per 1,000 tokens
       ...(name === 'bob'
         ? {
-            swap: (offer) =>
-              offer.receive.asset === NATIVE_ASSET && offer.give.asset === net.token && offer.receive.amount * 1000n >= offer.give.amount
+            swap: (offer) => {
+              if (offer.receive.amount === 13n) throw new Error('price feed unavailable');
+              return offer.receive.asset === NATIVE_ASSET &&
+                offer.give.asset === net.token &&
+                offer.receive.amount * 1000n >= offer.give.amount
                 ? true
-                : { accept: false, reason: 'price or pair not accepted' },
+                : { accept: false, reason: 'price or pair not accepted' };
+            },
           }
         : {}),
     },
@@ -117,6 +121,13 @@ test.serial('a swap is one atomic update when the counterparty policy accepts it
   const b = await bob!.node.channel(ch.id);
   t.is(b.version, (await alice!.node.channel(ch.id)).version);
   t.is(b.balances[0]!.mine, ETHER / 10n + 1n);
+  await converged(ch.id, alice!, bob!);
+  // A policy that fails is a refusal of ours ('internal'), not a decision; the channel goes on.
+  const failed = await alice!.node
+    .swap(ch.id, { give: { asset: NATIVE_ASSET, amount: 13n }, take: { asset: net.token, amount: 1n } })
+    .catch((e: unknown) => e);
+  t.is((failed as { reason?: string }).reason, 'internal');
+  await alice!.node.pay(ch.id, { asset: NATIVE_ASSET, amount: 1n });
   // bob initiates too: a swap bob asks for goes through alice's policy (none: refused).
   const fromBob = await bob!.node
     .swap(ch.id, { give: { asset: net.token, amount: 1n }, take: { asset: NATIVE_ASSET, amount: 1n } })

@@ -72,6 +72,12 @@ test.before(async () => {
     signature: signState(nobleBackend, params, v0, mallory.privateKey),
   });
   await reply((x) => x.type === 'open-accept');
+  // Before any deposit: a proposal for a channel that is not open yet is refused as closed.
+  const early = inbox.length;
+  m.send((await bob.node.info()).peerId, propose(applied([pay(1n)]), [pay(1n)], expected));
+  const r = await reply((x) => inbox.indexOf(x) >= early && x.type === 'reject');
+  if ((r as RejectMessage).reason !== 'closed') throw new Error(`expected closed, got ${(r as RejectMessage).reason}`);
+  expected++;
   const chain = await createChainService({
     rpc: net.provider,
     privateKey: bytesToHex(mallory.privateKey),
