@@ -11,6 +11,7 @@
  * await node.pay(channel.id, { amount: 10n ** 15n });
  */
 export { createNode } from './node/create-node.ts';
+export { connect, type ConnectParameters, type RemoteNode } from './sdk/connect.ts';
 export type { LanesNode } from './node/node.ts';
 export type { NodeConfig } from './node/config.ts';
 export type { OpenPolicy, OpenProposal, PolicyDecision, SwapOffer, SwapPolicy } from './node/policy.ts';

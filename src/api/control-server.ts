@@ -1,0 +1,104 @@
+/**
+ * The control API: HTTP + JSON on 127.0.0.1 by default, every method of the SDK's LanesApi,
+ * events as server-sent events. Every request needs `Authorization: Bearer <token>` (the
+ * daemon writes the token to its data directory, readable by its owner only).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { NotFoundError } from './not-found.ts';
+import type { LanesApi, LanesEventName } from '../sdk/api.ts';
+import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap } from '../sdk/json.ts';
+import { errorResponse } from './errors.ts';
+
+export const EVENT_NAMES: readonly LanesEventName[] = [
+  'channel-opened',
+  'channel-updated',
+  'payment-received',
+  'swap-executed',
+  'channel-closing',
+  'channel-closed',
+  'stale-state-answered',
+  'peer-connected',
+  'peer-disconnected',
+];
+
+export interface ControlServerOptions {
+  readonly api: LanesApi;
+  readonly token: string;
+  /** Default 127.0.0.1: the API moves money; expose it beyond loopback only deliberately. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  readonly logger: Logger;
+  /** Extra routes (the coordinator's status, ...), under /v1. */
+  readonly extend?: (app: FastifyInstance) => void;
+}
+
+export interface ControlServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function authorized(req: FastifyRequest, token: Buffer): boolean {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7));
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
+  const token = Buffer.from(o.token);
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const send = (reply: FastifyReply, value: unknown) =>
+    reply.header('content-type', 'application/json').send(JSON.stringify(jsonify(value)));
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!authorized(req, token)) {
+      await reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong token (Authorization: Bearer <token>)' } });
+    }
+  });
+  app.setErrorHandler((e, req, reply) => {
+    const { status, body, expected } = errorResponse(e);
+    if (!expected) o.logger.error({ err: e, url: req.url }, 'control API request failed');
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req) => {
+    throw new NotFoundError(req.method, req.url);
+  });
+
+  const id = (req: FastifyRequest) => parseChannelId((req.params as { id?: unknown }).id);
+  app.get('/v1/info', async (_req, reply) => send(reply, await o.api.info()));
+  app.post('/v1/peers', async (req, reply) =>
+    send(reply, await o.api.connect(parseMultiaddr((req.body as { multiaddr?: unknown } | undefined)?.multiaddr, 'multiaddr'))),
+  );
+  app.get('/v1/channels', async (_req, reply) => send(reply, await o.api.channels()));
+  app.post('/v1/channels', async (req, reply) => send(reply, await o.api.openChannel(parseOpen(req.body))));
+  app.get('/v1/channels/:id', async (req, reply) => send(reply, await o.api.channel(id(req))));
+  app.get('/v1/channels/:id/state', async (req, reply) => send(reply, await o.api.signedState(id(req))));
+  app.post('/v1/channels/:id/pay', async (req, reply) => send(reply, await o.api.pay(id(req), parsePay(req.body))));
+  app.post('/v1/channels/:id/swap', async (req, reply) => send(reply, await o.api.swap(id(req), parseSwap(req.body))));
+  app.post('/v1/channels/:id/deposit', async (req, reply) => send(reply, await o.api.deposit(id(req), parsePay(req.body))));
+  app.post('/v1/channels/:id/close', async (req, reply) => send(reply, await o.api.close(id(req), parseClose(req.body))));
+
+  // Server-sent events: `event: <name>` / `data: <json>`, a comment every 15 s keeps proxies awake.
+  app.get('/v1/events', (req, reply) => {
+    const wanted = new Set(String((req.query as { events?: string }).events ?? EVENT_NAMES.join(',')).split(','));
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const offs = EVENT_NAMES.filter((e) => wanted.has(e)).map((event) =>
+      o.api.on(event, (payload) => res.write(`event: ${event}\ndata: ${JSON.stringify(jsonify(payload))}\n\n`)),
+    );
+    const beat = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(beat);
+      for (const off of offs) off();
+    });
+  });
+
+  o.extend?.(app);
+  const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  return { url: address, close: () => app.close() };
+}

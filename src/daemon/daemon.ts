@@ -1,0 +1,116 @@
+/**
+ * `lanes node start`: a node with its control API, run until SIGINT or SIGTERM.
+ *
+ * Files in the data directory (created 0700):
+ *   node.key    the node key (unless --key-file names another), 0600
+ *   store/      the lmdb store
+ *   api.token   a new random token at every start, 0600
+ *   api.json    { url, pid, address, peerId, multiaddrs }: how clients find the daemon; removed on a clean stop
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Address } from '../core/bytes.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { startControlServer, type ControlServer } from '../api/control-server.ts';
+import { createNode } from '../node/create-node.ts';
+import type { LanesNode } from '../node/node.ts';
+import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
+import { API_JSON, API_TOKEN } from './files.ts';
+import { loadOrCreateKey } from './key-file.ts';
+
+export interface DaemonConfig {
+  readonly dataDir: string;
+  readonly keyFile?: string;
+  readonly listen: readonly string[];
+  readonly chainRpc: string;
+  readonly adjudicator: Address;
+  /** The settlement coordinator's multiaddr (used from the coordinator issue on). */
+  readonly coordinator?: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly logLevel: string;
+  readonly policies?: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
+  readonly signerWorkers?: number;
+}
+
+export interface Daemon {
+  readonly node: LanesNode;
+  readonly url: string;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+export { API_JSON, API_TOKEN };
+
+export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger({ level: config.logLevel, name: 'lanes' });
+  const keyFile = config.keyFile ?? join(config.dataDir, 'node.key');
+  const { key, created } = loadOrCreateKey(keyFile);
+  if (created) log.info({ keyFile }, 'created a new node key');
+  const node = await createNode({
+    privateKey: key,
+    dataDir: join(config.dataDir, 'store'),
+    listen: config.listen,
+    chain: { rpc: config.chainRpc, adjudicator: config.adjudicator },
+    logger: log,
+    ...(config.policies ? { policies: config.policies } : {}),
+    ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
+  });
+  key.fill(0);
+  const token = randomBytes(32).toString('hex');
+  const tokenFile = join(config.dataDir, API_TOKEN);
+  rmSync(tokenFile, { force: true });
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  let server: ControlServer;
+  try {
+    server = await startControlServer({ api: node, token, host: config.apiHost, port: config.apiPort, logger: log });
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+  const info = await node.info();
+  const apiJson = join(config.dataDir, API_JSON);
+  writeFileSync(
+    apiJson,
+    JSON.stringify(
+      { url: server.url, pid: process.pid, address: info.address, peerId: info.peerId, multiaddrs: info.multiaddrs },
+      null,
+      2,
+    ) + '\n',
+    {
+      mode: 0o600,
+    },
+  );
+  log.info({ api: server.url, address: info.address, multiaddrs: info.multiaddrs }, 'daemon ready');
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('stopping: finishing in-flight updates');
+      await server.close().catch(() => undefined);
+      await node.stop();
+      rmSync(apiJson, { force: true });
+      log.info('stopped cleanly');
+      log.flush();
+    })());
+  return { node, url: server.url, log, stop };
+}
+
+/** Runs the daemon until SIGINT/SIGTERM, then stops it cleanly and exits. */
+export async function runDaemon(config: DaemonConfig): Promise<void> {
+  const daemon = await startDaemon(config);
+  process.stdout.write(`lanes node running: api ${daemon.url}\n`);
+  const shutdown = (signal: string) => {
+    daemon.log.info({ signal }, 'signal received');
+    daemon.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        daemon.log.error({ err: e }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}

@@ -1,0 +1,34 @@
+/** The shared SDK suite against nodes embedded in this process (createNode). */
+import { pino } from 'pino';
+import { NATIVE_ASSET, createNode } from '../../src/index.ts';
+import { alice, bob } from '../helpers/actors.ts';
+import { localNet } from '../helpers/local-net.ts';
+import { runSdkSuite } from './suite.ts';
+
+runSdkSuite('embedded', async () => {
+  const net = await localNet();
+  await net.fund(alice, 100n, 10n ** 24n);
+  await net.fund(bob, 100n, 10n ** 24n);
+  const common = { chain: { rpc: net.chain.rpcUrl, adjudicator: net.adjudicator }, logger: pino({ level: 'silent' }), chainPollMs: 50 };
+  const a = await createNode({ ...common, privateKey: alice.privateKey, dataDir: net.tempDir('sdk-alice') });
+  const b = await createNode({
+    ...common,
+    privateKey: bob.privateKey,
+    dataDir: net.tempDir('sdk-bob'),
+    policies: {
+      open: { maxDeposit: { [NATIVE_ASSET]: 10n ** 19n, [net.token]: 10n ** 24n } },
+      swap: { pairs: [{ receive: NATIVE_ASSET, give: net.token, minReceive: 1n, perGive: 1000n }] },
+    },
+  });
+  return {
+    alice: a,
+    bob: b,
+    bobMultiaddr: (await b.info()).multiaddrs[0]!,
+    token: net.token,
+    async teardown() {
+      await a.stop();
+      await b.stop();
+      await net.stop();
+    },
+  };
+});

@@ -1,0 +1,121 @@
+/**
+ * One suite for the LanesApi, run against the embedded node (createNode) and the remote client
+ * (connect to a daemon process): the same calls must behave the same way.
+ */
+import test from 'ava';
+import { type Address, LanesError, NATIVE_ASSET, RejectedError } from '../../src/index.ts';
+import type { LanesApi, LanesEvents } from '../../src/sdk/api.ts';
+
+export interface SdkWorld {
+  readonly alice: LanesApi;
+  readonly bob: LanesApi;
+  readonly bobMultiaddr: string;
+  /** A token bob sells for ETH at 1 ETH per 1,000 tokens (at least). */
+  readonly token: Address;
+  teardown(): Promise<void>;
+}
+
+const ETHER = 10n ** 18n;
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  for (let i = 0; i < 500; i++) {
+    const v = await read();
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('condition not met');
+}
+
+export function runSdkSuite(title: string, setup: () => Promise<SdkWorld>): void {
+  let w: SdkWorld;
+  test.before(async () => {
+    w = await setup();
+  });
+  test.after.always(async () => {
+    await w?.teardown();
+  });
+
+  test.serial(`${title}: info names the node, its addresses and its chain`, async (t) => {
+    const i = await w.alice.info();
+    t.regex(i.address, /^0x[0-9a-f]{40}$/);
+    t.true(i.multiaddrs.every((m) => m.includes(`/p2p/${i.peerId}`)));
+    t.is(typeof i.chainId, 'bigint');
+  });
+
+  test.serial(`${title}: open, pay both ways, events, the signed state, close`, async (t) => {
+    const received: LanesEvents['payment-received'][] = [];
+    const off = w.bob.on('payment-received', (e) => received.push(e));
+    await new Promise((r) => setTimeout(r, 200)); // let a remote event stream connect
+    const peer = await w.alice.connect(w.bobMultiaddr);
+    t.is(peer.address, (await w.bob.info()).address);
+    const ch = await w.alice.openChannel({ peer: w.bobMultiaddr, deposit: [ETHER], counterpartyDeposit: [ETHER / 2n] });
+    t.is(ch.status, 'open');
+    t.is(ch.kind, 'payment');
+    const p = await w.alice.pay(ch.id, { amount: ETHER / 10n });
+    t.is(p.amount, ETHER / 10n);
+    t.is(typeof p.version, 'bigint');
+    await w.bob.pay(ch.id, { amount: ETHER / 20n });
+    const a = await until(
+      () => w.alice.channel(ch.id),
+      (c) => c.balances[0]!.mine === ETHER - ETHER / 10n + ETHER / 20n,
+    );
+    const b = await until(
+      () => w.bob.channel(ch.id),
+      (c) => c.version === a.version,
+    );
+    t.is(b.balances[0]!.mine, a.balances[0]!.theirs);
+    await until(
+      async () => received.length,
+      (n) => n >= 1,
+    );
+    t.is(received[0]!.amount, ETHER / 10n);
+    off();
+    const s = await w.bob.signedState(ch.id);
+    t.is(s.state.version, a.version.toString());
+    t.is(s.signatures.length, 2);
+    t.true((await w.alice.channels()).some((c) => c.id === ch.id));
+    const closed = await w.bob.close(ch.id);
+    t.is(closed.status, 'closed');
+    t.is(closed.mode, 'cooperative');
+  });
+
+  test.serial(`${title}: a swap the counterparty prices is one atomic update`, async (t) => {
+    const ch = await w.alice.openChannel({
+      peer: w.bobMultiaddr,
+      assets: [NATIVE_ASSET, w.token],
+      deposit: [ETHER, 0n],
+      counterpartyDeposit: [0n, 2000n * ETHER],
+    });
+    const r = await w.alice.swap(ch.id, {
+      give: { asset: NATIVE_ASSET, amount: ETHER / 2n },
+      take: { asset: w.token, amount: 400n * ETHER },
+    });
+    t.is(r.take.amount, 400n * ETHER);
+    const c = await w.alice.channel(ch.id);
+    t.deepEqual(
+      c.balances.map((b) => b.mine),
+      [ETHER / 2n, 400n * ETHER],
+    );
+    const refused = await w.alice
+      .swap(ch.id, { give: { asset: NATIVE_ASSET, amount: 1n }, take: { asset: w.token, amount: ETHER } })
+      .catch((e: unknown) => e);
+    t.true(refused instanceof RejectedError);
+    t.is((refused as RejectedError).reason, 'policy');
+  });
+
+  test.serial(`${title}: typed errors with stable codes`, async (t) => {
+    const missing = `0x${'ab'.repeat(32)}` as const;
+    const e1 = await w.alice.pay(missing, { amount: 1n }).catch((e: unknown) => e);
+    t.true(e1 instanceof LanesError);
+    t.is((e1 as LanesError).code, 'UNKNOWN_CHANNEL');
+    const ch = await w.alice.openChannel({ peer: w.bobMultiaddr, deposit: [1000n] });
+    const e2 = await w.bob.pay(ch.id, { amount: 5n }).catch((e: unknown) => e);
+    t.true(e2 instanceof RejectedError);
+    t.is((e2 as RejectedError).reason, 'insufficient-balance');
+    t.is((e2 as LanesError).code, 'INSUFFICIENT_BALANCE');
+    const e3 = await w.alice.pay(ch.id, { amount: 0n }).catch((e: unknown) => e);
+    t.is((e3 as LanesError).code, 'INVALID_ARGUMENT');
+    const e4 = await w.alice.pay(ch.id, { asset: w.token, amount: 1n }).catch((e: unknown) => e);
+    t.is((e4 as RejectedError).reason, 'unknown-asset');
+  });
+}
