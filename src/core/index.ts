@@ -15,3 +15,4 @@ export * from './transitions.ts';
 export * from './validate.ts';
 export * from './codec/messages.ts';
 export * from './codec/wire.ts';
+export * from './codec/settle.ts';

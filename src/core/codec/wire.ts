@@ -10,14 +10,34 @@
  * number or excess element with a `malformed` result (never an exception, never a partly
  * parsed object).
  */
-import { Packr } from 'msgpackr';
-import { type Address, type Bytes32, MAX_UINT256, MAX_UINT64, bytesToHex, bytesToUint, hexToBytes, uintToBytes } from '../bytes.ts';
-import { SIGNATURE_LENGTH } from '../crypto.ts';
 import { MAX_OPS, type Op } from '../ops.ts';
-import { MAX_ASSETS, type ChannelParams, type ParticipantIndex } from '../params.ts';
-import { type RejectReason, type Result, isRejectReason, ok, reject } from '../result.ts';
-import { MAX_LOCKS, type Balances, type Lock } from '../state.ts';
+import { MAX_ASSETS, type ChannelParams } from '../params.ts';
+import { type Result, ok, reject } from '../result.ts';
+import { MAX_LOCKS } from '../state.ts';
 import type { CodecLimits, Message } from './messages.ts';
+import {
+  type Wire,
+  MAX_UINT256,
+  MAX_UINT64,
+  Malformed,
+  addr,
+  address,
+  arr,
+  b32,
+  balances,
+  encodeBalances,
+  encodeLock,
+  fail,
+  lock,
+  packr,
+  party,
+  reason,
+  sig,
+  small,
+  text,
+  u,
+  uint,
+} from './primitives.ts';
 
 export const DEFAULT_LIMITS: CodecLimits = {
   maxMessageBytes: 1 << 20,
@@ -27,27 +47,11 @@ export const DEFAULT_LIMITS: CodecLimits = {
   maxDetailLength: 1024,
 };
 
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false, variableMapSize: true });
-
 const TAG = { open: 1, 'open-accept': 2, request: 3, propose: 4, countersign: 5, reject: 6, close: 7, sync: 8, state: 9 } as const;
 const OP_TAG = { pay: 1, swap: 2, lock: 3, settle: 4, cancel: 5, deposit: 6, finalize: 7 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
-
-type Wire = number | boolean | string | null | Uint8Array | Wire[];
-
-function u(value: bigint): number | Uint8Array {
-  return value <= 9007199254740991n ? Number(value) : uintToBytes(value);
-}
-
-function addr(a: Address | Bytes32): Uint8Array {
-  return hexToBytes(a);
-}
-
-function encodeLock(l: Lock): Wire[] {
-  return [u(l.id), l.asset, u(l.amount), l.sender, l.receiver, addr(l.hashlock), u(l.expiry)];
-}
 
 function encodeOp(op: Op): Wire[] {
   const head: Wire[] = [OP_TAG[op.kind], u(op.id), op.by];
@@ -67,10 +71,6 @@ function encodeOp(op: Op): Wire[] {
     case 'finalize':
       return head;
   }
-}
-
-function encodeBalances(b: Balances): Wire[] {
-  return b.map(([x, y]) => [u(x), u(y)]);
 }
 
 function toWire(m: Message): Wire[] {
@@ -135,73 +135,6 @@ export function encodeMessage(message: Message): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding: a validating parser. Each reader throws `Malformed`, caught once in decodeMessage.
 
-class Malformed extends Error {}
-
-function fail(what: string): never {
-  throw new Malformed(what);
-}
-
-function arr(x: unknown, what: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(x)) fail(`${what} must be an array`);
-  if (x.length < min || x.length > max) fail(`${what} must have ${min === max ? min : `${min}..${max}`} elements, got ${x.length}`);
-  return x;
-}
-
-function bytes(x: unknown, what: string, length: number): Uint8Array {
-  if (!(x instanceof Uint8Array) || x.length !== length) fail(`${what} must be ${length} bytes`);
-  return x;
-}
-
-function uint(x: unknown, what: string, max: bigint): bigint {
-  let v: bigint;
-  if (typeof x === 'number') {
-    if (!Number.isSafeInteger(x) || x < 0) fail(`${what} must be a non-negative integer`);
-    v = BigInt(x);
-  } else if (x instanceof Uint8Array) {
-    if (x.length === 0 || x.length > 32 || x[0] === 0) fail(`${what} must be a minimal big-endian integer of 1..32 bytes`);
-    v = bytesToUint(x);
-  } else {
-    fail(`${what} must be an integer`);
-  }
-  if (v > max) fail(`${what} is out of range`);
-  return v;
-}
-
-function small(x: unknown, what: string, max: number): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) fail(`${what} must be an integer in 0..${max}`);
-  return x;
-}
-
-function party(x: unknown, what: string): ParticipantIndex {
-  if (x !== 0 && x !== 1) fail(`${what} must be 0 or 1`);
-  return x;
-}
-
-const address = (x: unknown, what: string): Address => bytesToHex(bytes(x, what, 20)) as Address;
-const b32 = (x: unknown, what: string): Bytes32 => bytesToHex(bytes(x, what, 32)) as Bytes32;
-// Copied: msgpackr returns views into the input buffer, which the transport may reuse.
-const sig = (x: unknown, what: string): Uint8Array => new Uint8Array(bytes(x, what, SIGNATURE_LENGTH));
-
-function balances(x: unknown, limits: CodecLimits): Balances {
-  return arr(x, 'balances', 1, limits.maxAssets).map((row, i) => {
-    const r = arr(row, `balances[${i}]`, 2, 2);
-    return [uint(r[0], 'balance', MAX_UINT256), uint(r[1], 'balance', MAX_UINT256)] as const;
-  });
-}
-
-function lock(x: unknown, limits: CodecLimits): Lock {
-  const f = arr(x, 'lock', 7, 7);
-  return {
-    id: uint(f[0], 'lock id', MAX_UINT64),
-    asset: small(f[1], 'lock asset', limits.maxAssets - 1),
-    amount: uint(f[2], 'lock amount', MAX_UINT256),
-    sender: party(f[3], 'lock sender'),
-    receiver: party(f[4], 'lock receiver'),
-    hashlock: b32(f[5], 'hashlock'),
-    expiry: uint(f[6], 'lock expiry', MAX_UINT64),
-  };
-}
-
 const OP_ARITY: Record<number, number> = { 1: 5, 2: 8, 3: 4, 4: 5, 5: 4, 6: 6, 7: 3 };
 
 function op(x: unknown, limits: CodecLimits): Op {
@@ -249,16 +182,6 @@ function op(x: unknown, limits: CodecLimits): Op {
 
 function ops(x: unknown, limits: CodecLimits): Op[] {
   return arr(x, 'operations', 0, limits.maxOps).map((o) => op(o, limits));
-}
-
-function reason(x: unknown): RejectReason {
-  if (!isRejectReason(x)) fail('reject reason is not one of the known reasons');
-  return x;
-}
-
-function text(x: unknown, what: string, max: number): string {
-  if (typeof x !== 'string' || x.length > max) fail(`${what} must be a string of at most ${max} characters`);
-  return x;
 }
 
 function parse(w: unknown, limits: CodecLimits): Message {
