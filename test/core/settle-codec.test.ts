@@ -26,7 +26,7 @@ const samples: SettleMessage[] = [
 ];
 
 for (const m of samples) {
-  test(`${m.type}${m.type === 'submit' ? ` ${m.item.kind}` : ''} round-trips`, (t) => {
+  test(`${m.type}${m.type === 'submit' ? ` ${m.item.kind}` : m.type === 'result' ? ` ok=${m.ok}` : ''} round-trips`, (t) => {
     t.like(decodeSettleMessage(encodeSettleMessage(m)), { ok: true, value: m });
   });
 }
