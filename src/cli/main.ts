@@ -9,8 +9,9 @@
  * Client commands find the daemon through the data directory (--data-dir, default
  * ./lanes-data or $LANES_DATA_DIR), or through --rpc URL --token-file FILE.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { type Address, NATIVE_ASSET, isAddress } from '../core/bytes.ts';
 import { InvalidArgumentError, LanesError } from '../core/errors.ts';
@@ -326,21 +327,24 @@ example(
     .command('close <channel>')
     .description('close a channel cooperatively (or with --force, without the counterparty) and wait for the payout')
     .option('--force', 'register the latest state on-chain and conclude after the challenge period')
+    .option('--direct', 'submit to the chain directly, not through the configured coordinator')
     .option('--no-wait', 'return once the settlement is submitted')
     .action(
-      client(async (n, _g, id: string, o: { force?: boolean; wait: boolean }) => {
+      client(async (n, _g, id: string, o: { force?: boolean; direct?: boolean; wait: boolean }) => {
         const r = await n.close(id.toLowerCase() as `0x${string}`, {
           mode: o.force ? 'force' : 'cooperative',
           waitFor: o.wait ? 'closed' : 'submitted',
+          ...(o.direct ? { direct: true } : {}),
         });
         return {
           json: r,
-          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}`,
+          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}`,
         };
       }),
     ),
   'lanes channel close 0x3f2a…',
   'lanes channel close 0x3f2a… --force',
+  'lanes channel close 0x3f2a… --direct',
 );
 
 example(
@@ -397,6 +401,113 @@ example(
     ),
   'lanes deposit 0x3f2a… 0.5eth',
 );
+
+const coordinator = program.command('coordinator').description('the settlement coordinator: batched closes and disputes, and a watchtower');
+
+example(
+  coordinator
+    .command('start')
+    .description('run a coordinator until interrupted; nodes reach it at its multiaddr (lanes node start --coordinator …)')
+    .option(
+      '--key-file <file>',
+      'the key that pays gas and is its libp2p identity (default <data-dir>/coordinator.key, created on first start)',
+    )
+    .option('--chain-rpc <url>', 'JSON-RPC URL of the chain')
+    .option('--adjudicator <address>', 'the LanesAdjudicator contract')
+    .option('--listen <multiaddr...>', 'libp2p listen addresses', ['/ip4/127.0.0.1/tcp/0'])
+    .option('--http-host <host>', 'status and metrics host', '127.0.0.1')
+    .option('--http-port <port>', 'status and metrics port (0: any free port)', '0')
+    .option('--max-batch <n>', 'most items in one transaction', '100')
+    .option('--max-delay-ms <ms>', 'longest an item waits for its batch to fill', '2000')
+    .addOption(
+      new Option('--payout <mode>', 'push payouts to recipients, or credit their withdrawable balances')
+        .choices(['transfer', 'credit'])
+        .default('transfer'),
+    )
+    .option('--replace-after-ms <ms>', 'replace a transaction not mined after this long', '15000')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async function (this: Command, o: Record<string, string | string[]>) {
+      const g = globals(this);
+      if (!o.chainRpc) throw new InvalidArgumentError('give --chain-rpc');
+      const adjudicator = String(o.adjudicator ?? '').toLowerCase();
+      if (!isAddress(adjudicator)) throw new InvalidArgumentError('give --adjudicator with the contract address');
+      const { runCoordinatorDaemon } = await import('../coordinator/daemon.ts');
+      await runCoordinatorDaemon({
+        dataDir: g.dataDir,
+        ...(o.keyFile ? { keyFile: String(o.keyFile) } : {}),
+        chainRpc: String(o.chainRpc),
+        adjudicator,
+        listen: o.listen as string[],
+        httpHost: String(o.httpHost),
+        httpPort: Number(o.httpPort),
+        policy: { maxItems: Number(o.maxBatch), maxDelayMs: Number(o.maxDelayMs) },
+        payout: o.payout as 'transfer' | 'credit',
+        replaceAfterMs: Number(o.replaceAfterMs),
+        logLevel: String(o.logLevel),
+      });
+    }),
+  'lanes --data-dir ./coordinator coordinator start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3',
+);
+
+example(
+  coordinator
+    .command('status')
+    .description("show the coordinator's queues and recent batches")
+    .option('--url <url>', 'its status URL (default: read from <data-dir>/coordinator.json)')
+    .action(async function (this: Command, o: { url?: string }) {
+      const g = globals(this);
+      let url = o.url;
+      if (!url) {
+        const file = join(g.dataDir, 'coordinator.json');
+        if (!existsSync(file))
+          throw new LanesError(`no coordinator is running for data directory ${g.dataDir}`, {
+            code: 'COORDINATOR_NOT_RUNNING',
+            details: 'give --url or --data-dir',
+          });
+        url = (JSON.parse(readFileSync(file, 'utf8')) as { statusUrl: string }).statusUrl;
+      }
+      const res = await fetch(`${url.replace(/\/$/, '')}/status`).catch((e: unknown) => {
+        throw new LanesError(`the coordinator at ${url} is not reachable`, { code: 'COORDINATOR_NOT_RUNNING', cause: e });
+      });
+      const s = (await res.json()) as CoordinatorStatusJson;
+      if (g.json) return printJson(s);
+      const queues = new Table({ head: ['kind', 'queued', 'submitted'], style: { head: [], border: [] } });
+      for (const [kind, q] of Object.entries(s.queues)) queues.push([kind, q.queued, q.submitted]);
+      const batches = new Table({
+        head: ['batch', 'kind', 'items', 'status', 'settled', 'failed', 'gas/item', 'tx'],
+        style: { head: [], border: [] },
+      });
+      for (const b of s.recentBatches)
+        batches.push([b.id, b.kind, b.items, b.status, b.settled, b.failed, b.gasPerItem ?? '', shortHex(b.transactionHash)]);
+      process.stdout.write(
+        `coordinator ${s.address} (${s.peerId})\n${s.multiaddrs.join('\n')}\nwatching ${s.watched} channels, next nonce ${s.nextNonce}\n${queues.toString()}\n${s.recentBatches.length ? batches.toString() : 'no batches yet'}\n`,
+      );
+    }),
+  'lanes --data-dir ./coordinator coordinator status',
+);
+
+interface CoordinatorStatusJson {
+  address: string;
+  peerId: string;
+  multiaddrs: string[];
+  nextNonce: string;
+  watched: number;
+  queues: Record<string, { queued: number; submitted: number }>;
+  recentBatches: {
+    id: string;
+    kind: string;
+    items: number;
+    status: string;
+    settled: number;
+    failed: number;
+    gasPerItem?: string;
+    transactionHash: string;
+  }[];
+}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ export interface DaemonConfig {
   readonly listen: readonly string[];
   readonly chainRpc: string;
   readonly adjudicator: Address;
-  /** The settlement coordinator's multiaddr (used from the coordinator issue on). */
+  /** The settlement coordinator's multiaddr: closes and disputes go through it; its watchtower watches our channels. */
   readonly coordinator?: string;
   readonly apiHost: string;
   readonly apiPort: number;
@@ -57,6 +57,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     logger: log,
     ...(config.policies ? { policies: config.policies } : {}),
     ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
+    ...(config.coordinator === undefined ? {} : { coordinator: config.coordinator }),
   });
   key.fill(0);
   const token = randomBytes(32).toString('hex');

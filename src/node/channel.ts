@@ -56,6 +56,10 @@ export class Channel {
   registeredByUs = false;
   /** Disputed: when (our clock, ms) we first saw the state concludable. */
   dueSince: number | undefined;
+  /** Who submitted the settlement: the coordinator or this node. */
+  settledVia: 'coordinator' | 'direct' | undefined;
+  /** Disputed: when (our clock, ms) we asked the coordinator to conclude. */
+  concludeRequestedAt: number | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   /** Set while a propose/flush cycle is scheduled or running (leader). */
   pumping = false;

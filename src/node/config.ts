@@ -23,6 +23,12 @@ export interface NodeConfig {
     readonly privateKey?: Hex;
   };
   readonly policies?: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
+  /**
+   * The settlement coordinator's multiaddr: closes, disputes and conclusions go through it (in
+   * batches with other channels), and its watchtower is kept up to date with every channel's
+   * latest state. The node submits directly whenever it does not settle in time.
+   */
+  readonly coordinator?: string;
   readonly signer?: {
     /** `auto` (default): native libsecp256k1 if it loads, else noble. */
     readonly backend?: 'auto' | 'native' | 'noble';
@@ -36,6 +42,8 @@ export interface NodeConfig {
     readonly openMs?: number;
     /** Waiting for funding or settlement on-chain (default 120 s). */
     readonly chainMs?: number;
+    /** How long the coordinator may take to settle before the node submits directly (default 60 s). */
+    readonly coordinatorMs?: number;
   };
   /** How often to poll the chain (default 250 ms). */
   readonly chainPollMs?: number;
@@ -54,8 +62,14 @@ export interface ResolvedTimeouts {
   readonly operationMs: number;
   readonly openMs: number;
   readonly chainMs: number;
+  readonly coordinatorMs: number;
 }
 
 export function resolveTimeouts(t: NodeConfig['timeouts']): ResolvedTimeouts {
-  return { operationMs: t?.operationMs ?? 30_000, openMs: t?.openMs ?? 30_000, chainMs: t?.chainMs ?? 120_000 };
+  return {
+    operationMs: t?.operationMs ?? 30_000,
+    openMs: t?.openMs ?? 30_000,
+    chainMs: t?.chainMs ?? 120_000,
+    coordinatorMs: t?.coordinatorMs ?? 60_000,
+  };
 }

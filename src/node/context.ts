@@ -14,6 +14,7 @@ import type { ChannelStore } from '../store/store.ts';
 import type { Channel } from './channel.ts';
 import type { ResolvedTimeouts } from './config.ts';
 import type { OpenPolicy, SwapPolicy } from './policy.ts';
+import type { SettleClient } from './settle-client.ts';
 
 /** A typed event emitter for {@link LanesEvents}. */
 export class NodeEvents {
@@ -72,4 +73,8 @@ export interface Context {
   flush(): Promise<void>;
   /** Current time in unix seconds, for the core's expiry checks. */
   now(): bigint;
+  /** The settlement coordinator, when one is configured. */
+  readonly settle?: SettleClient;
+  /** Channels whose latest co-signed state the coordinator's watchtower has not seen yet. */
+  readonly watchDirty: Set<Channel>;
 }

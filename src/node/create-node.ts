@@ -18,6 +18,7 @@ import { type NodeConfig, resolveTimeouts } from './config.ts';
 import { type Context, NodeEvents } from './context.ts';
 import { FatalNodeError } from './errors.ts';
 import { LanesNode } from './node.ts';
+import { createSettleClient } from './settle-client.ts';
 
 /**
  * Creates and starts a node.
@@ -47,8 +48,10 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
       : createInlineSigner(privateKey, backend));
   if (!config.store && !config.dataDir) throw new InvalidArgumentError('give a dataDir (or a store)');
   const store = config.store ?? (await openLmdbStore({ path: config.dataDir! }));
-  const transport =
-    config.transport ?? (await createLibp2pTransport({ privateKey, listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])] }));
+  const libp2pTransport = config.transport
+    ? undefined
+    : await createLibp2pTransport({ privateKey, listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])] });
+  const transport = config.transport ?? libp2pTransport!;
   if (!config.chainService && !config.chain) throw new InvalidArgumentError('give a chain ({ rpc, adjudicator }) or a chainService');
   const chain =
     config.chainService ??
@@ -63,6 +66,12 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
   let opCounter = BigInt(clock()) << 20n;
   const channelLogs = new WeakMap<Channel, Logger>();
   let fatalOnce = false;
+
+  if (config.coordinator && !libp2pTransport) throw new InvalidArgumentError('a coordinator needs the libp2p transport');
+  const settle =
+    config.coordinator && libp2pTransport
+      ? createSettleClient({ libp2p: libp2pTransport.libp2p, coordinator: config.coordinator, log })
+      : undefined;
 
   const ctx: Context = {
     store,
@@ -101,12 +110,15 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
       }
     },
     now: () => BigInt(Math.floor(clock() / 1000)),
+    ...(settle ? { settle } : {}),
+    watchDirty: new Set(),
   };
 
   const node: LanesNode = new LanesNode({
     ctx,
     chainPollMs: config.chainPollMs ?? 250,
     release: async () => {
+      settle?.close();
       await signer.close();
       await store.close();
     },

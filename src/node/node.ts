@@ -56,6 +56,8 @@ export class LanesNode implements LanesApi {
   private readonly parts: NodeParts;
   private watcher: ChainWatcher | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private watcherSync: NodeJS.Timeout | undefined;
+  private sendingWatches = false;
   private reconnector: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopped = false;
@@ -101,6 +103,14 @@ export class LanesNode implements LanesApi {
     this.reconnector = setInterval(() => {
       if (!this.stopping) void this.reconnect();
     }, 5000).unref();
+    if (ctx.settle) {
+      // The coordinator's watchtower gets every channel's latest co-signed state, at most once
+      // a second per channel, so it can answer a stale state while this node is offline.
+      for (const ch of ctx.channels.values()) ctx.watchDirty.add(ch);
+      this.watcherSync = setInterval(() => {
+        if (!this.stopping) void this.sendWatches();
+      }, 1000).unref();
+    }
     void this.reconnect();
     ctx.log.info({ address: ctx.transport.self.address, peerId: ctx.transport.self.peerId, channels: ctx.channels.size }, 'node started');
   }
@@ -230,6 +240,7 @@ export class LanesNode implements LanesApi {
     this.stopping = true;
     clearInterval(this.sweeper);
     clearInterval(this.reconnector);
+    clearInterval(this.watcherSync);
     await this.watcher?.stop();
     const { ctx } = this;
     for (const ch of ctx.channels.values()) {
@@ -334,6 +345,28 @@ export class LanesNode implements LanesApi {
           // try the next address, or again later
         }
       }
+    }
+  }
+
+  /** Sends the coordinator the latest co-signed state of every channel that changed. */
+  private async sendWatches(): Promise<void> {
+    const { ctx } = this;
+    if (this.sendingWatches || !ctx.settle || ctx.watchDirty.size === 0) return;
+    this.sendingWatches = true;
+    try {
+      for (const ch of [...ctx.watchDirty]) {
+        ctx.watchDirty.delete(ch);
+        const live = ch.record.status === 'open' || ch.record.status === 'closing' || ch.record.status === 'disputed';
+        if (!live || !ch.latest) continue;
+        try {
+          await ctx.settle.submit({ kind: 'watch', params: ch.record.params, signed: ch.latest });
+        } catch {
+          ctx.watchDirty.add(ch); // next time
+          return;
+        }
+      }
+    } finally {
+      this.sendingWatches = false;
     }
   }
 

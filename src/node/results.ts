@@ -6,6 +6,7 @@ import { assetOf } from './views.ts';
 
 /** Called once a co-signed state carrying `ops` is durable. */
 export function applied(ctx: Context, ch: Channel, ops: readonly Op[], version: bigint): void {
+  if (ctx.settle) ctx.watchDirty.add(ch);
   ctx.events.emit('channel-updated', { channelId: ch.id, version, operations: ops.length });
   const wantPayments = ctx.events.wants('payment-received');
   const wantSwaps = ctx.events.wants('swap-executed');

@@ -5,7 +5,8 @@
  */
 import { challengeItem, closeItem, concludeItem } from '../chain/encode.ts';
 import type { Bytes32 } from '../core/bytes.ts';
-import type { CloseParameters, CloseResult } from '../sdk/api.ts';
+import type { SettleItem } from '../core/codec/settle.ts';
+import type { ChannelStatus, CloseParameters, CloseResult } from '../sdk/api.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
 import { ChannelNotOpenError, OperationTimeoutError, RejectedError } from './errors.ts';
@@ -19,7 +20,38 @@ function result(ch: Channel, mode: 'cooperative' | 'force'): CloseResult {
     version: ch.latest?.state.version ?? 0n,
     ...(ch.settlementTx === undefined ? {} : { transactionHash: ch.settlementTx }),
     status: ch.record.status,
+    ...(ch.settledVia === undefined ? {} : { via: ch.settledVia }),
   };
+}
+
+/**
+ * Hands an item to the coordinator and waits until `done` holds or its result is known. Returns
+ * true when the coordinator handled it, false when the node should submit directly (no
+ * coordinator, unreachable, refused, too slow, or it gave up). A failure the chain reported
+ * (the adjudicator's reason) is thrown: submitting directly would fail the same way.
+ */
+async function viaCoordinator(ctx: Context, ch: Channel, item: SettleItem, done: ChannelStatus[]): Promise<boolean> {
+  if (!ctx.settle) return false;
+  try {
+    const { result } = await ctx.settle.submit(item);
+    ctx.channelLog(ch).info({ kind: item.kind }, 'queued at the coordinator');
+    const outcome = await Promise.race([
+      ch.waitForStatus(done, ctx.timeouts.coordinatorMs, () => new OperationTimeoutError('the coordinator', false)).then(() => undefined),
+      result,
+    ]);
+    if (outcome && !outcome.ok) {
+      if (outcome.reason === 'dropped') return false;
+      if (outcome.reason !== 'channel-closed')
+        throw new RejectedError('internal', `the adjudicator refused the ${item.kind}: ${outcome.reason}`);
+    }
+    if (outcome?.transactionHash) ch.settlementTx = outcome.transactionHash;
+    ch.settledVia = 'coordinator';
+    return true;
+  } catch (e) {
+    if (e instanceof RejectedError && e.reason === 'internal') throw e;
+    ctx.channelLog(ch).warn({ err: e, kind: item.kind }, 'the coordinator did not settle it: submitting directly');
+    return false;
+  }
 }
 
 async function setStatus(ctx: Context, ch: Channel, status: Channel['record']['status'], note?: string): Promise<void> {
@@ -37,7 +69,7 @@ export async function closeCooperatively(ctx: Context, ch: Channel, p: ClosePara
     const op = { kind: 'finalize' as const, id: ctx.nextOpId(ch), by: ch.self };
     await (ch.isLeader ? submitAsLeader(ctx, ch, op) : submitAsFollower(ctx, ch, op));
   }
-  await settleFinal(ctx, ch);
+  await settleFinal(ctx, ch, p.direct ?? false);
   if ((p.waitFor ?? 'closed') === 'closed') {
     await ch.waitForStatus(['closed'], ctx.timeouts.chainMs, () => new OperationTimeoutError('waiting for the close on-chain', true));
   }
@@ -45,9 +77,11 @@ export async function closeCooperatively(ctx: Context, ch: Channel, p: ClosePara
 }
 
 /** Submits the final state's payout. Either side may; a second submission fails harmlessly. */
-export async function settleFinal(ctx: Context, ch: Channel): Promise<void> {
+export async function settleFinal(ctx: Context, ch: Channel, direct = false): Promise<void> {
   const final = ch.latest;
   if (!final?.state.isFinal || ch.record.status === 'closed') return;
+  if (!direct && (await viaCoordinator(ctx, ch, { kind: 'close', params: ch.record.params, signed: final }, ['closed']))) return;
+  ch.settledVia = 'direct';
   const receipt = await ctx.chain.closeBatch([closeItem(ch.record.params, final)]);
   const item = receipt.items[0]!;
   if (!item.ok && item.reason !== 'channel-closed') {
@@ -62,7 +96,10 @@ export async function closeByForce(ctx: Context, ch: Channel, p: CloseParameters
   if (ch.record.status === 'closed') return result(ch, 'force');
   const latest = ch.latest;
   if (!latest || ch.record.status === 'proposed' || ch.record.status === 'rejected') throw new ChannelNotOpenError(ch.id, ch.record.status);
-  await register(ctx, ch, 'force');
+  const queued =
+    !p.direct && (await viaCoordinator(ctx, ch, { kind: 'dispute', params: ch.record.params, signed: latest }, ['disputed', 'closed']));
+  if (queued) ch.registeredByUs = true;
+  else await register(ctx, ch, 'force');
   if ((p.waitFor ?? 'closed') === 'closed') {
     await ch.waitForStatus(
       ['closed'],
@@ -82,6 +119,7 @@ async function register(ctx: Context, ch: Channel, why: 'force' | 'answer'): Pro
     throw new RejectedError('internal', `the adjudicator refused the state: ${item.reason}`);
   }
   ch.settlementTx = receipt.hash;
+  ch.settledVia = 'direct';
   ch.registeredByUs = true;
   if (ch.record.status !== 'disputed') await setStatus(ctx, ch, 'disputed');
   ctx.channelLog(ch).info({ tx: receipt.hash, version: String(latest.state.version), why }, 'state registered on-chain');
@@ -118,6 +156,19 @@ export async function concludeIfDue(ctx: Context, ch: Channel, chainTime: bigint
   if (!ch.registeredByUs && ctx.clock() < ch.dueSince + CONCLUDE_GRACE_MS) return;
   const latest = ch.latest;
   if (!latest || latest.state.version !== registered) return; // the other side holds it and concludes
+  if (ctx.settle) {
+    // Ask the coordinator once; conclude directly only if it has not done so in time.
+    if (ch.concludeRequestedAt === undefined) {
+      ch.concludeRequestedAt = ctx.clock();
+      const queued = await ctx.settle.submit({ kind: 'conclude', params: ch.record.params, state: latest.state }).then(
+        () => true,
+        () => false,
+      );
+      if (queued) return;
+    } else if (ctx.clock() < ch.concludeRequestedAt + ctx.timeouts.coordinatorMs) {
+      return;
+    }
+  }
   const receipt = await ctx.chain.concludeBatch([concludeItem(ch.record.params, latest.state)]);
   const item = receipt.items[0]!;
   if (!item.ok && item.reason !== 'channel-closed' && item.reason !== 'not-challenged') {

@@ -33,19 +33,16 @@
  * we wait for the 'drain' event; `close()` may reject with a non-Error; the per-host inbound
  * connection rate limit (5/s) is raised because local testnets run many nodes on one host.
  */
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { identify } from '@libp2p/identify';
-import { type Libp2p, createLibp2p } from 'libp2p';
+import type { Libp2p } from 'libp2p';
 import type { CodecLimits, Message } from '../core/codec/messages.ts';
 import { DEFAULT_LIMITS, decodeMessage } from '../core/codec/wire.ts';
 import { type Result, reject } from '../core/result.ts';
 import { FrameReader, encodeFrame } from './framing.ts';
-import { PenaltyBook, TransportEventHub, libp2pPrivateKey, peerIdOfMultiaddr, peerRefFromPeerId, peerRefFromString } from './peer.ts';
+import { createLibp2pNode } from './libp2p-node.ts';
+import { PenaltyBook, TransportEventHub, peerIdOfMultiaddr, peerRefFromPeerId, peerRefFromString } from './peer.ts';
 import type { PeerRef, Transport, TransportEvents } from './transport.ts';
 
 /** The channel protocol. */
@@ -93,7 +90,6 @@ const CLOSE_TIMEOUT_MS = 2_000;
 /** One real inbound stream per connection, plus slack for a reconnect race and diagnostics. */
 const MAX_INBOUND_STREAMS = 4;
 const MAX_OUTBOUND_STREAMS = 2;
-const MAX_MUXED_STREAMS = 32;
 /** A garbled length prefix means the peer's framing is broken or hostile. */
 const FRAMING_PENALTY = 5;
 /** An undecodable body may be a version skew; the engine weighs it too. */
@@ -127,36 +123,13 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
     ...(options.penaltyThreshold === undefined ? {} : { threshold: options.penaltyThreshold }),
     ...(options.banMs === undefined ? {} : { banMs: options.banMs }),
   });
-  // Refused at the handshake: banned peers, and keys that cannot sign channel states.
-  const refuse = (peerId: PeerId): boolean => peerId.type !== 'secp256k1' || penalties.isBanned(peerId.toString());
-  const node = await createLibp2p({
-    start: false,
-    privateKey: libp2pPrivateKey(options.privateKey),
-    addresses: { listen: [...(options.listen ?? DEFAULT_LISTEN)] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    // identify tells each side where the other listens, so either can redial after a restart
-    // (a follower never dialled its leader, and nodes may come back on other ports).
-    services: { identify: identify() },
-    // A peer needs one stream each way plus the connection monitor's pings; the default (1,000
-    // per connection) would let one peer hold that many streams in protocol negotiation.
-    streamMuxers: [yamux({ maxInboundStreams: MAX_MUXED_STREAMS, maxOutboundStreams: MAX_MUXED_STREAMS })],
-    connectionGater: {
-      denyDialPeer: (peerId) => penalties.isBanned(peerId.toString()),
-      denyInboundEncryptedConnection: refuse,
-      denyOutboundEncryptedConnection: refuse,
-    },
-    connectionManager: {
-      maxConnections: options.maxConnections ?? 300,
-      dialTimeout: timeoutMs,
-      // Defaults are 5 new connections per second per host and 10 pending upgrades, which
-      // refuse nodes of a local testnet that all start at once.
-      inboundConnectionThreshold: 1_000,
-      maxIncomingPendingConnections: 100,
-    },
-    // Pings every connection (10 s) and aborts it when the peer stops answering: the only
-    // timely way to notice a hung, rather than dead, peer.
-    connectionMonitor: { enabled: true },
+  const node = await createLibp2pNode({
+    privateKey: options.privateKey,
+    listen: options.listen ?? DEFAULT_LISTEN,
+    dialTimeoutMs: timeoutMs,
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    // Refused at the handshake: banned peers (keys that cannot sign states are refused too).
+    refuse: (peerId) => penalties.isBanned(peerId.toString()),
   });
   return new Libp2pTransportImpl(node, penalties, {
     maxMessageBytes,
@@ -414,10 +387,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (existing !== undefined) return existing;
     const link = new Link(ref);
     this.links.set(ref.peerId, link);
-    // A connection that never becomes a link (the peer does not speak our protocol, or is stuck)
-    // is not worth its resources.
+    // A connection that never becomes a link is not a channel peer (or is stuck). The connection
+    // itself may serve another protocol on the same libp2p node (the settlement coordinator's),
+    // so only the link goes; the connection manager prunes idle connections.
     link.timer = setTimeout(() => {
-      if (!link.connected) this.dropLink(link, 'link setup timed out');
+      if (!link.connected) this.dropLink(link, 'link setup timed out', { hangUp: false });
     }, this.settings.timeoutMs);
     link.timer.unref();
     return link;
@@ -453,7 +427,9 @@ class Libp2pTransportImpl implements Libp2pTransport {
       (stream) => this.onOutboundOpen(link, stream),
       (error: unknown) => {
         link.opening = false;
-        this.dropLink(link, `could not open a stream: ${describe(error)}`);
+        // A peer without the channel protocol (a settlement coordinator) keeps its connection.
+        const unsupported = (error as { name?: string }).name === 'UnsupportedProtocolError';
+        this.dropLink(link, `could not open a stream: ${describe(error)}`, unsupported ? { hangUp: false } : {});
       },
     );
   }

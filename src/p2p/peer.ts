@@ -43,7 +43,8 @@ export function libp2pPrivateKey(privateKey: Uint8Array): PrivateKey {
   if (!(privateKey instanceof Uint8Array) || privateKey.length !== 32 || !isValidPrivateKey(privateKey)) {
     throw new RangeError('a node key must be a valid 32-byte secp256k1 private key');
   }
-  return privateKeyFromRaw(privateKey);
+  // A copy: libp2p keeps the buffer it is given, and callers zero their key buffers after use.
+  return privateKeyFromRaw(new Uint8Array(privateKey));
 }
 
 /** The {@link PeerRef} of a raw 32-byte secp256k1 private key (throws like {@link libp2pPrivateKey}). */

@@ -121,6 +121,8 @@ export interface CloseParameters {
   readonly mode?: 'cooperative' | 'force';
   /** Resolve once the payout is on-chain (default), or once the settlement is submitted. */
   readonly waitFor?: 'closed' | 'submitted';
+  /** Submit to the chain directly, bypassing the configured coordinator. */
+  readonly direct?: boolean;
 }
 
 export interface CloseResult {
@@ -131,6 +133,8 @@ export interface CloseResult {
   /** The transaction that paid out or registered the state. */
   readonly transactionHash?: Bytes32;
   readonly status: ChannelStatus;
+  /** Who submitted it: the coordinator (in a batch with other channels) or this node. */
+  readonly via?: 'coordinator' | 'direct';
 }
 
 /** The latest co-signed state, in JSON-friendly form: for backups, audits and disputes. */

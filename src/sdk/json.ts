@@ -127,11 +127,19 @@ export function parseSwap(body: unknown): {
   return { give: leg(b.give, 'give'), take: leg(b.take, 'take'), ...(expiresIn === undefined ? {} : { expiresIn }) };
 }
 
-export function parseClose(body: unknown): { mode?: 'cooperative' | 'force'; waitFor?: 'closed' | 'submitted' } {
+export function parseClose(body: unknown): { mode?: 'cooperative' | 'force'; waitFor?: 'closed' | 'submitted'; direct?: boolean } {
   const b = body === undefined || body === null ? {} : object(body, 'request body');
   const mode = optional(b.mode, (x) => oneOf(x, ['cooperative', 'force'] as const, 'mode'));
   const waitFor = optional(b.waitFor, (x) => oneOf(x, ['closed', 'submitted'] as const, 'waitFor'));
-  return { ...(mode === undefined ? {} : { mode }), ...(waitFor === undefined ? {} : { waitFor }) };
+  const direct = optional(b.direct, (x) => {
+    if (typeof x !== 'boolean') throw new InvalidArgumentError('direct must be true or false');
+    return x;
+  });
+  return {
+    ...(mode === undefined ? {} : { mode }),
+    ...(waitFor === undefined ? {} : { waitFor }),
+    ...(direct === undefined ? {} : { direct }),
+  };
 }
 
 function oneOf<T extends string>(x: unknown, values: readonly T[], where: string): T {

@@ -27,6 +27,7 @@ export interface ProcessNodeConfig {
   port?: number;
   acceptOpens?: boolean;
   swapToken?: `0x${string}`;
+  coordinator?: string;
 }
 
 const live = new Set<ChildProcess>();

@@ -1,0 +1,65 @@
+/** What the coordinator keeps on disk: items, batches, watched states. */
+import type { Bytes32, Hex } from '../core/bytes.ts';
+import type { SettleItem, SettlementFailure } from '../core/codec/settle.ts';
+import type { ChannelParams } from '../core/params.ts';
+import type { SignedState } from '../core/validate.ts';
+import type { BatchKind } from './planner.ts';
+
+export type ItemStatus = 'queued' | 'submitted' | 'settled' | 'failed';
+
+/** Who asked for an item, so its result can be reported back. */
+export interface Origin {
+  readonly peerId: string;
+  readonly requestId: bigint;
+  delivered: boolean;
+}
+
+export interface ItemRecord {
+  readonly id: bigint;
+  readonly kind: BatchKind;
+  readonly channelId?: Bytes32;
+  /** The state version it settles or registers (for de-duplication). */
+  readonly version?: bigint;
+  item: SettleItem;
+  readonly origins: Origin[];
+  status: ItemStatus;
+  readonly enqueuedAt: number;
+  /** Chain time (s) by which its transaction must be mined: a challenge deadline. */
+  deadlineChain?: bigint;
+  /** Chain time (s) before which it may not be submitted (a conclusion). */
+  notBeforeChain?: bigint;
+  readonly gas: number;
+  batchId?: bigint;
+  attempts: number;
+  result?: { readonly ok: boolean; readonly reason?: SettlementFailure; readonly transactionHash?: Bytes32; readonly at: number };
+}
+
+export interface SentTransaction {
+  readonly hash: Bytes32;
+  readonly raw: Hex;
+  readonly maxFeePerGas: bigint;
+  readonly maxPriorityFeePerGas: bigint;
+  readonly sentAt: number;
+}
+
+export interface BatchRecord {
+  readonly id: bigint;
+  readonly kind: BatchKind;
+  readonly itemIds: readonly bigint[];
+  readonly nonce: bigint;
+  readonly gas: bigint;
+  /** Every transaction signed for this batch (replacements share the nonce); the last is newest. */
+  readonly txs: SentTransaction[];
+  status: 'pending' | 'mined' | 'reverted';
+  readonly createdAt: number;
+  minedAt?: number;
+  receipt?: { readonly hash: Bytes32; readonly blockNumber: bigint; readonly gasUsed: bigint };
+}
+
+export interface WatchRecord {
+  readonly channelId: Bytes32;
+  readonly params: ChannelParams;
+  readonly signed: SignedState;
+  readonly from: string;
+  readonly updatedAt: number;
+}

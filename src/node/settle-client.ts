@@ -1,0 +1,128 @@
+/**
+ * The node's link to its settlement coordinator (`/lanes/settle/1.0.0`), on the node's own
+ * libp2p. `submit` resolves once the coordinator has durably queued the item, with a promise
+ * of its on-chain result; it rejects when the coordinator is unreachable or refuses, and the
+ * node then submits directly (the coordinator is a convenience, never needed for safety).
+ */
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Libp2p } from 'libp2p';
+import type { Logger } from 'pino';
+import { SETTLE_PROTOCOL, type SettleItem, type SettlementFailure } from '../core/codec/settle.ts';
+import { SettleStream } from '../p2p/settle-stream.ts';
+import { OperationTimeoutError, PeerUnreachableError, RejectedError } from './errors.ts';
+
+export interface SettleResult {
+  readonly ok: boolean;
+  readonly reason?: SettlementFailure;
+  readonly transactionHash?: `0x${string}`;
+}
+
+export interface SettleClient {
+  /** The coordinator's multiaddr. */
+  readonly coordinator: string;
+  /** Queues an item at the coordinator; resolves when it is stored there. */
+  submit(item: SettleItem): Promise<{ itemId: bigint; result: Promise<SettleResult> }>;
+  close(): void;
+}
+
+interface Pending {
+  accepted(itemId: bigint): void;
+  refused(e: Error): void;
+  result(r: SettleResult): void;
+  acceptedYet: boolean;
+}
+
+export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; log: Logger; timeoutMs?: number }): SettleClient {
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  let stream: SettleStream | undefined;
+  let opening: Promise<SettleStream> | undefined;
+  const pending = new Map<bigint, Pending>();
+  // Request ids stay distinct across restarts (the coordinator may still hold results for old ones).
+  let nextId = BigInt(Date.now()) << 20n;
+
+  function open(): Promise<SettleStream> {
+    if (stream?.open) return Promise.resolve(stream);
+    opening ??= o.libp2p
+      .dialProtocol(multiaddr(o.coordinator), SETTLE_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
+      .then((raw) => {
+        const s: SettleStream = new SettleStream(raw, {
+          message: (r) => {
+            if (!r.ok) return;
+            const m = r.value;
+            const p = pending.get(m.requestId);
+            if (!p) return;
+            if (m.type === 'accepted') {
+              p.acceptedYet = true;
+              p.accepted(m.itemId);
+            } else if (m.type === 'refused') {
+              pending.delete(m.requestId);
+              p.refused(new RejectedError(m.reason, `the coordinator refused: ${m.detail}`));
+            } else if (m.type === 'result') {
+              pending.delete(m.requestId);
+              p.result({
+                ok: m.ok,
+                ...(m.reason === undefined ? {} : { reason: m.reason }),
+                ...(m.transactionHash === undefined ? {} : { transactionHash: m.transactionHash }),
+              });
+            }
+          },
+          close: () => {
+            if (stream === s) stream = undefined;
+            // Not yet stored: the caller falls back. Stored: the result arrives after a reconnect.
+            for (const [id, p] of pending) {
+              if (!p.acceptedYet) {
+                pending.delete(id);
+                p.refused(new PeerUnreachableError(o.coordinator));
+              }
+            }
+          },
+        });
+        stream = s;
+        return s;
+      })
+      .finally(() => {
+        opening = undefined;
+      });
+    return opening;
+  }
+
+  return {
+    coordinator: o.coordinator,
+    async submit(item) {
+      const s = await open().catch((e: unknown) => {
+        throw new PeerUnreachableError(o.coordinator, { cause: e });
+      });
+      const requestId = ++nextId;
+      let resolveResult!: (r: SettleResult) => void;
+      const result = new Promise<SettleResult>((r) => (resolveResult = r));
+      const itemId = await new Promise<bigint>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(requestId);
+          reject(new OperationTimeoutError('the coordinator did not answer', false));
+        }, timeoutMs);
+        pending.set(requestId, {
+          acceptedYet: false,
+          accepted: (id) => {
+            clearTimeout(timer);
+            resolve(id);
+          },
+          refused: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+          result: resolveResult,
+        });
+        if (!s.send({ type: 'submit', requestId, item })) {
+          clearTimeout(timer);
+          pending.delete(requestId);
+          reject(new PeerUnreachableError(o.coordinator));
+        }
+      });
+      return { itemId, result };
+    },
+    close() {
+      stream?.close();
+      stream = undefined;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/** The coordinator from the command line: closes go through it by default, --direct bypasses it, status shows it. */
+import test from 'ava';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
+import { type LocalNet, freePort, localNet } from '../helpers/local-net.ts';
+
+const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
+const run = promisify(execFile);
+let net: LocalNet;
+let coord: CoordinatorProcess;
+let coordDir: string;
+const daemons: ChildProcess[] = [];
+const dirs: Record<string, string> = {};
+
+async function lanes(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
+
+async function json<T>(dir: string, ...args: string[]): Promise<T> {
+  const r = await lanes('--data-dir', dir, '--json', ...args);
+  if (r.code !== 0) throw new Error(`lanes ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+test.before(async () => {
+  net = await localNet();
+  coordDir = net.tempDir('cli-coord');
+  coord = await spawnCoordinator({
+    dataDir: coordDir,
+    rpc: net.chain.rpcUrl,
+    adjudicator: net.adjudicator,
+    port: await freePort(),
+    args: ['--max-delay-ms', '500'],
+  });
+  await net.fund({ name: 'coordinator', address: coord.address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 100n);
+  for (const name of ['kim', 'lee']) {
+    dirs[name] = net.tempDir(`cli-${name}`);
+    const key = await json<{ address: `0x${string}` }>(dirs[name]!, 'keygen');
+    await net.fund({ name, address: key.address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 100n);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--data-dir',
+        dirs[name]!,
+        'node',
+        'start',
+        '--chain-rpc',
+        net.chain.rpcUrl,
+        '--adjudicator',
+        net.adjudicator,
+        '--coordinator',
+        coord.multiaddr,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    daemons.push(child);
+    for (let i = 0; i < 600 && !existsSync(join(dirs[name]!, 'api.json')); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+test.after.always(async () => {
+  for (const d of daemons) if (d.exitCode === null) d.kill('SIGKILL');
+  await coord?.kill('SIGKILL');
+  await net?.stop();
+});
+
+test.serial('channel close goes through the coordinator; --direct bypasses it; coordinator status shows the batch', async (t) => {
+  const lee = await json<{ multiaddrs: string[] }>(dirs.lee!, 'node', 'info');
+  const a = await json<{ id: string }>(dirs.kim!, 'channel', 'open', '--peer', lee.multiaddrs[0]!, '--deposit', '1eth');
+  const b = await json<{ id: string }>(dirs.kim!, 'channel', 'open', '--peer', lee.multiaddrs[0]!, '--deposit', '1eth');
+  const viaCoordinator = await json<{ via: string; status: string }>(dirs.kim!, 'channel', 'close', a.id);
+  t.is(viaCoordinator.via, 'coordinator');
+  t.is(viaCoordinator.status, 'closed');
+  const direct = await lanes('--data-dir', dirs.kim!, 'channel', 'close', b.id, '--direct');
+  t.is(direct.code, 0, direct.stderr);
+  t.regex(direct.stdout, /closed \(cooperative, via direct/);
+  const status = await json<{ recentBatches: { kind: string; status: string; settled: number }[]; queues: Record<string, unknown> }>(
+    coordDir,
+    'coordinator',
+    'status',
+  );
+  t.true(status.recentBatches.some((x) => x.kind === 'close' && x.status === 'mined' && x.settled === 1));
+  const human = await lanes('--data-dir', coordDir, 'coordinator', 'status');
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /close\s.*mined/);
+  const none = await lanes('--data-dir', net.tempDir('nothing'), 'coordinator', 'status');
+  t.not(none.code, 0);
+  t.regex(none.stderr, /no coordinator is running/);
+});
