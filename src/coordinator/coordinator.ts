@@ -158,6 +158,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
         else finish(item, false, r.reason, batch.receipt?.hash);
       });
     }
+    queue.prune(Date.now(), 3_600_000);
     await queue.flush();
     schedule(0);
   }

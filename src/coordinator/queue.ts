@@ -122,6 +122,27 @@ export class CoordinatorQueue {
     this.#kv.write({ key: 'm/cursor', value: encode(block) });
   }
 
+  /**
+   * Forgets finished items whose results every requester has received, and their mined batches,
+   * once older than `ageMs`: the queue holds what is in flight, not a history.
+   */
+  prune(now: number, ageMs: number): void {
+    const gone = new Set<bigint>();
+    for (const i of this.items.values()) {
+      if (i.result && now - i.result.at > ageMs && i.origins.every((o) => o.delivered)) {
+        this.items.delete(i.id);
+        gone.add(i.id);
+        this.#kv.write({ key: `i/${pad(i.id)}`, value: undefined });
+      }
+    }
+    for (const b of this.batches.values()) {
+      if (b.status !== 'pending' && b.itemIds.every((id) => gone.has(id) || !this.items.has(id))) {
+        this.batches.delete(b.id);
+        this.#kv.write({ key: `b/${pad(b.id)}`, value: undefined });
+      }
+    }
+  }
+
   flush(): Promise<void> {
     return this.#kv.flush();
   }
