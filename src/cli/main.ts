@@ -109,6 +109,7 @@ interface StartOptions {
   logLevel?: string;
   maxDeposit?: string[];
   signerWorkers?: string;
+  loadGenerator?: boolean;
 }
 
 interface ConfigFile {
@@ -168,6 +169,7 @@ example(
     .option('--api-port <port>', 'control API port (0: any free port)', '0')
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
+    .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async function (this: Command, o: StartOptions) {
       const g = globals(this);
@@ -193,6 +195,7 @@ example(
         ...((o.coordinator ?? file.coordinator) ? { coordinator: (o.coordinator ?? file.coordinator)! } : {}),
         ...(open || swap ? { policies: { ...(open ? { open } : {}), ...(swap ? { swap } : {}) } } : {}),
         ...(workers === undefined ? {} : { signerWorkers: Number(workers) }),
+        ...(o.loadGenerator ? { loadGenerator: true } : {}),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).
       const { runDaemon } = await import('../daemon/daemon.ts');
@@ -508,6 +511,140 @@ interface CoordinatorStatusJson {
     transactionHash: string;
   }[];
 }
+
+const testnet = program
+  .command('testnet')
+  .description('a local network in real processes (chain, coordinator, nodes): measure it, or keep it up');
+
+function intOption(v: string, name: string, min = 0): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}, got "${v}"`);
+  return n;
+}
+
+function topologyOptions(cmd: Command): Command {
+  return cmd
+    .option('--nodes <n>', 'node processes', '4')
+    .addOption(new Option('--topology <shape>', 'how nodes are linked').choices(['star', 'ring', 'mesh']).default('ring'))
+    .option('--channels-per-link <n>', 'channels between each linked pair', '2')
+    .option('--swap-ratio <r>', 'share of swap channels (two assets), 0 to 1', '0.25')
+    .option('--seed <n>', 'seed of the random mesh', '1')
+    .option('--deposit <units>', 'whole ETH or tokens each side deposits per asset', '100')
+    .option('--signer-workers <n>', "signature worker threads per node (default: the node's default)")
+    .option('--dir <dir>', 'data directories and logs');
+}
+
+interface TopologyFlags {
+  nodes: string;
+  topology: 'star' | 'ring' | 'mesh';
+  channelsPerLink: string;
+  swapRatio: string;
+  seed: string;
+  deposit: string;
+  signerWorkers?: string;
+  dir?: string;
+  logLevel?: string;
+}
+
+function topologyFlags(o: TopologyFlags) {
+  const swapRatio = Number(o.swapRatio);
+  if (!(swapRatio >= 0 && swapRatio <= 1)) throw new InvalidArgumentError('--swap-ratio must be between 0 and 1');
+  return {
+    nodes: intOption(o.nodes, '--nodes', 2),
+    topology: o.topology,
+    channelsPerLink: intOption(o.channelsPerLink, '--channels-per-link', 1),
+    swapRatio,
+    seed: intOption(o.seed, '--seed'),
+    deposit: BigInt(intOption(o.deposit, '--deposit', 1)),
+    ...(o.signerWorkers === undefined ? {} : { signerWorkers: intOption(o.signerWorkers, '--signer-workers') }),
+  };
+}
+
+example(
+  topologyOptions(
+    testnet
+      .command('run', { isDefault: true })
+      .description(
+        'start a network, open channels, run payments and swaps on every node at once, close everything through the coordinator, check the chain, and report (exits non-zero if a check fails)',
+      ),
+  )
+    .option('--duration <seconds>', 'how long the load runs', '20')
+    .option('--warmup <seconds>', 'the first part of the load, left out of the measured figures', '2')
+    .option('--concurrency <n>', 'operations each node keeps in flight per channel (closed loop)', '128')
+    .option('--rate <n>', 'open loop instead: operations per second per channel per node')
+    .option('--amount <amount>', 'per payment and per swap leg (base units, or e.g. 1gwei)', '1gwei')
+    .option('--swap-every <n>', 'in swap channels, every n-th operation is a swap (0: payments only)', '10')
+    .option('--out <dir>', 'where report.json and report.html go (default ./reports/testnet-<time>)')
+    .option('--keep', 'keep the data directories and logs of a passing run')
+    .addOption(
+      new Option('--log-level <level>', "the daemons' log level (in their log files)")
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('warn'),
+    )
+    .action(async function (this: Command, o: TopologyFlags & Record<string, string | boolean | undefined>) {
+      const g = globals(this);
+      const { runTestnet } = await import('../testnet/run.ts');
+      const { createProgress } = await import('../testnet/progress.ts');
+      const out = o.out ? String(o.out) : join('reports', `testnet-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const report = await runTestnet(
+        {
+          ...topologyFlags(o),
+          durationMs: intOption(String(o.duration), '--duration', 1) * 1000,
+          warmupMs: Math.round(Number(o.warmup) * 1000),
+          concurrency: intOption(String(o.concurrency), '--concurrency', 1),
+          ...(o.rate === undefined ? {} : { rate: intOption(String(o.rate), '--rate', 1) }),
+          amount: parseAmount(String(o.amount), '--amount'),
+          swapEvery: intOption(String(o.swapEvery), '--swap-every'),
+          out,
+          ...(o.dir ? { dir: String(o.dir) } : {}),
+          keep: o.keep === true,
+          logLevel: String(o.logLevel),
+        },
+        createProgress({ quiet: g.json === true }),
+      );
+      if (g.json) printJson(report);
+      else {
+        const { summaryText } = await import('../testnet/summary.ts');
+        process.stdout.write(summaryText(report) + '\n');
+      }
+      if (!report.ok) process.exitCode = 1;
+    }),
+  'lanes testnet',
+  'lanes testnet --nodes 6 --topology mesh --duration 30 --concurrency 64',
+  'lanes testnet --topology star --rate 2000 --json > report.json',
+);
+
+example(
+  topologyOptions(testnet.command('up').description('start a network and keep it running until Ctrl-C; writes network.json'))
+    .option('--no-channels', 'start the nodes without opening channels')
+    .addOption(
+      new Option('--log-level <level>', "the daemons' log level (in their log files)")
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async function (this: Command, o: TopologyFlags & { channels: boolean }) {
+      const g = globals(this);
+      const { testnetUp, describeNetwork } = await import('../testnet/up.ts');
+      const { createProgress } = await import('../testnet/progress.ts');
+      const dir = o.dir ?? join('.lanes', 'testnet');
+      const progress = createProgress({ quiet: g.json === true });
+      const up = await testnetUp({ ...topologyFlags(o), dir, channels: o.channels, logLevel: String(o.logLevel) }, progress);
+      progress.close();
+      if (g.json) printJson(up.info);
+      else process.stdout.write(describeNetwork(up.info, dir) + '\n');
+      await new Promise<void>((resolveStop) => {
+        const shutdown = (signal: string) => {
+          process.stderr.write(`\n${signal}: stopping every process…\n`);
+          void up.stop().then(resolveStop, resolveStop);
+        };
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+      });
+      process.stderr.write('stopped\n');
+    }),
+  'lanes testnet up',
+  'lanes testnet up --nodes 3 --topology star --dir ./my-testnet',
+);
 
 // ---------------------------------------------------------------------------------------------
 

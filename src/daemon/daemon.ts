@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type { Address } from '../core/bytes.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { startControlServer, type ControlServer } from '../api/control-server.ts';
+import { loadRoutes } from '../api/load-routes.ts';
+import { LoadGenerator } from '../testnet/load.ts';
 import { createNode } from '../node/create-node.ts';
 import type { LanesNode } from '../node/node.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
@@ -32,6 +34,8 @@ export interface DaemonConfig {
   readonly logLevel: string;
   readonly policies?: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
   readonly signerWorkers?: number;
+  /** Serve the load generator's routes (/v1/load): for the testnet and benchmarks. */
+  readonly loadGenerator?: boolean;
 }
 
 export interface Daemon {
@@ -65,8 +69,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   rmSync(tokenFile, { force: true });
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600, flag: 'wx' });
   let server: ControlServer;
+  const generator = config.loadGenerator ? new LoadGenerator(node) : undefined;
   try {
-    server = await startControlServer({ api: node, token, host: config.apiHost, port: config.apiPort, logger: log });
+    server = await startControlServer({
+      api: node,
+      token,
+      host: config.apiHost,
+      port: config.apiPort,
+      logger: log,
+      ...(generator ? { extend: loadRoutes(generator) } : {}),
+    });
   } catch (e) {
     await node.stop();
     throw e;
@@ -89,6 +101,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const stop = () =>
     (stopping ??= (async () => {
       log.info('stopping: finishing in-flight updates');
+      generator?.close();
       await server.close().catch(() => undefined);
       await node.stop();
       rmSync(apiJson, { force: true });

@@ -1,0 +1,379 @@
+/**
+ * The load generator behind `lanes testnet` and `npm run bench`: closed-loop (or fixed-rate)
+ * payments and swaps on a set of channels, run inside a node daemon started with
+ * `--load-generator`, so that what is measured is the node, not HTTP. It drives the node through
+ * the same {@link LanesApi} an application uses, and records what it sees:
+ *
+ * - payments and swaps completed (counted once, by the node that made them), failures by code;
+ * - co-signed updates (counted on the channels this node leads: each update once);
+ * - latency from call to acknowledgement, in an HDR histogram (µs, 3 significant digits) that
+ *   the testnet merges across nodes exactly;
+ * - a timeline of fixed intervals from the agreed start, each with its own histogram.
+ *
+ * Only operations started after the warm-up and completed before the end count towards the
+ * measured window; the timeline shows everything.
+ */
+import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import type { Address, Bytes32 } from '../core/bytes.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import type { LanesApi } from '../sdk/api.ts';
+import { parseAmount, parseChannelId } from '../sdk/json.ts';
+
+export interface LoadSpec {
+  /** Channels to drive from this node (it pays, and swaps, its counterparty on each). */
+  readonly channels: readonly Bytes32[];
+  /** Operations this node keeps in flight per channel (closed loop). */
+  readonly concurrency: number;
+  /** Open loop instead: operations started per second per channel (`concurrency` caps those in flight). */
+  readonly rate?: number;
+  readonly durationMs: number;
+  /** The first part of the run that does not count towards the measured rates and latency. */
+  readonly warmupMs: number;
+  /** Unix ms at which to start (so that every node starts together); default now. */
+  readonly startAt?: number;
+  /** Base units per payment. */
+  readonly amount: bigint;
+  /** In channels of two or more assets, every n-th operation is a swap (0: none). */
+  readonly swapEvery: number;
+  /** Timeline resolution (default 500 ms). */
+  readonly intervalMs?: number;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  /** Milliseconds. */
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface LoadInterval {
+  /** Milliseconds from the start to the beginning of the interval. */
+  readonly t: number;
+  readonly payments: number;
+  readonly swaps: number;
+  readonly updates: number;
+  readonly failures: number;
+  readonly latency: LatencySummary;
+  /** The interval's latency histogram (µs), HdrHistogram compressed base64; in detailed snapshots. */
+  readonly histogram?: string;
+}
+
+export interface LoadCounts {
+  readonly payments: number;
+  readonly swaps: number;
+  readonly updates: number;
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+export interface LoadSnapshot {
+  readonly state: 'idle' | 'waiting' | 'running' | 'draining' | 'done';
+  readonly spec?: LoadSpecJson;
+  /** Milliseconds since the start (negative while waiting for it). */
+  readonly elapsedMs: number;
+  readonly inFlight: number;
+  /** Everything completed so far. */
+  readonly total: LoadCounts;
+  /** Completed inside the measured window (after the warm-up, before the end). */
+  readonly measured: LoadCounts & {
+    readonly windowMs: number;
+    readonly latency: LatencySummary;
+    /** The measured window's latency histogram (µs), compressed base64; in detailed snapshots. */
+    readonly histogram?: string;
+  };
+  readonly intervals: readonly LoadInterval[];
+}
+
+export type LoadSpecJson = Omit<LoadSpec, 'amount'> & { readonly amount: string };
+
+/** Validates a load spec from JSON (the control API's POST /v1/load body). */
+export function parseLoadSpec(body: unknown): LoadSpec {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('load spec must be a JSON object');
+  const b = body as Record<string, unknown>;
+  const int = (x: unknown, where: string, min: number, max: number): number => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max)
+      throw new InvalidArgumentError(`${where} must be a whole number from ${min} to ${max}, got ${JSON.stringify(x)}`);
+    return x;
+  };
+  if (!Array.isArray(b.channels) || b.channels.length === 0 || b.channels.length > 100_000)
+    throw new InvalidArgumentError('channels must be a non-empty array of channel ids');
+  const channels = b.channels.map((c, i) => parseChannelId(c, `channels[${i}]`));
+  return {
+    channels,
+    concurrency: int(b.concurrency, 'concurrency', 1, 100_000),
+    ...(b.rate === undefined ? {} : { rate: int(b.rate, 'rate', 1, 10_000_000) }),
+    durationMs: int(b.durationMs, 'durationMs', 1, 24 * 3600_000),
+    warmupMs: int(b.warmupMs ?? 0, 'warmupMs', 0, 24 * 3600_000),
+    ...(b.startAt === undefined ? {} : { startAt: int(b.startAt, 'startAt', 0, Number.MAX_SAFE_INTEGER) }),
+    amount: parseAmount(b.amount, 'amount'),
+    swapEvery: int(b.swapEvery ?? 0, 'swapEvery', 0, 1_000_000),
+    intervalMs: int(b.intervalMs ?? 500, 'intervalMs', 10, 60_000),
+  };
+}
+
+/** Microsecond latency histograms, mergeable across processes. */
+export function newHistogram(): Histogram {
+  return build({ numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true });
+}
+
+export function summarize(h: Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    count: h.totalCount,
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    max: ms(h.maxValue),
+    mean: ms(h.mean),
+  };
+}
+
+class Interval {
+  payments = 0;
+  swaps = 0;
+  updates = 0;
+  failures = 0;
+  readonly latency = newHistogram();
+}
+
+class Counts {
+  payments = 0;
+  swaps = 0;
+  updates = 0;
+  readonly failures: Record<string, number> = {};
+  json(): LoadCounts {
+    return { payments: this.payments, swaps: this.swaps, updates: this.updates, failures: { ...this.failures } };
+  }
+}
+
+type Api = Pick<LanesApi, 'pay' | 'swap' | 'channel' | 'on'>;
+
+interface Target {
+  readonly id: Bytes32;
+  readonly assets: readonly Address[];
+  /** Operations started on this channel (picks pay or swap, and which way). */
+  started: number;
+}
+
+/** Runs one load at a time against a node. */
+export class LoadGenerator {
+  readonly #api: Api;
+  readonly #clock: () => number;
+  #spec: LoadSpec | undefined;
+  #state: LoadSnapshot['state'] = 'idle';
+  #start = 0;
+  #inFlight = 0;
+  #total = new Counts();
+  #measured = new Counts();
+  #latency = newHistogram();
+  #intervals: Interval[] = [];
+  #led = new Set<string>();
+  #stopRequested = false;
+  #unsubscribe: (() => void) | undefined;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(api: Api, clock: () => number = Date.now) {
+    this.#api = api;
+    this.#clock = clock;
+  }
+
+  /** Checks the channels and starts the load (at `spec.startAt`); rejects if one is already running. */
+  async start(spec: LoadSpec): Promise<LoadSnapshot> {
+    if (this.#state !== 'idle' && this.#state !== 'done')
+      throw new InvalidArgumentError(`a load is already ${this.#state}: stop it first (POST /v1/load/stop)`);
+    const targets: Target[] = [];
+    const led = new Set<string>();
+    for (const id of spec.channels) {
+      const info = await this.#api.channel(id);
+      if (info.status !== 'open') throw new InvalidArgumentError(`channel ${id} is ${info.status}, not open`);
+      targets.push({ id, assets: info.assets, started: 0 });
+      if (info.role === 'leader') led.add(id);
+    }
+    this.#spec = spec;
+    this.#led = led;
+    this.#total = new Counts();
+    this.#measured = new Counts();
+    this.#latency = newHistogram();
+    this.#intervals = [];
+    this.#inFlight = 0;
+    this.#stopRequested = false;
+    this.#start = spec.startAt ?? this.#clock();
+    this.#state = 'waiting';
+    this.#unsubscribe?.();
+    this.#unsubscribe = this.#api.on('channel-updated', (e) => {
+      if (this.#state !== 'running' && this.#state !== 'draining') return;
+      if (!this.#led.has(e.channelId)) return;
+      const now = this.#clock();
+      this.#total.updates++;
+      this.#interval(now).updates++;
+      if (this.#inWindow(now)) this.#measured.updates++;
+    });
+    this.#done = this.#run(targets);
+    return this.snapshot();
+  }
+
+  /** Stops starting operations and waits for those in flight. */
+  async stop(): Promise<LoadSnapshot> {
+    this.#stopRequested = true;
+    await this.#done;
+    return this.snapshot();
+  }
+
+  /** Resolves when the current load has finished. */
+  finished(): Promise<void> {
+    return this.#done;
+  }
+
+  snapshot(detail = false): LoadSnapshot {
+    const spec = this.#spec;
+    const now = this.#clock();
+    const windowMs = spec ? Math.max(0, Math.min(now, this.#start + spec.durationMs) - (this.#start + spec.warmupMs)) : 0;
+    const step = spec?.intervalMs ?? 500;
+    const draining = this.#state === 'running' && spec !== undefined && now >= this.#start + spec.durationMs;
+    return {
+      state: draining ? 'draining' : this.#state,
+      ...(spec ? { spec: { ...spec, amount: spec.amount.toString() } } : {}),
+      elapsedMs: spec ? now - this.#start : 0,
+      inFlight: this.#inFlight,
+      total: this.#total.json(),
+      measured: {
+        ...this.#measured.json(),
+        windowMs,
+        latency: summarize(this.#latency),
+        ...(detail ? { histogram: encodeIntoCompressedBase64(this.#latency) } : {}),
+      },
+      intervals: this.#intervals.map((iv, i) => ({
+        t: i * step,
+        payments: iv?.payments ?? 0,
+        swaps: iv?.swaps ?? 0,
+        updates: iv?.updates ?? 0,
+        failures: iv?.failures ?? 0,
+        latency: summarize(iv?.latency ?? newHistogram()),
+        ...(detail && iv ? { histogram: encodeIntoCompressedBase64(iv.latency) } : {}),
+      })),
+    };
+  }
+
+  close(): void {
+    this.#stopRequested = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  #interval(now: number): Interval {
+    const step = this.#spec?.intervalMs ?? 500;
+    const i = Math.max(0, Math.floor((now - this.#start) / step));
+    for (let k = this.#intervals.length; k <= i; k++) this.#intervals.push(new Interval());
+    return this.#intervals[i]!;
+  }
+
+  #inWindow(now: number): boolean {
+    const spec = this.#spec!;
+    return now >= this.#start + spec.warmupMs && now <= this.#start + spec.durationMs;
+  }
+
+  async #run(targets: Target[]): Promise<void> {
+    const spec = this.#spec!;
+    const wait = this.#start - this.#clock();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.#state = 'running';
+    const end = this.#start + spec.durationMs;
+    const more = () => !this.#stopRequested && this.#clock() < end;
+    try {
+      if (spec.rate === undefined) {
+        await Promise.all(
+          targets.flatMap((t) =>
+            Array.from({ length: spec.concurrency }, async () => {
+              while (more()) await this.#one(t);
+            }),
+          ),
+        );
+      } else {
+        await this.#openLoop(targets, spec.rate, more);
+      }
+    } finally {
+      this.#state = 'done';
+    }
+  }
+
+  /** Starts `rate` operations per second per channel, in 10 ms ticks, at most `concurrency` in flight each. */
+  async #openLoop(targets: Target[], rate: number, more: () => boolean): Promise<void> {
+    const spec = this.#spec!;
+    const inFlight = new Map<Target, number>(targets.map((t) => [t, 0]));
+    const pending = new Set<Promise<void>>();
+    const began = this.#clock();
+    let issued = 0;
+    while (more()) {
+      const due = Math.floor(((this.#clock() - began) / 1000) * rate);
+      for (; issued < due; issued++) {
+        for (const t of targets) {
+          if (inFlight.get(t)! >= spec.concurrency) continue;
+          inFlight.set(t, inFlight.get(t)! + 1);
+          const p = this.#one(t).then(() => {
+            inFlight.set(t, inFlight.get(t)! - 1);
+            pending.delete(p);
+          });
+          pending.add(p);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.#state = 'draining';
+    await Promise.all(pending);
+  }
+
+  async #one(t: Target): Promise<void> {
+    const spec = this.#spec!;
+    const n = t.started++;
+    const swap = t.assets.length > 1 && spec.swapEvery > 0 && n % spec.swapEvery === spec.swapEvery - 1;
+    // Alternate assets and directions so that balances stay where they started.
+    const a = t.assets[Math.floor(n / Math.max(1, spec.swapEvery)) % t.assets.length]!;
+    const b = t.assets[(t.assets.indexOf(a) + 1) % t.assets.length]!;
+    const began = this.#clock();
+    const t0 = performance.now();
+    this.#inFlight++;
+    try {
+      if (swap) {
+        await this.#api.swap(t.id, { give: { asset: a, amount: spec.amount }, take: { asset: b, amount: spec.amount } });
+      } else {
+        await this.#api.pay(t.id, t.assets.length === 1 ? { amount: spec.amount } : { asset: a, amount: spec.amount });
+      }
+      const now = this.#clock();
+      const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
+      const iv = this.#interval(now);
+      iv.latency.recordValue(us);
+      if (swap) {
+        this.#total.swaps++;
+        iv.swaps++;
+      } else {
+        this.#total.payments++;
+        iv.payments++;
+      }
+      if (began >= this.#start + spec.warmupMs && this.#inWindow(now)) {
+        this.#latency.recordValue(us);
+        if (swap) this.#measured.swaps++;
+        else this.#measured.payments++;
+      }
+    } catch (e) {
+      const code = failureCode(e);
+      const now = this.#clock();
+      this.#total.failures[code] = (this.#total.failures[code] ?? 0) + 1;
+      this.#interval(now).failures++;
+      if (this.#inWindow(now)) this.#measured.failures[code] = (this.#measured.failures[code] ?? 0) + 1;
+      // A failing channel must not spin: back off a little.
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      this.#inFlight--;
+    }
+  }
+}
+
+function failureCode(e: unknown): string {
+  const x = e as { reason?: unknown; code?: unknown };
+  if (typeof x.reason === 'string') return x.reason;
+  if (typeof x.code === 'string') return x.code;
+  return 'ERROR';
+}

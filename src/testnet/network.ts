@@ -1,0 +1,400 @@
+/**
+ * A local Lanes network in real processes: Hardhat's EDR node, the contracts and test tokens
+ * deployed on it, a settlement coordinator and N node daemons, each started through the
+ * `lanes` CLI exactly as a user would start it, all on 127.0.0.1.
+ *
+ * Every process is tracked by PID. `stop()` ends the nodes (SIGTERM: they finish in-flight
+ * updates and flush), then the coordinator, then the chain, escalating to SIGKILL after a grace
+ * period; if the controlling process exits any other way, the survivors are killed on its way out.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Address } from '../core/bytes.ts';
+import { LanesError } from '../core/errors.ts';
+import { createClients, deployAdjudicator, type Clients } from '../chain/chain-service.ts';
+import { DEV_KEYS, type LocalChain, startLocalChain } from '../chain/local-chain.ts';
+import { TestTokenAbi, TestTokenBytecode } from '../chain/artifacts/mocks/TestToken.ts';
+import { createKeyFile } from '../daemon/key-file.ts';
+import { API_JSON, API_TOKEN } from '../daemon/files.ts';
+import { COORDINATOR_JSON } from '../coordinator/daemon.ts';
+import { peerRefFromPrivateKey } from '../p2p/peer.ts';
+import { connect, type RemoteNode } from '../sdk/connect.ts';
+import { NATIVE_ASSET } from '../core/bytes.ts';
+import type { AssetSymbol } from './topology.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/lanes.js', import.meta.url));
+
+export interface TestnetOptions {
+  /** Where every process keeps its data and log. */
+  readonly dir: string;
+  readonly nodes: number;
+  /** Signature worker threads per node (default: the node's own default). */
+  readonly signerWorkers?: number;
+  /** Daemons' log level (default warn). */
+  readonly logLevel?: string;
+  /** Serve the load generator on each node's control API. */
+  readonly loadGenerator?: boolean;
+  readonly coordinator?: { readonly maxBatch?: number; readonly maxDelayMs?: number; readonly payout?: 'transfer' | 'credit' };
+  /** Ether and tokens (whole units) each node gets. */
+  readonly fund?: { readonly ether?: bigint; readonly tokens?: bigint };
+  /** Progress messages. */
+  readonly onStep?: (message: string) => void;
+}
+
+export interface TestnetToken {
+  readonly symbol: AssetSymbol;
+  readonly name: string;
+  readonly address: Address;
+}
+
+export interface TestnetNode {
+  readonly index: number;
+  readonly name: string;
+  readonly pid: number;
+  readonly address: Address;
+  readonly peerId: string;
+  readonly multiaddr: string;
+  readonly apiUrl: string;
+  readonly tokenFile: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** The node's control API, through the SDK's remote client. */
+  readonly api: RemoteNode;
+  /** An authenticated request to the control API (for routes beyond the SDK: /v1/load). */
+  request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+}
+
+export interface TestnetCoordinator {
+  readonly pid: number;
+  readonly address: Address;
+  readonly peerId: string;
+  readonly multiaddr: string;
+  readonly statusUrl: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+export interface Testnet {
+  readonly dir: string;
+  readonly chain: { readonly rpcUrl: string; readonly chainId: bigint; readonly pid: number };
+  readonly adjudicator: Address;
+  readonly tokens: readonly TestnetToken[];
+  readonly coordinator: TestnetCoordinator;
+  readonly nodes: readonly TestnetNode[];
+  /** The deployer's viem clients (the chain's first dev account). */
+  readonly clients: Clients;
+  /** Address of an asset symbol. */
+  asset(symbol: AssetSymbol): Address;
+  /** PIDs of every process still running. */
+  pids(): number[];
+  /** A process that exited while it should not have (checked by the run). */
+  crashed(): string | undefined;
+  stop(): Promise<void>;
+}
+
+const TOKENS: readonly { symbol: AssetSymbol; name: string }[] = [
+  { symbol: 'tUSD', name: 'Lanes Test Dollar' },
+  { symbol: 'tEUR', name: 'Lanes Test Euro' },
+];
+
+/** Children this process started and has not seen exit: killed if it exits first. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+interface Managed {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  stop(graceMs: number): Promise<void>;
+}
+
+function spawnManaged(name: string, args: readonly string[], logFile: string, onUnexpectedExit: (why: string) => void): Managed {
+  installExitHook();
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  closeSync(log);
+  live.add(child);
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      if (!stopping) onUnexpectedExit(`${name} exited (${signal ?? `code ${code}`}); see ${logFile}`);
+      resolve();
+    }),
+  );
+  return {
+    name,
+    child,
+    exited,
+    async stop(graceMs) {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.kill('SIGTERM');
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Waits for a daemon's JSON file (api.json, coordinator.json) written by the given PID. */
+async function waitForFile<T extends { pid: number }>(file: string, m: Managed, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (m.child.exitCode !== null || m.child.signalCode !== null) throw new LanesError(`${m.name} exited before it was ready`);
+    if (existsSync(file)) {
+      try {
+        const j = JSON.parse(readFileSync(file, 'utf8')) as T;
+        if (j.pid === m.child.pid) return j;
+      } catch {
+        // being written
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new LanesError(`${m.name} did not start within ${timeoutMs / 1000} s`);
+}
+
+export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
+  const step = o.onStep ?? (() => undefined);
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  let crash: string | undefined;
+  const managed: Managed[] = [];
+  const nodes: TestnetNode[] = [];
+  let chain: LocalChain | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const n of nodes) await n.api.stop().catch(() => undefined);
+      // Nodes first (they may still talk to the coordinator), then the coordinator, then the chain.
+      const ordered = [...managed].reverse();
+      const nodeProcs = ordered.filter((m) => m.name.startsWith('node'));
+      await Promise.all(nodeProcs.map((m) => m.stop(10_000)));
+      for (const m of ordered.filter((x) => !x.name.startsWith('node'))) await m.stop(10_000);
+      await chain?.stop(5_000);
+    })());
+  const onCrash = (why: string) => {
+    crash ??= why;
+  };
+  try {
+    step('starting the chain (Hardhat EDR)');
+    chain = await startLocalChain();
+    const clients = await createClients({ rpc: chain.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
+    step('deploying the adjudicator and test tokens');
+    const adjudicator = await deployAdjudicator(clients);
+    const tokens: TestnetToken[] = [];
+    for (const t of TOKENS) {
+      const hash = await clients.walletClient.deployContract({ abi: TestTokenAbi, bytecode: TestTokenBytecode, args: [t.name, t.symbol] });
+      const address = (await clients.publicClient.waitForTransactionReceipt({ hash })).contractAddress!.toLowerCase() as Address;
+      tokens.push({ ...t, address });
+    }
+    const rpc = (method: string, params: unknown[]) => clients.publicClient.request({ method: method as never, params: params as never });
+    const ether = (o.fund?.ether ?? 10_000n) * 10n ** 18n;
+    const tokenUnits = (o.fund?.tokens ?? 1_000_000n) * 10n ** 18n;
+    // One deployer account: its transactions go one at a time.
+    let funding: Promise<unknown> = Promise.resolve();
+    const fund = (who: Address, withTokens: boolean) => {
+      const next = funding.then(() => fundNow(who, withTokens));
+      funding = next.catch(() => undefined);
+      return next;
+    };
+    const fundNow = async (who: Address, withTokens: boolean) => {
+      await rpc('hardhat_setBalance', [who, `0x${ether.toString(16)}`]);
+      if (!withTokens) return;
+      for (const t of tokens) {
+        const h = await clients.walletClient.writeContract({
+          address: t.address,
+          abi: TestTokenAbi,
+          functionName: 'mint',
+          args: [who, tokenUnits],
+        });
+        await clients.publicClient.waitForTransactionReceipt({ hash: h });
+      }
+    };
+
+    step('starting the coordinator');
+    const coordDir = join(o.dir, 'coordinator');
+    mkdirSync(coordDir, { recursive: true, mode: 0o700 });
+    const coordLog = join(coordDir, 'coordinator.log');
+    const coordProc = spawnManaged(
+      'coordinator',
+      [
+        '--data-dir',
+        coordDir,
+        'coordinator',
+        'start',
+        '--chain-rpc',
+        chain.rpcUrl,
+        '--adjudicator',
+        adjudicator,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--max-batch',
+        String(o.coordinator?.maxBatch ?? 100),
+        '--max-delay-ms',
+        String(o.coordinator?.maxDelayMs ?? 1000),
+        '--payout',
+        o.coordinator?.payout ?? 'transfer',
+        '--log-level',
+        o.logLevel ?? 'warn',
+      ],
+      coordLog,
+      onCrash,
+    );
+    managed.push(coordProc);
+    const cj = await waitForFile<{ pid: number; multiaddrs: string[]; statusUrl: string; address: Address; peerId: string }>(
+      join(coordDir, COORDINATOR_JSON),
+      coordProc,
+      60_000,
+    );
+    await fund(cj.address.toLowerCase() as Address, false);
+    const coordinator: TestnetCoordinator = {
+      pid: coordProc.child.pid!,
+      address: cj.address.toLowerCase() as Address,
+      peerId: cj.peerId,
+      multiaddr: cj.multiaddrs[0]!,
+      statusUrl: cj.statusUrl,
+      dataDir: coordDir,
+      logFile: coordLog,
+    };
+
+    step(`funding and starting ${o.nodes} nodes`);
+    const symbols: Record<string, Address> = Object.fromEntries(tokens.map((t) => [t.symbol, t.address]));
+    const pairs = [NATIVE_ASSET, ...tokens.map((t) => t.address)];
+    // Every node trades any pair of the testnet's assets one for one.
+    const swapPolicy = {
+      pairs: pairs.flatMap((receive) =>
+        pairs.filter((give) => give !== receive).map((give) => ({ receive, give, minReceive: '1', perGive: '1' })),
+      ),
+    };
+    const starts = Array.from({ length: o.nodes }, async (_, index) => {
+      const name = `node-${index}`;
+      const dataDir = join(o.dir, name);
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      const keyFile = join(dataDir, 'node.key');
+      const key = existsSync(keyFile) ? undefined : createKeyFile(keyFile);
+      const address = key ? peerRefFromPrivateKey(key).address : undefined;
+      key?.fill(0);
+      const configFile = join(dataDir, 'config.json');
+      writeFileSync(
+        configFile,
+        JSON.stringify(
+          {
+            policies: {
+              open: {
+                maxDeposit: {
+                  eth: '1000000000000000000000',
+                  ...Object.fromEntries(tokens.map((t) => [t.address, '10000000000000000000000000'])),
+                },
+              },
+              swap: swapPolicy,
+            },
+          },
+          null,
+          2,
+        ),
+      );
+      const logFile = join(dataDir, 'node.log');
+      const proc = spawnManaged(
+        name,
+        [
+          '--data-dir',
+          dataDir,
+          'node',
+          'start',
+          '--config',
+          configFile,
+          '--chain-rpc',
+          chain!.rpcUrl,
+          '--adjudicator',
+          adjudicator,
+          '--coordinator',
+          coordinator.multiaddr,
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0',
+          '--log-level',
+          o.logLevel ?? 'warn',
+          ...(o.signerWorkers === undefined ? [] : ['--signer-workers', String(o.signerWorkers)]),
+          ...(o.loadGenerator ? ['--load-generator'] : []),
+        ],
+        logFile,
+        onCrash,
+      );
+      managed.push(proc);
+      const aj = await waitForFile<{ pid: number; url: string; address: Address; peerId: string; multiaddrs: string[] }>(
+        join(dataDir, API_JSON),
+        proc,
+        90_000,
+      );
+      if (address && aj.address !== address) throw new LanesError(`${name} runs with an unexpected key`);
+      await fund(aj.address, true);
+      const tokenFile = join(dataDir, API_TOKEN);
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      const api = await connect({ url: aj.url, token, timeoutMs: 600_000 });
+      const base = aj.url.replace(/\/$/, '');
+      const node: TestnetNode = {
+        index,
+        name,
+        pid: proc.child.pid!,
+        address: aj.address,
+        peerId: aj.peerId,
+        multiaddr: aj.multiaddrs[0]!,
+        apiUrl: aj.url,
+        tokenFile,
+        dataDir,
+        logFile,
+        api,
+        async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+          const res = await fetch(`${base}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+          const text = await res.text();
+          if (!res.ok) throw new LanesError(`${name}: ${method} ${path} failed (HTTP ${res.status})`, { details: text.slice(0, 500) });
+          return JSON.parse(text) as T;
+        },
+      };
+      nodes[index] = node;
+      return node;
+    });
+    await Promise.all(starts);
+    return {
+      dir: o.dir,
+      chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, pid: chain.pid },
+      adjudicator,
+      tokens,
+      coordinator,
+      nodes,
+      clients,
+      asset: (symbol) => (symbol === 'ETH' ? NATIVE_ASSET : symbols[symbol]!),
+      pids: () => [chain!.pid, ...managed.map((m) => m.child.pid!)].filter(isRunning),
+      crashed: () => crash,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,29 @@
+/** The testnet report as text, for the end of `lanes testnet`. */
+import Table from 'cli-table3';
+import type { TestnetReport } from './run.ts';
+
+const num = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function summaryText(r: TestnetReport): string {
+  const l = r.load;
+  const t = new Table({ style: { head: [], border: [] } });
+  t.push(
+    { 'payments/s': num(l.paymentsPerSecond) },
+    { 'co-signed updates/s': num(l.updatesPerSecond) },
+    { 'swaps/s': num(l.swapsPerSecond) },
+    { 'operations per update': num(l.operationsPerUpdate, 1) },
+    { 'latency p50/p90/p99/max': `${l.latency.p50} / ${l.latency.p90} / ${l.latency.p99} / ${l.latency.max} ms` },
+    { 'measured window': `${num(l.windowMs / 1000, 1)} s: ${num(l.payments)} payments, ${num(l.swaps)} swaps, ${num(l.updates)} updates` },
+    {
+      settlement: `${r.settlement.transactions.length} transaction(s) for ${r.settlement.channels} channels, ${num(r.settlement.gasPerChannel)} gas per channel`,
+    },
+  );
+  const checks = r.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}: ${c.detail}`);
+  return [
+    `${r.config.nodes} nodes (${r.config.topology}), ${r.channels.total} channels (${r.channels.swap} swap), ${r.machine.cores} cores, ${r.machine.node}`,
+    t.toString(),
+    ...checks,
+    r.ok ? 'all checks passed' : 'SOME CHECKS FAILED',
+    ...(r.files ? [`report: ${r.files.html} (and report.json)${r.files.dir ? `; data and logs: ${r.files.dir}` : ''}`] : []),
+  ].join('\n');
+}
