@@ -13,8 +13,11 @@ export function loadRoutes(generator: LoadGenerator): (app: FastifyInstance) => 
       reply.header('content-type', 'application/json').send(json(await generator.start(parseLoadSpec(req.body)))),
     );
     app.get('/v1/load', async (req, reply) => {
-      const detail = (req.query as { detail?: string }).detail;
-      return reply.header('content-type', 'application/json').send(json(generator.snapshot(detail === '1' || detail === 'true')));
+      const q = req.query as { detail?: string; since?: string };
+      const since = Number(q.since ?? 0);
+      return reply
+        .header('content-type', 'application/json')
+        .send(json(generator.snapshot(q.detail === '1' || q.detail === 'true', Number.isSafeInteger(since) && since > 0 ? since : 0)));
     });
     app.post('/v1/load/stop', async (_req, reply) => reply.header('content-type', 'application/json').send(json(await generator.stop())));
   };

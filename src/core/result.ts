@@ -15,7 +15,7 @@ export const REJECT_REASONS = [
   'unknown-asset', // asset index is not one of the channel's assets
   // Versions
   'stale-version', // version is not above the latest co-signed one (a replay)
-  'version-gap', // version skips ahead of the next expected one
+  'version-gap', // version skips too far ahead of the next acceptable one
   // Signatures and authority
   'invalid-signature', // not a valid low-S secp256k1 signature over this state
   'wrong-signer', // a valid signature, but not by the required participant

@@ -86,14 +86,22 @@ export function verifySignature(
   return addr === signer.address ? ok(undefined) : reject('wrong-signer', `signature is by ${addr}, expected ${signer.address}`);
 }
 
+/**
+ * How far a proposal's version may skip ahead of the lowest acceptable one. A leader skips the
+ * versions it leased before a restart (docs/adr/0006), at most a lease (1,024) per restart; the
+ * bound keeps a faulty leader from pushing the version near its 2^64 limit in one step.
+ */
+export const MAX_VERSION_GAP = 1n << 24n;
+
 export interface ValidateProposalOptions {
   readonly ctx: TransitionContext;
   /**
-   * The version the proposal must carry. Normally `current.version + 1`; after the follower
-   * rejected a proposal, one above the rejected version, so a signed-but-rejected state can
-   * never be matched by a different state at the same version (docs/adr/0003).
+   * The lowest version the proposal may carry. Normally `current.version + 1`; after the
+   * follower rejected a proposal, one above the rejected version, so a signed-but-rejected state
+   * can never be matched by a different state at the same version (docs/adr/0003). Versions up
+   * to {@link MAX_VERSION_GAP} above it are accepted.
    */
-  readonly expectedVersion?: bigint;
+  readonly minVersion?: bigint;
   /** The follower's own pending requests by id: an operation `by` the follower must be one of them. */
   readonly requested?: { get(id: bigint): Op | undefined };
 }
@@ -116,9 +124,10 @@ export function validateProposal(
     return reject('wrong-channel', `proposal is for channel ${proposal.channelId}, expected ${current.channelId}`);
   }
   if (current.isFinal) return reject('channel-final', 'the channel is final');
-  const expected = options.expectedVersion ?? current.version + 1n;
-  if (proposal.version < expected) return reject('stale-version', `version ${proposal.version} already used; expected ${expected}`);
-  if (proposal.version > expected) return reject('version-gap', `version ${proposal.version} skips ahead of ${expected}`);
+  const min = options.minVersion ?? current.version + 1n;
+  if (proposal.version < min) return reject('stale-version', `version ${proposal.version} already used; the lowest acceptable is ${min}`);
+  if (proposal.version > min + MAX_VERSION_GAP)
+    return reject('version-gap', `version ${proposal.version} skips more than ${MAX_VERSION_GAP} versions ahead of ${min}`);
   if (proposal.ops.length > MAX_OPS) return reject('too-many-ops', `an update carries at most ${MAX_OPS} operations`);
   for (const [index, op] of proposal.ops.entries()) {
     if (op.by === FOLLOWER) {
@@ -130,7 +139,7 @@ export function validateProposal(
   }
   const next = applyUpdate(params, current, proposal.ops, options.ctx);
   if (!next.ok) return { ...reject(next.reason, next.detail), ...('index' in next && next.index >= 0 ? { index: next.index } : {}) };
-  // Versions after a rejected proposal skip the rejected one (see expectedVersion).
+  // Versions may skip ahead (a burned version, a leader's lease: see minVersion).
   const state: ChannelState = proposal.version === next.value.version ? next.value : { ...next.value, version: proposal.version };
   return ok({ state, digest: stateDigest(params, state) });
 }

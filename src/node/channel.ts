@@ -9,7 +9,8 @@ import type { Op } from '../core/ops.ts';
 import { type ParticipantIndex, other } from '../core/params.ts';
 import type { SignedState } from '../core/validate.ts';
 import type { PeerRef } from '../p2p/transport.ts';
-import type { ChannelRecord, StoredProposal } from '../store/store.ts';
+import type { ChannelState } from '../core/state.ts';
+import type { ChannelRecord } from '../store/store.ts';
 
 /** An operation waiting for its result. `origin` says whose it is. */
 export interface PendingOp {
@@ -23,8 +24,15 @@ export interface PendingOp {
 }
 
 /** The leader's proposal that waits for a countersignature. */
-export interface Inflight extends StoredProposal {
+export interface Inflight {
+  readonly version: bigint;
+  readonly ops: readonly Op[];
+  readonly state: ChannelState;
+  /** The leader's signature over `digest`. */
+  readonly signature: Uint8Array;
   readonly digest: Uint8Array;
+  /** Signing it raised the version lease: it may be sent only once the record is durable. */
+  readonly leaseRaised: boolean;
   /** The operations it carries, with whoever waits for them. */
   readonly pending: readonly PendingOp[];
   /** performance.now() when it was prepared (for latency logs). */

@@ -8,13 +8,13 @@ import { equalBytes } from '../core/bytes.ts';
 import type { ProposeMessage, RejectMessage } from '../core/codec/messages.ts';
 import { MAX_OPS, type Op } from '../core/ops.ts';
 import type { RejectReason } from '../core/result.ts';
-import { type SignedState, validateProposal } from '../core/validate.ts';
+import { MAX_VERSION_GAP, type SignedState, validateProposal } from '../core/validate.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
 import { PeerUnreachableError, RejectedError } from './errors.ts';
 import { isMisbehaviour, sendTo } from './messaging.ts';
 import { refreshFunding } from './opening.ts';
-import { decideSwap } from './policy.ts';
+import { type PolicyDecision, decideSwap } from './policy.ts';
 import { applied } from './results.ts';
 import { assetOf } from './views.ts';
 
@@ -68,15 +68,16 @@ export function onPropose(ctx: Context, ch: Channel, msg: ProposeMessage): Promi
       }
       return;
     }
-    // Only the expected version can be accepted; any refusal of it burns it on both sides (the
-    // leader burns every version it sees refused), so both agree on the next one.
+    // A version from the lowest acceptable one up (the leader skips the versions it leased
+    // before a restart: ADR 0006); any refusal of it burns it on both sides (the leader burns
+    // every version it sees refused), so both agree on the next one.
     const expected = ch.nextVersion;
     if (msg.version < expected) {
       refuse(ctx, ch, msg, 'stale-version', `version ${msg.version} is below the expected ${expected}`, false);
       return;
     }
-    if (msg.version > expected) {
-      refuse(ctx, ch, msg, 'version-gap', `version ${msg.version} skips ahead of the expected ${expected}`, true);
+    if (msg.version > expected + MAX_VERSION_GAP) {
+      refuse(ctx, ch, msg, 'version-gap', `version ${msg.version} skips more than ${MAX_VERSION_GAP} versions ahead of ${expected}`, true);
       return;
     }
     // Our chain watcher may lag behind the leader's: check the holdings before refusing.
@@ -92,13 +93,16 @@ export function onPropose(ctx: Context, ch: Channel, msg: ProposeMessage): Promi
     const requested = { get: (id: bigint) => ch.requested.get(id)?.op };
     const v = validateProposal(ch.record.params, latest.state, msg, {
       ctx: { now: ctx.now(), deposits: ch.record.depositFacts },
-      expectedVersion: expected,
+      minVersion: expected,
       requested,
     });
     if (!v.ok) return burn(ctx, ch, msg, v.reason, v.detail, v.index === undefined ? undefined : [msg.ops[v.index]!.id]);
     if (!(await ctx.signer.verify(msg.signature, v.value.digest, ch.peer.publicKey))) {
       return burn(ctx, ch, msg, 'wrong-signer', 'the proposal is not signed by the leader');
     }
+    // Name every swap our policy refuses, so the leader drops them all in one round trip.
+    let refusal: Exclude<PolicyDecision, true> | undefined;
+    const refused: bigint[] = [];
     for (const op of msg.ops) {
       if (op.kind !== 'swap' || op.by === ch.self) continue;
       const decision = await decideSwap(ctx.policies.swap, {
@@ -107,8 +111,11 @@ export function onPropose(ctx: Context, ch: Channel, msg: ProposeMessage): Promi
         give: { asset: assetOf(ch, op.takeAsset), amount: op.takeAmount },
         expiry: op.expiry,
       });
-      if (decision !== true) return burn(ctx, ch, msg, decision.failed ? 'internal' : 'policy', decision.reason, [op.id]);
+      if (decision === true) continue;
+      refusal ??= decision;
+      refused.push(op.id);
     }
+    if (refusal) return burn(ctx, ch, msg, refusal.failed ? 'internal' : 'policy', refusal.reason, refused);
     const signature = await ctx.signer.sign(v.value.digest);
     const signed: SignedState = { state: v.value.state, signatures: [msg.signature, signature] };
     ctx.store.putState(ch.id, signed);

@@ -4,9 +4,11 @@
  * countersignature arrives. One proposal is in flight per channel; everything that arrives
  * meanwhile rides the next one.
  *
- * Durability: a proposal is on disk before it is sent (so this node never signs two states at
- * one version, even across a crash); a co-signed state is on disk before its operations resolve.
- * On a countersignature the co-signed state and the next proposal share one flush.
+ * Durability (ADR 0006): the leader never signs two states at one version, even across a
+ * crash, because it signs only versions up to a lease it raised durably first; after a restart
+ * it skips the whole lease. Proposals themselves are not stored, so the next proposal goes out
+ * as soon as the countersignature is verified, while the co-signed state is being flushed; the
+ * operations it completes resolve only once that flush is done.
  */
 import { MAX_OPS, type Op } from '../core/ops.ts';
 import { stateDigest } from '../core/eip712.ts';
@@ -21,6 +23,9 @@ import { applied } from './results.ts';
 import { refreshFunding } from './opening.ts';
 import { decideSwap } from './policy.ts';
 import { assetOf } from './views.ts';
+
+/** Versions the leader leases at a time: one durable record write per this many updates (ADR 0006). */
+export const VERSION_LEASE = 1024n;
 
 /** Queues one of our operations; resolves with the version of the co-signed state that carries it. */
 export function submitAsLeader(ctx: Context, ch: Channel, op: Op): Promise<bigint> {
@@ -41,7 +46,7 @@ export function schedule(ctx: Context, ch: Channel): void {
     const next = await prepare(ctx, ch);
     if (!next) return;
     ch.inflight = next;
-    await ctx.flush();
+    if (next.leaseRaised) await ctx.flush();
     propose(ctx, ch, next);
   }).catch((e: unknown) => ctx.fatal(`propose on ${ch.id}`, e));
 }
@@ -60,9 +65,8 @@ export function resendInflight(ctx: Context, ch: Channel): void {
 }
 
 /**
- * Takes what is queued, keeps the operations that apply, signs the result and writes the
- * proposal (not yet flushed). A swap we initiate travels alone, so the follower's policy
- * refusing it never holds back other operations.
+ * Takes what is queued, keeps the operations that apply, raises the version lease if the next
+ * version is beyond it (the caller must then flush before sending), and signs the result.
  */
 async function prepare(ctx: Context, ch: Channel): Promise<Inflight | undefined> {
   const latest = ch.latest!;
@@ -80,24 +84,33 @@ async function prepare(ctx: Context, ch: Channel): Promise<Inflight | undefined>
   if (sel.accepted.length === 0 && !ch.needsUpdate) return undefined;
   ch.needsUpdate = false;
   const version = ch.nextVersion;
+  const leaseRaised = version > ch.record.versionLease;
+  if (leaseRaised) {
+    ch.record = { ...ch.record, versionLease: version + VERSION_LEASE - 1n };
+    ctx.store.putRecord(ch.record);
+  }
   const state = version === sel.state.version ? sel.state : { ...sel.state, version };
   const digest = stateDigest(ch.record.params, state);
   const signature = await ctx.signer.sign(digest);
-  const proposal = { version, ops: sel.accepted, state, signature };
-  ctx.store.putProposal(ch.id, proposal);
-  return { ...proposal, digest, pending: sel.accepted.map((op) => byOp.get(op)!), preparedAt: performance.now() };
+  return {
+    version,
+    ops: sel.accepted,
+    state,
+    signature,
+    digest,
+    leaseRaised,
+    pending: sel.accepted.map((op) => byOp.get(op)!),
+    preparedAt: performance.now(),
+  };
 }
 
+/**
+ * The next batch: everything queued, up to the limit. A swap the follower's policy refuses
+ * burns the proposal; the follower names every refused operation, and the others go again in
+ * the next proposal (onProposalRejected).
+ */
 function takeBatch(ch: Channel): PendingOp[] {
-  const first = ch.queue[0];
-  if (first && first.op.kind === 'swap' && first.origin === 'self') return ch.queue.splice(0, 1);
-  let n = 0;
-  while (n < ch.queue.length && n < MAX_OPS) {
-    const p = ch.queue[n]!;
-    if (p.op.kind === 'swap' && p.origin === 'self') break;
-    n++;
-  }
-  return ch.queue.splice(0, n);
+  return ch.queue.splice(0, MAX_OPS);
 }
 
 /** Refuses one operation: ours rejects its caller, the follower's is refused on the wire. */
@@ -119,14 +132,15 @@ export function onCountersign(ctx: Context, ch: Channel, msg: CountersignMessage
     }
     const signed: SignedState = { state: inflight.state, signatures: [inflight.signature, msg.signature] };
     ctx.store.putState(ch.id, signed);
-    ctx.store.putProposal(ch.id, undefined);
     ch.latest = signed;
     ch.inflight = undefined;
     const next = canUpdate(ch) ? await prepare(ctx, ch) : undefined;
     ch.inflight = next;
+    // Within the lease, the next proposal need not wait for this state to be durable.
+    if (next && !next.leaseRaised) propose(ctx, ch, next);
     await ctx.flush();
     complete(ctx, ch, inflight);
-    if (next) propose(ctx, ch, next);
+    if (next?.leaseRaised) propose(ctx, ch, next);
     if (inflight.preparedAt !== undefined && ctx.log.isLevelEnabled('debug')) {
       ctx
         .channelLog(ch)
@@ -153,7 +167,6 @@ export function onProposalRejected(ctx: Context, ch: Channel, msg: RejectMessage
       ctx.channelLog(ch).info({ version: msg.version, reason: msg.reason, detail: msg.detail }, 'proposal rejected; version burned');
       ch.record = { ...ch.record, burnedVersion: msg.version };
       ctx.store.putRecord(ch.record);
-      ctx.store.putProposal(ch.id, undefined);
       ch.inflight = undefined;
       await ctx.flush();
       const culprits = msg.ops && msg.ops.length > 0 ? new Set(msg.ops) : undefined;

@@ -4,7 +4,6 @@
  */
 import type { Logger } from 'pino';
 import { type Address, type Bytes32, isBytes32 } from '../core/bytes.ts';
-import { stateDigest } from '../core/eip712.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { Op } from '../core/ops.ts';
 import type { PeerRef } from '../p2p/transport.ts';
@@ -75,11 +74,11 @@ export class LanesNode implements LanesApi {
   async start(): Promise<void> {
     const { ctx } = this;
     for (const stored of await ctx.store.load()) {
-      const ch = new Channel(stored.record, stored.latest);
-      if (stored.proposal && stored.latest && stored.proposal.version > stored.latest.state.version) {
-        // A proposal we signed before stopping: it goes out again exactly as it was.
-        ch.inflight = { ...stored.proposal, digest: stateDigest(stored.record.params, stored.proposal.state), pending: [] };
-      }
+      let record = stored.record;
+      // As leader we may have signed, and sent, proposals up to the lease that we never stored:
+      // skip them all, so that no version is ever signed twice (ADR 0006).
+      if (record.self === 0 && record.versionLease > record.burnedVersion) record = { ...record, burnedVersion: record.versionLease };
+      const ch = new Channel(record, stored.latest);
       ctx.channels.set(ch.id, ch);
     }
     ctx.transport.on('message', (from, message) => dispatch(ctx, from, message));

@@ -63,6 +63,7 @@ export async function openChannel(ctx: Context, peer: PeerRef, multiaddrs: reado
     deposits,
     depositFacts: [],
     burnedVersion: 0n,
+    versionLease: 0n,
     nextOpId: 0n,
     createdAt: ctx.clock(),
   };
@@ -147,6 +148,7 @@ async function decide(ctx: Context, from: PeerRef, msg: OpenMessage, id: `0x${st
     deposits,
     depositFacts: [],
     burnedVersion: 0n,
+    versionLease: 0n,
     nextOpId: 0n,
     createdAt: ctx.clock(),
   };

@@ -60,10 +60,7 @@ export function onState(ctx: Context, ch: Channel, msg: StateMessage): Promise<v
     }
     ctx.store.putState(ch.id, msg);
     const inflight = ch.inflight;
-    if (inflight && inflight.version <= msg.state.version) {
-      ctx.store.putProposal(ch.id, undefined);
-      ch.inflight = undefined;
-    }
+    if (inflight && inflight.version <= msg.state.version) ch.inflight = undefined;
     await ctx.flush();
     ch.latest = { state: msg.state, signatures: msg.signatures };
     ctx.channelLog(ch).info({ version: msg.state.version }, 'caught up from the counterparty');

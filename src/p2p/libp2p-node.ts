@@ -9,6 +9,8 @@ import { identify } from '@libp2p/identify';
 import type { PeerId } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { type Libp2p, createLibp2p } from 'libp2p';
+import { coalesceWrites } from './coalesce-writes.ts';
+import { lanesNoiseCrypto } from './noise-crypto.ts';
 import { libp2pPrivateKey } from './peer.ts';
 
 /** Streams one connection may have: one each way per protocol plus pings, with room to spare. */
@@ -23,14 +25,15 @@ export interface Libp2pNodeOptions {
   readonly refuse?: (peerId: PeerId) => boolean;
 }
 
-export function createLibp2pNode(o: Libp2pNodeOptions): Promise<Libp2p> {
+export async function createLibp2pNode(o: Libp2pNodeOptions): Promise<Libp2p> {
   const refuse = (peerId: PeerId): boolean => peerId.type !== 'secp256k1' || (o.refuse?.(peerId) ?? false);
-  return createLibp2p({
+  const node = await createLibp2p({
     start: false,
     privateKey: libp2pPrivateKey(o.privateKey),
     addresses: { listen: [...o.listen] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // Noise with a cached-key cipher for large frames (noise-crypto.ts, ADR 0007).
+    connectionEncrypters: [noise({ crypto: lanesNoiseCrypto })],
     // identify tells each side where the other listens, so either can redial after a restart
     // (a follower never dialled its leader, and nodes may come back on other ports).
     services: { identify: identify() },
@@ -54,4 +57,7 @@ export function createLibp2pNode(o: Libp2pNodeOptions): Promise<Libp2p> {
     // timely way to notice a hung, rather than dead, peer.
     connectionMonitor: { enabled: true },
   });
+  // One system call per frame (coalesce-writes.ts, ADR 0007).
+  node.addEventListener('connection:open', (event) => coalesceWrites(event.detail));
+  return node;
 }

@@ -3,13 +3,13 @@
  * writer lock: durable-lmdb.ts).
  *
  * Layout (see record-codec.ts): `c/<id>` channel record, `s/<id>` latest co-signed state,
- * `p/<id>` pending proposal, `m/<key>` meta. Values are the checksummed record-codec envelopes.
+ * `m/<key>` meta. Values are the checksummed record-codec envelopes.
  */
 import type { Bytes32 } from '../core/index.ts';
 import type { SignedState } from '../core/validate.ts';
 import { type DurableLmdb, openDurableLmdb } from './durable-lmdb.ts';
-import { KEY_PREFIX, assembleChannels, decodeMeta, metaKey, metaWrite, proposalWrite, recordWrite, stateWrite } from './record-codec.ts';
-import type { ChannelRecord, ChannelStore, StoredChannel, StoredProposal } from './store.ts';
+import { KEY_PREFIX, assembleChannels, decodeMeta, metaKey, metaWrite, recordWrite, stateWrite } from './record-codec.ts';
+import type { ChannelRecord, ChannelStore, StoredChannel } from './store.ts';
 
 export { LOCK_FILE, StoreLockedError, StoreWriteError } from './durable-lmdb.ts';
 
@@ -32,10 +32,6 @@ class LmdbChannelStore implements ChannelStore {
 
   putState(id: Bytes32, signed: SignedState): void {
     this.#kv.write(stateWrite(id, signed));
-  }
-
-  putProposal(id: Bytes32, proposal: StoredProposal | undefined): void {
-    this.#kv.write(proposalWrite(id, proposal));
   }
 
   putMeta(key: string, value: Uint8Array): void {

@@ -12,18 +12,8 @@
 import { LanesError } from '../core/index.ts';
 import type { Bytes32 } from '../core/bytes.ts';
 import type { SignedState } from '../core/validate.ts';
-import {
-  KEY_PREFIX,
-  type StoreWrite,
-  assembleChannels,
-  decodeMeta,
-  metaKey,
-  metaWrite,
-  proposalWrite,
-  recordWrite,
-  stateWrite,
-} from './record-codec.ts';
-import type { ChannelRecord, ChannelStore, StoredChannel, StoredProposal } from './store.ts';
+import { KEY_PREFIX, type StoreWrite, assembleChannels, decodeMeta, metaKey, metaWrite, recordWrite, stateWrite } from './record-codec.ts';
+import type { ChannelRecord, ChannelStore, StoredChannel } from './store.ts';
 
 /** The durable contents, keyed and encoded exactly as the lmdb store lays them out on disk. */
 export type MemoryStoreImage = ReadonlyMap<string, Uint8Array>;
@@ -96,10 +86,6 @@ class MemoryChannelStore implements MemoryStore {
 
   putState(id: Bytes32, signed: SignedState): void {
     this.#issue(stateWrite(id, signed));
-  }
-
-  putProposal(id: Bytes32, proposal: StoredProposal | undefined): void {
-    this.#issue(proposalWrite(id, proposal));
   }
 
   putMeta(key: string, value: Uint8Array): void {

@@ -9,8 +9,7 @@
  * checksum its pages.
  *
  * Payloads reuse the core wire codec where the shapes match (a co-signed state is a `state`
- * message, a proposal is a `propose` message plus a `state` message), so one validating parser
- * guards both the network and the disk. The channel record has its own msgpack array with the
+ * message), so one validating parser guards both the network and the disk. The channel record has its own msgpack array with the
  * same integer convention as the wire: safe integers as msgpack numbers, larger ones (uint64
  * versions, uint256 amounts) as minimal big-endian bytes, so every bigint round-trips exactly.
  *
@@ -38,7 +37,6 @@ import {
   MAX_ASSETS,
   MAX_UINT256,
   MAX_UINT64,
-  SIGNATURE_LENGTH,
   bytesToHex,
   bytesToUint,
   decodeMessage,
@@ -47,7 +45,7 @@ import {
   isBytes32,
   uintToBytes,
 } from '../core/index.ts';
-import type { ChannelRecord, ChannelStatus, StoredChannel, StoredProposal } from './store.ts';
+import type { ChannelRecord, ChannelStatus, StoredChannel } from './store.ts';
 
 /** A stored value failed its checksum or does not parse: the disk (or a bug) corrupted it. */
 export class StoreCorruptError extends LanesError {
@@ -57,8 +55,8 @@ export class StoreCorruptError extends LanesError {
   }
 }
 
-/** What an envelope holds. Part of the on-disk format: never renumber. */
-const KIND = { record: 1, state: 2, proposal: 3, meta: 4 } as const;
+/** What an envelope holds. Part of the on-disk format: never renumber (3 held proposals, retired by ADR 0006). */
+const KIND = { record: 1, state: 2, meta: 4 } as const;
 type Kind = keyof typeof KIND;
 
 /** Bumped when a payload layout changes; decoders refuse formats they do not know. */
@@ -251,6 +249,7 @@ function recordToWire(r: ChannelRecord): Wire[] {
     r.deposits.map(([a, b]) => [u(a), u(b)]),
     r.depositFacts.map((d) => [d.asset, d.participant, u(d.amount), u(d.holdingsAfter)]),
     u(r.burnedVersion),
+    u(r.versionLease),
     u(r.nextOpId),
     r.createdAt,
     r.note ?? null,
@@ -258,13 +257,13 @@ function recordToWire(r: ChannelRecord): Wire[] {
 }
 
 function recordFromWire(w: unknown): ChannelRecord {
-  const f = arr(w, 'record', 11, 11);
+  const f = arr(w, 'record', 12, 12);
   const peer = arr(f[3], 'peer', 2, 2);
-  const createdAt = f[9];
+  const createdAt = f[10];
   if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
     fail('createdAt must be a non-negative integer (unix ms)');
   }
-  const note = f[10] === null ? undefined : str(f[10], 'note');
+  const note = f[11] === null ? undefined : str(f[11], 'note');
   return {
     id: bytes32(f[0], 'id'),
     params: readParams(f[1]),
@@ -274,7 +273,8 @@ function recordFromWire(w: unknown): ChannelRecord {
     deposits: readBalances(f[5]),
     depositFacts: arr(f[6], 'depositFacts', 0, Infinity).map(readDepositFact),
     burnedVersion: uint(f[7], 'burnedVersion', MAX_UINT64),
-    nextOpId: uint(f[8], 'nextOpId', MAX_UINT64),
+    versionLease: uint(f[8], 'versionLease', MAX_UINT64),
+    nextOpId: uint(f[9], 'nextOpId', MAX_UINT64),
     createdAt,
     ...(note === undefined ? {} : { note }),
   };
@@ -297,7 +297,7 @@ export function decodeChannelRecord(bytes: Uint8Array, where = 'channel record')
 }
 
 // ---------------------------------------------------------------------------------------------
-// Co-signed state and proposal: core wire messages inside the envelope.
+// Co-signed state: a core wire message inside the envelope.
 
 function wireDecode<T extends Message['type']>(bytes: Uint8Array, type: T, where: string): Extract<Message, { type: T }> {
   const r = decodeMessage(bytes, DEFAULT_LIMITS);
@@ -321,34 +321,6 @@ export function decodeSignedState(bytes: Uint8Array, where = 'signed state'): Si
   return { state: m.state, signatures: m.signatures };
 }
 
-// A proposal is not co-signed: its state travels in a `state` message with both signature
-// slots zero (checked on decode); the one signature lives in the `propose` message.
-const NO_SIGNATURE = new Uint8Array(SIGNATURE_LENGTH);
-
-function proposalToWire(p: StoredProposal): Wire[] {
-  const propose = encodeMessage({ type: 'propose', channelId: p.state.channelId, version: p.version, ops: p.ops, signature: p.signature });
-  const state = encodeMessage({ type: 'state', state: p.state, signatures: [NO_SIGNATURE, NO_SIGNATURE] });
-  return [propose, state];
-}
-
-/** Encodes a pending proposal (wire `propose` + `state` messages). Throws {@link InvalidArgumentError}. */
-export function encodeStoredProposal(proposal: StoredProposal): Uint8Array {
-  return checked('proposal', () => seal('proposal', packr.pack(proposalToWire(proposal))), decodeStoredProposal);
-}
-
-/** Decodes a pending proposal. Throws {@link StoreCorruptError}. */
-export function decodeStoredProposal(bytes: Uint8Array, where = 'proposal'): StoredProposal {
-  const raw = unpack(unseal('proposal', bytes, where), where);
-  if (!Array.isArray(raw) || raw.length !== 2 || !(raw[0] instanceof Uint8Array) || !(raw[1] instanceof Uint8Array)) {
-    throw corrupt(where, 'proposal must be two encoded messages');
-  }
-  const propose = wireDecode(raw[0], 'propose', where);
-  const { state, signatures } = wireDecode(raw[1], 'state', where);
-  if (signatures.some((s) => s.some((b) => b !== 0))) throw corrupt(where, 'proposal state carries signatures');
-  if (propose.channelId !== state.channelId) throw corrupt(where, 'proposal and its state name different channels');
-  return { version: propose.version, ops: propose.ops, state, signature: propose.signature };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Meta: opaque bytes, still enveloped so corruption is caught.
 
@@ -368,7 +340,7 @@ export function decodeMeta(bytes: Uint8Array, where = 'meta value'): Uint8Array 
 // memory store and the lmdb store refuse and load exactly the same things.
 
 /** Key prefixes. Part of the on-disk format. `/` sorts before every hex digit and `0`. */
-export const KEY_PREFIX = { record: 'c/', state: 's/', proposal: 'p/', meta: 'm/' } as const;
+export const KEY_PREFIX = { record: 'c/', state: 's/', meta: 'm/' } as const;
 
 /** Longest meta key in UTF-8 bytes: lmdb refuses keys above 1978 bytes, with room for the prefix. */
 export const MAX_META_KEY_BYTES = 1024;
@@ -396,16 +368,6 @@ export function stateWrite(id: Bytes32, signed: SignedState): StoreWrite {
   return { key, value: encodeSignedState(signed) };
 }
 
-/** Validates and encodes a proposal write (`undefined` deletes). Throws {@link InvalidArgumentError}. */
-export function proposalWrite(id: Bytes32, proposal: StoredProposal | undefined): StoreWrite {
-  const key = channelKey(KEY_PREFIX.proposal, id, 'putProposal');
-  if (proposal === undefined) return { key, value: undefined };
-  if (proposal.state.channelId !== id) {
-    throw new InvalidArgumentError(`putProposal: proposal is for channel ${proposal.state.channelId}, not ${id}`);
-  }
-  return { key, value: encodeStoredProposal(proposal) };
-}
-
 /** The storage key of a meta entry. Throws {@link InvalidArgumentError} for an empty or oversized key. */
 export function metaKey(key: string): string {
   if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('meta key must be a non-empty string');
@@ -421,10 +383,10 @@ export function metaWrite(key: string, value: Uint8Array): StoreWrite {
 }
 
 /**
- * Builds the channels from the stored records (in key order) and their state and proposal.
+ * Builds the channels from the stored records (in key order) and their latest states.
  * Every value is decoded and checked against its key; anything wrong throws
  * {@link StoreCorruptError} naming the key, because starting with a silently dropped or
- * altered channel is worse than not starting. A state or proposal without a record is
+ * altered channel is worse than not starting. A state without a record is
  * ignored: it has no params, so nothing could be done with it.
  */
 export function assembleChannels(
@@ -440,11 +402,7 @@ export function assembleChannels(
     if (latest !== undefined && latest.state.channelId !== id) {
       throw new StoreCorruptError(`corrupt ${KEY_PREFIX.state + id}: state is for channel ${latest.state.channelId}`);
     }
-    const proposal = readOptional(KEY_PREFIX.proposal + id, get, decodeStoredProposal);
-    if (proposal !== undefined && proposal.state.channelId !== id) {
-      throw new StoreCorruptError(`corrupt ${KEY_PREFIX.proposal + id}: proposal is for channel ${proposal.state.channelId}`);
-    }
-    out.push({ record, ...(latest === undefined ? {} : { latest }), ...(proposal === undefined ? {} : { proposal }) });
+    out.push({ record, ...(latest === undefined ? {} : { latest }) });
   }
   return out;
 }

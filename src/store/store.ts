@@ -5,11 +5,13 @@
  * Durability contract (docs/architecture.md, "Durability rules"): writes are issued
  * synchronously and applied in issue order; `flush()` resolves once every write issued before
  * the call is durable (fsynced). Writes issued in the same tick by many channels share one
- * flush (group commit). The engine never acknowledges, countersigns or sends anything that
- * depends on a write before that write's flush has resolved.
+ * flush (group commit). The engine never acknowledges or countersigns anything that depends
+ * on a write before that write's flush has resolved. (The leader's next proposal may go out
+ * before the previous co-signed state is durable: its safety rests on the version lease in the
+ * channel record, which is flushed before any version above it is signed: ADR 0006.)
  */
 import type { Address, Bytes32 } from '../core/bytes.ts';
-import type { DepositFact, Op } from '../core/ops.ts';
+import type { DepositFact } from '../core/ops.ts';
 import type { ChannelParams, ParticipantIndex } from '../core/params.ts';
 import type { ChannelState } from '../core/state.ts';
 import type { SignedState } from '../core/validate.ts';
@@ -37,8 +39,13 @@ export interface ChannelRecord {
   readonly deposits: ChannelState['balances'];
   /** On-chain deposits seen for this channel, in chain order. */
   readonly depositFacts: readonly DepositFact[];
-  /** The follower's highest rejected proposal version ("burned", see ADR 0003); 0 if none. */
+  /** The highest rejected proposal version ("burned", see ADR 0003); 0 if none. */
   readonly burnedVersion: bigint;
+  /**
+   * Leader: no version above this has been signed. Raised durably, in steps, before the leader
+   * signs above it; after a restart every version up to it counts as burned (ADR 0006).
+   */
+  readonly versionLease: bigint;
   /** Next id this node gives its own operations. Persisted with a margin on restart. */
   readonly nextOpId: bigint;
   /** Unix ms when the record was created. */
@@ -47,28 +54,17 @@ export interface ChannelRecord {
   readonly note?: string;
 }
 
-/** The leader's signed-but-not-yet-countersigned proposal. Kept so it is never re-signed differently. */
-export interface StoredProposal {
-  readonly version: bigint;
-  readonly ops: readonly Op[];
-  readonly state: ChannelState;
-  readonly signature: Uint8Array;
-}
-
 export interface StoredChannel {
   readonly record: ChannelRecord;
   /** The latest co-signed state (absent before version 0 is co-signed). */
   readonly latest?: SignedState;
-  readonly proposal?: StoredProposal;
 }
 
 export interface ChannelStore {
-  /** Every channel, with its latest co-signed state and pending proposal. */
+  /** Every channel, with its latest co-signed state. */
   load(): Promise<StoredChannel[]>;
   putRecord(record: ChannelRecord): void;
   putState(id: Bytes32, signed: SignedState): void;
-  /** `undefined` deletes the proposal. */
-  putProposal(id: Bytes32, proposal: StoredProposal | undefined): void;
   /** Small values the node keeps besides channels (the chain cursor, ...). */
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): void;

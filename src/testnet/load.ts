@@ -46,7 +46,6 @@ export interface LatencySummary {
   readonly p90: number;
   readonly p99: number;
   readonly max: number;
-  readonly mean: number;
 }
 
 export interface LoadInterval {
@@ -79,10 +78,14 @@ export interface LoadSnapshot {
   /** Completed inside the measured window (after the warm-up, before the end). */
   readonly measured: LoadCounts & {
     readonly windowMs: number;
+    /** CPU time this process used in the window (user + system, all threads), ms. */
+    readonly cpuMs: number;
     readonly latency: LatencySummary;
     /** The measured window's latency histogram (µs), compressed base64; in detailed snapshots. */
     readonly histogram?: string;
   };
+  /** The timeline from interval `firstInterval` on (all of it unless the caller asked `since`). */
+  readonly firstInterval: number;
   readonly intervals: readonly LoadInterval[];
 }
 
@@ -119,7 +122,7 @@ export function newHistogram(): Histogram {
 }
 
 export function summarize(h: Histogram): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
   const ms = (us: number) => Math.round(us) / 1000;
   return {
     count: h.totalCount,
@@ -127,7 +130,6 @@ export function summarize(h: Histogram): LatencySummary {
     p90: ms(h.getValueAtPercentile(90)),
     p99: ms(h.getValueAtPercentile(99)),
     max: ms(h.maxValue),
-    mean: ms(h.mean),
   };
 }
 
@@ -137,6 +139,9 @@ class Interval {
   updates = 0;
   failures = 0;
   readonly latency = newHistogram();
+  /** Set once the interval is over (percentiles cost a walk of the histogram). */
+  summary: LatencySummary | undefined;
+  encoded: string | undefined;
 }
 
 class Counts {
@@ -174,6 +179,8 @@ export class LoadGenerator {
   #stopRequested = false;
   #unsubscribe: (() => void) | undefined;
   #done: Promise<void> = Promise.resolve();
+  #cpuAtWindowStart: NodeJS.CpuUsage | undefined;
+  #cpuMs = 0;
 
   constructor(api: Api, clock: () => number = Date.now) {
     this.#api = api;
@@ -199,6 +206,8 @@ export class LoadGenerator {
     this.#latency = newHistogram();
     this.#intervals = [];
     this.#inFlight = 0;
+    this.#cpuAtWindowStart = undefined;
+    this.#cpuMs = 0;
     this.#stopRequested = false;
     this.#start = spec.startAt ?? this.#clock();
     this.#state = 'waiting';
@@ -227,9 +236,14 @@ export class LoadGenerator {
     return this.#done;
   }
 
-  snapshot(detail = false): LoadSnapshot {
+  /**
+   * Counters so far. `detail` adds the latency histograms (for merging across nodes); `since`
+   * leaves out the intervals before it (a poller that has them already).
+   */
+  snapshot(detail = false, since = 0): LoadSnapshot {
     const spec = this.#spec;
     const now = this.#clock();
+    const current = spec ? Math.floor((now - this.#start) / (spec.intervalMs ?? 500)) : 0;
     const windowMs = spec ? Math.max(0, Math.min(now, this.#start + spec.durationMs) - (this.#start + spec.warmupMs)) : 0;
     const step = spec?.intervalMs ?? 500;
     const draining = this.#state === 'running' && spec !== undefined && now >= this.#start + spec.durationMs;
@@ -242,18 +256,28 @@ export class LoadGenerator {
       measured: {
         ...this.#measured.json(),
         windowMs,
+        cpuMs: this.#cpuAtWindowStart === undefined ? 0 : this.#cpuMs || cpuMsSince(this.#cpuAtWindowStart),
         latency: summarize(this.#latency),
         ...(detail ? { histogram: encodeIntoCompressedBase64(this.#latency) } : {}),
       },
-      intervals: this.#intervals.map((iv, i) => ({
-        t: i * step,
-        payments: iv?.payments ?? 0,
-        swaps: iv?.swaps ?? 0,
-        updates: iv?.updates ?? 0,
-        failures: iv?.failures ?? 0,
-        latency: summarize(iv?.latency ?? newHistogram()),
-        ...(detail && iv ? { histogram: encodeIntoCompressedBase64(iv.latency) } : {}),
-      })),
+      firstInterval: Math.min(since, this.#intervals.length),
+      intervals: this.#intervals.slice(since).map((iv, k) => {
+        const i = since + k;
+        const over = i < current || this.#state === 'done';
+        const summary = iv.summary ?? summarize(iv.latency);
+        if (over) iv.summary = summary;
+        const histogram = detail ? (iv.encoded ?? encodeIntoCompressedBase64(iv.latency)) : undefined;
+        if (over && histogram !== undefined) iv.encoded = histogram;
+        return {
+          t: i * step,
+          payments: iv.payments,
+          swaps: iv.swaps,
+          updates: iv.updates,
+          failures: iv.failures,
+          latency: summary,
+          ...(histogram === undefined ? {} : { histogram }),
+        };
+      }),
     };
   }
 
@@ -281,6 +305,17 @@ export class LoadGenerator {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     this.#state = 'running';
     const end = this.#start + spec.durationMs;
+    // CPU accounting over the measured window: a timer at each end.
+    const windowStart = setTimeout(
+      () => (this.#cpuAtWindowStart = process.cpuUsage()),
+      Math.max(0, this.#start + spec.warmupMs - this.#clock()),
+    );
+    const windowEnd = setTimeout(
+      () => {
+        if (this.#cpuAtWindowStart) this.#cpuMs = cpuMsSince(this.#cpuAtWindowStart);
+      },
+      Math.max(0, end - this.#clock()),
+    );
     const more = () => !this.#stopRequested && this.#clock() < end;
     try {
       if (spec.rate === undefined) {
@@ -295,6 +330,9 @@ export class LoadGenerator {
         await this.#openLoop(targets, spec.rate, more);
       }
     } finally {
+      clearTimeout(windowStart);
+      clearTimeout(windowEnd);
+      if (this.#cpuAtWindowStart && this.#cpuMs === 0) this.#cpuMs = cpuMsSince(this.#cpuAtWindowStart);
       this.#state = 'done';
     }
   }
@@ -369,6 +407,11 @@ export class LoadGenerator {
       this.#inFlight--;
     }
   }
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return Math.round((d.user + d.system) / 1000);
 }
 
 function failureCode(e: unknown): string {

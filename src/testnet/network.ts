@@ -89,6 +89,8 @@ export interface Testnet {
   asset(symbol: AssetSymbol): Address;
   /** PIDs of every process still running. */
   pids(): number[];
+  /** PIDs of every process it started (the chain first). */
+  started(): number[];
   /** A process that exited while it should not have (checked by the run). */
   crashed(): string | undefined;
   stop(): Promise<void>;
@@ -381,6 +383,7 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
       clients,
       asset: (symbol) => (symbol === 'ETH' ? NATIVE_ASSET : symbols[symbol]!),
       pids: () => [chain!.pid, ...managed.map((m) => m.child.pid!)].filter(isRunning),
+      started: () => [chain!.pid, ...managed.map((m) => m.child.pid!)],
       crashed: () => crash,
       stop,
     };

@@ -94,6 +94,10 @@ export function renderHtml(r: TestnetReport): string {
       ['co-signed updates/s', num(l.updatesPerSecond)],
       ['swaps/s', num(l.swapsPerSecond)],
       ['operations per update', num(l.operationsPerUpdate, 1)],
+      [
+        'node CPU (all node processes)',
+        `${num(l.cpu.ms / Math.max(1, l.windowMs), 2)} cores; ${num(l.cpu.perOperationUs)} µs per operation, ${num(l.cpu.perUpdateUs)} µs per update`,
+      ],
       ['latency p50 / p90 / p99 / max (ms)', `${l.latency.p50} / ${l.latency.p90} / ${l.latency.p99} / ${l.latency.max}`],
       ['measured window', `${num(l.windowMs / 1000, 1)} s (after ${num(r.config.warmupMs / 1000, 1)} s warm-up)`],
       ['payments, swaps, updates', `${num(l.payments)}, ${num(l.swaps)}, ${num(l.updates)}`],
@@ -105,8 +109,18 @@ export function renderHtml(r: TestnetReport): string {
     .map((c) => `<li class="${c.ok ? 'ok' : 'fail'}"><b>${c.ok ? '✔' : '✘'} ${esc(c.name)}</b> — ${esc(c.detail)}</li>`)
     .join('')}</ul>`;
   const perNode = table(
-    ['node', 'payments', 'swaps', 'updates led', 'failures', 'p50 ms', 'p99 ms', 'max ms'],
-    l.perNode.map((n) => [n.name, num(n.payments), num(n.swaps), num(n.updates), n.failures, n.latency.p50, n.latency.p99, n.latency.max]),
+    ['node', 'payments', 'swaps', 'updates led', 'failures', 'CPU s', 'p50 ms', 'p99 ms', 'max ms'],
+    l.perNode.map((n) => [
+      n.name,
+      num(n.payments),
+      num(n.swaps),
+      num(n.updates),
+      n.failures,
+      num(n.cpuMs / 1000, 1),
+      n.latency.p50,
+      n.latency.p99,
+      n.latency.max,
+    ]),
   );
   const txs = table(
     ['transaction', 'function', 'channels', 'gas used', 'gas per channel'],

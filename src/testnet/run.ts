@@ -112,6 +112,12 @@ export interface TestnetReport {
     readonly swapsPerSecond: number;
     readonly updatesPerSecond: number;
     readonly operationsPerUpdate: number;
+    /**
+     * CPU time the node processes used in the measured window (user + system, every thread),
+     * and per payment or swap and per co-signed update: on a saturated machine, the cost that
+     * decides throughput.
+     */
+    readonly cpu: { readonly ms: number; readonly perOperationUs: number; readonly perUpdateUs: number };
     /** Milliseconds, from call to acknowledgement, payments and swaps. */
     readonly latency: LatencySummary;
     readonly perNode: readonly {
@@ -120,6 +126,7 @@ export interface TestnetReport {
       swaps: number;
       updates: number;
       failures: number;
+      cpuMs: number;
       latency: LatencySummary;
     }[];
     readonly timeline: readonly TimelinePoint[];
@@ -132,6 +139,8 @@ export interface TestnetReport {
     readonly gasPerChannel: number;
   };
   readonly checks: readonly Check[];
+  /** Every process the run started (the chain, the coordinator, the nodes), all stopped by its end. */
+  readonly processes: readonly number[];
   readonly files?: { readonly json: string; readonly html: string; readonly dir?: string };
 }
 
@@ -174,7 +183,8 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     `testnet: ${o.nodes} nodes, ${o.topology}, ${plans.length} channels (${plans.filter((p) => p.kind === 'swap').length} swap), data in ${dir}`,
   );
   let net: Testnet | undefined;
-  let partial: Omit<TestnetReport, 'ok' | 'checks' | 'phases'> | undefined;
+  const started: number[] = [];
+  let partial: Omit<TestnetReport, 'ok' | 'checks' | 'phases' | 'processes'> | undefined;
   let failure: unknown;
   try {
     net = await startTestnet({
@@ -224,10 +234,19 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     };
   } catch (e) {
     failure = e;
-    check('the run completed', false, e instanceof Error ? e.message.split('\n')[0]! : String(e));
+    check(
+      'the run completed',
+      false,
+      e instanceof LanesError
+        ? `${e.shortMessage}${e.details ? `: ${e.details}` : ''}`
+        : e instanceof Error
+          ? e.message.split('\n')[0]!
+          : String(e),
+    );
   } finally {
     if (net) {
       progress.step('stopping every process');
+      started.push(...net.started());
       const pids = net.pids();
       await net.stop();
       const left = pids.filter(isRunning);
@@ -254,6 +273,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     }),
     phases,
     checks,
+    processes: started,
   };
   mkdirSync(o.out, { recursive: true });
   const files = { json: join(o.out, 'report.json'), html: join(o.out, 'report.html') };
@@ -305,6 +325,7 @@ function emptyLoad(): TestnetReport['load'] {
     swapsPerSecond: 0,
     updatesPerSecond: 0,
     operationsPerUpdate: 0,
+    cpu: { ms: 0, perOperationUs: 0, perUpdateUs: 0 },
     latency: summarize(newHistogram()),
     perNode: [],
     timeline: [],
@@ -334,6 +355,15 @@ async function openChannels(net: Testnet, plans: readonly ChannelPlan[], o: RunO
     bar.update(++done);
   });
   bar.stop();
+  // The follower sees the funding on its next chain poll.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const states = await Promise.all(plans.map((p, i) => net.nodes[p.follower]!.api.channel(opened[i]!.id)));
+    const pending = states.filter((s) => s.status !== 'open');
+    if (pending.length === 0) break;
+    if (Date.now() > deadline) throw new LanesError(`${pending.length} channels are still not open on the follower's side`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return opened;
 }
 
@@ -378,7 +408,8 @@ async function runLoad(
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (net.crashed()) throw new LanesError(net.crashed()!);
-    const snaps = await Promise.all(active.map((n) => n.request<LoadSnapshot>('GET', '/v1/load')));
+    const since = Math.max(0, Math.floor((Date.now() - startAt) / 500) - 2);
+    const snaps = await Promise.all(active.map((n) => n.request<LoadSnapshot>('GET', `/v1/load?since=${since}`)));
     const now = Date.now();
     const sum = (f: (s: LoadSnapshot) => number) => snaps.reduce((a, s) => a + f(s), 0);
     const poll: Poll = {
@@ -421,6 +452,7 @@ export function aggregate(snaps: readonly LoadSnapshot[], names: readonly string
   const payments = sum((s) => s.measured.payments);
   const swaps = sum((s) => s.measured.swaps);
   const updates = sum((s) => s.measured.updates);
+  const cpuMs = sum((s) => s.measured.cpuMs);
   const seconds = windowMs / 1000;
   const intervals = Math.max(0, ...snaps.map((s) => s.intervals.length));
   const step = (snaps[0]?.spec?.intervalMs ?? 500) / 1000;
@@ -461,6 +493,11 @@ export function aggregate(snaps: readonly LoadSnapshot[], names: readonly string
     swapsPerSecond: seconds > 0 ? swaps / seconds : 0,
     updatesPerSecond: seconds > 0 ? updates / seconds : 0,
     operationsPerUpdate: updates > 0 ? (payments + swaps) / updates : 0,
+    cpu: {
+      ms: cpuMs,
+      perOperationUs: payments + swaps > 0 ? Math.round((cpuMs * 1000) / (payments + swaps)) : 0,
+      perUpdateUs: updates > 0 ? Math.round((cpuMs * 1000) / updates) : 0,
+    },
     latency: summarize(latency),
     perNode: snaps.map((s, i) => ({
       name: names[i]!,
@@ -468,6 +505,7 @@ export function aggregate(snaps: readonly LoadSnapshot[], names: readonly string
       swaps: s.measured.swaps,
       updates: s.measured.updates,
       failures: Object.values(s.measured.failures).reduce((a, b) => a + b, 0),
+      cpuMs: s.measured.cpuMs,
       latency: s.measured.latency,
     })),
     timeline,

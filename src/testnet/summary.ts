@@ -12,6 +12,9 @@ export function summaryText(r: TestnetReport): string {
     { 'co-signed updates/s': num(l.updatesPerSecond) },
     { 'swaps/s': num(l.swapsPerSecond) },
     { 'operations per update': num(l.operationsPerUpdate, 1) },
+    {
+      'node CPU': `${num(l.cpu.ms / Math.max(1, l.windowMs), 2)} cores: ${num(l.cpu.perOperationUs)} µs per operation, ${num(l.cpu.perUpdateUs)} µs per update`,
+    },
     { 'latency p50/p90/p99/max': `${l.latency.p50} / ${l.latency.p90} / ${l.latency.p99} / ${l.latency.max} ms` },
     { 'measured window': `${num(l.windowMs / 1000, 1)} s: ${num(l.payments)} payments, ${num(l.swaps)} swaps, ${num(l.updates)} updates` },
     {

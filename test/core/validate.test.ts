@@ -1,5 +1,6 @@
 import test from 'ava';
 import {
+  MAX_VERSION_GAP,
   type Op,
   type Proposal,
   applyUpdate,
@@ -51,10 +52,19 @@ test('a proposal signed by someone else is refused', (t) => {
   });
 });
 
-test('replayed and skipped versions are refused', (t) => {
+test('replayed versions are refused; versions may skip ahead, up to MAX_VERSION_GAP', (t) => {
   t.like(validateProposal(params, current, propose(leaderPays, 5n), { ctx }), { ok: false, reason: 'stale-version' });
-  t.like(validateProposal(params, current, propose(leaderPays, 7n), { ctx }), { ok: false, reason: 'version-gap' });
-  t.like(validateProposal(params, current, propose(leaderPays, 7n), { ctx, expectedVersion: 7n }), { ok: true }, 'after a rejected 6');
+  t.like(
+    validateProposal(params, current, propose(leaderPays, 6n), { ctx, minVersion: 7n }),
+    { ok: false, reason: 'stale-version' },
+    'a burned 6',
+  );
+  t.like(validateProposal(params, current, propose(leaderPays, 7n), { ctx, minVersion: 7n }), { ok: true }, 'after a rejected 6');
+  const skipped = validateProposal(params, current, propose(leaderPays, 6n + 1024n), { ctx });
+  t.true(skipped.ok, "a leader's skipped lease");
+  if (skipped.ok) t.is(skipped.value.state.version, 6n + 1024n, 'the state carries the proposed version');
+  t.like(validateProposal(params, current, propose(leaderPays, 6n + MAX_VERSION_GAP), { ctx }), { ok: true });
+  t.like(validateProposal(params, current, propose(leaderPays, 7n + MAX_VERSION_GAP), { ctx }), { ok: false, reason: 'version-gap' });
 });
 
 test('an operation attributed to the follower must be one it requested', (t) => {

@@ -133,6 +133,22 @@ test.serial('a swap is one atomic update when the counterparty policy accepts it
     .swap(ch.id, { give: { asset: net.token, amount: 1n }, take: { asset: NATIVE_ASSET, amount: 1n } })
     .catch((e: unknown) => e);
   t.is((fromBob as { reason?: string }).reason, 'policy');
+  // Swaps ride in batches with payments: refused ones are named and fail alone; the rest go again.
+  const before = (await alice!.node.channel(ch.id)).balances.map((b) => b.mine);
+  const mixed = await Promise.allSettled([
+    ...Array.from({ length: 20 }, () => alice!.node.pay(ch.id, { asset: NATIVE_ASSET, amount: 1n })),
+    alice!.node.swap(ch.id, { give: { asset: NATIVE_ASSET, amount: 1n }, take: { asset: net.token, amount: ETHER } }),
+    alice!.node.swap(ch.id, { give: { asset: NATIVE_ASSET, amount: 2n }, take: { asset: net.token, amount: ETHER } }),
+    alice!.node.swap(ch.id, { give: { asset: NATIVE_ASSET, amount: ETHER / 100n }, take: { asset: net.token, amount: ETHER } }),
+  ]);
+  t.deepEqual(
+    mixed.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { reason?: string }).reason)),
+    [...Array.from({ length: 20 }, () => 'ok'), 'policy', 'policy', 'ok'],
+  );
+  t.deepEqual(
+    (await alice!.node.channel(ch.id)).balances.map((b) => b.mine),
+    [before[0]! - 20n - ETHER / 100n, before[1]! + ETHER],
+  );
 });
 
 test.serial('a cooperative close pays each side its final balance on-chain', async (t) => {
@@ -168,4 +184,27 @@ test.serial('a forced close registers the latest state and concludes after the c
   const result = await closing;
   t.is(result.status, 'closed');
   t.is((await net.ethBalance(carol!.actor.address)) - before, ETHER / 4n);
+});
+
+test.serial('a restarted leader skips the versions it leased; the follower accepts the jump (ADR 0006)', async (t) => {
+  const ch = await net.nodes.alice!.node.openChannel({ peer: net.nodes.bob!.multiaddr, deposit: [1000n], counterpartyDeposit: [1000n] });
+  const first = await net.nodes.alice!.node.pay(ch.id, { amount: 1n });
+  t.is(first.version, 1n, 'the first update leases versions 1 to 1024');
+  t.is((await net.nodes.alice!.node.pay(ch.id, { amount: 1n })).version, 2n, 'within the lease: no jump');
+  for (const lease of [1024n, 2048n]) {
+    const alice = await net.nodes.alice!.restart();
+    await eventually(
+      () => alice.node.channel(ch.id),
+      (c) => c.counterparty.connected,
+    );
+    const after = await alice.node.pay(ch.id, { amount: 1n });
+    t.is(after.version, lease + 1n, 'every version up to the lease is skipped: none can be signed twice');
+    const fromBob = await net.nodes.bob!.node.pay(ch.id, { amount: 2n });
+    t.is(fromBob.version, lease + 2n);
+  }
+  const final = await converged(ch.id, net.nodes.alice!, net.nodes.bob!);
+  t.is(final, 2050n);
+  const a = await net.nodes.alice!.node.channel(ch.id);
+  t.is(a.balances[0]!.mine, 1000n - 4n + 4n);
+  t.is((await net.nodes.bob!.node.signedState(ch.id)).state.version, '2050');
 });

@@ -8,16 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { type Bytes32, InvalidArgumentError, MAX_UINT256, MAX_UINT64, channelId } from '../../src/core/index.ts';
 import type { ChannelStore, StoredChannel } from '../../src/store/store.ts';
-import {
-  EVERY_OP,
-  extremeProposal,
-  extremeRecord,
-  extremeSigned,
-  paramsFor,
-  proposalFor,
-  recordFor,
-  signedFor,
-} from './fixtures/channels.ts';
+import { extremeRecord, extremeSigned, paramsFor, recordFor, signedFor } from './fixtures/channels.ts';
 
 export interface StoreHarness {
   /**
@@ -65,14 +56,13 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     await t.notThrowsAsync(store.flush());
   });
 
-  it('records, states and proposals with extreme values round-trip exactly, before and after a restart', async (t) => {
+  it('records and states with extreme values round-trip exactly, before and after a restart', async (t) => {
     const { store, reopen } = await setup(t, factory);
     const params = paramsFor(MAX_UINT256);
     const id = channelId(params);
-    const expected: StoredChannel = { record: extremeRecord(params), latest: extremeSigned(params), proposal: extremeProposal(params) };
+    const expected: StoredChannel = { record: extremeRecord(params), latest: extremeSigned(params) };
     store.putRecord(expected.record);
     store.putState(id, expected.latest!);
-    store.putProposal(id, expected.proposal);
     t.deepEqual(await store.load(), [expected], 'visible before the flush');
     await store.flush();
     t.deepEqual(await store.load(), [expected]);
@@ -81,14 +71,14 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     t.is((await reopened.load())[0]!.latest!.state.version, MAX_UINT64);
   });
 
-  it('a record alone loads without latest or proposal', async (t) => {
+  it('a record alone loads without a latest state', async (t) => {
     const { store, reopen } = await setup(t, factory);
     const record = recordFor(paramsFor(1), { status: 'proposed' });
     store.putRecord(record);
     await store.flush();
     const [loaded] = await (await reopen()).load();
     t.deepEqual(loaded, { record });
-    t.false('latest' in loaded! || 'proposal' in loaded!);
+    t.false('latest' in loaded!);
   });
 
   it('every channel status and an absent note survive', async (t) => {
@@ -116,35 +106,6 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     t.is(c!.record.status, 'open');
     t.is(c!.record.nextOpId, 7n);
     t.deepEqual(c!.latest, signedFor(params, 2n));
-  });
-
-  it('putProposal(undefined) deletes the proposal, durably; deleting none is harmless', async (t) => {
-    const { store, reopen } = await setup(t, factory);
-    const params = paramsFor(3);
-    const id = channelId(params);
-    store.putRecord(recordFor(params));
-    store.putProposal(id, undefined);
-    store.putProposal(id, proposalFor(params, 5n));
-    await store.flush();
-    t.deepEqual((await store.load())[0]!.proposal, proposalFor(params, 5n));
-    store.putProposal(id, undefined);
-    t.false('proposal' in (await store.load())[0]!, 'the deletion is visible before the flush');
-    await store.flush();
-    const reopened = await reopen();
-    t.false('proposal' in (await reopened.load())[0]!);
-    reopened.putProposal(id, undefined);
-    await t.notThrowsAsync(reopened.flush());
-  });
-
-  it('proposals keep every operation kind, in order', async (t) => {
-    const { store, reopen } = await setup(t, factory);
-    const params = paramsFor(4);
-    const id = channelId(params);
-    const reversed = [...EVERY_OP].reverse();
-    store.putRecord(recordFor(params));
-    store.putProposal(id, proposalFor(params, 9n, reversed));
-    await store.flush();
-    t.deepEqual((await (await reopen()).load())[0]!.proposal!.ops, reversed);
   });
 
   it('meta values are stored, overwritten and reloaded byte for byte', async (t) => {
@@ -207,7 +168,6 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
       ids.push(id);
       store.putRecord(recordFor(params));
       store.putState(id, signedFor(params, BigInt(i)));
-      if (i % 10 === 0) store.putProposal(id, proposalFor(params, BigInt(i) + 1n));
     }
     await store.flush();
     const loaded = await (await reopen()).load();
@@ -220,7 +180,6 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     for (const c of loaded) {
       const i = ids.indexOf(c.record.id);
       t.is(c.latest?.state.version, BigInt(i));
-      t.is(c.proposal?.version, i % 10 === 0 ? BigInt(i) + 1n : undefined);
     }
   });
 
@@ -235,8 +194,7 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
       ['a version above uint64', () => store.putState(id, signedFor(params, MAX_UINT64 + 1n))],
       ['a negative amount', () => store.putRecord(recordFor(params, { burnedVersion: -1n }))],
       ['a short signature', () => store.putState(id, { ...signedFor(params, 1n), signatures: [new Uint8Array(64), new Uint8Array(65)] })],
-      ['a bad channel id', () => store.putProposal('0x1234' as Bytes32, undefined)],
-      ['a proposal for another channel', () => store.putProposal(other, proposalFor(params, 1n))],
+      ['a bad channel id', () => store.putState('0x1234' as Bytes32, signedFor(params, 1n))],
       ['a fractional createdAt', () => store.putRecord(recordFor(params, { createdAt: 1.5 }))],
       ['an unknown status', () => store.putRecord(recordFor(params, { status: 'lost' as 'open' }))],
       ['an empty meta key', () => store.putMeta('', Uint8Array.of(1))],
@@ -247,7 +205,7 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     t.deepEqual(await (await reopen()).load(), []);
   });
 
-  it('a state or proposal without its record is not a channel', async (t) => {
+  it('a state without its record is not a channel', async (t) => {
     const { store, reopen } = await setup(t, factory);
     const params = paramsFor(7);
     store.putState(channelId(params), signedFor(params, 1n));

@@ -5,13 +5,11 @@ import {
   StoreCorruptError,
   decodeChannelRecord,
   decodeSignedState,
-  decodeStoredProposal,
   encodeChannelRecord,
   encodeSignedState,
-  encodeStoredProposal,
 } from '../../src/store/record-codec.ts';
 import { runStoreCompliance } from './compliance.ts';
-import { extremeProposal, extremeRecord, extremeSigned, paramsFor, recordFor, signedFor } from './fixtures/channels.ts';
+import { extremeRecord, extremeSigned, paramsFor, recordFor, signedFor } from './fixtures/channels.ts';
 
 // The harness's "location" is the durable image of the store it opened last.
 runStoreCompliance('memory', () => {
@@ -132,7 +130,6 @@ test('codec: every single-bit flip is detected, never half-decoded', (t) => {
   const samples: [Uint8Array, (b: Uint8Array) => unknown][] = [
     [encodeChannelRecord(extremeRecord(params)), decodeChannelRecord],
     [encodeSignedState(extremeSigned(params)), decodeSignedState],
-    [encodeStoredProposal(extremeProposal(params)), decodeStoredProposal],
   ];
   for (const [bytes, decode] of samples) {
     for (let bit = 0; bit < bytes.length * 8; bit++) {
