@@ -23,8 +23,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!(\\.{1,2}/|@noble/hashes/|@noble/secp256k1$|msgpackr$)).*',
-              message: 'src/core is pure: only relative imports, @noble/hashes, @noble/secp256k1 and msgpackr.',
+              regex: '^(?!(\\.{1,2}/|@noble/hashes/|@noble/secp256k1$|msgpackr$|hash-wasm$)).*',
+              message:
+                'src/core is pure: only relative imports, @noble/hashes, @noble/secp256k1, msgpackr and hash-wasm (WebAssembly keccak).',
             },
           ],
         },

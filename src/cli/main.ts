@@ -574,6 +574,8 @@ example(
     .option('--rate <n>', 'open loop instead: operations per second per channel per node')
     .option('--amount <amount>', 'per payment and per swap leg (base units, or e.g. 1gwei)', '1gwei')
     .option('--swap-every <n>', 'in swap channels, every n-th operation is a swap (0: payments only)', '10')
+    .option('--repeat <n>', 'loads to run one after the other on the same channels; the report shows the median', '1')
+    .option('--warmup-runs <n>', 'loads to run first and leave out of the report', '0')
     .option('--out <dir>', 'where report.json and report.html go (default ./reports/testnet-<time>)')
     .option('--keep', 'keep the data directories and logs of a passing run')
     .addOption(
@@ -595,6 +597,8 @@ example(
           ...(o.rate === undefined ? {} : { rate: intOption(String(o.rate), '--rate', 1) }),
           amount: parseAmount(String(o.amount), '--amount'),
           swapEvery: intOption(String(o.swapEvery), '--swap-every'),
+          repetitions: intOption(String(o.repeat), '--repeat', 1),
+          warmupRuns: intOption(String(o.warmupRuns), '--warmup-runs'),
           out,
           ...(o.dir ? { dir: String(o.dir) } : {}),
           keep: o.keep === true,

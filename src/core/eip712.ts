@@ -56,8 +56,13 @@ export function domainSeparator(chainId: bigint, adjudicator: Address): Uint8Arr
 
 const domainCache = new Map<string, Uint8Array>();
 
+/** Per params object: a channel's params object lives as long as the channel. */
+const byParams = new WeakMap<object, Uint8Array>();
+
 /** {@link domainSeparator}, memoised: a node talks to one or a few deployments. */
 export function domainSeparatorOf(params: Pick<ChannelParams, 'chainId' | 'adjudicator'>): Uint8Array {
+  const cached = byParams.get(params);
+  if (cached !== undefined) return cached;
   const key = `${params.chainId}:${params.adjudicator}`;
   let sep = domainCache.get(key);
   if (sep === undefined) {
@@ -65,6 +70,7 @@ export function domainSeparatorOf(params: Pick<ChannelParams, 'chainId' | 'adjud
     if (domainCache.size > 1024) domainCache.clear(); // bound memory; recomputing is cheap
     domainCache.set(key, sep);
   }
+  byParams.set(params, sep);
   return sep;
 }
 

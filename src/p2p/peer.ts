@@ -3,14 +3,14 @@
  *
  * A node's libp2p identity is its channel signing key (secp256k1), so the key that Noise
  * authenticates on a connection is the key that must sign the peer's channel states. These
- * helpers turn that identity into a {@link PeerRef} (peer id, compressed public key, Ethereum
+ * helpers turn that identity into a {@link PeerRef} (peer id, uncompressed public key, Ethereum
  * address). {@link PenaltyBook} and {@link TransportEventHub} hold the behaviour that must be
  * identical in the libp2p and in-memory transports, so the compliance suite tests one thing.
  */
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import { isValidPrivateKey, publicKeyToAddress } from '../core/crypto.ts';
+import { isValidPrivateKey, publicKeyToAddress, uncompressPublicKey } from '../core/crypto.ts';
 import type { PeerRef, TransportEvents } from './transport.ts';
 
 /**
@@ -19,8 +19,8 @@ import type { PeerRef, TransportEvents } from './transport.ts';
  */
 export function peerRefFromPeerId(peerId: PeerId): PeerRef | undefined {
   if (peerId.type !== 'secp256k1') return undefined;
-  // Copied so the ref does not alias libp2p's multihash buffer.
-  const publicKey = Uint8Array.from(peerId.publicKey.raw);
+  // Uncompressed once here (a copy, so the ref does not alias libp2p's multihash buffer).
+  const publicKey = uncompressPublicKey(Uint8Array.from(peerId.publicKey.raw));
   return { peerId: peerId.toString(), publicKey, address: publicKeyToAddress(publicKey) };
 }
 

@@ -13,6 +13,7 @@
  * Only operations started after the warm-up and completed before the end count towards the
  * measured window; the timeline shows everything.
  */
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
@@ -48,6 +49,55 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+export interface EventLoopStats {
+  readonly utilization: number;
+  readonly delayP50: number;
+  readonly delayP99: number;
+  readonly delayMax: number;
+}
+
+/** CPU and event-loop figures over a window, taken between `begin()` and `end()`. */
+class WindowProbe {
+  #cpu: NodeJS.CpuUsage | undefined;
+  #elu: EventLoopUtilization | undefined;
+  #delay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+  #result: { cpuMs: number; eventLoop: EventLoopStats } | undefined;
+
+  begin(): void {
+    this.#cpu = process.cpuUsage();
+    this.#elu = performance.eventLoopUtilization();
+    this.#delay = monitorEventLoopDelay({ resolution: 5 });
+    this.#delay.enable();
+  }
+
+  end(): void {
+    if (this.#cpu === undefined || this.#result !== undefined) return;
+    this.#result = this.#read();
+    this.#delay?.disable();
+  }
+
+  /** The figures so far (final once `end()` ran). */
+  read(): { cpuMs: number; eventLoop: EventLoopStats } {
+    return this.#result ?? this.#read();
+  }
+
+  #read(): { cpuMs: number; eventLoop: EventLoopStats } {
+    if (this.#cpu === undefined) return { cpuMs: 0, eventLoop: { utilization: 0, delayP50: 0, delayP99: 0, delayMax: 0 } };
+    const cpu = process.cpuUsage(this.#cpu);
+    const d = this.#delay!;
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    return {
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      eventLoop: {
+        utilization: Math.round(performance.eventLoopUtilization(this.#elu).utilization * 1000) / 1000,
+        delayP50: ms(d.percentile(50)),
+        delayP99: ms(d.percentile(99)),
+        delayMax: ms(d.max),
+      },
+    };
+  }
+}
+
 export interface LoadInterval {
   /** Milliseconds from the start to the beginning of the interval. */
   readonly t: number;
@@ -80,6 +130,8 @@ export interface LoadSnapshot {
     readonly windowMs: number;
     /** CPU time this process used in the window (user + system, all threads), ms. */
     readonly cpuMs: number;
+    /** How busy the event loop was in the window (0 to 1), and how late it ran timers (ms). */
+    readonly eventLoop: EventLoopStats;
     readonly latency: LatencySummary;
     /** The measured window's latency histogram (µs), compressed base64; in detailed snapshots. */
     readonly histogram?: string;
@@ -179,8 +231,7 @@ export class LoadGenerator {
   #stopRequested = false;
   #unsubscribe: (() => void) | undefined;
   #done: Promise<void> = Promise.resolve();
-  #cpuAtWindowStart: NodeJS.CpuUsage | undefined;
-  #cpuMs = 0;
+  #probe = new WindowProbe();
 
   constructor(api: Api, clock: () => number = Date.now) {
     this.#api = api;
@@ -206,8 +257,7 @@ export class LoadGenerator {
     this.#latency = newHistogram();
     this.#intervals = [];
     this.#inFlight = 0;
-    this.#cpuAtWindowStart = undefined;
-    this.#cpuMs = 0;
+    this.#probe = new WindowProbe();
     this.#stopRequested = false;
     this.#start = spec.startAt ?? this.#clock();
     this.#state = 'waiting';
@@ -256,7 +306,7 @@ export class LoadGenerator {
       measured: {
         ...this.#measured.json(),
         windowMs,
-        cpuMs: this.#cpuAtWindowStart === undefined ? 0 : this.#cpuMs || cpuMsSince(this.#cpuAtWindowStart),
+        ...this.#probe.read(),
         latency: summarize(this.#latency),
         ...(detail ? { histogram: encodeIntoCompressedBase64(this.#latency) } : {}),
       },
@@ -305,17 +355,10 @@ export class LoadGenerator {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     this.#state = 'running';
     const end = this.#start + spec.durationMs;
-    // CPU accounting over the measured window: a timer at each end.
-    const windowStart = setTimeout(
-      () => (this.#cpuAtWindowStart = process.cpuUsage()),
-      Math.max(0, this.#start + spec.warmupMs - this.#clock()),
-    );
-    const windowEnd = setTimeout(
-      () => {
-        if (this.#cpuAtWindowStart) this.#cpuMs = cpuMsSince(this.#cpuAtWindowStart);
-      },
-      Math.max(0, end - this.#clock()),
-    );
+    // CPU and event-loop figures over the measured window: a timer at each end.
+    const probe = this.#probe;
+    const windowStart = setTimeout(() => probe.begin(), Math.max(0, this.#start + spec.warmupMs - this.#clock()));
+    const windowEnd = setTimeout(() => probe.end(), Math.max(0, end - this.#clock()));
     const more = () => !this.#stopRequested && this.#clock() < end;
     try {
       if (spec.rate === undefined) {
@@ -332,7 +375,7 @@ export class LoadGenerator {
     } finally {
       clearTimeout(windowStart);
       clearTimeout(windowEnd);
-      if (this.#cpuAtWindowStart && this.#cpuMs === 0) this.#cpuMs = cpuMsSince(this.#cpuAtWindowStart);
+      probe.end();
       this.#state = 'done';
     }
   }
@@ -407,11 +450,6 @@ export class LoadGenerator {
       this.#inFlight--;
     }
   }
-}
-
-function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(start);
-  return Math.round((d.user + d.system) / 1000);
 }
 
 function failureCode(e: unknown): string {

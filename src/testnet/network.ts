@@ -296,9 +296,10 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
           {
             policies: {
               open: {
+                // A testnet: match whatever the opener deposits, up to what the node was funded with.
                 maxDeposit: {
-                  eth: '1000000000000000000000',
-                  ...Object.fromEntries(tokens.map((t) => [t.address, '10000000000000000000000000'])),
+                  eth: ether.toString(),
+                  ...Object.fromEntries(tokens.map((t) => [t.address, tokenUnits.toString()])),
                 },
               },
               swap: swapPolicy,

@@ -109,7 +109,7 @@ export function renderHtml(r: TestnetReport): string {
     .map((c) => `<li class="${c.ok ? 'ok' : 'fail'}"><b>${c.ok ? '✔' : '✘'} ${esc(c.name)}</b> — ${esc(c.detail)}</li>`)
     .join('')}</ul>`;
   const perNode = table(
-    ['node', 'payments', 'swaps', 'updates led', 'failures', 'CPU s', 'p50 ms', 'p99 ms', 'max ms'],
+    ['node', 'payments', 'swaps', 'updates led', 'failures', 'CPU s', 'loop busy', 'loop delay p99 ms', 'p50 ms', 'p99 ms', 'max ms'],
     l.perNode.map((n) => [
       n.name,
       num(n.payments),
@@ -117,6 +117,8 @@ export function renderHtml(r: TestnetReport): string {
       num(n.updates),
       n.failures,
       num(n.cpuMs / 1000, 1),
+      `${Math.round(n.eventLoop.utilization * 100)}%`,
+      n.eventLoop.delayP99,
       n.latency.p50,
       n.latency.p99,
       n.latency.max,
@@ -144,6 +146,25 @@ svg text{font-size:11px;fill:#444}.grid{stroke:#eee}figure{margin:1em 0}figcapti
 ${c.rate === undefined ? `closed loop, ${c.concurrency} in flight per channel per node` : `${c.rate} operations/s per channel per node`} ·
 ${esc(r.machine.node)} on ${r.machine.cores} cores (${esc(r.machine.cpu)})</p>
 <h2>Summary</h2>${summary}
+${
+  r.repetitions.length > 1
+    ? `<h2>Runs</h2><p>The summary and charts show the run with the median payments/s.</p>${table(
+        ['run', 'payments/s', 'updates/s', 'swaps/s', 'ops/update', 'p50 ms', 'p99 ms', 'CPU µs/op', 'CPU µs/update', 'failures'],
+        r.repetitions.map((x, i) => [
+          i + 1,
+          num(x.paymentsPerSecond),
+          num(x.updatesPerSecond),
+          num(x.swapsPerSecond),
+          x.operationsPerUpdate,
+          x.p50,
+          x.p99,
+          x.cpuPerOperationUs,
+          x.cpuPerUpdateUs,
+          x.failures,
+        ]),
+      )}`
+    : ''
+}
 <h2>Checks</h2>${checks}
 <h2>Over time</h2>${charts}
 <h2>Per node</h2>${perNode}

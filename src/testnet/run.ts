@@ -13,11 +13,11 @@ import { LanesError } from '../core/errors.ts';
 import { LanesAdjudicatorAbi } from '../chain/artifacts/LanesAdjudicator.ts';
 import { TestTokenAbi } from '../chain/artifacts/mocks/TestToken.ts';
 import type { ChannelInfo, CloseResult } from '../sdk/api.ts';
-import { type LatencySummary, type LoadSnapshot, newHistogram, summarize } from './load.ts';
+import { type EventLoopStats, type LatencySummary, type LoadSnapshot, newHistogram, summarize } from './load.ts';
 import { type Testnet, isRunning, startTestnet } from './network.ts';
 import { type Progress, createProgress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
-import { type ChannelPlan, type TopologyName, planChannels } from './topology.ts';
+import { type ChannelPlan, type TopologyName, fundingFor, planChannels } from './topology.ts';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -39,6 +39,10 @@ export interface RunOptions {
   readonly deposit: bigint;
   readonly signerWorkers?: number;
   readonly logLevel?: string;
+  /** Loads run one after the other on the same channels (default 1); the report shows the median one. */
+  readonly repetitions?: number;
+  /** Loads run first and left out of the report (default 0). */
+  readonly warmupRuns?: number;
   /** Where the report goes (report.json, report.html). */
   readonly out: string;
   /** Data directories and logs (default: a temporary directory, removed after a passing run). */
@@ -77,6 +81,18 @@ export interface TimelinePoint {
   readonly failures: number;
   readonly p50: number;
   readonly p99: number;
+}
+
+export interface RepetitionSummary {
+  readonly paymentsPerSecond: number;
+  readonly updatesPerSecond: number;
+  readonly swapsPerSecond: number;
+  readonly operationsPerUpdate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly cpuPerOperationUs: number;
+  readonly cpuPerUpdateUs: number;
+  readonly failures: number;
 }
 
 export interface SettlementTx {
@@ -127,10 +143,13 @@ export interface TestnetReport {
       updates: number;
       failures: number;
       cpuMs: number;
+      eventLoop: EventLoopStats;
       latency: LatencySummary;
     }[];
     readonly timeline: readonly TimelinePoint[];
   };
+  /** Every measured load, in order (the `load` above is the one with the median payments/s). */
+  readonly repetitions: readonly RepetitionSummary[];
   readonly settlement: {
     readonly channels: number;
     readonly viaCoordinator: number;
@@ -190,6 +209,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     net = await startTestnet({
       dir,
       nodes: o.nodes,
+      fund: fundingFor(plans, o.nodes, o.deposit),
       loadGenerator: true,
       logLevel: o.logLevel ?? 'warn',
       ...(o.signerWorkers === undefined ? {} : { signerWorkers: o.signerWorkers }),
@@ -198,19 +218,29 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     lap('start');
     const channels = await openChannels(net, plans, o, progress);
     lap('open');
-    const load = await runLoad(net, plans, channels, o, progress);
+    const runs: TestnetReport['load'][] = [];
+    const warmups = o.warmupRuns ?? 0;
+    const total = warmups + (o.repetitions ?? 1);
+    for (let r = 0; r < total; r++) {
+      const label = total === 1 ? 'load' : r < warmups ? `warm-up ${r + 1}` : `run ${r - warmups + 1}/${total - warmups}`;
+      const l = await runLoad(net, plans, channels, o, progress, label);
+      if (r >= warmups) runs.push(l);
+    }
+    const load = [...runs].sort((a, b) => a.paymentsPerSecond - b.paymentsPerSecond)[Math.floor((runs.length - 1) / 2)]!;
+    const repetitions = runs.map(repetitionSummary);
     lap('load');
     const settlement = await closeAndVerify(net, plans, channels, progress, check);
     lap('close');
     if (net.crashed()) check('no process crashed', false, net.crashed()!);
     else check('no process crashed', true, `${net.pids().length} processes ran to the end`);
-    const failed = Object.values(load.failures).reduce((a, b) => a + b, 0);
+    const failed = runs.reduce((a, l) => a + Object.values(l.failures).reduce((x, y) => x + y, 0), 0);
+    const operations = runs.reduce((a, l) => a + l.payments + l.swaps, 0);
     check(
       'every operation completed',
       failed === 0,
       failed === 0
-        ? `${fmt(load.payments + load.swaps)} payments and swaps in the measured window, none failed`
-        : `failures: ${JSON.stringify(load.failures)}`,
+        ? `${fmt(operations)} payments and swaps in the measured window${runs.length > 1 ? 's' : ''}, none failed`
+        : `failures: ${runs.map((l) => JSON.stringify(l.failures)).join(', ')}`,
     );
     lap('verify');
     partial = {
@@ -230,6 +260,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
         swap: plans.filter((p) => p.kind === 'swap').length,
       },
       load,
+      repetitions,
       settlement,
     };
   } catch (e) {
@@ -269,6 +300,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
       network: { chainId: '', adjudicator: NATIVE_ASSET, coordinator: NATIVE_ASSET, tokens: [], nodes: [] },
       channels: { total: plans.length, payment: 0, swap: 0 },
       load: emptyLoad(),
+      repetitions: [],
       settlement: { channels: 0, viaCoordinator: 0, transactions: [], gasTotal: 0, gasPerChannel: 0 },
     }),
     phases,
@@ -311,6 +343,22 @@ function configJson(o: RunOptions): TestnetReport['config'] {
     deposit: o.deposit.toString(),
     ...(o.signerWorkers === undefined ? {} : { signerWorkers: o.signerWorkers }),
     ...(o.logLevel === undefined ? {} : { logLevel: o.logLevel }),
+    ...(o.repetitions === undefined ? {} : { repetitions: o.repetitions }),
+    ...(o.warmupRuns === undefined ? {} : { warmupRuns: o.warmupRuns }),
+  };
+}
+
+function repetitionSummary(l: TestnetReport['load']): RepetitionSummary {
+  return {
+    paymentsPerSecond: Math.round(l.paymentsPerSecond),
+    updatesPerSecond: Math.round(l.updatesPerSecond),
+    swapsPerSecond: Math.round(l.swapsPerSecond),
+    operationsPerUpdate: Math.round(l.operationsPerUpdate * 10) / 10,
+    p50: l.latency.p50,
+    p99: l.latency.p99,
+    cpuPerOperationUs: l.cpu.perOperationUs,
+    cpuPerUpdateUs: l.cpu.perUpdateUs,
+    failures: Object.values(l.failures).reduce((a, b) => a + b, 0),
   };
 }
 
@@ -380,6 +428,7 @@ async function runLoad(
   channels: readonly ChannelInfo[],
   o: RunOptions,
   progress: Progress,
+  label = 'load',
 ): Promise<TestnetReport['load']> {
   const startAt = Date.now() + 1000;
   const byNode = net.nodes.map((n) =>
@@ -403,7 +452,7 @@ async function runLoad(
     ),
   );
   const active = net.nodes.filter((_, i) => byNode[i]!.length > 0);
-  const bar = progress.bar('load', Math.round(o.durationMs / 1000), 's');
+  const bar = progress.bar(label, Math.round(o.durationMs / 1000), 's');
   let last: Poll = { at: startAt, payments: 0, swaps: 0, updates: 0 };
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
@@ -506,6 +555,7 @@ export function aggregate(snaps: readonly LoadSnapshot[], names: readonly string
       updates: s.measured.updates,
       failures: Object.values(s.measured.failures).reduce((a, b) => a + b, 0),
       cpuMs: s.measured.cpuMs,
+      eventLoop: s.measured.eventLoop,
       latency: s.measured.latency,
     })),
     timeline,

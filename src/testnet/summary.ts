@@ -22,9 +22,16 @@ export function summaryText(r: TestnetReport): string {
     },
   );
   const checks = r.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}: ${c.detail}`);
+  const reps =
+    r.repetitions.length > 1
+      ? [
+          `${r.repetitions.length} runs (median shown): ${r.repetitions.map((x) => `${num(x.paymentsPerSecond)}/s p99 ${x.p99} ms`).join(', ')}`,
+        ]
+      : [];
   return [
     `${r.config.nodes} nodes (${r.config.topology}), ${r.channels.total} channels (${r.channels.swap} swap), ${r.machine.cores} cores, ${r.machine.node}`,
     t.toString(),
+    ...reps,
     ...checks,
     r.ok ? 'all checks passed' : 'SOME CHECKS FAILED',
     ...(r.files ? [`report: ${r.files.html} (and report.json)${r.files.dir ? `; data and logs: ${r.files.dir}` : ''}`] : []),

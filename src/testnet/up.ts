@@ -9,7 +9,7 @@ import type { Bytes32 } from '../core/bytes.ts';
 import { LanesError } from '../core/errors.ts';
 import { type Testnet, isRunning, startTestnet } from './network.ts';
 import type { Progress } from './progress.ts';
-import { type TopologyName, planChannels } from './topology.ts';
+import { type TopologyName, fundingFor, planChannels } from './topology.ts';
 
 export const NETWORK_JSON = 'network.json';
 
@@ -77,9 +77,13 @@ export async function testnetUp(o: UpOptions, progress: Progress): Promise<{ net
   const dir = resolve(o.dir);
   clear(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const plans = o.channels
+    ? planChannels({ nodes: o.nodes, topology: o.topology, channelsPerLink: o.channelsPerLink, swapRatio: o.swapRatio, seed: o.seed })
+    : [];
   const net = await startTestnet({
     dir,
     nodes: o.nodes,
+    fund: fundingFor(plans, o.nodes, o.deposit),
     loadGenerator: true,
     logLevel: o.logLevel ?? 'info',
     onStep: (m) => progress.step(m),
@@ -87,14 +91,7 @@ export async function testnetUp(o: UpOptions, progress: Progress): Promise<{ net
   });
   try {
     const opened: NetworkJson['channels'][number][] = [];
-    if (o.channels) {
-      const plans = planChannels({
-        nodes: o.nodes,
-        topology: o.topology,
-        channelsPerLink: o.channelsPerLink,
-        swapRatio: o.swapRatio,
-        seed: o.seed,
-      });
+    if (plans.length > 0) {
       const bar = progress.bar('opening', plans.length, 'channels');
       for (const p of plans) {
         const deposit = p.assets.map(() => o.deposit * 10n ** 18n);

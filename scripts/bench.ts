@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: Lanes' numbers next to the floors they stand on, measured in one run on this
+ * machine, so ratios mean something even on a shared, noisy machine.
+ *
+ *   floors   secp256k1 sign and verify per thread (scripts/bench-crypto.ts), and the crypto floor
+ *            of co-signed updates: an update needs 2 signatures and 2 verifications (leader signs,
+ *            follower verifies and countersigns, leader verifies), so a machine of N cores can
+ *            co-sign at most N / (2·sign + 2·verify) updates a second;
+ *            libp2p request/response round trips between two processes (scripts/bench-p2p.ts).
+ *   Lanes    two node daemons: co-signed updates/s (many channels, one operation in flight per
+ *            side) and payments/s (few channels, many in flight); then the default testnet
+ *            (`lanes testnet`: 4 nodes in a ring, payment and swap channels). Each on one network:
+ *            a warm-up load, then `--reps` measured loads (median, min–max), every channel then
+ *            closed through the coordinator and checked on-chain.
+ *
+ * Targets (docs/performance.md): ≥ 100,000 payments/s across the testnet with p99 < 50 ms, and
+ * co-signed updates/s ≥ half the crypto floor. Printed as met or missed, with the gap.
+ *
+ *   npm run bench                 a table
+ *   npm run bench -- --json       one JSON object
+ *   npm run bench -- --quick      shorter loads, one repetition (a smoke run)
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { createProgress } from '../src/testnet/progress.ts';
+import { type RunOptions, type TestnetReport, runTestnet } from '../src/testnet/run.ts';
+
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+const reps = Number(args.reps ?? (args.quick ? 1 : 3));
+const seconds = Number(args.seconds ?? (args.quick ? 4 : 8));
+const log = (m: string) => process.stderr.write(`${m}\n`);
+const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
+
+interface Stat {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+const stat = (xs: readonly number[]): Stat => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor((s.length - 1) / 2)]!, min: s[0]!, max: s.at(-1)! };
+};
+
+async function jsonOf<T>(file: string, extra: string[] = []): Promise<T> {
+  const { stdout } = await run(process.execPath, [script(file), '--json', ...extra], { maxBuffer: 16 << 20, timeout: 300_000 });
+  return JSON.parse(stdout) as T;
+}
+
+interface CryptoBench {
+  singleThread: { native?: { sign: number; verify: number }; noble: { sign: number; verify: number } };
+  workerSigner: { verify: { workers: number; rate: number }[] };
+  noise: { otherLoad?: number; redone: number };
+}
+interface P2pBench {
+  sequential: { p50Us: number; p99Us: number };
+  pipelined64: { perSecond: number };
+  pipelined256: { perSecond: number };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly what: string;
+  readonly options: Omit<RunOptions, 'out'>;
+}
+
+interface ScenarioResult {
+  readonly name: string;
+  readonly what: string;
+  readonly ok: boolean;
+  readonly failedChecks: readonly string[];
+  readonly channels: number;
+  readonly paymentsPerSecond: Stat;
+  readonly updatesPerSecond: Stat;
+  readonly swapsPerSecond: Stat;
+  readonly p50: Stat;
+  readonly p99: Stat;
+  readonly operationsPerUpdate: number;
+  readonly cpuPerUpdateUs: number;
+  readonly cpuPerOperationUs: number;
+  readonly gasPerChannel: number;
+  readonly report: string;
+}
+
+const base = {
+  topology: 'ring',
+  seed: 1,
+  swapEvery: 10,
+  amount: 1_000_000_000n,
+  deposit: 100n,
+  durationMs: seconds * 1000,
+  warmupMs: 1000,
+  repetitions: reps,
+  warmupRuns: 1,
+  quiet: true,
+} as const;
+
+const scenarios: Scenario[] = [
+  {
+    name: 'two nodes: updates',
+    what: '2 node processes, 128 payment channels, 1 payment in flight per side per channel',
+    options: { ...base, nodes: 2, channelsPerLink: 128, swapRatio: 0, concurrency: 1 },
+  },
+  {
+    name: 'two nodes: payments',
+    what: '2 node processes, 8 payment channels, 128 payments in flight per side per channel',
+    options: { ...base, nodes: 2, channelsPerLink: 8, swapRatio: 0, concurrency: 128 },
+  },
+  {
+    name: 'testnet',
+    what: '4 node processes in a ring, 8 channels (2 swap), 128 operations in flight per side per channel',
+    options: { ...base, nodes: 4, channelsPerLink: 2, swapRatio: 0.25, concurrency: 128 },
+  },
+];
+
+async function scenario(s: Scenario): Promise<ScenarioResult> {
+  const out = mkdtempSync(join(tmpdir(), 'lanes-bench-'));
+  log(`… ${s.name}: ${s.what}`);
+  const progress = createProgress({ quiet: args.json || !process.stderr.isTTY });
+  const r: TestnetReport = await runTestnet({ ...s.options, out: join(out, 'report') }, progress);
+  const reps = r.repetitions;
+  const result: ScenarioResult = {
+    name: s.name,
+    what: s.what,
+    ok: r.ok,
+    failedChecks: r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
+    channels: r.channels.total,
+    paymentsPerSecond: stat(reps.map((x) => x.paymentsPerSecond)),
+    updatesPerSecond: stat(reps.map((x) => x.updatesPerSecond)),
+    swapsPerSecond: stat(reps.map((x) => x.swapsPerSecond)),
+    p50: stat(reps.map((x) => x.p50)),
+    p99: stat(reps.map((x) => x.p99)),
+    operationsPerUpdate: r.load.operationsPerUpdate,
+    cpuPerUpdateUs: r.load.cpu.perUpdateUs,
+    cpuPerOperationUs: r.load.cpu.perOperationUs,
+    gasPerChannel: r.settlement.gasPerChannel,
+    report: r.files?.html ?? '',
+  };
+  if (r.ok) rmSync(out, { recursive: true, force: true });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const cores = availableParallelism();
+log(
+  `lanes bench: ${cores} cores (${cpus()[0]?.model ?? 'unknown cpu'}), node ${process.version}; ${reps} measured load(s) of ${seconds} s per scenario after a warm-up load`,
+);
+log('… crypto floor (scripts/bench-crypto.ts)');
+const crypto = await jsonOf<CryptoBench>('bench-crypto.ts');
+log('… libp2p request/response between two processes (scripts/bench-p2p.ts)');
+const p2p = await jsonOf<P2pBench>('bench-p2p.ts', ['--seconds', String(args.quick ? 1 : 3)]);
+const fastest = crypto.singleThread.native ?? crypto.singleThread.noble;
+/** CPU time of the signatures of one co-signed update: 2 signs + 2 verifies. */
+const cryptoUsPerUpdate = 2e6 / fastest.sign + 2e6 / fastest.verify;
+const floorUpdates = (cores * 1e6) / cryptoUsPerUpdate;
+const results: ScenarioResult[] = [];
+for (const s of scenarios) results.push(await scenario(s));
+
+const byName = (name: string) => results.find((r) => r.name === name)!;
+const testnet = byName('testnet');
+const updates = byName('two nodes: updates');
+const targets = [
+  {
+    target: '≥ 100,000 payments/s across the testnet',
+    measured: testnet.paymentsPerSecond.median,
+    goal: 100_000,
+    met: testnet.paymentsPerSecond.median >= 100_000,
+  },
+  { target: 'testnet p99 latency < 50 ms', measured: testnet.p99.median, goal: 50, met: testnet.p99.median < 50 },
+  {
+    target: 'co-signed updates/s ≥ half the crypto floor',
+    measured: updates.updatesPerSecond.median,
+    goal: Math.round(floorUpdates / 2),
+    met: updates.updatesPerSecond.median >= floorUpdates / 2,
+  },
+];
+
+if (args.json) {
+  console.log(
+    JSON.stringify(
+      {
+        machine: { cores, cpu: cpus()[0]?.model, node: process.version },
+        method: { measuredLoads: reps, warmupLoads: 1, loadSeconds: seconds, statistic: 'median (min–max) over loads' },
+        floors: {
+          signPerSecondPerThread: Math.round(fastest.sign),
+          verifyPerSecondPerThread: Math.round(fastest.verify),
+          cryptoUsPerUpdate: Math.round(cryptoUsPerUpdate),
+          cryptoFloorUpdatesPerSecond: Math.round(floorUpdates),
+          libp2pRoundTripsPerSecond: p2p.pipelined64.perSecond,
+          libp2pRoundTripP50Us: p2p.sequential.p50Us,
+        },
+        scenarios: results.map((r) => ({
+          ...r,
+          updatesVsCryptoFloor: r.updatesPerSecond.median / floorUpdates,
+          cpuPerUpdateVsCrypto: r.cpuPerUpdateUs / cryptoUsPerUpdate,
+          paymentsVsCryptoFloorUpdates: r.paymentsPerSecond.median / floorUpdates,
+        })),
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+} else {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const st = (s: Stat, unit = '') => `${n(s.median)}${unit} (${n(s.min)}–${n(s.max)})`;
+  const ms = (s: Stat) => `${s.median} ms (${s.min}–${s.max})`;
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  console.log(`\nFloors (${cores} cores)`);
+  console.log(`  secp256k1 sign      ${n(fastest.sign)}/s per thread`);
+  console.log(`  secp256k1 verify    ${n(fastest.verify)}/s per thread`);
+  console.log(
+    `  crypto floor        ${n(floorUpdates)} co-signed updates/s (2 signs + 2 verifies = ${n(cryptoUsPerUpdate)} µs per update, on ${cores} cores)`,
+  );
+  console.log(
+    `  libp2p              ${n(p2p.pipelined64.perSecond)} round trips/s (64 in flight), ${n(p2p.sequential.p50Us)} µs p50 one at a time`,
+  );
+  for (const r of results) {
+    console.log(`\n${r.name}: ${r.what}`);
+    console.log(
+      `  payments/s          ${st(r.paymentsPerSecond)}   = ${(r.paymentsPerSecond.median / floorUpdates).toFixed(1)}× the crypto floor's updates/s`,
+    );
+    console.log(`  co-signed updates/s ${st(r.updatesPerSecond)}   = ${pct(r.updatesPerSecond.median / floorUpdates)} of the crypto floor`);
+    if (r.swapsPerSecond.max > 0) console.log(`  swaps/s             ${st(r.swapsPerSecond)}`);
+    console.log(`  latency             p50 ${ms(r.p50)}, p99 ${ms(r.p99)}`);
+    console.log(
+      `  CPU                 ${n(r.cpuPerUpdateUs)} µs per update (${(r.cpuPerUpdateUs / cryptoUsPerUpdate).toFixed(1)}× its signatures), ${n(r.cpuPerOperationUs)} µs per operation, ${r.operationsPerUpdate.toFixed(1)} operations per update`,
+    );
+    console.log(
+      `  settlement          ${n(r.gasPerChannel)} gas per channel, ${r.ok ? 'every check passed' : `FAILED: ${r.failedChecks.join('; ')}`}`,
+    );
+  }
+  console.log('\nTargets');
+  for (const t of targets) {
+    const gap = t.target.includes('latency') ? `${t.measured} ms` : `${n(t.measured)} of ${n(t.goal)} (${pct(t.measured / t.goal)})`;
+    console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${gap}`);
+  }
+}
+if (results.some((r) => !r.ok)) process.exitCode = 1;
