@@ -11,6 +11,13 @@ import type { SignedState } from '../core/validate.ts';
 import type { PeerRef } from '../p2p/transport.ts';
 import type { ChannelState } from '../core/state.ts';
 import type { ChannelRecord } from '../store/store.ts';
+import { turnBudget } from './turns.ts';
+
+/** Runs `step` on the first later turn with budget left. */
+async function afterBudget<T>(later: Promise<void>, step: () => Promise<T> | T): Promise<T> {
+  for (let wait: Promise<void> | undefined = later; wait !== undefined; wait = turnBudget()) await wait;
+  return step();
+}
 
 /** An operation waiting for its result. `origin` says whose it is. */
 export interface PendingOp {
@@ -106,7 +113,10 @@ export class Channel {
 
   /** Runs `step` after every earlier step of this channel has finished. */
   run<T>(step: () => Promise<T> | T): Promise<T> {
-    const next = this.tail.then(step);
+    const next = this.tail.then(() => {
+      const later = turnBudget();
+      return later === undefined ? step() : afterBudget(later, step);
+    });
     this.tail = next.then(
       () => undefined,
       () => undefined,

@@ -347,23 +347,29 @@ export class LanesNode implements LanesApi {
     }
   }
 
-  /** Sends the coordinator the latest co-signed state of every channel that changed. */
+  /**
+   * Sends the coordinator the latest co-signed state of every channel that changed, all at once
+   * (the coordinator verifies and stores them as they come and its answers share writes), so a
+   * thousand channels cost a few round trips, not a thousand.
+   */
   private async sendWatches(): Promise<void> {
     const { ctx } = this;
     if (this.sendingWatches || !ctx.settle || ctx.watchDirty.size === 0) return;
     this.sendingWatches = true;
     try {
+      const settle = ctx.settle;
+      const sends: Promise<unknown>[] = [];
       for (const ch of [...ctx.watchDirty]) {
         ctx.watchDirty.delete(ch);
         const live = ch.record.status === 'open' || ch.record.status === 'closing' || ch.record.status === 'disputed';
         if (!live || !ch.latest) continue;
-        try {
-          await ctx.settle.submit({ kind: 'watch', params: ch.record.params, signed: ch.latest });
-        } catch {
-          ctx.watchDirty.add(ch); // next time
-          return;
-        }
+        sends.push(
+          settle.submit({ kind: 'watch', params: ch.record.params, signed: ch.latest }).catch(() => {
+            ctx.watchDirty.add(ch); // next time
+          }),
+        );
       }
+      await Promise.all(sends);
     } finally {
       this.sendingWatches = false;
     }

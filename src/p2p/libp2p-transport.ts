@@ -18,6 +18,11 @@
  *   the peer. Nothing is delivered afterwards, so "in order, or not at all after a disconnect"
  *   holds, and the engine resyncs when the peer reconnects. On `stop()` it fires for every peer.
  *
+ * Delivery: frames are decoded and delivered from one inbox (all peers, arrival order) in slices
+ * of a few milliseconds per event-loop turn, so answers leave while a large burst is still being
+ * handled. Frames read before a link drops are delivered before `disconnected`; frames read
+ * before a garbled one on the same stream come before its `malformed` report.
+ *
  * Backpressure: writes made in one tick are coalesced into one `send()`; while the muxer needs
  * to drain, frames queue per peer. Past `maxQueueBytes` the link is dropped rather than kept
  * with a gap, and the protocol resyncs on reconnect (sync messages), which is cheaper and
@@ -246,6 +251,9 @@ class Link {
   /** Frames that arrived before `connected`, delivered right after it. */
   held: Result<Message>[] = [];
   heldBytes = 0;
+  /** Bytes of this link's frames waiting in the transport's inbox. */
+  inboxBytes = 0;
+  inboxFrames = 0;
   timer: NodeJS.Timeout | undefined;
 
   constructor(ref: PeerRef) {
@@ -253,9 +261,30 @@ class Link {
   }
 }
 
+/** A frame waiting to be decoded and delivered, or a fault to report. */
+interface InboxEntry {
+  readonly link: Link;
+  readonly stream: Stream;
+  readonly body: Uint8Array;
+  /** Set once delivered out of turn (see {@link Libp2pTransportImpl.deliverPending}). */
+  done: boolean;
+}
+
+/**
+ * Most time the inbox is drained for in one event-loop turn before yielding. A chunk read from
+ * the socket may hold hundreds of frames, each worth a verify and a sign; handled in one turn,
+ * their answers would all leave at its end and the peer would idle meanwhile, then answer in one
+ * wave too (two nodes taking turns instead of working at once). Yielding every couple of
+ * milliseconds lets answers leave, the store's commits complete and the peer start on them
+ * (the same budget as the node's channel steps, src/node/turns.ts).
+ */
+const DRAIN_SLICE_MS = 5;
+
 interface DropOptions {
   /** Also close every connection to the peer (default true). */
   readonly hangUp?: boolean;
+  /** Deliver the frames already read from the peer first (default true). */
+  readonly deliverRead?: boolean;
 }
 
 class Libp2pTransportImpl implements Libp2pTransport {
@@ -270,6 +299,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
   /** Listen addresses peers announced through identify, each with its /p2p/ suffix. */
   private readonly knownAddresses = new Map<string, string[]>();
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  /** Frames read but not yet delivered, from every peer, in arrival order (see {@link drain}). */
+  private inbox: InboxEntry[] = [];
+  private inboxHead = 0;
+  private draining = false;
 
   constructor(node: Libp2p, penalties: PenaltyBook, settings: Settings) {
     this.libp2p = node;
@@ -473,6 +506,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       const error = failed ? undefined : reader.push(evt.data);
       if (error === undefined) return;
       failed = true;
+      this.deliverPending(link);
       this.rejectStream(link, stream, error.detail, FRAMING_PENALTY);
     });
     // The peer finished writing (it is leaving): close our half too, or the stream lingers.
@@ -485,6 +519,18 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   private onFrame(link: Link, stream: Stream, body: Uint8Array): boolean {
     if (link.dead) return false;
+    if (!link.connected) return this.decodeAndDeliver(link, stream, body);
+    link.inboxBytes += body.length;
+    link.inboxFrames++;
+    if (link.inboxBytes > this.settings.maxQueueBytes) {
+      this.dropLink(link, 'the peer sends faster than we can handle', { deliverRead: false });
+      return false;
+    }
+    this.enqueueInbox({ link, stream, body, done: false });
+    return true;
+  }
+
+  private decodeAndDeliver(link: Link, stream: Stream, body: Uint8Array): boolean {
     const result = decodeMessage(body, this.limits);
     if (!result.ok) {
       this.rejectStream(link, stream, result.detail, UNDECODABLE_PENALTY);
@@ -493,6 +539,58 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.deliver(link, result, body.length);
     return true;
   }
+
+  private enqueueInbox(entry: InboxEntry): void {
+    this.inbox.push(entry);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(this.drain);
+    }
+  }
+
+  /** Delivers this link's frames still in the inbox now, so a fault reported next comes after them. */
+  private deliverPending(link: Link): void {
+    if (link.inboxFrames === 0) return;
+    for (let i = this.inboxHead; i < this.inbox.length; i++) {
+      const entry = this.inbox[i]!;
+      if (entry.done || entry.link !== link) continue;
+      entry.done = true;
+      link.inboxBytes -= entry.body.length;
+      link.inboxFrames--;
+      if (!link.dead) this.decodeAndDeliver(link, entry.stream, entry.body);
+    }
+  }
+
+  /**
+   * Decodes and delivers inbox frames in arrival order for up to {@link DRAIN_SLICE_MS}, then
+   * yields to the event loop (writes, store commits, socket reads) and continues. A frame of a
+   * link that died meanwhile is dropped: nothing is delivered after `disconnected`.
+   */
+  private readonly drain = (): void => {
+    const deadline = performance.now() + DRAIN_SLICE_MS;
+    const inbox = this.inbox;
+    while (this.inboxHead < inbox.length) {
+      const entry = inbox[this.inboxHead]!;
+      inbox[this.inboxHead++] = undefined as unknown as InboxEntry;
+      if (entry.done) continue;
+      const { link } = entry;
+      link.inboxBytes -= entry.body.length;
+      link.inboxFrames--;
+      if (!link.dead) this.decodeAndDeliver(link, entry.stream, entry.body);
+      if (performance.now() >= deadline) break;
+    }
+    if (this.inboxHead < inbox.length) {
+      if (this.inboxHead > 1024) {
+        this.inbox = inbox.slice(this.inboxHead);
+        this.inboxHead = 0;
+      }
+      setImmediate(this.drain);
+      return;
+    }
+    this.inbox = [];
+    this.inboxHead = 0;
+    this.draining = false;
+  };
 
   /** Reports bad bytes as `malformed`, aborts the stream they came on and penalises the sender. */
   private rejectStream(link: Link, stream: Stream, detail: string, weight: number): void {
@@ -554,6 +652,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   /** Ends a link for good: no more sends or deliveries; `disconnected` if it was connected. */
   private dropLink(link: Link, reason: string, options: DropOptions = {}): void {
+    if (link.dead) return;
+    // What arrived before the link went (a graceful close sends its last frames first) is
+    // delivered, as if the inbox had been drained already.
+    if (options.deliverRead !== false) this.deliverPending(link);
     if (link.dead) return;
     link.dead = true;
     if (this.links.get(link.ref.peerId) === link) this.links.delete(link.ref.peerId);

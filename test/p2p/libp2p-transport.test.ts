@@ -141,6 +141,32 @@ test.serial('libp2p: an oversize frame on a raw stream is rejected and the node 
   t.deepEqual(lb.values(), [sync(3)]);
 });
 
+test.serial('libp2p: frames read before a garbled length are delivered, in order, before the malformed report', async (t) => {
+  const a = await started(t, alice.privateKey);
+  const b = await started(t, bob.privateKey);
+  const la = new EventLog(a);
+  await b.connect(a.multiaddrs()[0]!);
+  await la.until(() => la.connected.length === 1, 'a: connected');
+  const raw = await rawStream(b, a);
+  // Many good frames, then a length prefix that never ends, all in one write: the good ones are
+  // queued for delivery in later turns when the garbled prefix is read in this one.
+  const good = Array.from({ length: 500 }, (_, i) => frameBytes(encodeMessage(sync(i))));
+  const garbled = new Uint8Array(11).fill(0xff);
+  const all = new Uint8Array(good.reduce((n, f) => n + f.length, 0) + garbled.length);
+  let at = 0;
+  for (const f of [...good, garbled]) {
+    all.set(f, at);
+    at += f.length;
+  }
+  raw.send(all);
+  await la.until(() => la.messages.length === 501, 'a: 500 messages and a malformed report');
+  t.deepEqual(
+    la.messages.slice(0, 500).map((m) => (m.result.ok && m.result.value.type === 'sync' ? m.result.value.version : -1n)),
+    Array.from({ length: 500 }, (_, i) => BigInt(i)),
+  );
+  t.like(la.messages[500], { from: { peerId: b.self.peerId }, result: { ok: false, reason: 'malformed' } });
+});
+
 test.serial('libp2p: peer ids map to the Ethereum addresses of their keys; other key types are refused', async (t) => {
   for (const actor of [alice, bob, irene, mallory]) {
     const transport = await createLibp2pTransport({ privateKey: actor.privateKey });
