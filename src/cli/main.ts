@@ -530,7 +530,7 @@ function topologyOptions(cmd: Command): Command {
     .option('--swap-ratio <r>', 'share of swap channels (two assets), 0 to 1', '0.25')
     .option('--seed <n>', 'seed of the random mesh', '1')
     .option('--deposit <units>', 'whole ETH or tokens each side deposits per asset', '100')
-    .option('--signer-workers <n>', "signature worker threads per node (default: the node's default)")
+    .option('--signer-workers <n>', 'signature worker threads per node (default: 1 if every node can have a core, else 0)')
     .option('--dir <dir>', 'data directories and logs');
 }
 

@@ -14,7 +14,7 @@ import { LanesAdjudicatorAbi } from '../chain/artifacts/LanesAdjudicator.ts';
 import { TestTokenAbi } from '../chain/artifacts/mocks/TestToken.ts';
 import type { ChannelInfo, CloseResult } from '../sdk/api.ts';
 import { type EventLoopStats, type LatencySummary, type LoadSnapshot, newHistogram, summarize } from './load.ts';
-import { type Testnet, isRunning, startTestnet } from './network.ts';
+import { type Testnet, defaultSignerWorkers, isRunning, startTestnet } from './network.ts';
 import { type Progress, createProgress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { type ChannelPlan, type TopologyName, fundingFor, planChannels } from './topology.ts';
@@ -341,7 +341,7 @@ function configJson(o: RunOptions): TestnetReport['config'] {
     amount: o.amount.toString(),
     swapEvery: o.swapEvery,
     deposit: o.deposit.toString(),
-    ...(o.signerWorkers === undefined ? {} : { signerWorkers: o.signerWorkers }),
+    signerWorkers: o.signerWorkers ?? defaultSignerWorkers(o.nodes),
     ...(o.logLevel === undefined ? {} : { logLevel: o.logLevel }),
     ...(o.repetitions === undefined ? {} : { repetitions: o.repetitions }),
     ...(o.warmupRuns === undefined ? {} : { warmupRuns: o.warmupRuns }),
