@@ -4,23 +4,11 @@
  */
 import { type Log, parseEventLogs } from 'viem';
 import type { Address, Bytes32 } from '../core/bytes.ts';
+import { ADJUDICATOR_FAILURES } from '../core/codec/settle.ts';
 import { LanesAdjudicatorAbi } from './artifacts/LanesAdjudicator.ts';
 
 /** Why a batch item was skipped, in the order of the contract's `Reason` enum (index 0 is None). */
-export const ITEM_REASONS = [
-  'none',
-  'malformed',
-  'invalid-signature',
-  'wrong-signer',
-  'unknown-channel',
-  'channel-closed',
-  'exceeds-holdings',
-  'stale-version',
-  'challenge-expired',
-  'not-challenged',
-  'challenge-pending',
-  'state-mismatch',
-] as const;
+export const ITEM_REASONS = ['none', ...ADJUDICATOR_FAILURES] as const;
 export type ItemReason = Exclude<(typeof ITEM_REASONS)[number], 'none'>;
 
 export const OPERATIONS = ['close', 'challenge', 'conclude'] as const;

@@ -11,7 +11,7 @@ import type { SignedState } from '../core/validate.ts';
 import type { PeerRef } from '../p2p/transport.ts';
 import type { ChannelState } from '../core/state.ts';
 import type { ChannelRecord } from '../store/store.ts';
-import { turnBudget } from './turns.ts';
+import { turnBudget } from '../runtime/turns.ts';
 
 /** Runs `step` on the first later turn with budget left. */
 async function afterBudget<T>(later: Promise<void>, step: () => Promise<T> | T): Promise<T> {

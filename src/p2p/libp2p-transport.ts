@@ -18,9 +18,9 @@
  *   the peer. Nothing is delivered afterwards, so "in order, or not at all after a disconnect"
  *   holds, and the engine resyncs when the peer reconnects. On `stop()` it fires for every peer.
  *
- * Delivery: frames are decoded and delivered from one inbox (all peers, arrival order) in slices
- * of a few milliseconds per event-loop turn, so answers leave while a large burst is still being
- * handled. Frames read before a link drops are delivered before `disconnected`; frames read
+ * Delivery: frames are decoded and delivered from one inbox (all peers, arrival order) within
+ * the event-loop turn's budget (src/runtime/turns.ts), so answers leave while a large burst is
+ * still being handled. Frames read before a link drops are delivered before `disconnected`; frames read
  * before a garbled one on the same stream come before its `malformed` report.
  *
  * Backpressure: writes made in one tick are coalesced into one `send()`; while the muxer needs
@@ -45,6 +45,7 @@ import type { Libp2p } from 'libp2p';
 import type { CodecLimits, Message } from '../core/codec/messages.ts';
 import { DEFAULT_LIMITS, decodeMessage } from '../core/codec/wire.ts';
 import { type Result, reject } from '../core/result.ts';
+import { withinTurnBudget } from '../runtime/turns.ts';
 import { FrameReader, encodeFrame } from './framing.ts';
 import { createLibp2pNode } from './libp2p-node.ts';
 import { PenaltyBook, TransportEventHub, peerIdOfMultiaddr, peerRefFromPeerId, peerRefFromString } from './peer.ts';
@@ -269,16 +270,6 @@ interface InboxEntry {
   /** Set once delivered out of turn (see {@link Libp2pTransportImpl.deliverPending}). */
   done: boolean;
 }
-
-/**
- * Most time the inbox is drained for in one event-loop turn before yielding. A chunk read from
- * the socket may hold hundreds of frames, each worth a verify and a sign; handled in one turn,
- * their answers would all leave at its end and the peer would idle meanwhile, then answer in one
- * wave too (two nodes taking turns instead of working at once). Yielding every couple of
- * milliseconds lets answers leave, the store's commits complete and the peer start on them
- * (the same budget as the node's channel steps, src/node/turns.ts).
- */
-const DRAIN_SLICE_MS = 5;
 
 interface DropOptions {
   /** Also close every connection to the peer (default true). */
@@ -562,12 +553,13 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   /**
-   * Decodes and delivers inbox frames in arrival order for up to {@link DRAIN_SLICE_MS}, then
-   * yields to the event loop (writes, store commits, socket reads) and continues. A frame of a
-   * link that died meanwhile is dropped: nothing is delivered after `disconnected`.
+   * Decodes and delivers inbox frames in arrival order while the turn has budget (at least one
+   * per call), then yields to the event loop and continues. A chunk read from the socket may
+   * hold hundreds of frames, each worth a verify and a sign: handled in one turn, their answers
+   * would all leave at its end while the peer idles (src/runtime/turns.ts). A frame of a link
+   * that died meanwhile is dropped: nothing is delivered after `disconnected`.
    */
   private readonly drain = (): void => {
-    const deadline = performance.now() + DRAIN_SLICE_MS;
     const inbox = this.inbox;
     while (this.inboxHead < inbox.length) {
       const entry = inbox[this.inboxHead]!;
@@ -577,7 +569,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       link.inboxBytes -= entry.body.length;
       link.inboxFrames--;
       if (!link.dead) this.decodeAndDeliver(link, entry.stream, entry.body);
-      if (performance.now() >= deadline) break;
+      if (!withinTurnBudget()) break;
     }
     if (this.inboxHead < inbox.length) {
       if (this.inboxHead > 1024) {

@@ -4,7 +4,9 @@
  * 0x hex. `parse*` functions validate input at the edge and throw InvalidArgumentError with a
  * message that says what was wrong and where.
  */
-import { type Address, type Bytes32, MAX_UINT256, isAddress, isBytes32 } from '../core/bytes.ts';
+import { type Address, type Bytes32, MAX_UINT256, hexToBytes, isAddress, isBytes32 } from '../core/bytes.ts';
+import type { ParticipantIndex } from '../core/params.ts';
+import type { SignedState } from '../core/validate.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type {
   ChannelInfo,
@@ -15,6 +17,7 @@ import type {
   OpenChannelParameters,
   PaymentResult,
   PeerInfo,
+  SignedStateJson,
   SwapResult,
 } from './api.ts';
 
@@ -158,6 +161,28 @@ function describe(x: unknown): string {
 // Reading results (client side): the inverse of jsonify for each result type
 
 const big = (x: unknown) => BigInt(x as string);
+
+/** A co-signed state back from its JSON form (a backup, `lanes channel state --json`), e.g. to dispute with. */
+export function readSignedState(j: SignedStateJson): SignedState {
+  return {
+    state: {
+      channelId: j.channelId,
+      version: BigInt(j.state.version),
+      balances: j.state.balances.map(([a, b]) => [BigInt(a), BigInt(b)] as const),
+      locks: j.state.locks.map((l) => ({
+        id: BigInt(l.id),
+        asset: l.asset,
+        amount: BigInt(l.amount),
+        sender: l.sender as ParticipantIndex,
+        receiver: l.receiver as ParticipantIndex,
+        hashlock: l.hashlock,
+        expiry: BigInt(l.expiry),
+      })),
+      isFinal: j.state.isFinal,
+    },
+    signatures: [hexToBytes(j.signatures[0]), hexToBytes(j.signatures[1])],
+  };
+}
 
 export function readNodeInfo(j: Json): NodeInfo {
   return { ...(j as unknown as NodeInfo), chainId: big(j.chainId) };

@@ -20,15 +20,12 @@
  */
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
 import {
-  type Address,
   type Balances,
   type Bytes32,
   type ChannelParams,
   type DepositFact,
   type Message,
-  type ParticipantIndex,
   type SignedState,
   DEFAULT_LIMITS,
   InvalidArgumentError,
@@ -37,14 +34,26 @@ import {
   MAX_ASSETS,
   MAX_UINT256,
   MAX_UINT64,
-  bytesToHex,
   bytesToUint,
   decodeMessage,
   encodeMessage,
   hexToBytes,
   isBytes32,
-  uintToBytes,
 } from '../core/index.ts';
+import {
+  type Wire,
+  Malformed,
+  address,
+  arr,
+  b32,
+  encodeBalances,
+  encodeParams,
+  fail,
+  packr,
+  party,
+  small,
+  u,
+} from '../core/codec/primitives.ts';
 import type { ChannelRecord, ChannelStatus, StoredChannel } from './store.ts';
 
 /** A stored value failed its checksum or does not parse: the disk (or a bug) corrupted it. */
@@ -64,10 +73,6 @@ export const STORE_FORMAT = 1;
 
 const HEADER_BYTES = 2;
 const CRC_BYTES = 4;
-
-// The same settings as the wire codec: plain arrays, no records or extensions, so the bytes
-// depend only on the value (deterministic) and decode without shared state.
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false, variableMapSize: true });
 
 // ---------------------------------------------------------------------------------------------
 // Envelope
@@ -120,25 +125,9 @@ function checked<T>(what: string, encode: () => Uint8Array, decode: (bytes: Uint
 }
 
 // ---------------------------------------------------------------------------------------------
-// Field readers for the record payload. Each throws `Invalid`, turned into a StoreCorruptError
-// that names the value once at the top.
-
-class Invalid extends Error {}
-
-function fail(detail: string): never {
-  throw new Invalid(detail);
-}
-
-function arr(x: unknown, what: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(x)) fail(`${what} must be an array`);
-  if (x.length < min || x.length > max) fail(`${what} must have ${min === max ? min : `${min}..${max}`} elements, got ${x.length}`);
-  return x;
-}
-
-function fixedBytes(x: unknown, what: string, length: number): Uint8Array {
-  if (!(x instanceof Uint8Array) || x.length !== length) fail(`${what} must be ${length} bytes`);
-  return x;
-}
+// Field readers for the record payload: the wire codec's (core/codec/primitives.ts), plus the
+// store's own canonical `uint`. Each throws `Malformed`, turned into a StoreCorruptError that
+// names the value once at the top.
 
 /** Canonical: a safe integer as a number, anything larger as minimal big-endian bytes. */
 function uint(x: unknown, what: string, max: bigint): bigint {
@@ -155,23 +144,10 @@ function uint(x: unknown, what: string, max: bigint): bigint {
   return v;
 }
 
-function small(x: unknown, what: string, max: number): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) fail(`${what} must be an integer in 0..${max}`);
-  return x;
-}
-
-function party(x: unknown, what: string): ParticipantIndex {
-  if (x !== 0 && x !== 1) fail(`${what} must be 0 or 1`);
-  return x;
-}
-
 function str(x: unknown, what: string): string {
   if (typeof x !== 'string') fail(`${what} must be a string`);
   return x;
 }
-
-const address = (x: unknown, what: string): Address => bytesToHex(fixedBytes(x, what, 20));
-const bytes32 = (x: unknown, what: string): Bytes32 => bytesToHex(fixedBytes(x, what, 32));
 
 // Keyed by status so the compiler fails here when ChannelStatus gains or loses a member.
 const STATUSES: Record<ChannelStatus, true> = {
@@ -191,24 +167,6 @@ function status(x: unknown): ChannelStatus {
 
 // ---------------------------------------------------------------------------------------------
 // Channel record
-
-type Wire = number | boolean | string | null | Uint8Array | Wire[];
-
-function u(value: bigint): number | Uint8Array {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : uintToBytes(value);
-}
-
-function encodeParams(p: ChannelParams): Wire[] {
-  return [
-    u(p.chainId),
-    hexToBytes(p.adjudicator),
-    hexToBytes(p.participants[0]),
-    hexToBytes(p.participants[1]),
-    p.assets.map(hexToBytes),
-    u(p.challengeDuration),
-    u(p.nonce),
-  ];
-}
 
 function readParams(x: unknown): ChannelParams {
   const f = arr(x, 'params', 7, 7);
@@ -246,7 +204,7 @@ function recordToWire(r: ChannelRecord): Wire[] {
     r.self,
     [r.peer.peerId, [...r.peer.multiaddrs]],
     r.status,
-    r.deposits.map(([a, b]) => [u(a), u(b)]),
+    encodeBalances(r.deposits),
     r.depositFacts.map((d) => [d.asset, d.participant, u(d.amount), u(d.holdingsAfter)]),
     u(r.burnedVersion),
     u(r.versionLease),
@@ -265,7 +223,7 @@ function recordFromWire(w: unknown): ChannelRecord {
   }
   const note = f[11] === null ? undefined : str(f[11], 'note');
   return {
-    id: bytes32(f[0], 'id'),
+    id: b32(f[0], 'id'),
     params: readParams(f[1]),
     self: party(f[2], 'self'),
     peer: { peerId: str(peer[0], 'peerId'), multiaddrs: arr(peer[1], 'multiaddrs', 0, Infinity).map((m) => str(m, 'multiaddr')) },
@@ -291,7 +249,7 @@ export function decodeChannelRecord(bytes: Uint8Array, where = 'channel record')
   try {
     return recordFromWire(raw);
   } catch (e) {
-    if (e instanceof Invalid) throw corrupt(where, e.message);
+    if (e instanceof Malformed) throw corrupt(where, e.message);
     throw corrupt(where, 'record structure is invalid', e);
   }
 }

@@ -29,9 +29,9 @@ const BIN = fileURLToPath(new URL('../../bin/lanes.js', import.meta.url));
 
 /**
  * Signature worker threads per node when not chosen: one when every node can have a core of its
- * own, so its signatures run beside its event loop (measured, two nodes on two cores: ~3.0k →
- * ~3.2-4.0k co-signed updates/s, docs/performance.md); none when nodes outnumber cores, where a worker only adds
- * hand-offs and contention (four nodes on two cores: ~80-100k → ~72k payments/s).
+ * own, so its signatures run beside its event loop (two nodes on two cores: ~3.0k → 3.2-4.0k
+ * co-signed updates/s, docs/performance.md); none when nodes outnumber cores, where a worker
+ * only adds hand-offs and contention (four nodes on two cores: ~80-100k → ~72k payments/s).
  */
 export function defaultSignerWorkers(nodes: number, cores: number = availableParallelism()): number {
   return nodes <= cores ? 1 : 0;

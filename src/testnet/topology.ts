@@ -120,8 +120,12 @@ export function planChannels(o: TopologyOptions): ChannelPlan[] {
  * is in, with room for gas: at least 10,000 ETH and 1,000,000 of each token.
  */
 export function fundingFor(plans: readonly ChannelPlan[], nodes: number, deposit: bigint): { ether: bigint; tokens: bigint } {
-  let most = 0;
-  for (let i = 0; i < nodes; i++) most = Math.max(most, plans.filter((p) => p.leader === i || p.follower === i).length);
+  const channels = new Array<number>(nodes).fill(0);
+  for (const p of plans) {
+    channels[p.leader]!++;
+    channels[p.follower]!++;
+  }
+  const most = Math.max(0, ...channels);
   const need = deposit * BigInt(most) + 1_000n;
   return { ether: need > 10_000n ? need : 10_000n, tokens: need > 1_000_000n ? need : 1_000_000n };
 }

@@ -4,8 +4,7 @@
  * paying twice; a transaction not mined in time is replaced with a higher fee.
  */
 import test from 'ava';
-import { bytesToHex, hexToBytes } from '../../src/core/index.ts';
-import type { SignedState } from '../../src/core/index.ts';
+import { bytesToHex } from '../../src/core/index.ts';
 import { createChainService, createClients } from '../../src/chain/chain-service.ts';
 import { challengeItem } from '../../src/chain/encode.ts';
 import type { ChannelInfo, CloseResult, SignedStateJson } from '../../src/sdk/api.ts';
@@ -13,6 +12,7 @@ import { type Actor, actor } from '../helpers/actors.ts';
 import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
 import { type LocalNet, freePort, keyHex, localNet } from '../helpers/local-net.ts';
 import { type ProcessNode, spawnNode } from '../helpers/process-node.ts';
+import { readSignedState } from '../../src/sdk/json.ts';
 
 const ETHER = 10n ** 18n;
 let net: LocalNet;
@@ -86,19 +86,6 @@ test.after.always(async () => {
   await net?.stop();
 });
 
-function signedFromJson(j: SignedStateJson): SignedState {
-  return {
-    state: {
-      channelId: j.channelId,
-      version: BigInt(j.state.version),
-      balances: j.state.balances.map(([a, b]) => [BigInt(a), BigInt(b)] as const),
-      locks: [],
-      isFinal: j.state.isFinal,
-    },
-    signatures: [hexToBytes(j.signatures[0]), hexToBytes(j.signatures[1])],
-  };
-}
-
 test.serial('stale-state attack: while bo is offline, the watchtower answers and concludes, and bo is paid in full', async (t) => {
   const ch = await nodes.ada!.call<ChannelInfo>('openChannel', {
     peer: nodes.bo!.info.multiaddrs[0],
@@ -137,7 +124,7 @@ test.serial('stale-state attack: while bo is offline, the watchtower answers and
     challengeDuration: BigInt(p.challengeDuration),
     nonce: BigInt(p.nonce),
   };
-  t.true((await cheat.challengeBatch([challengeItem(params, signedFromJson(old))])).items[0]!.ok);
+  t.true((await cheat.challengeBatch([challengeItem(params, readSignedState(old))])).items[0]!.ok);
   const answered = await until(
     () => cheat.dispute(ch.id),
     (d) => d !== undefined && d.version > BigInt(old.state.version),

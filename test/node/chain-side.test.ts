@@ -1,10 +1,10 @@
 /** Deposits after opening, the answer to a stale state, and signature work on worker threads. */
 import test from 'ava';
-import { type SignedState, bytesToHex, hexToBytes } from '../../src/core/index.ts';
+import { bytesToHex } from '../../src/core/index.ts';
 import { createChainService } from '../../src/chain/chain-service.ts';
 import { challengeItem } from '../../src/chain/encode.ts';
-import type { SignedStateJson } from '../../src/sdk/api.ts';
 import { ETHER, type Network, converged, eventually, network } from '../helpers/nodes.ts';
+import { readSignedState } from '../../src/sdk/json.ts';
 
 let net: Network;
 test.before(async () => {
@@ -17,19 +17,6 @@ test.before(async () => {
 test.after.always(async () => {
   await net?.stop();
 });
-
-function fromJson(j: SignedStateJson): SignedState {
-  return {
-    state: {
-      channelId: j.channelId,
-      version: BigInt(j.state.version),
-      balances: j.state.balances.map(([a, b]) => [BigInt(a), BigInt(b)] as const),
-      locks: [],
-      isFinal: j.state.isFinal,
-    },
-    signatures: [hexToBytes(j.signatures[0]), hexToBytes(j.signatures[1])],
-  };
-}
 
 test.serial('a top-up is deposited on-chain and credited in a co-signed state', async (t) => {
   const { alice, bob } = net.nodes;
@@ -53,7 +40,7 @@ test.serial('a stale state registered against an online node is answered with it
   const ch = await alice!.node.openChannel({ peer: bob!.multiaddr, deposit: [4n * ETHER], challengeDuration: 300n });
   await alice!.node.pay(ch.id, { amount: ETHER });
   await converged(ch.id, alice!, bob!);
-  const old = fromJson(await alice!.node.signedState(ch.id)); // alice: 3, bob: 1
+  const old = readSignedState(await alice!.node.signedState(ch.id)); // alice: 3, bob: 1
   await alice!.node.pay(ch.id, { amount: 2n * ETHER }); // alice: 1, bob: 3
   await converged(ch.id, alice!, bob!);
   const params = (await alice!.node.signedState(ch.id)).params;

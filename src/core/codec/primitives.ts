@@ -8,7 +8,7 @@ import { Packr } from 'msgpackr';
 import { type Address, type Bytes32, MAX_UINT256, MAX_UINT64, bytesToHex, bytesToUint, hexToBytes, uintToBytes } from '../bytes.ts';
 import { SIGNATURE_LENGTH } from '../crypto.ts';
 import type { ChannelParams, ParticipantIndex } from '../params.ts';
-import { type RejectReason, isRejectReason } from '../result.ts';
+import { type RejectReason, type Result, isRejectReason, ok, reject } from '../result.ts';
 import type { Balances, ChannelState, Lock } from '../state.ts';
 import type { CodecLimits } from './messages.ts';
 
@@ -153,6 +153,32 @@ export function state(x: unknown, limits: CodecLimits): ChannelState {
     locks: arr(f[3], 'locks', 0, limits.maxLocks).map((l) => lock(l, limits)),
     isFinal: f[4],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding a message
+
+/**
+ * Unpacks untrusted bytes and parses them with `parse`: the shared envelope of every codec's
+ * decoder. Each failure is a `malformed` rejection saying what was wrong; never throws.
+ */
+export function decodeWith<T>(data: Uint8Array, limits: CodecLimits, parse: (raw: unknown, limits: CodecLimits) => T): Result<T> {
+  if (!(data instanceof Uint8Array)) return reject('malformed', 'message must be bytes');
+  if (data.length === 0) return reject('malformed', 'empty message');
+  if (data.length > limits.maxMessageBytes) {
+    return reject('malformed', `message of ${data.length} bytes exceeds the limit of ${limits.maxMessageBytes}`);
+  }
+  let raw: unknown;
+  try {
+    raw = packr.unpack(data);
+  } catch (e) {
+    return reject('malformed', `not msgpack: ${e instanceof Error ? e.message.slice(0, 200) : 'decode error'}`);
+  }
+  try {
+    return ok(parse(raw, limits));
+  } catch (e) {
+    return reject('malformed', e instanceof Malformed ? e.message : 'message structure is invalid');
+  }
 }
 
 export type { Address, Bytes32, ParticipantIndex, RejectReason };

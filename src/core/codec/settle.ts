@@ -9,7 +9,7 @@
  */
 import type { Bytes32 } from '../bytes.ts';
 import type { ChannelParams } from '../params.ts';
-import { type RejectReason, type Result, ok, reject } from '../result.ts';
+import { type RejectReason, type Result } from '../result.ts';
 import type { ChannelState } from '../state.ts';
 import type { SignedState } from '../validate.ts';
 import type { CodecLimits } from './messages.ts';
@@ -17,10 +17,10 @@ import { DEFAULT_LIMITS } from './wire.ts';
 import {
   type Wire,
   MAX_UINT64,
-  Malformed,
   addr,
   arr,
   b32,
+  decodeWith,
   encodeParams,
   encodeState,
   fail,
@@ -39,8 +39,11 @@ export const SETTLE_PROTOCOL = '/lanes/settle/1.0.0';
 /** The most secrets one reveal item carries. */
 export const MAX_SECRETS = 256;
 
-/** Why the chain (or the coordinator) did not settle an item: the adjudicator's reasons, plus `dropped`. */
-export const SETTLEMENT_FAILURES = [
+/**
+ * Why the adjudicator skips a batch item: its `Reason` enum after `None`, in order (so index + 1
+ * is the value in its `ItemFailed` event; src/chain/events.ts decodes by it).
+ */
+export const ADJUDICATOR_FAILURES = [
   'malformed',
   'invalid-signature',
   'wrong-signer',
@@ -52,6 +55,11 @@ export const SETTLEMENT_FAILURES = [
   'not-challenged',
   'challenge-pending',
   'state-mismatch',
+] as const;
+
+/** Why the chain (or the coordinator) did not settle an item: the adjudicator's reasons, plus `dropped`. */
+export const SETTLEMENT_FAILURES = [
+  ...ADJUDICATOR_FAILURES,
   'dropped', // the coordinator gave up on it (e.g. its transaction kept failing)
 ] as const;
 export type SettlementFailure = (typeof SETTLEMENT_FAILURES)[number];
@@ -192,18 +200,5 @@ function parse(w: unknown, limits: CodecLimits): SettleMessage {
 
 /** Decodes a settlement message; never throws. */
 export function decodeSettleMessage(data: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Result<SettleMessage> {
-  if (!(data instanceof Uint8Array) || data.length === 0) return reject('malformed', 'empty message');
-  if (data.length > limits.maxMessageBytes)
-    return reject('malformed', `message of ${data.length} bytes exceeds the limit of ${limits.maxMessageBytes}`);
-  let raw: unknown;
-  try {
-    raw = packr.unpack(data);
-  } catch (e) {
-    return reject('malformed', `not msgpack: ${e instanceof Error ? e.message.slice(0, 200) : 'decode error'}`);
-  }
-  try {
-    return ok(parse(raw, limits));
-  } catch (e) {
-    return reject('malformed', e instanceof Malformed ? e.message : 'message structure is invalid');
-  }
+  return decodeWith(data, limits, parse);
 }

@@ -12,21 +12,22 @@
  */
 import { MAX_OPS, type Op } from '../ops.ts';
 import { MAX_ASSETS, type ChannelParams } from '../params.ts';
-import { type Result, ok, reject } from '../result.ts';
+import type { Result } from '../result.ts';
 import { MAX_LOCKS } from '../state.ts';
 import type { CodecLimits, Message } from './messages.ts';
 import {
   type Wire,
   MAX_UINT256,
   MAX_UINT64,
-  Malformed,
   addr,
   address,
   arr,
   b32,
   balances,
+  decodeWith,
   encodeBalances,
   encodeLock,
+  encodeParams,
   fail,
   lock,
   packr,
@@ -76,19 +77,7 @@ function encodeOp(op: Op): Wire[] {
 function toWire(m: Message): Wire[] {
   switch (m.type) {
     case 'open': {
-      const p = m.params;
-      return [
-        TAG.open,
-        u(p.chainId),
-        addr(p.adjudicator),
-        addr(p.participants[0]),
-        addr(p.participants[1]),
-        p.assets.map(addr),
-        u(p.challengeDuration),
-        u(p.nonce),
-        encodeBalances(m.deposits),
-        m.signature,
-      ];
+      return [TAG.open, ...encodeParams(m.params), encodeBalances(m.deposits), m.signature];
     }
     case 'open-accept':
       return [TAG['open-accept'], addr(m.channelId), m.signature];
@@ -275,21 +264,5 @@ function parse(w: unknown, limits: CodecLimits): Message {
  * Never throws.
  */
 export function decodeMessage(data: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Result<Message> {
-  if (!(data instanceof Uint8Array)) return reject('malformed', 'message must be bytes');
-  if (data.length === 0) return reject('malformed', 'empty message');
-  if (data.length > limits.maxMessageBytes) {
-    return reject('malformed', `message of ${data.length} bytes exceeds the limit of ${limits.maxMessageBytes}`);
-  }
-  let raw: unknown;
-  try {
-    raw = packr.unpack(data);
-  } catch (e) {
-    return reject('malformed', `not msgpack: ${e instanceof Error ? e.message.slice(0, 200) : 'decode error'}`);
-  }
-  try {
-    return ok(parse(raw, limits));
-  } catch (e) {
-    if (e instanceof Malformed) return reject('malformed', e.message);
-    return reject('malformed', 'message structure is invalid');
-  }
+  return decodeWith(data, limits, parse);
 }

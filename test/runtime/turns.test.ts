@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Channel } from '../../src/node/channel.ts';
-import { TURN_BUDGET_MS } from '../../src/node/turns.ts';
+import { TURN_BUDGET_MS } from '../../src/runtime/turns.ts';
 import type { ChannelRecord } from '../../src/store/store.ts';
 
 const channel = (): Channel => new Channel({} as ChannelRecord);
