@@ -103,7 +103,8 @@ contract LanesAdjudicator {
         ChallengeExpired, // the challenge period is over: conclude instead
         NotChallenged, // conclude without a registered state
         ChallengePending, // conclude before the challenge period is over
-        StateMismatch // conclude data does not match the registered state
+        StateMismatch, // conclude data does not match the registered state
+        LocksPending // conclude while a lock is neither revealed nor expired: its outcome is not yet fixed
     }
 
     // ------------------------------------------------------------------------------------------
@@ -111,6 +112,13 @@ contract LanesAdjudicator {
 
     uint256 public constant MAX_ASSETS = 8;
     uint256 public constant MAX_LOCKS = 64;
+    /// @notice The longest challenge period (30 days): a deadline `block.timestamp + duration`
+    /// never overflows, and no dispute can hold funds longer than this.
+    uint64 public constant MAX_CHALLENGE_DURATION = 30 days;
+    /// @notice The most one channel may hold of one asset. Every sum the contract keeps (a batch's
+    /// netted payouts, an account's withdrawable balance) is a sum of holdings, so with holdings
+    /// below 2^128 none can overflow, whatever a token claims to have transferred.
+    uint256 public constant MAX_HOLDINGS = type(uint128).max;
     /// @dev Gas forwarded to a token's transfer: bounds what a hostile token can burn in a batch.
     uint256 private constant TOKEN_CALL_GAS = 100_000;
     /// @dev Bit 255 of a holdings slot marks the channel closed; the low bits keep any leftover.
@@ -178,6 +186,9 @@ contract LanesAdjudicator {
     // Errors (whole-call failures; batch items fail with {ItemFailed} instead)
 
     error Reentrancy();
+    /// @notice Params no channel may have: no assets or more than {MAX_ASSETS}, an asset listed
+    /// twice, or a challenge duration above {MAX_CHALLENGE_DURATION}.
+    error InvalidParams();
     error InvalidAsset(uint256 index);
     error InvalidParticipant(uint256 index);
     error ZeroAmount();
@@ -228,7 +239,7 @@ contract LanesAdjudicator {
             if (received == 0) revert ZeroAmount();
         }
         uint256 afterDeposit = held + received;
-        if (afterDeposit >= CLOSED) revert HoldingsOverflow(id);
+        if (afterDeposit > MAX_HOLDINGS) revert HoldingsOverflow(id);
         _holdings[id][asset] = afterDeposit;
         emit Deposited(id, asset, params.participants[participant], received, afterDeposit);
     }
@@ -270,14 +281,15 @@ contract LanesAdjudicator {
             uint256 held = _holdings[id][asset];
             if (held & CLOSED != 0) revert ChannelIsClosed(id);
             uint256 afterDeposit = held + it.amount;
-            if (afterDeposit >= CLOSED) revert HoldingsOverflow(id);
+            if (afterDeposit > MAX_HOLDINGS) revert HoldingsOverflow(id);
             _holdings[id][asset] = afterDeposit;
             emit Deposited(id, asset, it.params.participants[it.participant], it.amount, afterDeposit);
         }
     }
 
     function _checkDepositArgs(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) private pure returns (uint256) {
-        if (params.assets.length > MAX_ASSETS || assetIndex >= params.assets.length) revert InvalidAsset(assetIndex);
+        if (!_validParams(params)) revert InvalidParams();
+        if (assetIndex >= params.assets.length) revert InvalidAsset(assetIndex);
         if (participant > 1) revert InvalidParticipant(participant);
         if (amount == 0) revert ZeroAmount();
         return assetIndex;
@@ -298,7 +310,7 @@ contract LanesAdjudicator {
         uint256 held = _holdings[id][asset];
         if (held & CLOSED != 0) revert ChannelIsClosed(id);
         uint256 afterDeposit = held + amount;
-        if (afterDeposit >= CLOSED) revert HoldingsOverflow(id);
+        if (afterDeposit > MAX_HOLDINGS) revert HoldingsOverflow(id);
         withdrawable[msg.sender][asset] = available - amount;
         _holdings[id][asset] = afterDeposit;
         emit Deposited(id, asset, params.participants[participant], amount, afterDeposit);
@@ -365,18 +377,29 @@ contract LanesAdjudicator {
             bp := add(it, calldataload(add(it, 0x40)))
             n := calldataload(ap)
             version := calldataload(add(it, 0x20))
-            let dirty := or(shr(160, or(calldataload(pp), calldataload(add(pp, 0x20)))), shr(64, or(version, calldataload(add(pp, 0x60)))))
+            let countOk := and(gt(n, 0), iszero(gt(n, MAX_ASSETS)))
+            let dirty := or(
+                or(shr(160, or(calldataload(pp), calldataload(add(pp, 0x20)))), shr(64, version)),
+                gt(calldataload(add(pp, 0x60)), MAX_CHALLENGE_DURATION)
+            )
+            // The count is bounded before anything loops over it: at most MAX_ASSETS words are read.
             for {
                 let a := 0
-            } lt(a, n) {
+            } and(countOk, lt(a, n)) {
                 a := add(a, 1)
             } {
-                dirty := or(dirty, shr(160, calldataload(add(ap, shl(5, add(a, 1))))))
+                let asset := calldataload(add(ap, shl(5, add(a, 1))))
+                dirty := or(dirty, shr(160, asset))
+                // Each asset at most once: a duplicate would check two payouts against one slot.
+                for {
+                    let b := 0
+                } lt(b, a) {
+                    b := add(b, 1)
+                } {
+                    dirty := or(dirty, eq(asset, calldataload(add(ap, shl(5, add(b, 1))))))
+                }
             }
-            wellFormed := and(
-                and(gt(n, 0), iszero(gt(n, MAX_ASSETS))),
-                and(eq(calldataload(bp), shl(1, n)), iszero(dirty))
-            )
+            wellFormed := and(countOk, and(eq(calldataload(bp), shl(1, n)), iszero(dirty)))
             // Every part must lie inside calldata (offsets could otherwise wrap around).
             wellFormed := and(wellFormed, and(lt(it, size), and(lt(pp, size), lt(ap, size))))
             wellFormed := and(wellFormed, iszero(gt(add(bp, shl(5, add(shl(1, n), 1))), size)))
@@ -523,11 +546,16 @@ contract LanesAdjudicator {
         // Resolve locks into the per-participant payouts, then check them against the holdings.
         uint256[] memory pay = new uint256[](2 * n);
         for (uint256 a = 0; a < 2 * n; ++a) pay[a] = it.balances[a];
+        // A lock pays its receiver iff its secret was revealed before its expiry. Until it is
+        // either revealed or expired that is not decided, so the channel may not conclude yet
+        // (docs/adr/0008): concluding early would hand a live lock back to its sender.
         Lock[] calldata locks = it.locks;
         for (uint256 k = 0; k < locks.length; ++k) {
             Lock calldata l = locks[k];
             uint256 when = revealedAt[l.hashlock];
-            uint256 to = (when != 0 && when < l.expiry) ? l.receiver : l.sender;
+            bool paysReceiver = when != 0 && when < l.expiry;
+            if (!paysReceiver && block.timestamp < l.expiry) return (id, Reason.LocksPending);
+            uint256 to = paysReceiver ? l.receiver : l.sender;
             bool ok;
             (ok, pay[2 * l.asset + to]) = _add(pay[2 * l.asset + to], l.amount);
             if (!ok) return (id, Reason.Malformed);
@@ -770,9 +798,22 @@ contract LanesAdjudicator {
     // ------------------------------------------------------------------------------------------
     // Internals: holdings
 
+    /// @dev The rules every channel's params obey: 1 to {MAX_ASSETS} distinct assets and a
+    /// challenge duration of at most {MAX_CHALLENGE_DURATION}. Checked wherever params are read.
+    function _validParams(Params calldata p) private pure returns (bool) {
+        address[] calldata assets = p.assets;
+        uint256 n = assets.length;
+        if (n == 0 || n > MAX_ASSETS || p.challengeDuration > MAX_CHALLENGE_DURATION) return false;
+        for (uint256 a = 1; a < n; ++a) {
+            for (uint256 b = 0; b < a; ++b) if (assets[a] == assets[b]) return false;
+        }
+        return true;
+    }
+
     function _wellFormed(Params calldata p, uint256[] calldata balances, Lock[] calldata locks, bool isFinal) private pure returns (bool) {
+        if (!_validParams(p)) return false;
         uint256 n = p.assets.length;
-        if (n == 0 || n > MAX_ASSETS || balances.length != 2 * n || locks.length > MAX_LOCKS) return false;
+        if (balances.length != 2 * n || locks.length > MAX_LOCKS) return false;
         if (isFinal && locks.length != 0) return false;
         for (uint256 k = 0; k < locks.length; ++k) {
             Lock calldata l = locks[k];
@@ -792,28 +833,33 @@ contract LanesAdjudicator {
         return funded ? Reason.None : Reason.UnknownChannel;
     }
 
-    /// @dev Checks the payouts `pay` ([asset0.p0, asset0.p1, ...]) against the holdings, then marks
-    /// the channel closed. Holdings above the payouts (a deposit no state credited) stay recorded.
-    /// Reads each slot in a first pass and writes in a second, so a failing item writes nothing.
+    /// @dev The payouts of a concluded state `pay` ([asset0.p0, asset0.p1, ...]), limited to the
+    /// holdings, then marks the channel closed. An asset holding less than its state allocates
+    /// (a side that never funded) pays in funding order: participant 0 first, then participant 1
+    /// gets what is left. Nodes fund in that order (participant 1 deposits only once participant
+    /// 0's deposit is on-chain), so each side gets back at least what it put in (docs/adr/0008).
+    /// Holdings above the payouts (a deposit no state credited) stay recorded. Reads each slot
+    /// in a first pass and writes in a second, so a failing item writes nothing.
     function _settle(bytes32 id, address[] calldata assets, uint256[] memory pay) private returns (Reason) {
         uint256 n = assets.length;
         bool funded;
-        bool exceeds;
         for (uint256 a = 0; a < n; ++a) {
             uint256 h = _holdings[id][assets[a]];
             if (h & CLOSED != 0) return Reason.ChannelClosed;
             if (h != 0) funded = true;
             (bool ok, uint256 total) = _add(pay[2 * a], pay[2 * a + 1]);
             if (!ok) return Reason.Malformed;
-            if (total > h) exceeds = true;
+            if (total > h) {
+                if (pay[2 * a] > h) pay[2 * a] = h;
+                pay[2 * a + 1] = h - pay[2 * a];
+            }
         }
         if (!funded) return Reason.UnknownChannel;
-        if (exceeds) return Reason.ExceedsHoldings;
         for (uint256 a = 0; a < n; ++a) {
             mapping(address => uint256) storage slot = _holdings[id];
             address asset = assets[a];
             unchecked {
-                slot[asset] = CLOSED | (slot[asset] - pay[2 * a] - pay[2 * a + 1]); // checked in the first pass
+                slot[asset] = CLOSED | (slot[asset] - pay[2 * a] - pay[2 * a + 1]); // at most the holdings (first pass)
             }
         }
         return Reason.None;
@@ -876,8 +922,8 @@ contract LanesAdjudicator {
     }
 
     function _credit(uint256 acc, address to, address asset, uint256 amount) private {
-        // Cannot overflow: every credit is backed by holdings, each below 2^255, and all of them
-        // together by this contract's balance.
+        // Cannot overflow: every credit is paid out of one channel's holdings, each at most
+        // MAX_HOLDINGS (< 2^128), and a call settles far fewer than 2^127 channels.
         assembly ("memory-safe") {
             if amount {
                 mstore(0x00, to)
@@ -917,6 +963,8 @@ contract LanesAdjudicator {
                 amount := tload(key)
                 tstore(key, 0)
             }
+            // withdrawable only grows by payouts (< 2^128 per channel, each paid once): reaching
+            // 2^256 would take more than 2^127 settled channels, so this addition never reverts.
             if (payout == Payout.Credit) {
                 withdrawable[to][asset] += amount;
                 continue;

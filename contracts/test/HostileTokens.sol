@@ -103,3 +103,83 @@ contract RejectingReceiver {
         revert("no ETH");
     }
 }
+
+/// @notice Lies about its balance: each `transferFrom` adds `pendingLie` (set by anyone) to the
+/// balance it reports for the recipient, so a deposit appears to bring in far more than it did.
+contract LyingToken {
+    mapping(address => uint256) public realBalance;
+    mapping(address => uint256) public lie;
+    uint256 public pendingLie;
+
+    function mint(address to, uint256 amount) external {
+        realBalance[to] += amount;
+    }
+
+    function approve(address, uint256) external pure returns (bool) {
+        return true;
+    }
+
+    function allowance(address, address) external pure returns (uint256) {
+        return type(uint256).max;
+    }
+
+    function setPendingLie(uint256 amount) external {
+        pendingLie = amount;
+    }
+
+    function balanceOf(address who) external view returns (uint256) {
+        return realBalance[who] + lie[who];
+    }
+
+    function transfer(address to, uint256 amount) external returns (bool) {
+        _move(msg.sender, to, amount);
+        return true;
+    }
+
+    function transferFrom(address from, address to, uint256 amount) external returns (bool) {
+        _move(from, to, amount);
+        lie[to] += pendingLie;
+        pendingLie = 0;
+        return true;
+    }
+
+    function _move(address from, address to, uint256 amount) private {
+        uint256 real = realBalance[from];
+        uint256 fake = lie[from];
+        require(real + fake >= amount, "balance");
+        // Spends the lie first: a holder can pay out what it only claims to have.
+        if (fake >= amount) {
+            lie[from] = fake - amount;
+        } else {
+            lie[from] = 0;
+            realBalance[from] = real - (amount - fake);
+        }
+        realBalance[to] += amount;
+    }
+}
+
+/// @notice Burns every unit of gas it is given on `transfer` while `burning` is set.
+contract GasBurningToken is TestToken {
+    bool public burning;
+
+    constructor() TestToken("Burn", "BURN") {}
+
+    function setBurning(bool value) external {
+        burning = value;
+    }
+
+    function transfer(address to, uint256 amount) external override returns (bool) {
+        if (burning) {
+            while (true) {}
+        }
+        _move(msg.sender, to, amount);
+        return true;
+    }
+}
+
+/// @notice An ETH receiver that burns all the gas it is given.
+contract GasBurningReceiver {
+    receive() external payable {
+        while (true) {}
+    }
+}

@@ -16,11 +16,17 @@ export interface InProcessChain {
   setBalance(address: `0x${string}`, wei: bigint): Promise<void>;
 }
 
-export async function createInProcessChain(): Promise<InProcessChain> {
+/**
+ * @param overrides Extra EDR network settings (e.g. `throwOnTransactionFailures: false`, so a
+ * reverted transaction is mined and returns its hash like on a real chain).
+ */
+export async function createInProcessChain(overrides: Readonly<Record<string, unknown>> = {}): Promise<InProcessChain> {
   const { createHardhatRuntimeEnvironment } = await import('hardhat/hre');
   const hre = await createHardhatRuntimeEnvironment({}, {}, PROJECT_ROOT);
   // Same settings as hardhat.config.ts's `node` network (see there for why).
-  const { provider } = await hre.network.create({ override: { transactionGasCap: false, gasEstimationMode: 'topLevelSuccess' } as never });
+  const { provider } = await hre.network.create({
+    override: { transactionGasCap: false, gasEstimationMode: 'topLevelSuccess', ...overrides } as never,
+  });
   const p = provider as unknown as EIP1193Provider;
   const rpc = (method: string, params: unknown[]) => p.request({ method: method as never, params: params as never });
   return {

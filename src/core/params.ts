@@ -7,11 +7,18 @@
  * state can never be replayed against another chain or deployment, even before the EIP-712
  * domain is checked.
  */
-import { type Address, type Bytes32, isAddress, isUint256, isUint64, keccak256Hex, writeAddressWord, writeWord } from './bytes.ts';
+import { type Address, type Bytes32, isAddress, isUint256, keccak256Hex, writeAddressWord, writeWord } from './bytes.ts';
 import { type Result, ok, reject } from './result.ts';
 
 /** The most assets one channel may hold. Bounds the cost of every on-chain item. */
 export const MAX_ASSETS = 8;
+
+/**
+ * The longest challenge period a channel may have (30 days), as the adjudicator enforces it:
+ * a registration's deadline (`block.timestamp + challengeDuration`) can never overflow, and no
+ * channel can hold its funds hostage for longer than this in a dispute.
+ */
+export const MAX_CHALLENGE_DURATION = 30n * 24n * 3600n;
 
 /** Index of a participant in {@link ChannelParams.participants}. Participant 0 leads updates. */
 export type ParticipantIndex = 0 | 1;
@@ -61,8 +68,8 @@ export function validateParams(params: ChannelParams): Result<ChannelParams> {
     if (seen.has(asset)) return reject('malformed', `asset ${asset} is listed twice`);
     seen.add(asset);
   }
-  if (!isUint64(params.challengeDuration) || params.challengeDuration === 0n) {
-    return reject('malformed', 'challengeDuration must be a non-zero uint64 (seconds)');
+  if (typeof params.challengeDuration !== 'bigint' || params.challengeDuration <= 0n || params.challengeDuration > MAX_CHALLENGE_DURATION) {
+    return reject('malformed', `challengeDuration must be 1 to ${MAX_CHALLENGE_DURATION} seconds, got ${String(params.challengeDuration)}`);
   }
   if (!isUint256(params.nonce)) return reject('malformed', 'nonce must be a uint256');
   return ok(params);

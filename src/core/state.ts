@@ -12,6 +12,14 @@ import { channelId } from './params.ts';
 /** The most locks one state may carry: bounds message size and the on-chain cost of a dispute. */
 export const MAX_LOCKS = 64;
 
+/**
+ * The most one channel may hold of one asset (2^128 - 1), as the adjudicator enforces it on every
+ * deposit. Far above any real token's supply, and low enough that no sum the contract keeps (a
+ * batch's netted payouts, an account's withdrawable balance) can ever overflow, whatever a token
+ * claims to have transferred (docs/adr/0008).
+ */
+export const MAX_HOLDINGS = 2n ** 128n - 1n;
+
 /** A hash-locked transfer: paid to the receiver if the secret is revealed before the expiry. */
 export interface Lock {
   /** Unique among the channel's locks, chosen by the sender (uint64). */

@@ -55,6 +55,7 @@ export const ADJUDICATOR_FAILURES = [
   'not-challenged',
   'challenge-pending',
   'state-mismatch',
+  'locks-pending',
 ] as const;
 
 /** Why the chain (or the coordinator) did not settle an item: the adjudicator's reasons, plus `dropped`. */
