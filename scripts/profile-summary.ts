@@ -41,7 +41,7 @@ const COMPONENTS: readonly (readonly [RegExp, string])[] = [
   [/\/src\/store\//, 'lanes store (records, envelopes)'],
   [/\/src\/node\//, 'lanes engine (leader, follower)'],
   [/\/src\/crypto\//, 'lanes signer'],
-  [/\/src\/testnet\//, 'load generator'],
+  [/\/src\/load\//, 'load generator'],
   [/\/src\/coordinator\//, 'coordinator'],
   [/viem|\/ox\/|abitype/, 'viem (chain client)'],
   [/fastify|find-my-way|avvio|light-my-request/, 'fastify (control API)'],

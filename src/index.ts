@@ -20,9 +20,11 @@ export {
   ChannelNotOpenError,
   FatalNodeError,
   NodeStoppedError,
+  NothingToWithdrawError,
   OperationTimeoutError,
   PeerUnreachableError,
   RejectedError,
+  WithdrawFailedError,
 } from './node/errors.ts';
 export type * from './sdk/api.ts';
 export { LanesError, InvalidArgumentError, DecodeError } from './core/errors.ts';

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { NotFoundError } from './not-found.ts';
 import type { LanesApi, LanesEventName } from '../sdk/api.ts';
-import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap } from '../sdk/json.ts';
+import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap, parseWithdraw } from '../sdk/json.ts';
 import { errorResponse } from './errors.ts';
 
 export const EVENT_NAMES: readonly LanesEventName[] = [
@@ -19,6 +19,7 @@ export const EVENT_NAMES: readonly LanesEventName[] = [
   'channel-closing',
   'channel-closed',
   'stale-state-answered',
+  'balance-credited',
   'peer-connected',
   'peer-disconnected',
 ];
@@ -80,6 +81,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   app.post('/v1/channels/:id/swap', async (req, reply) => send(reply, await o.api.swap(id(req), parseSwap(req.body))));
   app.post('/v1/channels/:id/deposit', async (req, reply) => send(reply, await o.api.deposit(id(req), parsePay(req.body))));
   app.post('/v1/channels/:id/close', async (req, reply) => send(reply, await o.api.close(id(req), parseClose(req.body))));
+  app.get('/v1/withdrawable', async (_req, reply) => send(reply, await o.api.withdrawable()));
+  app.post('/v1/withdraw', async (req, reply) => send(reply, await o.api.withdraw(parseWithdraw(req.body))));
 
   // Server-sent events: `event: <name>` / `data: <json>`, a comment every 15 s keeps proxies awake.
   app.get('/v1/events', (req, reply) => {

@@ -4,7 +4,8 @@
  * adds the latency histograms), POST /v1/load/stop ends it early.
  */
 import type { FastifyInstance } from 'fastify';
-import { type LoadGenerator, parseLoadSpec } from '../testnet/load.ts';
+import type { LoadGenerator } from '../load/load-generator.ts';
+import { parseLoadSpec } from '../load/load-spec.ts';
 
 export function loadRoutes(generator: LoadGenerator): (app: FastifyInstance) => void {
   return (app) => {

@@ -12,12 +12,16 @@ import {
   createPublicClient,
   createWalletClient,
   custom,
+  decodeFunctionData,
   defineChain,
+  getAbiItem,
   erc20Abi,
   http,
 } from 'viem';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
-import type { Address, Bytes32, Hex } from '../core/bytes.ts';
+import { type Address, type Bytes32, type Hex, concatBytes, hexToBytes } from '../core/bytes.ts';
+import { channelId } from '../core/params.ts';
+import type { SignedState } from '../core/validate.ts';
 import { LanesError } from '../core/errors.ts';
 import type { ChannelParams } from '../core/params.ts';
 import { LanesAdjudicatorAbi, LanesAdjudicatorBytecode } from './artifacts/LanesAdjudicator.ts';
@@ -70,6 +74,14 @@ export interface ChainService {
   timestamp(): Promise<bigint>;
   /** Events in `[fromBlock, toBlock ?? latest]`, and the block to resume from. Replays are safe: events carry their position. */
   events(fromBlock: bigint, toBlock?: bigint): Promise<{ events: ChainEvent[]; nextBlock: bigint }>;
+  /** Every `Deposited` event of one channel. */
+  depositsOf(channelId: Bytes32): Promise<{ events: ChainEvent[] }>;
+  /**
+   * The state a `challengeBatch` transaction registered for the channel with `params`, with both
+   * signatures, read from its calldata; undefined when the transaction is not a plain
+   * `challengeBatch` call carrying the channel.
+   */
+  registeredState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
   /** Polls for events from `fromBlock` on; returns a function that stops the polling. */
   watch(options: {
     fromBlock: bigint;
@@ -126,6 +138,9 @@ export async function deployAdjudicator(clients: Clients): Promise<Address> {
   if (receipt.status !== 'success' || !receipt.contractAddress) throw new LanesError('adjudicator deployment failed', { details: hash });
   return receipt.contractAddress.toLowerCase() as Address;
 }
+
+const DEPOSITED_EVENT = getAbiItem({ abi: LanesAdjudicatorAbi, name: 'Deposited' });
+const lower = (a: string) => a.toLowerCase() as Address;
 
 const ITEM_EVENT: Record<BatchOperation, ChainEvent['type']> = { close: 'closed', challenge: 'challenged', conclude: 'concluded' };
 
@@ -307,6 +322,64 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       if (latest < fromBlock) return { events: [], nextBlock: fromBlock };
       const logs = await publicClient.getLogs({ address: adjudicator, fromBlock, toBlock: latest });
       return { events: decodeEvents(logs), nextBlock: latest + 1n };
+    },
+
+    async depositsOf(channelId) {
+      const logs = await publicClient.getLogs({
+        address: adjudicator,
+        event: DEPOSITED_EVENT,
+        args: { channelId },
+        fromBlock: 0n,
+        toBlock: 'latest',
+      });
+      return { events: decodeEvents(logs) };
+    },
+
+    async registeredState(hash, params) {
+      const tx = await publicClient.getTransaction({ hash });
+      if (!tx.to || tx.to.toLowerCase() !== adjudicator) return undefined;
+      let call;
+      try {
+        call = decodeFunctionData({ abi: LanesAdjudicatorAbi, data: tx.input });
+      } catch {
+        return undefined;
+      }
+      if (call.functionName !== 'challengeBatch') return undefined;
+      const id = channelId(params);
+      for (const it of call.args[0]) {
+        const p = {
+          chainId: params.chainId,
+          adjudicator: params.adjudicator,
+          participants: [lower(it.params.participants[0]), lower(it.params.participants[1])] as const,
+          assets: it.params.assets.map(lower),
+          challengeDuration: it.params.challengeDuration,
+          nonce: it.params.nonce,
+        };
+        if (channelId(p) !== id) continue;
+        const balances: [bigint, bigint][] = [];
+        for (let i = 0; i + 1 < it.balances.length; i += 2) balances.push([it.balances[i]!, it.balances[i + 1]!]);
+        const sig = (s: { r: `0x${string}`; s: `0x${string}`; v: number }) =>
+          concatBytes(hexToBytes(s.r), hexToBytes(s.s), Uint8Array.of(s.v));
+        return {
+          state: {
+            channelId: id,
+            version: it.version,
+            balances,
+            locks: it.locks.map((l) => ({
+              id: l.id,
+              asset: l.asset,
+              amount: l.amount,
+              sender: l.sender as 0 | 1,
+              receiver: l.receiver as 0 | 1,
+              hashlock: l.hashlock,
+              expiry: l.expiry,
+            })),
+            isFinal: it.isFinal,
+          },
+          signatures: [sig(it.sigs[0]), sig(it.sigs[1])],
+        };
+      }
+      return undefined;
     },
 
     watch({ fromBlock, pollMs = 200, onEvents, onError }) {

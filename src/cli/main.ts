@@ -5,6 +5,7 @@
  *   lanes node start --chain-rpc URL --adjudicator ADDR
  *   lanes channel open --peer MULTIADDR --deposit 1eth
  *   lanes pay CHANNEL 0.01eth
+ *   lanes withdraw [ASSET] [--to ADDRESS]        collect credited payouts from the adjudicator
  *
  * Client commands find the daemon through the data directory (--data-dir, default
  * ./lanes-data or $LANES_DATA_DIR), or through --rpc URL --token-file FILE.
@@ -108,8 +109,10 @@ interface StartOptions {
   apiPort?: string;
   logLevel?: string;
   maxDeposit?: string[];
+  acceptChannels?: boolean;
   signerWorkers?: string;
   loadGenerator?: boolean;
+  autoWithdraw?: string | boolean;
 }
 
 interface ConfigFile {
@@ -122,6 +125,8 @@ interface ConfigFile {
   api?: { host?: string; port?: number };
   logLevel?: string;
   signerWorkers?: number;
+  /** true, or the address to send withdrawals to. */
+  autoWithdraw?: string | boolean;
   policies?: {
     open?: { maxDeposit?: Record<string, string>; assets?: string[] };
     swap?: { pairs: { receive: string; give: string; minReceive: string; perGive: string; maxGive?: string }[] };
@@ -167,9 +172,11 @@ example(
     .option('--coordinator <multiaddr>', 'the settlement coordinator to use')
     .option('--api-host <host>', 'control API host', '127.0.0.1')
     .option('--api-port <port>', 'control API port (0: any free port)', '0')
+    .option('--accept-channels', 'accept channels others open that ask us to deposit nothing (by default a node accepts none)')
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
     .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
+    .option('--auto-withdraw [address]', 'withdraw credited payouts as soon as they are noticed (to ADDRESS, default the node address)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async function (this: Command, o: StartOptions) {
       const g = globals(this);
@@ -180,9 +187,13 @@ example(
       if (!adjudicator || !isAddress(adjudicator.toLowerCase()))
         throw new InvalidArgumentError('give --adjudicator with the contract address');
       const dataDir = (this.getOptionValueSource('dataDir') === 'default' && file.dataDir) || g.dataDir;
-      const open = openPolicy(file.policies, o.maxDeposit);
+      const open = openPolicy(file.policies, o.maxDeposit) ?? (o.acceptChannels ? { maxDeposit: {} } : undefined);
       const swap = swapPolicy(file.policies);
       const workers = o.signerWorkers ?? file.signerWorkers;
+      const autoWithdraw = o.autoWithdraw ?? file.autoWithdraw;
+      const withdrawTo = typeof autoWithdraw === 'string' ? autoWithdraw.toLowerCase() : undefined;
+      if (withdrawTo !== undefined && !isAddress(withdrawTo))
+        throw new InvalidArgumentError(`--auto-withdraw "${String(autoWithdraw)}" must be a 0x address of 40 hex digits`);
       const config: DaemonConfig = {
         dataDir,
         listen: o.listen ?? file.listen ?? ['/ip4/127.0.0.1/tcp/0'],
@@ -196,6 +207,7 @@ example(
         ...(open || swap ? { policies: { ...(open ? { open } : {}), ...(swap ? { swap } : {}) } } : {}),
         ...(workers === undefined ? {} : { signerWorkers: Number(workers) }),
         ...(o.loadGenerator ? { loadGenerator: true } : {}),
+        ...(autoWithdraw ? { autoWithdraw: withdrawTo === undefined ? {} : { to: withdrawTo } } : {}),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).
       const { runDaemon } = await import('../daemon/daemon.ts');
@@ -203,6 +215,7 @@ example(
     }),
   'lanes node start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3 --listen /ip4/127.0.0.1/tcp/4001',
   'lanes --data-dir ./bob node start --config bob.json --max-deposit eth=2eth',
+  'lanes node start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3 --auto-withdraw 0x7099…79c8',
 );
 
 example(
@@ -339,9 +352,10 @@ example(
           waitFor: o.wait ? 'closed' : 'submitted',
           ...(o.direct ? { direct: true } : {}),
         });
+        const credited = (r.credited ?? []).map((c) => `\ncredited ${formatAmount(c.amount, c.asset)} on the adjudicator: lanes withdraw`);
         return {
           json: r,
-          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}`,
+          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}${credited.join('')}`,
         };
       }),
     ),
@@ -405,6 +419,43 @@ example(
   'lanes deposit 0x3f2a… 0.5eth',
 );
 
+example(
+  program
+    .command('withdraw [asset]')
+    .description(
+      "withdraw this node's credited balances from the adjudicator (payouts credited instead of paid: a credit-mode batch, or a payout our address refused); every asset with a balance unless one is named",
+    )
+    .option('--to <address>', 'where the funds go (default: the node address)')
+    .action(
+      client(async (n, _g, name: string | undefined, o: { to?: string }) => {
+        const a = asset(name);
+        const to = o.to?.toLowerCase();
+        if (to !== undefined && !isAddress(to)) throw new InvalidArgumentError(`--to "${o.to}" must be a 0x address of 40 hex digits`);
+        const r = await n.withdraw({ ...(a ? { asset: a } : {}), ...(to ? { to } : {}) });
+        const lines = r.withdrawals.map((w) => `withdrew ${formatAmount(w.amount, w.asset)} to ${r.to}\ntransaction ${w.transactionHash}`);
+        return { json: r, text: lines.length === 0 ? 'nothing to withdraw' : lines.join('\n') };
+      }),
+    ),
+  'lanes withdraw',
+  'lanes withdraw eth --to 0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
+  'lanes withdraw 0xTOKEN --json',
+);
+
+example(
+  program
+    .command('withdrawable')
+    .description("show this node's credited balances on the adjudicator, waiting for `lanes withdraw`")
+    .action(
+      client(async (n) => {
+        const b = await n.withdrawable();
+        const lines = b.map((x) => (x.asset === NATIVE_ASSET ? formatAmount(x.amount) : `${x.amount} of token ${x.asset}`));
+        return { json: b, text: lines.length === 0 ? 'nothing to withdraw' : lines.join('\n') };
+      }),
+    ),
+  'lanes withdrawable',
+  'lanes withdrawable --json',
+);
+
 const coordinator = program.command('coordinator').description('the settlement coordinator: batched closes and disputes, and a watchtower');
 
 example(
@@ -428,6 +479,8 @@ example(
         .default('transfer'),
     )
     .option('--replace-after-ms <ms>', 'replace a transaction not mined after this long', '15000')
+    .option('--rate-limit <n>', 'item submissions a second per peer (bursts of 10 s worth)', '100')
+    .option('--max-watches-per-peer <n>', 'channels one peer may have watched', '10000')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -450,6 +503,8 @@ example(
         policy: { maxItems: Number(o.maxBatch), maxDelayMs: Number(o.maxDelayMs) },
         payout: o.payout as 'transfer' | 'credit',
         replaceAfterMs: Number(o.replaceAfterMs),
+        rateLimit: Number(o.rateLimit),
+        maxWatchesPerPeer: Number(o.maxWatchesPerPeer),
         logLevel: String(o.logLevel),
       });
     }),

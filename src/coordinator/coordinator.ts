@@ -8,7 +8,9 @@
  *   receipt ──per-item results──▶ node ;  chain events ──▶ watchtower ──▶ dispute + conclude
  *
  * Untrusted by design: it can only submit what participants signed, and nodes fall back to
- * submitting directly when it does not settle in time.
+ * submitting directly when it does not settle in time. And it is careful with its own gas: it
+ * queues only items the chain can settle (admission.ts), at a rate per peer (rate-limit.ts),
+ * and broadcasts only batches that pass their simulation (simulate.ts).
  */
 import { join } from 'node:path';
 import type { Stream, Connection } from '@libp2p/interface';
@@ -30,10 +32,14 @@ import type { SignatureBackend } from '../core/crypto.ts';
 import { bestBackend } from '../crypto/select-backend.ts';
 import { createLibp2pNode } from '../p2p/libp2p-node.ts';
 import { SettleStream } from '../p2p/settle-stream.ts';
+import type { RejectReason } from '../core/result.ts';
+import { admit, concludableAt, stateHashOf } from './admission.ts';
+import { itemGas } from './gas.ts';
 import { checkSubmission } from './intake.ts';
 import { type CoordinatorMetrics, createMetrics } from './metrics.ts';
-import { type BatchKind, type BatchPolicy, DEFAULT_POLICY, type QueuedItem, planBatches } from './planner.ts';
+import { type BatchKind, type BatchPolicy, DEFAULT_POLICY, type QueuedItem, planBatches, splitReverted } from './planner.ts';
 import { CoordinatorQueue } from './queue.ts';
+import { type BucketPolicy, RateLimiter } from './rate-limit.ts';
 import type { BatchRecord, ItemRecord } from './records.ts';
 import { Submitter } from './submitter.ts';
 
@@ -49,8 +55,21 @@ export interface CoordinatorConfig {
   /** Replace a transaction not mined after this long (default 15 s). */
   readonly replaceAfterMs?: number;
   readonly pollMs?: number;
+  /** Item submissions (close, dispute, conclude, reveal) per peer; watches get ten times as much. */
+  readonly rateLimit?: BucketPolicy;
+  /** Channels one peer may have watched (default 10,000). */
+  readonly maxWatchesPerPeer?: number;
   readonly logger: Logger;
 }
+
+/** Per peer: 100 items a second sustained, bursts of 1,000 (a node closing all its channels). */
+export const DEFAULT_RATE_LIMIT: BucketPolicy = { perSecond: 100, burst: 1_000 };
+
+/** Reverts of a batch of its own after which an item is given up (one made for an offline node: more). */
+const MAX_SOLO_REVERTS = 3;
+const MAX_SOLO_REVERTS_PERSISTENT = 8;
+/** Simulations failing alone after which an item made for an offline node is given up. */
+const MAX_SIM_FAILURES_PERSISTENT = 100;
 
 export interface CoordinatorStatus {
   readonly address: Address;
@@ -87,7 +106,13 @@ const BATCH_KINDS: readonly BatchKind[] = ['close', 'dispute', 'conclude', 'reve
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
   const log = config.logger;
-  const queue = await CoordinatorQueue.open(join(config.dataDir, 'queue'));
+  // Before anything is opened: a bad limit is a configuration error (RangeError).
+  const rate = config.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const itemLimiter = new RateLimiter(rate);
+  const watchLimiter = new RateLimiter({ perSecond: rate.perSecond * 10, burst: rate.burst * 10 });
+  const queue = await CoordinatorQueue.open(join(config.dataDir, 'queue'), {
+    ...(config.maxWatchesPerPeer === undefined ? {} : { maxWatchesPerPeer: config.maxWatchesPerPeer }),
+  });
   const clients: Clients = await createClients({
     rpc: config.chainRpc,
     privateKey: bytesToHex(config.privateKey) as Hex,
@@ -138,15 +163,27 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   // ---------------------------------------------------------------------------------------------
   // Receipts
 
-  const RETRYABLE: ReadonlySet<string> = new Set(['challenge-pending', 'not-challenged']);
+  const RETRYABLE: ReadonlySet<string> = new Set(['challenge-pending', 'not-challenged', 'locks-pending']);
+
+  /** Made for a node that may be offline (the watchtower's), or due by a deadline: never given up lightly. */
+  const persistent = (i: ItemRecord) => i.deadlineChain !== undefined || i.watchtower === true;
 
   async function onMined(batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted'): Promise<void> {
     const items = batch.itemIds.map((id) => queue.items.get(id)!);
     if (outcome === 'reverted') {
-      log.warn({ batch: String(batch.id), kind: batch.kind }, 'batch reverted as a whole');
-      for (const item of items) {
-        if (item.attempts >= 3) finish(item, false, 'dropped', batch.receipt?.hash);
-        else requeue(item);
+      log.warn({ batch: String(batch.id), kind: batch.kind, items: items.length }, 'batch reverted as a whole');
+      metrics.reverted.inc({ kind: batch.kind });
+      if (items.length === 1) onSoloRevert(items[0]!, batch.receipt?.hash);
+      else {
+        // Never the same companions again: whatever made it revert, its items are split.
+        for (const group of splitReverted(items.map((i) => ({ id: i.id, urgent: i.deadlineChain !== undefined })))) {
+          const g = queue.allocGroupId();
+          for (const id of group) {
+            const item = queue.items.get(id)!;
+            item.group = g;
+            requeue(item);
+          }
+        }
       }
     } else {
       metrics.batchItems.observe({ kind: batch.kind }, items.length);
@@ -154,14 +191,46 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       items.forEach((item, i) => {
         const r = outcome[i]!;
         if (r.ok) finish(item, true, undefined, batch.receipt?.hash);
-        else if (RETRYABLE.has(r.reason) && item.attempts < 3) requeue(item);
-        else finish(item, false, r.reason, batch.receipt?.hash);
+        else if (RETRYABLE.has(r.reason) && item.attempts < 3) {
+          item.retryAt = Date.now() + backoff(item.attempts); // not in the very next block
+          requeue(item);
+        } else finish(item, false, r.reason, batch.receipt?.hash);
       });
     }
     queue.prune(Date.now(), 3_600_000);
     await queue.flush();
     schedule(0);
   }
+
+  /** An item alone in a batch that reverted: its own failure. Retried with more gas, a few times. */
+  function onSoloRevert(item: ItemRecord, tx: Bytes32 | undefined): void {
+    item.reverts = (item.reverts ?? 0) + 1;
+    if (item.reverts >= (persistent(item) ? MAX_SOLO_REVERTS_PERSISTENT : MAX_SOLO_REVERTS)) finish(item, false, 'dropped', tx);
+    else {
+      item.retryAt = Date.now() + backoff(item.reverts);
+      requeue(item);
+    }
+  }
+
+  /**
+   * An item whose simulation reverts with no companion. Nothing was spent; an ordinary item is
+   * given up at once (its node submits it directly and sees why), one made for an offline node or
+   * due by a deadline is retried alone, spaced out, for as long as it may still succeed.
+   */
+  function onSimulationFailed(item: ItemRecord, reason: string): void {
+    metrics.simulationFailures.inc({ kind: item.kind });
+    item.simFailures = (item.simFailures ?? 0) + 1;
+    if (!persistent(item) || item.simFailures >= MAX_SIM_FAILURES_PERSISTENT) {
+      log.warn({ item: String(item.id), kind: item.kind, reason }, 'item reverts even alone: dropped');
+      finish(item, false, 'dropped');
+      return;
+    }
+    item.group = queue.allocGroupId(); // alone from now on
+    item.retryAt = Date.now() + backoff(item.simFailures);
+    queue.putItem(item);
+  }
+
+  const backoff = (n: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, n - 1));
 
   function requeue(item: ItemRecord): void {
     item.status = 'queued';
@@ -184,14 +253,20 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   // ---------------------------------------------------------------------------------------------
   // Intake
 
-  function active(kind: BatchKind, channelId: Bytes32 | undefined): ItemRecord | undefined {
-    if (channelId === undefined) return undefined;
+  /**
+   * The queued or in-flight item for this kind, channel and state, if any. Two submissions are one
+   * item only if they settle the very same state: a newer dispute is its own item, with its own
+   * result, whatever older one is queued or in flight.
+   */
+  function active(kind: BatchKind, channelId: Bytes32 | undefined, stateHash: Bytes32 | undefined): ItemRecord | undefined {
+    if (channelId === undefined || stateHash === undefined) return undefined;
     for (const i of queue.items.values())
-      if (i.kind === kind && i.channelId === channelId && (i.status === 'queued' || i.status === 'submitted')) return i;
+      if (i.kind === kind && i.channelId === channelId && i.stateHash === stateHash && (i.status === 'queued' || i.status === 'submitted'))
+        return i;
     return undefined;
   }
 
-  function enqueue(item: SettleItem, kind: BatchKind, gas: number, extra: Partial<ItemRecord> = {}): ItemRecord {
+  function enqueue(item: SettleItem, kind: BatchKind, extra: Partial<ItemRecord> = {}): ItemRecord {
     const rec: ItemRecord = {
       id: queue.allocItemId(),
       kind,
@@ -199,7 +274,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       origins: [],
       status: 'queued',
       enqueuedAt: Date.now(),
-      gas,
+      gas: itemGas(item),
       attempts: 0,
       ...extra,
     };
@@ -207,38 +282,35 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     return rec;
   }
 
+  const stateOfItem = (item: SettleItem) =>
+    item.kind === 'reveal' ? undefined : item.kind === 'conclude' ? item.state : item.signed.state;
+
   async function onSubmit(peerId: string, stream: SettleStream, msg: Extract<SettleMessage, { type: 'submit' }>): Promise<void> {
+    const refuse = (reason: RejectReason, detail: string) => {
+      metrics.refusals.inc({ reason });
+      stream.send({ type: 'refused', requestId: msg.requestId, reason, detail: detail.slice(0, 500) });
+    };
+    // Before anything costs us: a signature check, a chain read, a write.
+    const taken = (msg.item.kind === 'watch' ? watchLimiter : itemLimiter).take(peerId, Date.now());
+    if (!taken.ok) return refuse('policy', `rate limited: retry in ${taken.retryAfterMs} ms`);
     const check = checkSubmission(msg.item, { chainId: chain.chainId, adjudicator }, backend);
-    if (!check.ok) {
-      stream.send({ type: 'refused', requestId: msg.requestId, reason: check.reason, detail: check.detail.slice(0, 500) });
-      return;
-    }
-    const { kind, channelId, version, gas } = check.value;
-    if (kind === 'watch') {
-      const item = msg.item as Extract<SettleItem, { kind: 'close' | 'dispute' | 'watch' }>;
-      const known = queue.watches.get(channelId!);
-      if (!known || known.signed.state.version < item.signed.state.version) {
-        queue.putWatch({ channelId: channelId!, params: item.params, signed: item.signed, from: peerId, updatedAt: Date.now() });
-        await queue.flush();
-      }
-      stream.send({ type: 'accepted', requestId: msg.requestId, itemId: 0n });
-      return;
-    }
-    let rec = active(kind, channelId);
-    if (rec && kind === 'dispute' && rec.status === 'queued' && version !== undefined && (rec.version ?? -1n) < version) {
-      rec.item = msg.item; // a newer state replaces the queued one
-      (rec as { version?: bigint }).version = version;
-    }
+    if (!check.ok) return refuse(check.reason, check.detail);
+    const { kind, channelId, version } = check.value;
+    if (kind === 'watch') return onWatch(peerId, stream, msg, channelId!, version!, refuse);
+    const state = stateOfItem(msg.item);
+    const stateHash = state && stateHashOf(state);
+    let rec = active(kind, channelId, stateHash);
     if (!rec) {
-      const extra: Partial<ItemRecord> = {
-        ...(channelId === undefined ? {} : { channelId }),
-        ...(version === undefined ? {} : { version }),
-      };
-      if (kind === 'conclude') {
-        const d = await chain.dispute(channelId!);
-        if (d) extra.notBeforeChain = d.finalizesAt;
-      }
-      rec = enqueue(msg.item, kind, gas, extra);
+      const admitted = await admit(msg.item, chain, queue);
+      if (!admitted.ok) return refuse(admitted.reason, admitted.detail);
+      rec =
+        active(kind, channelId, stateHash) ?? // the same item may have come in while we read the chain
+        enqueue(admitted.value.item, kind, {
+          ...(channelId === undefined ? {} : { channelId }),
+          ...(version === undefined ? {} : { version }),
+          ...(stateHash === undefined ? {} : { stateHash }),
+          ...(admitted.value.notBeforeChain === undefined ? {} : { notBeforeChain: admitted.value.notBeforeChain }),
+        });
     }
     rec.origins.push({ peerId, requestId: msg.requestId, delivered: false });
     queue.putItem(rec);
@@ -248,73 +320,125 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     schedule(0);
   }
 
+  async function onWatch(
+    peerId: string,
+    s: SettleStream,
+    msg: Extract<SettleMessage, { type: 'submit' }>,
+    channelId: Bytes32,
+    version: bigint,
+    refuse: (reason: RejectReason, detail: string) => void,
+  ): Promise<void> {
+    const item = msg.item as Extract<SettleItem, { kind: 'close' | 'dispute' | 'watch' }>;
+    const accept = () => s.send({ type: 'accepted', requestId: msg.requestId, itemId: 0n });
+    if ((queue.watch(channelId)?.version ?? -1n) >= version) return void accept();
+    if (!queue.watch(channelId)) {
+      // A new record costs disk: only for a channel that exists on-chain (and so cost a deposit).
+      const admitted = await admit(item, chain, queue);
+      if (!admitted.ok) return refuse(admitted.reason, admitted.detail);
+      if ((queue.watch(channelId)?.version ?? -1n) >= version) return void accept();
+    }
+    const put = queue.putWatch({ channelId, params: item.params, signed: item.signed, from: peerId, updatedAt: Date.now() });
+    if (!put.ok) return refuse(put.reason, put.detail);
+    await queue.flush(); // stored before accepted
+    accept();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Planning: one tick at a time
 
   let timer: NodeJS.Timeout | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
   let ticking: Promise<void> | undefined;
   let again = false;
 
+  /** Plans in `delayMs` at the latest (an earlier wake-up already set stands). */
   function schedule(delayMs: number): void {
     if (stopped) return;
     if (ticking) {
-      again = true;
+      again = true; // plan again as soon as this tick is done
       return;
     }
+    const at = Date.now() + delayMs;
+    if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
+    timerAt = at;
     timer = setTimeout(() => {
       timer = undefined;
+      timerAt = Number.POSITIVE_INFINITY;
+      let failed = false;
       ticking = tick()
-        .catch((e: unknown) => log.error({ err: e }, 'planning failed'))
-        .finally(() => {
+        .catch((e: unknown) => {
+          log.error({ err: e }, 'planning failed');
+          failed = true;
+          return undefined;
+        })
+        .then((wakeAt) => {
           ticking = undefined;
           if (again) {
             again = false;
             schedule(0);
-          }
+          } else if (failed)
+            schedule(1000); // an RPC failure: nothing was refused, try again
+          else if (wakeAt !== undefined) schedule(Math.max(0, wakeAt - Date.now()));
         });
     }, delayMs);
   }
 
-  async function tick(): Promise<void> {
+  /** Plans and submits what is due; returns when to plan again (wall ms), if anything waits. */
+  async function tick(): Promise<number | undefined> {
     const queued = [...queue.items.values()].filter((i) => i.status === 'queued');
     updateDepth();
-    if (queued.length === 0) return;
+    if (queued.length === 0) return undefined;
     // Deadlines and waiting periods are chain time; the planner works in wall time.
     const now = Date.now();
-    const chainMs = Number(await chain.timestamp()) * 1000;
-    const offset = chainMs - now;
-    const toPlan: QueuedItem[] = queued.map((i) => ({
-      id: i.id,
-      kind: i.kind,
-      enqueuedAt: i.enqueuedAt,
-      gas: i.gas,
-      ...(i.deadlineChain === undefined ? {} : { deadline: Number(i.deadlineChain) * 1000 - offset }),
-      ...(i.notBeforeChain === undefined ? {} : { notBefore: Number(i.notBeforeChain) * 1000 - offset + 1000 }),
-    }));
+    const chainNow = await chain.timestamp();
+    const offset = Number(chainNow) * 1000 - now;
+    const live: ItemRecord[] = [];
+    for (const i of queued) {
+      // Past its challenge period a dispute can no longer land: not a wei of gas on it.
+      if (i.kind === 'dispute' && i.deadlineChain !== undefined && chainNow >= i.deadlineChain) finish(i, false, 'challenge-expired');
+      else live.push(i);
+    }
+    const toPlan: QueuedItem[] = live.map((i) => {
+      // Chain time moves only with blocks: once the latest block is past an item's wait it is
+      // eligible (and has waited since it was queued); converting that moment to wall time
+      // would put it at "now" at every plan, and it would never be due.
+      const waits = i.notBeforeChain !== undefined && chainNow < i.notBeforeChain;
+      const notBefore = Math.max(waits ? Number(i.notBeforeChain) * 1000 - offset + 1000 : 0, i.retryAt ?? 0);
+      return {
+        id: i.id,
+        kind: i.kind,
+        enqueuedAt: i.enqueuedAt,
+        gas: i.gas,
+        ...(i.deadlineChain === undefined ? {} : { deadline: Number(i.deadlineChain) * 1000 - offset }),
+        ...(notBefore > 0 ? { notBefore } : {}),
+        ...(i.group === undefined ? {} : { group: i.group }),
+      };
+    });
     const plan = planBatches(toPlan, policy, now);
     for (const id of plan.oversize) finish(queue.items.get(id)!, false, 'dropped');
     for (const b of plan.batches) {
-      if (stopped) return;
-      await submitter.submit(
+      if (stopped) return undefined;
+      const out = await submitter.submit(
         b.kind,
         b.items.map((id) => queue.items.get(id)!),
         b.gas,
       );
+      for (const f of out.refused) onSimulationFailed(f.item, f.reason);
     }
+    await queue.flush();
     updateDepth();
     // Chain time can jump (a local chain, or a long block gap): re-plan at least every second
     // while something waits for a challenge period.
-    const waiting = queued.some((i) => i.notBeforeChain !== undefined);
-    const next = plan.wakeAt === undefined ? (waiting ? now + 1000 : undefined) : waiting ? Math.min(plan.wakeAt, now + 1000) : plan.wakeAt;
-    if (next !== undefined) schedule(Math.max(0, next - Date.now()));
+    const waiting = live.some((i) => i.notBeforeChain !== undefined);
+    return plan.wakeAt === undefined ? (waiting ? now + 1000 : undefined) : waiting ? Math.min(plan.wakeAt, now + 1000) : plan.wakeAt;
   }
 
   function updateDepth(): void {
     for (const kind of BATCH_KINDS) for (const status of ['queued', 'submitted'] as const) metrics.queueDepth.set({ kind, status }, 0);
     for (const i of queue.items.values())
       if (i.status === 'queued' || i.status === 'submitted') metrics.queueDepth.inc({ kind: i.kind, status: i.status });
-    metrics.watched.set(queue.watches.size);
+    metrics.watched.set(queue.watchCount);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -322,32 +446,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
 
   async function onEvents(events: readonly ChainEvent[], next: bigint): Promise<void> {
     for (const e of events) {
-      if (e.type === 'challenged') {
-        const w = queue.watches.get(e.channelId);
-        if (!w) continue;
-        const ours = w.signed.state.version;
-        if (ours > e.version) {
-          log.warn(
-            { channel: e.channelId, registered: String(e.version), ours: String(ours) },
-            'stale state registered: answering with the newer one',
-          );
-          const existing = active('dispute', e.channelId);
-          if (!existing)
-            enqueue({ kind: 'dispute', params: w.params, signed: w.signed }, 'dispute', 70_000, {
-              channelId: e.channelId,
-              version: ours,
-              deadlineChain: e.finalizesAt,
-            });
-        }
-        if (ours >= e.version && !active('conclude', e.channelId)) {
-          // Pay the channel out after the period even if its node stays offline.
-          enqueue({ kind: 'conclude', params: w.params, state: w.signed.state }, 'conclude', 45_000, {
-            channelId: e.channelId,
-            version: ours,
-            notBeforeChain: e.finalizesAt,
-          });
-        }
-      } else if (e.type === 'closed' || e.type === 'concluded') {
+      if (e.type === 'challenged') await onChallenged(e);
+      else if (e.type === 'closed' || e.type === 'concluded') {
         queue.deleteWatch(e.channelId);
         for (const i of queue.items.values()) {
           if (i.channelId === e.channelId && i.status === 'queued') finish(i, false, 'channel-closed', e.transactionHash);
@@ -357,6 +457,59 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     queue.setCursor(next);
     await queue.flush();
     schedule(0);
+  }
+
+  /**
+   * A state was registered. Queued disputes that are not newer than it can no longer land; and if
+   * the watchtower holds a newer state of the channel, that state is answered with, with the
+   * challenge deadline, whatever else is queued for the channel (an older dispute queued by the
+   * cheater herself included), and concluded after the period.
+   */
+  async function onChallenged(e: Extract<ChainEvent, { type: 'challenged' }>): Promise<void> {
+    let registered: Awaited<ReturnType<ChainService['dispute']>> | null = null;
+    for (const i of queue.items.values()) {
+      if (i.kind !== 'dispute' || i.channelId !== e.channelId || i.status !== 'queued' || (i.version ?? -1n) > e.version) continue;
+      registered ??= await chain.dispute(e.channelId);
+      const same = registered !== undefined && registered.version === i.version && registered.stateHash.toLowerCase() === i.stateHash;
+      finish(i, same, same ? undefined : 'stale-version', e.transactionHash); // the very state is registered: done
+    }
+    const w = queue.watch(e.channelId);
+    if (!w || w.version < e.version) return;
+    const rec = await queue.loadWatch(e.channelId);
+    if (!rec) return;
+    const ours = rec.signed.state;
+    const stateHash = stateHashOf(ours);
+    if (ours.version > e.version) {
+      log.warn(
+        { channel: e.channelId, registered: String(e.version), ours: String(ours.version) },
+        'stale state registered: answering with the newer one',
+      );
+      const queuedAlready = active('dispute', e.channelId, stateHash);
+      if (queuedAlready) {
+        // Someone queued this very state: it now has a deadline, and the watchtower relies on it.
+        if (queuedAlready.deadlineChain === undefined || queuedAlready.deadlineChain > e.finalizesAt)
+          queuedAlready.deadlineChain = e.finalizesAt;
+        queue.putItem(queuedAlready);
+      } else {
+        enqueue({ kind: 'dispute', params: rec.params, signed: rec.signed }, 'dispute', {
+          channelId: e.channelId,
+          version: ours.version,
+          stateHash,
+          deadlineChain: e.finalizesAt,
+          watchtower: true,
+        });
+      }
+    }
+    if (!active('conclude', e.channelId, stateHash)) {
+      // Pay the channel out after the period (and its locks) even if its node stays offline.
+      enqueue({ kind: 'conclude', params: rec.params, state: ours }, 'conclude', {
+        channelId: e.channelId,
+        version: ours.version,
+        stateHash,
+        notBeforeChain: concludableAt(e.finalizesAt, ours.locks),
+        watchtower: true,
+      });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -430,7 +583,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
         multiaddrs: libp2p.getMultiaddrs().map(String),
         nextNonce: queue.nextNonce.toString(),
         queues,
-        watched: queue.watches.size,
+        watched: queue.watchCount,
         recentBatches: recent.map((b) => {
           const items = b.itemIds.map((id) => queue.items.get(id));
           return {

@@ -28,6 +28,9 @@ export interface CoordinatorDaemonConfig {
   readonly policy?: Partial<BatchPolicy>;
   readonly payout?: PayoutMode;
   readonly replaceAfterMs?: number;
+  /** Item submissions per second per peer (bursts of ten seconds' worth). */
+  readonly rateLimit?: number;
+  readonly maxWatchesPerPeer?: number;
   readonly logLevel: string;
 }
 
@@ -47,6 +50,8 @@ export async function startCoordinatorDaemon(
     ...(c.policy ? { policy: c.policy } : {}),
     ...(c.payout ? { payout: c.payout } : {}),
     ...(c.replaceAfterMs === undefined ? {} : { replaceAfterMs: c.replaceAfterMs }),
+    ...(c.rateLimit === undefined ? {} : { rateLimit: { perSecond: c.rateLimit, burst: Math.max(1, Math.round(c.rateLimit * 10)) } }),
+    ...(c.maxWatchesPerPeer === undefined ? {} : { maxWatchesPerPeer: c.maxWatchesPerPeer }),
   });
   key.fill(0);
   const http = Fastify({ logger: false });

@@ -10,6 +10,9 @@ export interface CoordinatorMetrics {
   readonly requestToReceipt: Histogram<'kind'>;
   readonly items: Counter<'kind' | 'outcome'>;
   readonly replacements: Counter;
+  readonly refusals: Counter<'reason'>;
+  readonly simulationFailures: Counter<'kind'>;
+  readonly reverted: Counter<'kind'>;
 }
 
 export function createMetrics(): CoordinatorMetrics {
@@ -52,5 +55,23 @@ export function createMetrics(): CoordinatorMetrics {
       ...opts,
     }),
     replacements: new Counter({ name: 'lanes_coordinator_replacements_total', help: 'Transactions replaced with a higher fee', ...opts }),
+    refusals: new Counter({
+      name: 'lanes_coordinator_refusals_total',
+      help: 'Submissions refused at the door, by reason',
+      labelNames: ['reason'],
+      ...opts,
+    }),
+    simulationFailures: new Counter({
+      name: 'lanes_coordinator_simulation_failures_total',
+      help: 'Items whose simulation reverted even alone (not sent)',
+      labelNames: ['kind'],
+      ...opts,
+    }),
+    reverted: new Counter({
+      name: 'lanes_coordinator_reverted_batches_total',
+      help: 'Batch transactions that reverted as a whole on-chain',
+      labelNames: ['kind'],
+      ...opts,
+    }),
   };
 }

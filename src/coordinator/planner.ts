@@ -8,6 +8,10 @@
  * item and gas caps. A batch is submitted when it is full, when its oldest item has waited
  * `maxDelayMs`, or at once when one of its items must land before a deadline within
  * `deadlineMarginMs`: a response to a stale state never waits for a batch to fill.
+ *
+ * Items may carry a `group`: they are then batched only with the other items of their group.
+ * That is how a batch that reverted as a whole is retried: never again with the same companions
+ * ({@link splitReverted}).
  */
 
 export type BatchKind = 'close' | 'dispute' | 'conclude' | 'reveal';
@@ -23,6 +27,8 @@ export interface QueuedItem {
   readonly deadline?: number;
   /** It may not be submitted before this (ms): a conclusion waits for the challenge period. */
   readonly notBefore?: number;
+  /** Batched only with items of the same group (ungrouped items form a pool of their own). */
+  readonly group?: bigint;
 }
 
 export interface BatchPolicy {
@@ -83,12 +89,22 @@ export function planBatches(pending: readonly QueuedItem[], policy: BatchPolicy,
   const wake = (t: number) => {
     if (wakeAt === undefined || t < wakeAt) wakeAt = t;
   };
-  const kinds = new Set(pending.map((i) => i.kind));
-  for (const kind of [...kinds].sort()) {
+  // One pool per kind and group, in a fixed order (kind, then ungrouped before the groups by id).
+  const pools = new Map<string, { kind: BatchKind; group: bigint; items: QueuedItem[] }>();
+  for (const item of pending) {
+    const group = item.group ?? -1n;
+    const key = `${item.kind}/${group}`;
+    let pool = pools.get(key);
+    if (!pool) pools.set(key, (pool = { kind: item.kind, group, items: [] }));
+    pool.items.push(item);
+  }
+  const ordered = [...pools.values()].sort((a, b) =>
+    a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : a.group < b.group ? -1 : a.group > b.group ? 1 : 0,
+  );
+  for (const { kind, items: poolItems } of ordered) {
     const base = policy.baseGas[kind];
     const eligible: QueuedItem[] = [];
-    for (const item of pending) {
-      if (item.kind !== kind) continue;
+    for (const item of poolItems) {
       if (base + item.gas > policy.maxGas) oversize.push(item.id);
       else if (item.notBefore !== undefined && item.notBefore > now) wake(item.notBefore);
       else eligible.push(item);
@@ -123,4 +139,19 @@ export function planBatches(pending: readonly QueuedItem[], policy: BatchPolicy,
   }
   batches.sort((a, b) => (a.deadline ?? Number.POSITIVE_INFINITY) - (b.deadline ?? Number.POSITIVE_INFINITY));
   return { batches, oversize, wakeAt };
+}
+
+/**
+ * The groups to retry the items of a batch that reverted as a whole in, so that none of them is
+ * sent with the same companions again: an item with a deadline alone (it must land, whatever
+ * the rest does), the others in two halves. Each group is smaller than the batch, so a poison
+ * item that keeps reverting is alone after at most log2(n) + 1 reverts, and then fails on its
+ * own; no item is ever given up because of the items it was batched with.
+ */
+export function splitReverted(items: readonly { readonly id: bigint; readonly urgent: boolean }[]): bigint[][] {
+  const groups: bigint[][] = items.filter((i) => i.urgent).map((i) => [i.id]);
+  const rest = items.filter((i) => !i.urgent).map((i) => i.id);
+  const half = Math.ceil(rest.length / 2);
+  for (const part of [rest.slice(0, half), rest.slice(half)]) if (part.length > 0) groups.push(part);
+  return groups;
 }

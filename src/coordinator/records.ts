@@ -31,6 +31,18 @@ export interface ItemRecord {
   readonly gas: number;
   batchId?: bigint;
   attempts: number;
+  /** EIP-712 hashStruct of its state: items are the same item iff kind, channel and this match. */
+  readonly stateHash?: Bytes32;
+  /** Made by the watchtower for a node that may be offline: retried, never given up while it can succeed. */
+  readonly watchtower?: boolean;
+  /** Batched only with this group's items: set when a batch it was in reverted (planner: splitReverted). */
+  group?: bigint;
+  /** Times it reverted on-chain in a batch of its own (its gas limit doubles for each). */
+  reverts?: number;
+  /** Times its simulation reverted with no companion (spaces its retries). */
+  simFailures?: number;
+  /** Not before this wall time (ms): a retry's back-off. */
+  retryAt?: number;
   result?: { readonly ok: boolean; readonly reason?: SettlementFailure; readonly transactionHash?: Bytes32; readonly at: number };
 }
 
@@ -60,6 +72,9 @@ export interface WatchRecord {
   readonly channelId: Bytes32;
   readonly params: ChannelParams;
   readonly signed: SignedState;
+  /** The peer that sent this state. */
   readonly from: string;
+  /** The peer that first asked for the channel to be watched: the record counts against its cap. */
+  readonly owner?: string;
   readonly updatedAt: number;
 }

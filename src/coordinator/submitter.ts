@@ -1,6 +1,11 @@
 /**
  * Submits batches with the coordinator's own nonces and follows each to its receipt.
  *
+ * Nothing is broadcast that does not pass its simulation (`eth_call` at the gas limit it is sent
+ * with): a batch that would revert is bisected (simulate.ts), the groups that pass are sent, and
+ * the items that revert alone are handed back to the caller, untouched. No simulation, no
+ * transaction: an RPC failure while simulating throws before any nonce is used.
+ *
  * Every transaction is signed here and written to the queue (raw bytes and hash) before it is
  * broadcast, so after a crash the coordinator knows every transaction that may be on the
  * chain: it rebroadcasts the same bytes, or replaces them with a higher fee under the same
@@ -14,9 +19,11 @@ import { itemResults } from '../chain/chain-service.ts';
 import { challengeItem, closeItem, concludeItem } from '../chain/encode.ts';
 import { decodeEvents } from '../chain/events.ts';
 import type { Address, Bytes32 } from '../core/bytes.ts';
+import { TX_GAS_CAP, batchGasLimit } from './gas.ts';
 import type { BatchKind } from './planner.ts';
 import type { CoordinatorQueue } from './queue.ts';
 import type { BatchRecord, ItemRecord, SentTransaction } from './records.ts';
+import { isolate, simulateBatch } from './simulate.ts';
 
 export interface SubmitterOptions {
   readonly clients: Clients;
@@ -30,6 +37,16 @@ export interface SubmitterOptions {
   /** Called once a batch is mined (or reverted as a whole). */
   readonly onMined: (batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted') => Promise<void>;
   readonly onReplaced?: (batch: BatchRecord) => void;
+  /** The largest gas limit a batch may have (default {@link TX_GAS_CAP}; the block's gas limit if lower). */
+  readonly gasCap?: bigint;
+}
+
+/** What became of the items handed to {@link Submitter.submit}. */
+export interface SubmitOutcome {
+  /** The batches sent (stored, broadcast, followed to their receipts). */
+  readonly sent: readonly BatchRecord[];
+  /** Items whose simulation reverts even alone: not sent, and left as they were. */
+  readonly refused: readonly { readonly item: ItemRecord; readonly reason: string }[];
 }
 
 const PAYOUT = { transfer: 0, credit: 1 } as const;
@@ -102,11 +119,52 @@ export class Submitter {
     await Promise.allSettled([...this.#following]);
   }
 
-  /** Signs, stores (durably) and broadcasts one batch; follows it to its receipt in the background. */
-  async submit(kind: BatchKind, items: readonly ItemRecord[], plannedGas: number): Promise<BatchRecord> {
+  /**
+   * Simulates the items as one batch and sends it if it passes; otherwise bisects and sends each
+   * group that passes. Each sent batch is signed, stored (durably) and broadcast, then followed
+   * to its receipt in the background. `plannedGas` (the planner's figure) is a floor for the
+   * gas limit. An item that was in a batch that reverted on-chain alone (`reverts`) gets its
+   * gas limit doubled per such revert, up to the cap.
+   */
+  async submit(kind: BatchKind, items: readonly ItemRecord[], plannedGas: number): Promise<SubmitOutcome> {
+    const { clients, payout } = this.#o;
+    const block = await clients.publicClient.getBlock({ blockTag: 'latest' });
+    const ours = this.#o.gasCap ?? TX_GAS_CAP;
+    const cap = ours < block.gasLimit ? ours : block.gasLimit; // a transaction above the block's limit is never mined
+    const target = { publicClient: clients.publicClient, from: this.#address, to: this.#o.adjudicator };
+    const perItem = plannedGas / Math.max(1, items.length);
+    const { groups, failing } = await isolate(
+      items,
+      (group) =>
+        simulateBatch(
+          target,
+          batchCall(kind, group, payout),
+          (estimate) => {
+            let gas = batchGasLimit(
+              estimate,
+              group.map((i) => i.item),
+              payout,
+            );
+            const floor = BigInt(Math.ceil(perItem * group.length));
+            if (gas < floor && floor <= cap) gas = floor;
+            const reverts = group.length === 1 ? (group[0]!.reverts ?? 0) : 0;
+            for (let k = 0; k < reverts && gas * 2n <= cap; k++) gas *= 2n;
+            return gas;
+          },
+          cap,
+        ),
+      (i) => i.deadlineChain !== undefined,
+    );
+    for (const f of failing) this.#o.log.warn({ item: String(f.item.id), kind, reason: f.reason }, 'item reverts in simulation even alone');
+    if (groups.length > 1) this.#o.log.warn({ kind, items: items.length, groups: groups.length }, 'batch reverts in simulation: bisected');
+    const sent: BatchRecord[] = [];
+    for (const g of groups) sent.push(await this.#send(kind, g.items, g.gas));
+    return { sent, refused: failing };
+  }
+
+  async #send(kind: BatchKind, items: readonly ItemRecord[], gas: bigint): Promise<BatchRecord> {
     const { clients, queue } = this.#o;
     const data = batchCall(kind, items, this.#o.payout);
-    const gas = await this.#gasLimit(data, plannedGas);
     const fees = await clients.publicClient.estimateFeesPerGas();
     const { id, nonce } = queue.allocBatch();
     const tx = await this.#sign(data, nonce, gas, fees.maxFeePerGas, fees.maxPriorityFeePerGas);
@@ -129,19 +187,9 @@ export class Submitter {
     queue.putBatch(batch);
     await queue.flush(); // before it can reach the chain
     await this.#broadcast(tx, batch);
-    this.#o.log.info({ batch: String(id), kind, items: items.length, nonce: String(nonce), tx: tx.hash }, 'batch sent');
+    this.#o.log.info({ batch: String(id), kind, items: items.length, nonce: String(nonce), tx: tx.hash, gas: String(gas) }, 'batch sent');
     this.#follow(batch, false);
     return batch;
-  }
-
-  async #gasLimit(data: Hex, planned: number): Promise<bigint> {
-    try {
-      const est = await this.#o.clients.publicClient.estimateGas({ account: this.#address, to: this.#o.adjudicator, data });
-      return (est * 13n) / 10n + 20_000n; // refunds make estimates tight; a failed item may cost more
-    } catch (e) {
-      this.#o.log.warn({ err: e }, 'gas estimation failed; using the planned gas');
-      return BigInt(Math.ceil(planned * 1.5));
-    }
   }
 
   async #sign(data: Hex, nonce: bigint, gas: bigint, maxFeePerGas: bigint, maxPriorityFeePerGas: bigint): Promise<SentTransaction> {

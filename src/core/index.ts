@@ -16,3 +16,4 @@ export * from './validate.ts';
 export * from './codec/messages.ts';
 export * from './codec/wire.ts';
 export * from './codec/settle.ts';
+export * from './funding.ts';

@@ -9,7 +9,7 @@
  */
 import type { Bytes32 } from './bytes.ts';
 import type { ParticipantIndex } from './params.ts';
-import type { Lock } from './state.ts';
+import type { Balances, Lock } from './state.ts';
 
 /** The most operations one update may carry (bounds message size and validation work). */
 export const MAX_OPS = 2048;
@@ -62,15 +62,15 @@ export interface CancelOp extends OpBase {
 }
 
 /**
- * Credits an on-chain top-up to `by`'s balance. Deposits are credited in chain order: the
- * deposit whose `holdingsAfter - amount` equals the state's current total of the asset is the
- * next one (see {@link DepositFact}).
+ * Credits a deposit's surplus (what it brought beyond its participant's version-0 share) to the
+ * participant the deposit was made for, whoever proposes it. Surpluses are credited in chain
+ * order, one after another (src/core/deposits.ts).
  */
 export interface DepositOp extends OpBase {
   readonly kind: 'deposit';
   readonly asset: number;
   readonly amount: bigint;
-  /** The channel's on-chain holdings of the asset right after this deposit. */
+  /** Identifies the deposit: the channel's on-chain holdings of the asset right after it. */
   readonly holdingsAfter: bigint;
 }
 
@@ -96,6 +96,8 @@ export interface TransitionContext {
   readonly now: bigint;
   /** On-chain deposits to the channel, for crediting top-ups. */
   readonly deposits?: readonly DepositFact[];
+  /** Version 0's balances: each participant's committed share, which its first deposits fill. */
+  readonly shares?: Balances;
 }
 
 /** Structural equality of two operations (used to match a proposal against a request). */

@@ -10,7 +10,8 @@
  * - nothing follows a final state.
  */
 import { MAX_UINT256, MAX_UINT64, keccak256Hex, hexToBytes, isBytes32 } from './bytes.ts';
-import type { DepositFact, Op, TransitionContext } from './ops.ts';
+import { creditedSurplus, surpluses } from './deposits.ts';
+import type { Op, TransitionContext } from './ops.ts';
 import { MAX_OPS } from './ops.ts';
 import { type ChannelParams, type ParticipantIndex, other } from './params.ts';
 import { type RejectReason, type Result, ok, reject } from './result.ts';
@@ -179,25 +180,23 @@ function applyDeposit(params: ChannelParams, d: Draft, op: Extract<Op, { kind: '
   if (!a.ok) return a;
   const m = checkAmount(op.amount, 'deposit amount');
   if (!m.ok) return m;
-  const fact: DepositFact | undefined = ctx.deposits?.find(
-    (f) => f.asset === op.asset && f.participant === op.by && f.amount === op.amount && f.holdingsAfter === op.holdingsAfter,
-  );
-  if (fact === undefined) {
+  if (ctx.deposits === undefined || ctx.shares === undefined) {
+    return reject('deposit-exceeds-holdings', 'no on-chain deposits are known to credit');
+  }
+  // The next surplus to credit is the one that starts where the state's credited surplus ends.
+  const credited = creditedSurplus(ctx.shares, d.totals)[op.asset]!;
+  const next = surpluses(ctx.deposits, ctx.shares, op.asset).find((s) => s.start === credited);
+  if (next === undefined || next.holdingsAfter !== op.holdingsAfter || next.amount !== op.amount) {
     return reject(
       'deposit-exceeds-holdings',
-      `no on-chain deposit of ${op.amount} by participant ${op.by} reaching holdings ${op.holdingsAfter}`,
+      next === undefined
+        ? `no deposit of asset ${op.asset} is waiting to be credited`
+        : `the next deposit to credit is ${next.amount} reaching holdings ${next.holdingsAfter}, not ${op.amount} reaching ${op.holdingsAfter}`,
     );
   }
-  // Deposits are credited in chain order: this one must start exactly where the state ends.
-  if (d.totals[op.asset]! !== fact.holdingsAfter - fact.amount) {
-    return reject(
-      'deposit-exceeds-holdings',
-      `deposit reaching ${fact.holdingsAfter} is not the next one to credit (state holds ${d.totals[op.asset]!} of asset ${op.asset})`,
-    );
-  }
-  const c = credit(d, op.asset, op.by, op.amount, `deposit ${op.id}`);
+  const c = credit(d, op.asset, next.participant, op.amount, `deposit ${op.id}`);
   if (!c.ok) return c;
-  d.totals[op.asset] = fact.holdingsAfter;
+  d.totals[op.asset] = d.totals[op.asset]! + op.amount;
   return ok(undefined);
 }
 

@@ -129,7 +129,13 @@ export function validateProposal(
   if (proposal.version > min + MAX_VERSION_GAP)
     return reject('version-gap', `version ${proposal.version} skips more than ${MAX_VERSION_GAP} versions ahead of ${min}`);
   if (proposal.ops.length > MAX_OPS) return reject('too-many-ops', `an update carries at most ${MAX_OPS} operations`);
+  // Each operation once: the follower's one payment must not be applied three times because the
+  // leader listed it three times (each copy would match the request on its own).
+  const seen = new Set<string>();
   for (const [index, op] of proposal.ops.entries()) {
+    const key = `${op.by}:${op.id}`;
+    if (seen.has(key)) return { ...reject('malformed', `operation ${op.id} of participant ${op.by} appears twice`), index };
+    seen.add(key);
     if (op.by === FOLLOWER) {
       const asked = options.requested?.get(op.id);
       if (asked === undefined || !sameOp(asked, op)) {

@@ -14,7 +14,7 @@ import type { Address } from '../core/bytes.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { startControlServer, type ControlServer } from '../api/control-server.ts';
 import { loadRoutes } from '../api/load-routes.ts';
-import { LoadGenerator } from '../testnet/load.ts';
+import { LoadGenerator } from '../load/load-generator.ts';
 import { createNode } from '../node/create-node.ts';
 import type { LanesNode } from '../node/node.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
@@ -36,6 +36,8 @@ export interface DaemonConfig {
   readonly signerWorkers?: number;
   /** Serve the load generator's routes (/v1/load): for the testnet and benchmarks. */
   readonly loadGenerator?: boolean;
+  /** Withdraw credited balances as soon as they are noticed (NodeConfig.autoWithdraw). */
+  readonly autoWithdraw?: { readonly to?: Address };
 }
 
 export interface Daemon {
@@ -62,6 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ...(config.policies ? { policies: config.policies } : {}),
     ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
     ...(config.coordinator === undefined ? {} : { coordinator: config.coordinator }),
+    ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
   });
   key.fill(0);
   const token = randomBytes(32).toString('hex');

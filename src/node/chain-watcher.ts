@@ -1,17 +1,22 @@
 /**
- * Follows the adjudicator's events for this node's channels: deposits (funding, top-ups),
- * challenges (answered with our newer state when the registered one is stale), conclusions
- * and closes. The position is persisted after each batch of events, so a restarted node
- * replays what it missed; every handler is idempotent.
+ * Follows the adjudicator's events for this node's channels and hands them to the channel
+ * machines as facts: deposits (funding, top-ups), registered states (with the registered state
+ * itself, read from the challenge's calldata, when it is newer than ours), closes and
+ * conclusions. After a transaction that settled one of our channels, deferred a payout to us or
+ * withdrew ours, it has our credited balances checked (a settlement may credit us rather than pay
+ * us).
+ *
+ * The position is saved only after every channel has taken in the batch's facts and their writes
+ * are durable, so the cursor never passes an event whose handling is not on disk: a restarted
+ * node replays what it missed (every fact is idempotent in the machine).
  */
 import type { ChainEvent } from '../chain/events.ts';
+import type { Address, Bytes32 } from '../core/bytes.ts';
+import type { ChainFact } from '../core/channel/io.ts';
 import { participantIndex } from '../core/params.ts';
-import { totals } from '../core/state.ts';
+import type { CreditedBalance } from '../sdk/api.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
-import { schedule } from './leader.ts';
-import { concludeIfDue, onChallenged, onSettled, settleFinal } from './settlement.ts';
-import { markOpen } from './opening.ts';
 
 const CURSOR_KEY = 'chain-cursor';
 
@@ -21,81 +26,128 @@ export interface ChainWatcher {
   start(): void;
   /** Stops polling and waits for the batch of events in progress, if any. */
   stop(): Promise<void>;
+  /** The latest block's timestamp seen (unix seconds). */
+  chainTime(): bigint | undefined;
 }
 
-export async function createChainWatcher(
-  ctx: Context,
-  pollMs: number,
-  onOwnDeposit: (ch: Channel, fact: { asset: number; amount: bigint; holdingsAfter: bigint }) => void,
-): Promise<ChainWatcher> {
+export interface WatcherHooks {
+  /**
+   * A transaction that may have changed our account's balances on the adjudicator: it settled
+   * `channels` of ours, deferred a payout to us, or withdrew ours. Called once per transaction
+   * after its events were applied and before the position is saved; resolves to what it
+   * credited us, per asset.
+   */
+  onAccountActivity(tx: Bytes32, channels: readonly Channel[], assets: ReadonlySet<Address>): Promise<readonly CreditedBalance[]>;
+}
+
+/** A transaction of the current batch that touched our account, and the channels waiting to hear what it credited. */
+interface Touched {
+  readonly channels: Channel[];
+  readonly assets: Set<Address>;
+  readonly waiting: ((credited: readonly CreditedBalance[]) => void)[];
+}
+
+export async function createChainWatcher(ctx: Context, pollMs: number, hooks: WatcherHooks): Promise<ChainWatcher> {
   const saved = await ctx.store.getMeta(CURSOR_KEY);
   let cursor = saved ? BigInt(new TextDecoder().decode(saved)) : await ctx.chain.blockNumber();
-  const registered = new Map<`0x${string}`, bigint>();
   let stopWatching: (() => void) | undefined;
-  let concludeTimer: NodeJS.Timeout | undefined;
+  let clockTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let chainTime: bigint | undefined;
   /** The batch being handled: stop() waits for it, so nothing is written after the store closes. */
   let busy: Promise<void> = Promise.resolve();
 
   async function handle(events: readonly ChainEvent[], next: bigint): Promise<void> {
+    const touched = new Map<Bytes32, Touched>();
+    const touch = (tx: Bytes32): Touched => {
+      let t = touched.get(tx);
+      if (!t) touched.set(tx, (t = { channels: [], assets: new Set(), waiting: [] }));
+      return t;
+    };
+    const self = ctx.transport.self.address;
+    const fed = new Set<Channel>();
     for (const e of events) {
+      if (e.type === 'payout-deferred' || e.type === 'withdrawn') {
+        if (e.account === self) touch(e.transactionHash).assets.add(e.asset);
+        continue;
+      }
       if (!('channelId' in e)) continue;
       const ch = ctx.channels.get(e.channelId);
       if (!ch) continue;
-      await ch
-        .run(() => apply(ch, e))
-        .catch((err: unknown) => ctx.channelLog(ch).error({ err, event: e.type }, 'chain event handling failed'));
+      if (e.type === 'closed' || e.type === 'concluded') {
+        // A credit-mode batch leaves no event of its own: check the channel's assets afterwards.
+        // The promise is in place before the channel's status changes, for close() to await.
+        const t = touch(e.transactionHash);
+        t.channels.push(ch);
+        for (const asset of ch.record.params.assets) t.assets.add(asset);
+        ch.credited = new Promise((resolve) => t.waiting.push(resolve));
+        ch.settlementTx = e.transactionHash;
+      }
+      const fact = await factOf(ch, e);
+      if (!fact) continue;
+      ch.input({ kind: 'chain', fact });
+      fed.add(ch);
     }
+    for (const [tx, t] of touched) {
+      const credited = await hooks.onAccountActivity(tx, t.channels, t.assets).catch((err: unknown) => {
+        ctx.log.warn({ err, tx }, 'reading our credited balances failed; the next settlement checks again');
+        return [];
+      });
+      for (const resolve of t.waiting) resolve(credited);
+    }
+    // Every channel took in its facts (their writes are issued): now the position may move.
+    await Promise.all([...fed].map((ch) => ch.idle()));
     cursor = next;
     ctx.store.putMeta(CURSOR_KEY, new TextEncoder().encode(cursor.toString()));
     await ctx.flush();
   }
 
-  async function apply(ch: Channel, e: ChainEvent): Promise<void> {
+  async function factOf(ch: Channel, e: ChainEvent): Promise<ChainFact | undefined> {
     switch (e.type) {
       case 'deposited': {
         const participant = participantIndex(ch.record.params, e.participant);
         const asset = ch.record.params.assets.indexOf(e.asset);
-        if (participant === undefined || asset < 0) return;
-        if (ch.record.depositFacts.some((f) => f.asset === asset && f.holdingsAfter === e.holdingsAfter)) return; // a replay
-        const fact = { asset, participant, amount: e.amount, holdingsAfter: e.holdingsAfter };
-        ch.record = { ...ch.record, depositFacts: [...ch.record.depositFacts, fact] };
-        ctx.store.putRecord(ch.record);
-        if (ch.record.status === 'funding' && isFunded(ch)) {
-          await markOpen(ctx, ch);
-          if (ch.isLeader) schedule(ctx, ch);
-        } else if (ch.record.status === 'open' && participant === ch.self && isTopUp(ch, fact)) {
-          await ctx.flush();
-          onOwnDeposit(ch, fact);
-        }
-        return;
+        if (participant === undefined || asset < 0) return undefined;
+        return { kind: 'deposited', deposit: { asset, participant, amount: e.amount, holdingsAfter: e.holdingsAfter } };
       }
-      case 'challenged':
-        registered.set(ch.id, e.version);
-        return onChallenged(ctx, ch, e.version, e.finalizesAt);
+      case 'challenged': {
+        ch.settlementTx = e.transactionHash;
+        // A state newer than ours (the counterparty registered a proposal of ours it never
+        // countersigned back): its calldata carries it, so we can conclude it ourselves.
+        const newer = (ch.latest?.state.version ?? -1n) < e.version;
+        const signed = newer
+          ? await ctx.chain.registeredState(e.transactionHash, ch.record.params).catch((err: unknown) => {
+              ctx.channelLog(ch).warn({ err }, 'reading the registered state from the chain failed');
+              return undefined;
+            })
+          : undefined;
+        return {
+          kind: 'challenged',
+          version: e.version,
+          finalizesAt: e.finalizesAt,
+          transactionHash: e.transactionHash,
+          ...(signed ? { signed } : {}),
+        };
+      }
       case 'closed':
       case 'concluded':
-        registered.delete(ch.id);
-        return onSettled(ctx, ch, e.version, e.transactionHash);
+        return { kind: 'settled', how: e.type, version: e.version, transactionHash: e.transactionHash };
       default:
-        return;
+        return undefined;
     }
   }
 
-  async function concludeDue(): Promise<void> {
-    if (registered.size === 0 || stopped) return;
-    const now = await ctx.chain.timestamp();
-    for (const [id, version] of registered) {
-      const ch = ctx.channels.get(id);
-      if (ch)
-        await ch
-          .run(() => concludeIfDue(ctx, ch, now, version))
-          .catch((err: unknown) => ctx.channelLog(ch).error({ err }, 'conclude failed'));
+  async function readClock(): Promise<void> {
+    try {
+      chainTime = await ctx.chain.timestamp();
+    } catch (err) {
+      ctx.log.debug({ err }, 'reading the chain time failed');
     }
   }
 
   return {
     async catchUp() {
+      await readClock();
       const { events, nextBlock } = await ctx.chain.events(cursor);
       await handle(events, nextBlock);
     },
@@ -110,40 +162,21 @@ export async function createChainWatcher(
         },
         onError: (err) => ctx.log.warn({ err }, 'chain poll failed; retrying'),
       });
+      // Chain time matters for disputes only; read it once a second while one is open.
       const tick = () => {
-        concludeDue()
-          .catch((err: unknown) => ctx.log.warn({ err }, 'conclude check failed'))
-          .finally(() => {
-            if (concludeTimer) concludeTimer = setTimeout(tick, Math.max(pollMs, 500)).unref();
-          });
+        const disputed = [...ctx.channels.values()].some((ch) => ch.record.status === 'disputed');
+        void (disputed ? readClock() : Promise.resolve()).finally(() => {
+          if (!stopped) clockTimer = setTimeout(tick, Math.max(pollMs, 1000)).unref();
+        });
       };
-      concludeTimer = setTimeout(tick, pollMs).unref();
-      // Final states agreed while we were away still need paying out.
-      for (const ch of ctx.channels.values()) {
-        if (ch.record.status === 'closing' && ch.latest?.state.isFinal) void ch.run(() => settleFinal(ctx, ch)).catch(() => undefined);
-      }
+      clockTimer = setTimeout(tick, pollMs).unref();
     },
     async stop() {
       stopped = true;
       stopWatching?.();
-      if (concludeTimer) clearTimeout(concludeTimer);
-      concludeTimer = undefined;
+      if (clockTimer) clearTimeout(clockTimer);
       await busy.catch(() => undefined);
     },
+    chainTime: () => chainTime,
   };
-}
-
-/** Every asset holds at least what version 0 allocates. */
-function isFunded(ch: Channel): boolean {
-  const v0 = ch.record.deposits.map(([a, b]) => a + b);
-  const held = ch.record.params.assets.map((_, i) =>
-    ch.record.depositFacts.filter((f) => f.asset === i).reduce((m, f) => (f.holdingsAfter > m ? f.holdingsAfter : m), 0n),
-  );
-  return v0.every((need, i) => held[i]! >= need);
-}
-
-/** A deposit beyond what the latest state already accounts for: a top-up to credit. */
-function isTopUp(ch: Channel, fact: { asset: number; holdingsAfter: bigint }): boolean {
-  const state = ch.latest?.state;
-  return state !== undefined && fact.holdingsAfter > (totals(state)[fact.asset] ?? 0n);
 }

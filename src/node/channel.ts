@@ -1,127 +1,88 @@
 /**
- * One channel's runtime: its persisted record and states, plus what is in flight. Every async
- * step of a channel runs through {@link Channel.run}, one at a time (JavaScript interleaves at
- * every await: without this, two steps of one channel could read the same state and sign two
- * different successors). Different channels run concurrently.
+ * One channel in the node: its machine (src/core/channel, pure) and the inbox that feeds it.
+ * Inputs run through `step` one at a time, in arrival order; the effects each step returns are
+ * executed at once (executor.ts), and the completions of asynchronous ones (a signature, a
+ * flush, a submission) come back as later inputs. Different channels run independently.
+ *
+ * A step checks the event loop's turn budget (src/runtime/turns.ts) before it runs, so a burst
+ * of work yields to sends, commits and socket reads rather than running as one long turn.
  */
 import type { Bytes32 } from '../core/bytes.ts';
-import type { Op } from '../core/ops.ts';
-import { type ParticipantIndex, other } from '../core/params.ts';
+import type { Input, Machine } from '../core/channel/index.ts';
+import type { ChannelRecord, ChannelStatus } from '../core/channel/record.ts';
+import { other } from '../core/params.ts';
 import type { SignedState } from '../core/validate.ts';
-import type { PeerRef } from '../p2p/transport.ts';
-import type { ChannelState } from '../core/state.ts';
-import type { ChannelRecord } from '../store/store.ts';
-import { turnBudget } from '../runtime/turns.ts';
-
-/** Runs `step` on the first later turn with budget left. */
-async function afterBudget<T>(later: Promise<void>, step: () => Promise<T> | T): Promise<T> {
-  for (let wait: Promise<void> | undefined = later; wait !== undefined; wait = turnBudget()) await wait;
-  return step();
-}
-
-/** An operation waiting for its result. `origin` says whose it is. */
-export interface PendingOp {
-  readonly op: Op;
-  /** `self`: ours, someone awaits `done`; `peer`: the follower's request, held by the leader. */
-  readonly origin: 'self' | 'peer';
-  /** Unix ms when it was issued (for timeouts). */
-  readonly since: number;
-  resolve(version: bigint): void;
-  reject(error: Error): void;
-}
-
-/** The leader's proposal that waits for a countersignature. */
-export interface Inflight {
-  readonly version: bigint;
-  readonly ops: readonly Op[];
-  readonly state: ChannelState;
-  /** The leader's signature over `digest`. */
-  readonly signature: Uint8Array;
-  readonly digest: Uint8Array;
-  /** Signing it raised the version lease: it may be sent only once the record is durable. */
-  readonly leaseRaised: boolean;
-  /** The operations it carries, with whoever waits for them. */
-  readonly pending: readonly PendingOp[];
-  /** performance.now() when it was prepared (for latency logs). */
-  readonly preparedAt?: number;
-}
+import { withinTurnBudget } from '../runtime/turns.ts';
+import type { CreditedBalance } from '../sdk/api.ts';
 
 export class Channel {
-  record: ChannelRecord;
-  latest: SignedState | undefined;
-  /** Leader: the proposal in flight. */
-  inflight: Inflight | undefined;
-  /** Leader: operations waiting for the next proposal (ours and the follower's requests). */
-  readonly queue: PendingOp[] = [];
-  /** Leader: propose an update even with nothing queued, to supersede a burned version. */
-  needsUpdate = false;
-  /** Follower: our requested operations by id, until a co-signed state carries them. */
-  readonly requested = new Map<bigint, PendingOp>();
-  /** Follower: requests not yet sent (coalesced per tick). */
-  readonly outbox: Op[] = [];
-  /** The counterparty, once authenticated by the transport. */
-  peer: PeerRef | undefined;
+  readonly machine: Machine;
+  /** Runs one input through the machine and executes its effects (set by the node). */
+  private readonly run: (ch: Channel, input: Input) => void;
+  private readonly inbox: Input[] = [];
+  private draining = false;
+  private readonly idleWaiters: (() => void)[] = [];
   /** Resolvers waiting for a status (open, closed, ...). */
-  readonly statusWaiters: { status: ChannelRecord['status'][]; resolve(): void; reject(e: Error): void }[] = [];
-  /** Closing: the hash of the transaction that settled or registered the channel. */
+  private readonly statusWaiters: { status: ChannelStatus[]; resolve(): void; reject(e: Error): void }[] = [];
+  /** Settled: what the settling transaction credited to this node's account (known once the watcher checked). */
+  credited: Promise<readonly CreditedBalance[]> | undefined;
+  /** The hash of the transaction that settled or registered the channel, when known. */
   settlementTx: Bytes32 | undefined;
-  /** Disputed: when the registered state can be concluded (chain time, seconds). */
-  finalizesAt: bigint | undefined;
-  /** Disputed: we registered the current state, so we conclude first. */
-  registeredByUs = false;
-  /** Disputed: when (our clock, ms) we first saw the state concludable. */
-  dueSince: number | undefined;
   /** Who submitted the settlement: the coordinator or this node. */
   settledVia: 'coordinator' | 'direct' | undefined;
-  /** Disputed: when (our clock, ms) we asked the coordinator to conclude. */
-  concludeRequestedAt: number | undefined;
-  private tail: Promise<unknown> = Promise.resolve();
-  /** Set while a propose/flush cycle is scheduled or running (leader). */
-  pumping = false;
-  outboxScheduled = false;
 
-  constructor(record: ChannelRecord, latest?: SignedState) {
-    this.record = record;
-    this.latest = latest;
+  constructor(machine: Machine, run: (ch: Channel, input: Input) => void) {
+    this.machine = machine;
+    this.run = run;
+  }
+
+  get record(): ChannelRecord {
+    return this.machine.rec;
+  }
+
+  get latest(): SignedState | undefined {
+    return this.machine.latest;
   }
 
   get id(): Bytes32 {
-    return this.record.id;
+    return this.machine.rec.id;
   }
 
-  get self(): ParticipantIndex {
-    return this.record.self;
+  get self(): 0 | 1 {
+    return this.machine.rec.self;
   }
 
-  get counterparty(): ParticipantIndex {
-    return other(this.record.self);
+  get counterparty(): 0 | 1 {
+    return other(this.machine.rec.self);
   }
 
   get isLeader(): boolean {
-    return this.record.self === 0;
+    return this.machine.rec.self === 0;
   }
 
-  get version(): bigint {
-    return this.latest?.state.version ?? -1n;
+  /** Queues an input; it runs after every earlier one. */
+  input(i: Input): void {
+    this.inbox.push(i);
+    if (!this.draining) this.drain();
   }
 
-  /** The version the next proposal must carry: one above both the latest and any burned version. */
-  get nextVersion(): bigint {
-    const base = this.latest?.state.version ?? 0n;
-    return (base > this.record.burnedVersion ? base : this.record.burnedVersion) + 1n;
+  private drain(): void {
+    this.draining = true;
+    while (this.inbox.length > 0) {
+      if (!withinTurnBudget()) {
+        setImmediate(() => this.drain());
+        return;
+      }
+      this.run(this, this.inbox.shift()!);
+    }
+    this.draining = false;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Runs `step` after every earlier step of this channel has finished. */
-  run<T>(step: () => Promise<T> | T): Promise<T> {
-    const next = this.tail.then(() => {
-      const later = turnBudget();
-      return later === undefined ? step() : afterBudget(later, step);
-    });
-    this.tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
+  /** Resolves once every input queued so far has run (its effects issued). */
+  idle(): Promise<void> {
+    if (!this.draining && this.inbox.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Resolves every waiter for the current status. */
@@ -135,7 +96,7 @@ export class Channel {
     }
   }
 
-  waitForStatus(status: ChannelRecord['status'][], timeoutMs: number, onTimeout: () => Error): Promise<void> {
+  waitForStatus(status: ChannelStatus[], timeoutMs: number, onTimeout: () => Error): Promise<void> {
     if (status.includes(this.record.status)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -45,6 +45,13 @@ export interface NodeConfig {
     /** How long the coordinator may take to settle before the node submits directly (default 60 s). */
     readonly coordinatorMs?: number;
   };
+  /**
+   * Withdraw every credited balance (a payout the adjudicator credited instead of paying: a
+   * `credit`-mode batch, or a push our address refused) as soon as the node notices it, to `to`
+   * (default: the node's address; name another if ours refuses the asset). Off by default:
+   * credits wait for `withdraw`.
+   */
+  readonly autoWithdraw?: { readonly to?: Address };
   /** How often to poll the chain (default 250 ms). */
   readonly chainPollMs?: number;
   /** A pino logger, or the level for a new one (default 'info'). */

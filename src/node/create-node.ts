@@ -117,6 +117,7 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
   const node: LanesNode = new LanesNode({
     ctx,
     chainPollMs: config.chainPollMs ?? 250,
+    ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
     release: async () => {
       settle?.close();
       await signer.close();

@@ -19,13 +19,20 @@ export class ChannelNotOpenError extends LanesError {
   }
 }
 
-/** The counterparty (or our own rules, before anything was sent) refused an operation. */
+/**
+ * The counterparty (or our own rules) refused an operation. `maybeApplied` is true when the
+ * counterparty holds our signature on a state that carries it: it may still be enforced on-chain,
+ * so the caller must not assume it did not happen (the channel's events will tell).
+ */
 export class RejectedError extends LanesError {
   override name = 'RejectedError';
   readonly reason: RejectReason;
-  constructor(reason: RejectReason, detail: string, options: LanesErrorOptions = {}) {
-    super(detail.length > 0 ? `${reason}: ${detail}` : reason, { code: reason.toUpperCase().replaceAll('-', '_'), ...options });
+  readonly maybeApplied: boolean;
+  constructor(reason: RejectReason, detail: string, options: LanesErrorOptions & { readonly maybeApplied?: boolean } = {}) {
+    const { maybeApplied = false, ...rest } = options;
+    super(detail.length > 0 ? `${reason}: ${detail}` : reason, { code: reason.toUpperCase().replaceAll('-', '_'), ...rest });
     this.reason = reason;
+    this.maybeApplied = maybeApplied;
   }
 }
 
@@ -61,5 +68,28 @@ export class FatalNodeError extends LanesError {
   override name = 'FatalNodeError';
   constructor(what: string, cause: unknown) {
     super(what, { code: 'FATAL', cause });
+  }
+}
+
+/** `withdraw` named an asset of which the adjudicator holds nothing for this node. Nothing was sent. */
+export class NothingToWithdrawError extends LanesError {
+  override name = 'NothingToWithdrawError';
+  readonly asset: string;
+  constructor(asset: string) {
+    super(`nothing to withdraw in ${asset}`, { code: 'NOTHING_TO_WITHDRAW' });
+    this.asset = asset;
+  }
+}
+
+/**
+ * The chain refused a withdrawal (e.g. the recipient refuses the asset): that asset's balance
+ * stays credited. `details` lists what was already withdrawn in the same call.
+ */
+export class WithdrawFailedError extends LanesError {
+  override name = 'WithdrawFailedError';
+  readonly asset: string;
+  constructor(asset: string, to: string, options: LanesErrorOptions = {}) {
+    super(`withdrawing ${asset} to ${to} failed; the balance stays credited`, { code: 'WITHDRAW_FAILED', ...options });
+    this.asset = asset;
   }
 }

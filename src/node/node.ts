@@ -11,6 +11,7 @@ import type {
   ChannelInfo,
   CloseParameters,
   CloseResult,
+  CreditedBalance,
   LanesApi,
   LanesEventName,
   LanesEvents,
@@ -22,7 +23,11 @@ import type {
   SignedStateJson,
   SwapParameters,
   SwapResult,
+  WithdrawParameters,
+  WithdrawResult,
 } from '../sdk/api.ts';
+import { type Effect, type Machine, restore } from '../core/channel/index.ts';
+import { Callers } from './callers.ts';
 import { Channel } from './channel.ts';
 import type { ChainWatcher } from './chain-watcher.ts';
 import { createChainWatcher } from './chain-watcher.ts';
@@ -36,69 +41,109 @@ import {
   PeerUnreachableError,
   RejectedError,
 } from './errors.ts';
-import { submitAsFollower } from './follower.ts';
-import { schedule, submitAsLeader } from './leader.ts';
-import { ensureDeposited, openChannel, refreshFunding } from './opening.ts';
-import { closeByForce, closeCooperatively } from './settlement.ts';
-import { onConnected } from './sync.ts';
+import { type Shell, executeAll, runStep } from './executor.ts';
+import { refreshDeposits } from './settlement.ts';
+import { type ChannelHost, openChannel } from './opening.ts';
 import { channelInfo, signedStateJson } from './views.ts';
+import { type AutoWithdraw, Withdrawals } from './withdrawals.ts';
 
 export interface NodeParts {
   readonly ctx: Context;
   readonly chainPollMs: number;
+  /** Withdraw credited balances as soon as they are noticed. */
+  readonly autoWithdraw?: AutoWithdraw;
   /** Releases what the composition root opened (signer, store), after the node stopped. */
   readonly release: () => Promise<void>;
 }
 
-export class LanesNode implements LanesApi {
+/** How often every channel machine gets a tick: retries, conclusions, timeouts (ms). */
+const TICK_MS = 1000;
+
+export class LanesNode implements LanesApi, ChannelHost {
   private readonly ctx: Context;
   private readonly parts: NodeParts;
+  private readonly withdrawals: Withdrawals;
+  private readonly callers = new Callers();
+  private readonly shell: Shell;
   private watcher: ChainWatcher | undefined;
-  private sweeper: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
   private watcherSync: NodeJS.Timeout | undefined;
   private sendingWatches = false;
   private reconnector: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopped = false;
+  /** Operation ids: distinct across restarts (time-based), with the participant's parity. */
+  private opCounter: bigint;
+  /** Our operations waiting for the next microtask, per channel: they share one input. */
+  private readonly outbox = new Map<Channel, { op: Op; caller: number }[]>();
 
   constructor(parts: NodeParts) {
     this.parts = parts;
     this.ctx = parts.ctx;
+    this.withdrawals = new Withdrawals(parts.ctx, parts.autoWithdraw);
+    this.opCounter = BigInt(parts.ctx.clock()) << 20n;
+    this.shell = { ctx: this.ctx, callers: this.callers, chainTime: () => this.watcher?.chainTime() };
   }
 
   get log(): Logger {
     return this.ctx.log;
   }
 
+  /** A fresh range of operation ids for a channel machine's own operations. */
+  private firstOpId(): bigint {
+    this.opCounter += 1n << 20n;
+    return this.opCounter;
+  }
+
+  private nextOpId(ch: Channel): bigint {
+    return (++this.opCounter << 1n) | BigInt(ch.self);
+  }
+
+  /** Registers a channel and executes its machine's first effects (ChannelHost). */
+  adopt(machine: Machine, effects: readonly Effect[]): Channel {
+    const ch = new Channel(machine, (c, input) => runStep(this.shell, c, input));
+    this.ctx.channels.set(ch.id, ch);
+    executeAll(this.shell, ch, effects);
+    return ch;
+  }
+
   /** Loads channels, catches up with the chain, starts the transport and reconnects to peers. */
   async start(): Promise<void> {
     const { ctx } = this;
     for (const stored of await ctx.store.load()) {
-      let record = stored.record;
-      // As leader we may have signed, and sent, proposals up to the lease that we never stored:
-      // skip them all, so that no version is ever signed twice (ADR 0006).
-      if (record.self === 0 && record.versionLease > record.burnedVersion) record = { ...record, burnedVersion: record.versionLease };
-      const ch = new Channel(record, stored.latest);
+      const machine = restore(stored.record, stored.latest, { selfKey: ctx.transport.self.publicKey, firstOpId: this.firstOpId() });
+      const ch = new Channel(machine, (c, input) => runStep(this.shell, c, input));
       ctx.channels.set(ch.id, ch);
     }
-    ctx.transport.on('message', (from, message) => dispatch(ctx, from, message));
+    ctx.transport.on('message', (from, message) => dispatch(ctx, this, from, message, () => this.firstOpId()));
     ctx.transport.on('connected', (peer) => {
-      onConnected(ctx, peer);
+      for (const ch of ctx.channels.values()) {
+        if (ch.record.peer.peerId === peer.peerId)
+          ch.input({ kind: 'connected', peer: { peerId: peer.peerId, publicKey: peer.publicKey } });
+      }
       // identify answers within milliseconds of the connection: record where the peer listens.
       setTimeout(() => {
         if (!this.stopping) this.rememberAddresses();
       }, 300).unref();
       ctx.events.emit('peer-connected', { peerId: peer.peerId, address: peer.address });
     });
-    ctx.transport.on('disconnected', (peer) => ctx.events.emit('peer-disconnected', { peerId: peer.peerId, address: peer.address }));
+    ctx.transport.on('disconnected', (peer) => {
+      for (const ch of ctx.channels.values()) if (ch.record.peer.peerId === peer.peerId) ch.input({ kind: 'disconnected' });
+      ctx.events.emit('peer-disconnected', { peerId: peer.peerId, address: peer.address });
+    });
     await ctx.transport.start();
-    this.watcher = await createChainWatcher(ctx, this.parts.chainPollMs, (ch, fact) => void this.creditTopUp(ch, fact));
+    await this.withdrawals.load();
+    this.watcher = await createChainWatcher(ctx, this.parts.chainPollMs, {
+      onAccountActivity: (tx, channels, assets) => this.withdrawals.settled(tx, channels, assets),
+    });
     await this.watcher.catchUp();
+    await this.rebuildDisputes();
     this.watcher.start();
-    for (const ch of ctx.channels.values()) if (ch.record.status === 'funding') void ensureDeposited(ctx, ch);
-    this.sweeper = setInterval(() => {
-      if (!this.stopping) this.expireOperations();
-    }, 1000).unref();
+    void this.withdrawals.report().catch((err: unknown) => ctx.log.warn({ err }, 'reading credited balances failed'));
+    this.tick();
+    this.ticker = setInterval(() => {
+      if (!this.stopping) this.tick();
+    }, TICK_MS).unref();
     this.reconnector = setInterval(() => {
       if (!this.stopping) void this.reconnect();
     }, 5000).unref();
@@ -112,6 +157,31 @@ export class LanesNode implements LanesApi {
     }
     void this.reconnect();
     ctx.log.info({ address: ctx.transport.self.address, peerId: ctx.transport.self.peerId, channels: ctx.channels.size }, 'node started');
+  }
+
+  /**
+   * A disputed channel's registered state, as the chain has it now: the record keeps it across
+   * restarts, and this refreshes it (a conclusion or an answer may have happened while we were away;
+   * the event catch-up delivers those too).
+   */
+  private async rebuildDisputes(): Promise<void> {
+    for (const ch of this.ctx.channels.values()) {
+      if (ch.record.status !== 'disputed') continue;
+      const d = await this.ctx.chain.dispute(ch.id).catch(() => undefined);
+      if (!d || (ch.record.dispute?.version === d.version && ch.record.dispute.finalizesAt === d.finalizesAt)) continue;
+      ch.input({
+        kind: 'chain',
+        fact: { kind: 'challenged', version: d.version, finalizesAt: d.finalizesAt, transactionHash: `0x${'00'.repeat(32)}` },
+      });
+    }
+  }
+
+  private tick(): void {
+    const operationTimeoutMs = this.ctx.timeouts.operationMs;
+    for (const ch of this.ctx.channels.values()) {
+      if (ch.record.status === 'closed' || ch.record.status === 'rejected') continue;
+      ch.input({ kind: 'tick', operationTimeoutMs });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -143,7 +213,7 @@ export class LanesNode implements LanesApi {
   async openChannel(p: OpenChannelParameters): Promise<ChannelInfo> {
     this.live();
     const { peer, multiaddrs } = await this.resolvePeer(p.peer);
-    const ch = await openChannel(this.ctx, peer, multiaddrs, p);
+    const ch = await openChannel(this.ctx, this, peer, multiaddrs, p, this.firstOpId());
     return this.info_(ch);
   }
 
@@ -153,7 +223,7 @@ export class LanesNode implements LanesApi {
     const asset = this.assetIndex(ch, p.asset);
     this.positive(p.amount);
     await this.ctx.chain.deposit(ch.record.params, asset, ch.self, p.amount);
-    // The watcher sees the deposit and credits it (creditTopUp); wait for the co-signed state.
+    // The leader credits the deposit once its chain watcher sees it: wait for the co-signed state.
     const target = (ch.latest ? ch.latest.state.balances[asset]![ch.self] : 0n) + p.amount;
     const deadline = this.ctx.clock() + this.ctx.timeouts.chainMs;
     while ((ch.latest?.state.balances[asset]?.[ch.self] ?? 0n) < target) {
@@ -171,7 +241,7 @@ export class LanesNode implements LanesApi {
     this.positive(p.amount);
     const held = ch.latest?.state.balances[asset]?.[ch.self] ?? 0n;
     if (held < p.amount) throw new RejectedError('insufficient-balance', `this node holds ${held}, pays ${p.amount}`);
-    const op: Op = { kind: 'pay', id: this.ctx.nextOpId(ch), by: ch.self, asset, amount: p.amount };
+    const op: Op = { kind: 'pay', id: this.nextOpId(ch), by: ch.self, asset, amount: p.amount };
     const version = await this.submit(ch, op);
     return { channelId: ch.id, id: op.id, version, asset: ch.record.params.assets[asset]!, amount: p.amount };
   }
@@ -189,7 +259,7 @@ export class LanesNode implements LanesApi {
       throw new InvalidArgumentError('expiresIn must be a positive whole number of seconds');
     const op: Op = {
       kind: 'swap',
-      id: this.ctx.nextOpId(ch),
+      id: this.nextOpId(ch),
       by: ch.self,
       giveAsset: give,
       giveAmount: p.give.amount,
@@ -206,7 +276,28 @@ export class LanesNode implements LanesApi {
     const ch = this.channel_(channelId);
     const mode = p.mode ?? 'cooperative';
     if (mode !== 'cooperative' && mode !== 'force') throw new InvalidArgumentError('mode must be cooperative or force');
-    return mode === 'force' ? closeByForce(this.ctx, ch, p) : closeCooperatively(this.ctx, ch, p);
+    const { id, result } = this.callers.create();
+    ch.input({ kind: mode === 'force' ? 'force-close' : 'close', caller: id, direct: p.direct ?? false });
+    const version = await result;
+    if ((p.waitFor ?? 'closed') === 'closed') {
+      const extra = mode === 'force' ? Number(ch.record.params.challengeDuration) * 1000 : 0;
+      await ch.waitForStatus(
+        ['closed'],
+        this.ctx.timeouts.chainMs + extra,
+        () =>
+          new OperationTimeoutError(mode === 'force' ? 'waiting for the forced close to conclude' : 'waiting for the close on-chain', true),
+      );
+    }
+    const credited = ch.record.status === 'closed' && ch.credited ? await ch.credited : [];
+    return {
+      channelId: ch.id,
+      mode,
+      version,
+      ...(ch.settlementTx === undefined ? {} : { transactionHash: ch.settlementTx }),
+      status: ch.record.status,
+      ...(ch.settledVia === undefined ? {} : { via: ch.settledVia }),
+      ...(credited.length === 0 ? {} : { credited }),
+    };
   }
 
   async channels(): Promise<ChannelInfo[]> {
@@ -226,35 +317,40 @@ export class LanesNode implements LanesApi {
     return json;
   }
 
+  async withdrawable(): Promise<CreditedBalance[]> {
+    this.live();
+    return this.withdrawals.withdrawable();
+  }
+
+  async withdraw(p: WithdrawParameters = {}): Promise<WithdrawResult> {
+    this.live();
+    return this.withdrawals.withdraw(p);
+  }
+
   on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void): () => void {
     return this.ctx.events.on(event, listener);
   }
 
   /**
-   * Stops cleanly: refuses new calls, fails what was never sent, gives proposals in flight a
-   * moment to complete, flushes the store and closes the transport, chain watcher and signer.
+   * Stops cleanly: refuses new calls, gives updates in flight a moment to complete, fails what is
+   * left, flushes the store and closes the transport, chain watcher and signer.
    */
   async stop(graceMs = 2000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.sweeper);
+    clearInterval(this.ticker);
     clearInterval(this.reconnector);
     clearInterval(this.watcherSync);
     await this.watcher?.stop();
+    await this.withdrawals.close();
     const { ctx } = this;
-    for (const ch of ctx.channels.values()) {
-      for (const p of ch.queue.splice(0)) if (p.origin === 'self') p.reject(new NodeStoppedError());
-      for (const [id, p] of ch.requested) {
-        ch.requested.delete(id);
-        p.reject(new NodeStoppedError());
-      }
-    }
+    const busy = () =>
+      [...ctx.channels.values()].some((ch) => ch.machine.proposal || ch.machine.incoming || ch.machine.completing.length > 0);
     const deadline = Date.now() + graceMs;
-    while ([...ctx.channels.values()].some((ch) => ch.inflight) && Date.now() < deadline && !this.stopped) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    while (busy() && Date.now() < deadline && !this.stopped) await new Promise((r) => setTimeout(r, 20));
     this.stopped = true;
-    await Promise.all([...ctx.channels.values()].map((ch) => ch.run(() => undefined)));
+    this.callers.failAll(new NodeStoppedError());
+    await Promise.all([...ctx.channels.values()].map((ch) => ch.idle()));
     await ctx.store.flush().catch(() => undefined);
     await ctx.transport.stop().catch(() => undefined);
     await this.parts.release();
@@ -270,59 +366,22 @@ export class LanesNode implements LanesApi {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
+  /** Hands one of our operations to the channel's machine; resolves with the version that carries it. */
   private submit(ch: Channel, op: Op): Promise<bigint> {
-    return ch.isLeader ? submitAsLeader(this.ctx, ch, op) : submitAsFollower(this.ctx, ch, op);
-  }
-
-  /** Our own deposit after opening: credit it in a co-signed state (in chain order). */
-  private async creditTopUp(ch: Channel, fact: { asset: number; amount: bigint; holdingsAfter: bigint }): Promise<void> {
-    if (this.stopping) return;
-    const op: Op = {
-      kind: 'deposit',
-      id: this.ctx.nextOpId(ch),
-      by: ch.self,
-      asset: fact.asset,
-      amount: fact.amount,
-      holdingsAfter: fact.holdingsAfter,
-    };
-    // The counterparty may not have seen the deposit yet: retry a few times.
-    for (let attempt = 0; attempt < 10 && !this.stopping; attempt++) {
-      try {
-        await this.submit(ch, { ...op, id: attempt === 0 ? op.id : this.ctx.nextOpId(ch) });
-        return;
-      } catch (e) {
-        if (!(e instanceof RejectedError) || e.reason !== 'deposit-exceeds-holdings') {
-          this.ctx.channelLog(ch).warn({ err: e }, 'crediting a top-up failed');
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
+    const { id, result } = this.callers.create();
+    let batch = this.outbox.get(ch);
+    if (!batch) {
+      batch = [];
+      this.outbox.set(ch, batch);
+      // Operations of one tick share one input: one request, or one proposal.
+      queueMicrotask(() => {
+        const ops = this.outbox.get(ch) ?? [];
+        this.outbox.delete(ch);
+        ch.input({ kind: 'ops', ops });
+      });
     }
-  }
-
-  private expireOperations(): void {
-    const { ctx } = this;
-    const limit = ctx.clock() - ctx.timeouts.operationMs;
-    for (const ch of ctx.channels.values()) {
-      let expired = 0;
-      while (ch.queue.length > expired && ch.queue[expired]!.since < limit) expired++;
-      for (const p of ch.queue.splice(0, expired)) {
-        if (p.origin === 'self') p.reject(new OperationTimeoutError(`${p.op.kind} ${p.op.id}`, false));
-      }
-      if (ch.inflight && ch.inflight.pending[0] && ch.inflight.pending[0].since < limit) {
-        for (const p of ch.inflight.pending) if (p.origin === 'self') p.reject(new OperationTimeoutError(`${p.op.kind} ${p.op.id}`, true));
-      }
-      if (ch.requested.size > 0) {
-        void ch.run(() => {
-          for (const [id, p] of ch.requested) {
-            if (p.since >= limit) break; // insertion order: the rest are newer
-            ch.requested.delete(id);
-            p.reject(new OperationTimeoutError(`${p.op.kind} ${id}`, false));
-          }
-        });
-      }
-      if (ch.isLeader) schedule(ctx, ch);
-    }
+    batch.push({ op, caller: id });
+    return result;
   }
 
   private async reconnect(): Promise<void> {
@@ -378,16 +437,12 @@ export class LanesNode implements LanesApi {
   /** Records where connected peers listen (learned through identify), to redial them later. */
   private rememberAddresses(): void {
     const { ctx } = this;
-    let changed = false;
     for (const ch of ctx.channels.values()) {
       if (ch.record.status === 'closed' || ch.record.status === 'rejected') continue;
       const addrs = ctx.transport.peerAddresses(ch.record.peer.peerId);
       if (addrs.length === 0 || addrs.join() === ch.record.peer.multiaddrs.join()) continue;
-      ch.record = { ...ch.record, peer: { ...ch.record.peer, multiaddrs: addrs } };
-      ctx.store.putRecord(ch.record);
-      changed = true;
+      ch.input({ kind: 'peer-addresses', multiaddrs: addrs });
     }
-    if (changed) void ctx.flush().catch(() => undefined);
   }
 
   private async resolvePeer(peer: string): Promise<{ peer: PeerRef; multiaddrs: string[] }> {
@@ -398,9 +453,14 @@ export class LanesNode implements LanesApi {
       });
       return { peer: ref, multiaddrs: [peer] };
     }
-    for (const ch of this.ctx.channels.values()) {
-      if (ch.record.peer.peerId === peer && ch.peer && this.ctx.transport.isConnected(peer))
-        return { peer: ch.peer, multiaddrs: [...ch.record.peer.multiaddrs] };
+    if (this.ctx.transport.isConnected(peer)) {
+      for (const ch of this.ctx.channels.values()) {
+        if (ch.record.peer.peerId === peer && ch.machine.peer) {
+          const key = ch.machine.peer;
+          const address = ch.record.params.participants[ch.counterparty];
+          return { peer: { peerId: key.peerId, publicKey: key.publicKey, address }, multiaddrs: [...ch.record.peer.multiaddrs] };
+        }
+      }
     }
     throw new PeerUnreachableError(peer, { details: 'connect to it by multiaddr first' });
   }
@@ -419,8 +479,8 @@ export class LanesNode implements LanesApi {
     if (ch.record.status === 'open') return ch;
     if (ch.record.status !== 'funding') throw new ChannelNotOpenError(channelId, ch.record.status);
     // The chain watcher may not have seen the last deposit yet: ask the chain.
-    return ch
-      .run(() => refreshFunding(this.ctx, ch))
+    return refreshDeposits(this.ctx, ch)
+      .then(() => ch.idle())
       .then(() => {
         if (ch.record.status !== 'open') throw new ChannelNotOpenError(channelId, ch.record.status);
         return ch;

@@ -1,193 +1,112 @@
 /**
- * Taking a channel to the chain: cooperative close (a final state both signed, paid out at
- * once), forced close (register our latest co-signed state, conclude after the challenge
- * period), the answer to a stale state registered against us, and conclusion.
+ * Taking a channel to the chain for its machine (docs/adr/0005, 0009): deposits go straight to
+ * the adjudicator; closes, disputes and conclusions go through the settlement coordinator when
+ * one is configured (batched with other channels' items) and straight to the adjudicator when it
+ * is not, cannot take them, or does not settle them in time. The machine learns the outcome as a
+ * `submitted` input; what the chain finally did reaches it as a chain fact.
  */
 import { challengeItem, closeItem, concludeItem } from '../chain/encode.ts';
-import type { Bytes32 } from '../core/bytes.ts';
+import type { Submission, SubmissionResult } from '../core/channel/io.ts';
 import type { SettleItem } from '../core/codec/settle.ts';
-import type { ChannelStatus, CloseParameters, CloseResult } from '../sdk/api.ts';
+import { participantIndex } from '../core/params.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
-import { ChannelNotOpenError, OperationTimeoutError, RejectedError } from './errors.ts';
-import { submitAsFollower } from './follower.ts';
-import { submitAsLeader } from './leader.ts';
 
-function result(ch: Channel, mode: 'cooperative' | 'force'): CloseResult {
-  return {
-    channelId: ch.id,
-    mode,
-    version: ch.latest?.state.version ?? 0n,
-    ...(ch.settlementTx === undefined ? {} : { transactionHash: ch.settlementTx }),
-    status: ch.record.status,
-    ...(ch.settledVia === undefined ? {} : { via: ch.settledVia }),
-  };
-}
-
-/**
- * Hands an item to the coordinator and waits until `done` holds or its result is known. Returns
- * true when the coordinator handled it, false when the node should submit directly (no
- * coordinator, unreachable, refused, too slow, or it gave up). A failure the chain reported
- * (the adjudicator's reason) is thrown: submitting directly would fail the same way.
- */
-async function viaCoordinator(ctx: Context, ch: Channel, item: SettleItem, done: ChannelStatus[]): Promise<boolean> {
-  if (!ctx.settle) return false;
+/** Submits for the channel; never throws (a failure is a result the machine retries on). */
+export async function submit(ctx: Context, ch: Channel, s: Submission): Promise<SubmissionResult> {
   try {
-    const { result } = await ctx.settle.submit(item);
-    ctx.channelLog(ch).info({ kind: item.kind }, 'queued at the coordinator');
-    const outcome = await Promise.race([
-      ch.waitForStatus(done, ctx.timeouts.coordinatorMs, () => new OperationTimeoutError('the coordinator', false)).then(() => undefined),
-      result,
-    ]);
-    if (outcome && !outcome.ok) {
-      if (outcome.reason === 'dropped') return false;
-      if (outcome.reason !== 'channel-closed')
-        throw new RejectedError('internal', `the adjudicator refused the ${item.kind}: ${outcome.reason}`);
+    switch (s.kind) {
+      case 'deposit':
+        return await deposit(ctx, ch, s.amounts);
+      case 'close':
+        return await settle(ctx, ch, s.direct ? undefined : { kind: 'close', params: ch.record.params, signed: s.signed }, () =>
+          ctx.chain.closeBatch([closeItem(ch.record.params, s.signed)]),
+        );
+      case 'dispute': {
+        // An answer with a deadline closer than the coordinator's patience goes straight to the chain.
+        const now = await ctx.chain.timestamp().catch(() => undefined);
+        const tight = s.deadline !== undefined && now !== undefined && Number(s.deadline - now) * 1000 < ctx.timeouts.coordinatorMs * 2;
+        return await settle(ctx, ch, tight || s.direct ? undefined : { kind: 'dispute', params: ch.record.params, signed: s.signed }, () =>
+          ctx.chain.challengeBatch([challengeItem(ch.record.params, s.signed)]),
+        );
+      }
+      case 'conclude':
+        return await settle(ctx, ch, { kind: 'conclude', params: ch.record.params, state: s.state }, () =>
+          ctx.chain.concludeBatch([concludeItem(ch.record.params, s.state)]),
+        );
     }
-    if (outcome?.transactionHash) ch.settlementTx = outcome.transactionHash;
-    ch.settledVia = 'coordinator';
-    return true;
   } catch (e) {
-    if (e instanceof RejectedError && e.reason === 'internal') throw e;
-    ctx.channelLog(ch).warn({ err: e, kind: item.kind }, 'the coordinator did not settle it: submitting directly');
-    return false;
+    ctx.channelLog(ch).warn({ err: e, kind: s.kind }, 'submission failed');
+    return { ok: false, reason: 'error' };
   }
 }
 
-async function setStatus(ctx: Context, ch: Channel, status: Channel['record']['status'], note?: string): Promise<void> {
-  ch.record = { ...ch.record, status, ...(note === undefined ? {} : { note }) };
-  ctx.store.putRecord(ch.record);
-  await ctx.flush();
-  ch.settleWaiters();
+async function deposit(ctx: Context, ch: Channel, amounts: readonly bigint[]): Promise<SubmissionResult> {
+  let tx: `0x${string}` | undefined;
+  for (const [i, amount] of amounts.entries()) {
+    if (amount === 0n) continue;
+    ctx.channelLog(ch).info({ asset: ch.record.params.assets[i], amount: String(amount) }, 'depositing');
+    tx = (await ctx.chain.deposit(ch.record.params, i, ch.self, amount)).hash;
+  }
+  return { ok: true, ...(tx === undefined ? {} : { transactionHash: tx }) };
 }
-
-/** Agrees a final state with the counterparty, then pays it out on-chain. */
-export async function closeCooperatively(ctx: Context, ch: Channel, p: CloseParameters): Promise<CloseResult> {
-  if (ch.record.status === 'closed') return result(ch, 'cooperative');
-  if (!ch.latest?.state.isFinal) {
-    if (ch.record.status !== 'open') throw new ChannelNotOpenError(ch.id, ch.record.status);
-    const op = { kind: 'finalize' as const, id: ctx.nextOpId(ch), by: ch.self };
-    await (ch.isLeader ? submitAsLeader(ctx, ch, op) : submitAsFollower(ctx, ch, op));
-  }
-  await settleFinal(ctx, ch, p.direct ?? false);
-  if ((p.waitFor ?? 'closed') === 'closed') {
-    await ch.waitForStatus(['closed'], ctx.timeouts.chainMs, () => new OperationTimeoutError('waiting for the close on-chain', true));
-  }
-  return result(ch, 'cooperative');
-}
-
-/** Submits the final state's payout. Either side may; a second submission fails harmlessly. */
-export async function settleFinal(ctx: Context, ch: Channel, direct = false): Promise<void> {
-  const final = ch.latest;
-  if (!final?.state.isFinal || ch.record.status === 'closed') return;
-  if (!direct && (await viaCoordinator(ctx, ch, { kind: 'close', params: ch.record.params, signed: final }, ['closed']))) return;
-  ch.settledVia = 'direct';
-  const receipt = await ctx.chain.closeBatch([closeItem(ch.record.params, final)]);
-  const item = receipt.items[0]!;
-  if (!item.ok && item.reason !== 'channel-closed') {
-    throw new RejectedError('internal', `the adjudicator refused the close: ${item.reason}`);
-  }
-  ch.settlementTx = receipt.hash;
-  ctx.channelLog(ch).info({ tx: receipt.hash, gas: String(receipt.gasUsed) }, 'cooperative close submitted');
-}
-
-/** Registers our latest co-signed state on-chain; the channel concludes after the challenge period. */
-export async function closeByForce(ctx: Context, ch: Channel, p: CloseParameters): Promise<CloseResult> {
-  if (ch.record.status === 'closed') return result(ch, 'force');
-  const latest = ch.latest;
-  if (!latest || ch.record.status === 'proposed' || ch.record.status === 'rejected') throw new ChannelNotOpenError(ch.id, ch.record.status);
-  const queued =
-    !p.direct && (await viaCoordinator(ctx, ch, { kind: 'dispute', params: ch.record.params, signed: latest }, ['disputed', 'closed']));
-  if (queued) ch.registeredByUs = true;
-  else await register(ctx, ch, 'force');
-  if ((p.waitFor ?? 'closed') === 'closed') {
-    await ch.waitForStatus(
-      ['closed'],
-      ctx.timeouts.chainMs + Number(ch.record.params.challengeDuration) * 1000,
-      () => new OperationTimeoutError('waiting for the forced close to conclude', true),
-    );
-  }
-  return result(ch, 'force');
-}
-
-/** Registers (or answers with) our latest state. */
-async function register(ctx: Context, ch: Channel, why: 'force' | 'answer'): Promise<Bytes32> {
-  const latest = ch.latest!;
-  const receipt = await ctx.chain.challengeBatch([challengeItem(ch.record.params, latest)]);
-  const item = receipt.items[0]!;
-  if (!item.ok && !(why === 'answer' && item.reason === 'stale-version')) {
-    throw new RejectedError('internal', `the adjudicator refused the state: ${item.reason}`);
-  }
-  ch.settlementTx = receipt.hash;
-  ch.settledVia = 'direct';
-  ch.registeredByUs = true;
-  if (ch.record.status !== 'disputed') await setStatus(ctx, ch, 'disputed');
-  ctx.channelLog(ch).info({ tx: receipt.hash, version: String(latest.state.version), why }, 'state registered on-chain');
-  return receipt.hash;
-}
-
-/** A state was registered for one of our channels: answer it if ours is newer. */
-export async function onChallenged(ctx: Context, ch: Channel, version: bigint, finalizesAt: bigint): Promise<void> {
-  ch.finalizesAt = finalizesAt;
-  if ((ch.latest?.state.version ?? -1n) !== version) ch.registeredByUs = false;
-  if (ch.record.status !== 'disputed' && ch.record.status !== 'closed') {
-    await setStatus(ctx, ch, 'disputed');
-    ctx.events.emit('channel-closing', { channelId: ch.id, mode: 'challenged', version });
-  }
-  const ours = ch.latest?.state.version ?? -1n;
-  if (ours > version) {
-    ctx.channelLog(ch).warn({ registered: String(version), ours: String(ours) }, 'stale state registered against us: answering');
-    await register(ctx, ch, 'answer');
-    ctx.events.emit('stale-state-answered', { channelId: ch.id, registered: version, answered: ours });
-  }
-}
-
-/** How long the side that did not register a state lets the other conclude first. */
-export const CONCLUDE_GRACE_MS = 10_000;
 
 /**
- * Pays out a challenged channel once its period is over, if we hold the registered state. The
- * side that registered it concludes at once; the other steps in after a grace period, so the
- * two do not both pay for the same conclusion.
+ * Through the coordinator if it takes the item and settles it within `coordinatorMs`; otherwise
+ * directly. A refusal the chain itself gave (the adjudicator's reason) is final: submitting
+ * directly would fail the same way.
  */
-export async function concludeIfDue(ctx: Context, ch: Channel, chainTime: bigint, registered: bigint): Promise<void> {
-  if (ch.record.status !== 'disputed' || ch.finalizesAt === undefined || chainTime < ch.finalizesAt) return;
-  ch.dueSince ??= ctx.clock();
-  if (!ch.registeredByUs && ctx.clock() < ch.dueSince + CONCLUDE_GRACE_MS) return;
-  const latest = ch.latest;
-  if (!latest || latest.state.version !== registered) return; // the other side holds it and concludes
-  if (ctx.settle) {
-    // Ask the coordinator once; conclude directly only if it has not done so in time.
-    if (ch.concludeRequestedAt === undefined) {
-      ch.concludeRequestedAt = ctx.clock();
-      const queued = await ctx.settle.submit({ kind: 'conclude', params: ch.record.params, state: latest.state }).then(
-        () => true,
-        () => false,
-      );
-      if (queued) return;
-    } else if (ctx.clock() < ch.concludeRequestedAt + ctx.timeouts.coordinatorMs) {
-      return;
+async function settle(
+  ctx: Context,
+  ch: Channel,
+  item: SettleItem | undefined,
+  direct: () => Promise<{ hash: `0x${string}`; items: readonly ({ ok: true } | { ok: false; reason: string })[] }>,
+): Promise<SubmissionResult> {
+  if (item && ctx.settle) {
+    try {
+      const { result } = await ctx.settle.submit(item);
+      ctx.channelLog(ch).info({ kind: item.kind }, 'queued at the coordinator');
+      const outcome = await Promise.race([
+        result,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), ctx.timeouts.coordinatorMs).unref()),
+      ]);
+      if (outcome && (outcome.ok || outcome.reason !== 'dropped')) {
+        ch.settledVia = 'coordinator';
+        if (outcome.transactionHash) ch.settlementTx = outcome.transactionHash;
+        return {
+          ok: outcome.ok,
+          ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+          ...(outcome.transactionHash === undefined ? {} : { transactionHash: outcome.transactionHash }),
+        };
+      }
+      ctx.channelLog(ch).warn({ kind: item.kind }, 'the coordinator did not settle it in time: submitting directly');
+    } catch (e) {
+      ctx.channelLog(ch).warn({ err: e, kind: item.kind }, 'the coordinator did not take it: submitting directly');
     }
   }
-  const receipt = await ctx.chain.concludeBatch([concludeItem(ch.record.params, latest.state)]);
-  const item = receipt.items[0]!;
-  if (!item.ok && item.reason !== 'channel-closed' && item.reason !== 'not-challenged') {
-    ctx.channelLog(ch).warn({ reason: item.reason }, 'conclude refused');
-    return;
-  }
+  const receipt = await direct();
+  const r = receipt.items[0]!;
+  ch.settledVia = 'direct';
   ch.settlementTx = receipt.hash;
-  ctx.channelLog(ch).info({ tx: receipt.hash }, 'concluded');
+  ctx.channelLog(ch).info({ tx: receipt.hash, ok: r.ok, ...(r.ok ? {} : { reason: r.reason }) }, 'submitted directly');
+  return r.ok ? { ok: true, transactionHash: receipt.hash } : { ok: false, reason: r.reason, transactionHash: receipt.hash };
 }
 
-/** The chain paid the channel out. */
-export async function onSettled(ctx: Context, ch: Channel, version: bigint, tx: Bytes32): Promise<void> {
-  if (ch.record.status === 'closed') return;
-  ch.settlementTx = tx;
-  await setStatus(ctx, ch, 'closed');
-  for (const p of ch.queue.splice(0)) if (p.origin === 'self') p.reject(new RejectedError('closed', 'the channel closed'));
-  for (const [id, p] of ch.requested) {
-    ch.requested.delete(id);
-    p.reject(new RejectedError('closed', 'the channel closed'));
+/** Reads the channel's deposits from the chain and feeds the ones the machine has not seen. */
+export async function refreshDeposits(ctx: Context, ch: Channel): Promise<void> {
+  try {
+    const { events } = await ctx.chain.depositsOf(ch.id);
+    for (const e of events) {
+      if (e.type !== 'deposited' || e.channelId !== ch.id) continue;
+      const participant = participantIndex(ch.record.params, e.participant);
+      const asset = ch.record.params.assets.indexOf(e.asset);
+      if (participant === undefined || asset < 0) continue;
+      ch.input({
+        kind: 'chain',
+        fact: { kind: 'deposited', deposit: { asset, participant, amount: e.amount, holdingsAfter: e.holdingsAfter } },
+      });
+    }
+  } catch (e) {
+    ctx.channelLog(ch).warn({ err: e }, 'reading the channel deposits failed');
   }
-  ctx.events.emit('channel-closed', { channelId: ch.id, version, transactionHash: tx });
 }

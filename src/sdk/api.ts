@@ -13,7 +13,7 @@
  */
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import type { RejectReason } from '../core/result.ts';
-import type { ChannelStatus } from '../store/store.ts';
+import type { ChannelStatus } from '../core/channel/record.ts';
 
 export type { Address, Bytes32, ChannelStatus, RejectReason };
 
@@ -135,6 +135,40 @@ export interface CloseResult {
   readonly status: ChannelStatus;
   /** Who submitted it: the coordinator (in a batch with other channels) or this node. */
   readonly via?: 'coordinator' | 'direct';
+  /**
+   * Present when the settling transaction credited this node's account on the adjudicator
+   * instead of paying it (a `credit`-mode batch, or a payout our address refused): the amounts
+   * by which its withdrawable balances rose, per asset of the channel. Collect them with
+   * `withdraw`. (When one transaction settled several of this node's channels, each shows the
+   * transaction's whole credit.)
+   */
+  readonly credited?: readonly CreditedBalance[];
+}
+
+/** An amount of one asset, e.g. a balance the adjudicator holds for this node's account. */
+export interface CreditedBalance {
+  readonly asset: Address;
+  readonly amount: bigint;
+}
+
+export interface WithdrawParameters {
+  /** The asset to withdraw (default: every asset with a credited balance). */
+  readonly asset?: Address;
+  /** Where the funds go (default: this node's own address). */
+  readonly to?: Address;
+}
+
+export interface Withdrawal {
+  readonly asset: Address;
+  readonly amount: bigint;
+  /** The adjudicator's `withdraw` transaction (one per asset). */
+  readonly transactionHash: Bytes32;
+}
+
+export interface WithdrawResult {
+  readonly to: Address;
+  /** One per asset withdrawn; empty when no asset was named and nothing was credited. */
+  readonly withdrawals: readonly Withdrawal[];
 }
 
 /** The latest co-signed state, in JSON-friendly form: for backups, audits and disputes. */
@@ -190,6 +224,18 @@ export interface LanesEvents {
   };
   'channel-closing': { readonly channelId: Bytes32; readonly mode: 'cooperative' | 'force' | 'challenged'; readonly version: bigint };
   'channel-closed': { readonly channelId: Bytes32; readonly version: bigint; readonly transactionHash?: Bytes32 };
+  /**
+   * The adjudicator credited this node's account instead of paying it (a `credit`-mode batch, or
+   * a payout our address refused): `amount` more of `asset` is withdrawable, `total` in all.
+   */
+  'balance-credited': {
+    readonly asset: Address;
+    readonly amount: bigint;
+    readonly total: bigint;
+    readonly transactionHash: Bytes32;
+    /** This node's channels the transaction settled (empty when it settled none of them). */
+    readonly channelIds: readonly Bytes32[];
+  };
   /** The counterparty registered an older state than ours on-chain; we answered with ours. */
   'stale-state-answered': { readonly channelId: Bytes32; readonly registered: bigint; readonly answered: bigint };
   'peer-connected': { readonly peerId: string; readonly address: Address };
@@ -215,6 +261,14 @@ export interface LanesApi {
   channel(channelId: Bytes32): Promise<ChannelInfo>;
   /** The latest co-signed state with both signatures. */
   signedState(channelId: Bytes32): Promise<SignedStateJson>;
+  /** This node's credited balances on the adjudicator (deferred and credit-mode payouts), non-zero ones only. */
+  withdrawable(): Promise<CreditedBalance[]>;
+  /**
+   * Withdraws credited balances from the adjudicator: one asset, or every asset with a balance.
+   * Naming an asset with nothing credited throws `NothingToWithdrawError`; withdrawing every
+   * asset when nothing is credited returns no withdrawals.
+   */
+  withdraw(parameters?: WithdrawParameters): Promise<WithdrawResult>;
   /** Subscribes to an event; returns a function that unsubscribes. */
   on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void): () => void;
   stop(): Promise<void>;

@@ -14,12 +14,25 @@ import {
   ChannelNotFoundError,
   ChannelNotOpenError,
   NodeStoppedError,
+  NothingToWithdrawError,
   OperationTimeoutError,
   PeerUnreachableError,
   RejectedError,
+  WithdrawFailedError,
 } from '../node/errors.ts';
 import type { LanesApi, LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
-import { jsonify, readChannel, readClose, readEvent, readNodeInfo, readPayment, readPeer, readSwap } from './json.ts';
+import {
+  jsonify,
+  readChannel,
+  readClose,
+  readCredited,
+  readEvent,
+  readNodeInfo,
+  readPayment,
+  readPeer,
+  readSwap,
+  readWithdraw,
+} from './json.ts';
 
 export interface ConnectParameters {
   /** The control API, e.g. http://127.0.0.1:7700 (the daemon writes it to <dataDir>/api.json). */
@@ -36,7 +49,10 @@ export type RemoteNode = LanesApi;
 type Json = Record<string, unknown>;
 
 /** Rebuilds the typed error the daemon threw, from its JSON form. */
-function toError(status: number, body: { error?: { code?: string; message?: string; reason?: string; maybeApplied?: boolean } }): Error {
+function toError(
+  status: number,
+  body: { error?: { code?: string; message?: string; reason?: string; maybeApplied?: boolean; details?: string } },
+): Error {
   const e = body.error ?? {};
   const message = e.message ?? `HTTP ${status}`;
   if (e.reason !== undefined) return new RejectedError(e.reason as RejectReason, message.replace(new RegExp(`^${e.reason}: `), ''));
@@ -53,6 +69,14 @@ function toError(status: number, body: { error?: { code?: string; message?: stri
       return new OperationTimeoutError(message.replace(/ timed out.*$/, ''), e.maybeApplied ?? false);
     case 'NODE_STOPPED':
       return new NodeStoppedError();
+    case 'NOTHING_TO_WITHDRAW':
+      return new NothingToWithdrawError(message.replace(/^nothing to withdraw in /, ''));
+    case 'WITHDRAW_FAILED': {
+      const m = /^withdrawing (\S+) to (\S+) failed/.exec(message);
+      return m
+        ? new WithdrawFailedError(m[1]!, m[2]!, e.details === undefined ? {} : { details: e.details })
+        : new LanesError(message, { code: e.code });
+    }
     case 'INVALID_ARGUMENT':
       return new InvalidArgumentError(message);
     default:
@@ -123,6 +147,8 @@ export async function connect(p: ConnectParameters): Promise<RemoteNode> {
     channels: async () => ((await request('GET', '/v1/channels')) as unknown as Json[]).map(readChannel),
     channel: async (id) => readChannel(await request('GET', `/v1/channels/${id}`)),
     signedState: async (id) => (await request('GET', `/v1/channels/${id}/state`)) as unknown as SignedStateJson,
+    withdrawable: async () => readCredited((await request('GET', '/v1/withdrawable')) as unknown as Json[]),
+    withdraw: async (params = {}) => readWithdraw(await request('POST', '/v1/withdraw', params)),
     on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void) {
       const set = listeners.get(event) ?? new Set();
       set.add(listener as (payload: never) => void);

@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../core/errors.ts';
 import type {
   ChannelInfo,
   CloseResult,
+  CreditedBalance,
   LanesEventName,
   LanesEvents,
   NodeInfo,
@@ -19,6 +20,8 @@ import type {
   PeerInfo,
   SignedStateJson,
   SwapResult,
+  WithdrawParameters,
+  WithdrawResult,
 } from './api.ts';
 
 /** Any value with its bigints as decimal strings (for JSON.stringify). */
@@ -145,6 +148,13 @@ export function parseClose(body: unknown): { mode?: 'cooperative' | 'force'; wai
   };
 }
 
+export function parseWithdraw(body: unknown): WithdrawParameters {
+  const b = body === undefined || body === null ? {} : object(body, 'request body');
+  const asset = optional(b.asset, (x) => parseAddress(x, 'asset'));
+  const to = optional(b.to, (x) => parseAddress(x, 'to'));
+  return { ...(asset === undefined ? {} : { asset }), ...(to === undefined ? {} : { to }) };
+}
+
 function oneOf<T extends string>(x: unknown, values: readonly T[], where: string): T {
   if (typeof x !== 'string' || !values.includes(x as T))
     throw new InvalidArgumentError(`${where} must be one of ${values.join(', ')}, got ${describe(x)}`);
@@ -213,7 +223,19 @@ export function readSwap(j: Json): SwapResult {
 }
 
 export function readClose(j: Json): CloseResult {
-  return { ...(j as unknown as CloseResult), version: big(j.version) };
+  const credited = j.credited === undefined ? {} : { credited: (j.credited as Json[]).map(leg) };
+  return { ...(j as unknown as CloseResult), version: big(j.version), ...credited };
+}
+
+export function readCredited(j: Json[]): CreditedBalance[] {
+  return j.map(leg);
+}
+
+export function readWithdraw(j: Json): WithdrawResult {
+  return {
+    to: j.to as Address,
+    withdrawals: (j.withdrawals as Json[]).map((w) => ({ ...leg(w), transactionHash: w.transactionHash as Bytes32 })),
+  };
 }
 
 /** Events: bigint fields by event name. */
@@ -231,6 +253,8 @@ export function readEvent<E extends LanesEventName>(event: E, j: Json): LanesEve
       return { ...j, version: big(j.version), gave: leg(j.gave as Json), received: leg(j.received as Json) } as LanesEvents[E];
     case 'stale-state-answered':
       return { ...j, registered: big(j.registered), answered: big(j.answered) } as LanesEvents[E];
+    case 'balance-credited':
+      return { ...j, amount: big(j.amount), total: big(j.total) } as LanesEvents[E];
     default:
       return j as LanesEvents[E];
   }

@@ -46,14 +46,18 @@ import {
   address,
   arr,
   b32,
+  describe,
   encodeBalances,
   encodeParams,
   fail,
+  encodeState,
   packr,
   party,
   small,
+  state as wireState,
   u,
 } from '../core/codec/primitives.ts';
+import type { DisputeRecord, FinalProposal } from '../core/channel/record.ts';
 import type { ChannelRecord, ChannelStatus, StoredChannel } from './store.ts';
 
 /** A stored value failed its checksum or does not parse: the disk (or a bug) corrupted it. */
@@ -68,8 +72,12 @@ export class StoreCorruptError extends LanesError {
 const KIND = { record: 1, state: 2, meta: 4 } as const;
 type Kind = keyof typeof KIND;
 
-/** Bumped when a payload layout changes; decoders refuse formats they do not know. */
-export const STORE_FORMAT = 1;
+/**
+ * Bumped when a payload layout changes; decoders refuse formats they do not know. Format 2 adds
+ * the channel record's dispute and final proposal (docs/adr/0009); format 1 records still load.
+ */
+export const STORE_FORMAT = 2;
+const FORMATS: ReadonlySet<number> = new Set([1, 2]);
 
 const HEADER_BYTES = 2;
 const CRC_BYTES = 4;
@@ -95,7 +103,7 @@ function unseal(kind: Kind, bytes: Uint8Array, where: string): Uint8Array {
   const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(end);
   if (crc32(bytes.subarray(0, end)) !== stored) throw corrupt(where, 'checksum mismatch');
   if (bytes[0] !== KIND[kind]) throw corrupt(where, `expected a ${kind} value, found kind ${String(bytes[0])}`);
-  if (bytes[1] !== STORE_FORMAT) throw corrupt(where, `unknown format ${String(bytes[1])} (this build reads ${STORE_FORMAT})`);
+  if (!FORMATS.has(bytes[1]!)) throw corrupt(where, `unknown format ${String(bytes[1])} (this build reads ${[...FORMATS].join(', ')})`);
   return bytes.subarray(HEADER_BYTES, end);
 }
 
@@ -161,7 +169,7 @@ const STATUSES: Record<ChannelStatus, true> = {
 };
 
 function status(x: unknown): ChannelStatus {
-  if (typeof x !== 'string' || !Object.hasOwn(STATUSES, x)) fail(`status ${String(x)} is not a known channel status`);
+  if (typeof x !== 'string' || !Object.hasOwn(STATUSES, x)) fail(`status ${describe(x)} is not a known channel status`);
   return x as ChannelStatus;
 }
 
@@ -211,11 +219,44 @@ function recordToWire(r: ChannelRecord): Wire[] {
     u(r.nextOpId),
     r.createdAt,
     r.note ?? null,
+    r.dispute === undefined
+      ? null
+      : [
+          u(r.dispute.version),
+          u(r.dispute.finalizesAt),
+          r.dispute.byUs,
+          r.dispute.state === undefined ? null : encodeState(r.dispute.state),
+        ],
+    r.finalProposal === undefined ? null : [encodeState(r.finalProposal.state), r.finalProposal.signature],
   ];
 }
 
+function readDispute(x: unknown): DisputeRecord | undefined {
+  if (x === null) return undefined;
+  const f = arr(x, 'dispute', 4, 4);
+  if (typeof f[2] !== 'boolean') fail('dispute byUs must be a boolean');
+  return {
+    version: uint(f[0], 'dispute version', MAX_UINT64),
+    finalizesAt: uint(f[1], 'dispute finalizesAt', MAX_UINT64),
+    byUs: f[2],
+    ...(f[3] === null ? {} : { state: wireState(f[3], DEFAULT_LIMITS) }),
+  };
+}
+
+function readFinalProposal(x: unknown): FinalProposal | undefined {
+  if (x === null) return undefined;
+  const f = arr(x, 'finalProposal', 2, 2);
+  const signature = f[1];
+  if (!(signature instanceof Uint8Array) || signature.length !== 65) fail('final proposal signature must be 65 bytes');
+  return { state: wireState(f[0], DEFAULT_LIMITS), signature: new Uint8Array(signature) };
+}
+
 function recordFromWire(w: unknown): ChannelRecord {
-  const f = arr(w, 'record', 12, 12);
+  // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal.
+  const f = arr(w, 'record', 12, 14);
+  if (f.length === 13) fail('a record has 12 or 14 fields, not 13');
+  const dispute = f.length === 14 ? readDispute(f[12]) : undefined;
+  const finalProposal = f.length === 14 ? readFinalProposal(f[13]) : undefined;
   const peer = arr(f[3], 'peer', 2, 2);
   const createdAt = f[10];
   if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
@@ -233,8 +274,10 @@ function recordFromWire(w: unknown): ChannelRecord {
     burnedVersion: uint(f[7], 'burnedVersion', MAX_UINT64),
     versionLease: uint(f[8], 'versionLease', MAX_UINT64),
     nextOpId: uint(f[9], 'nextOpId', MAX_UINT64),
-    createdAt,
+    createdAt: createdAt === 0 ? 0 : createdAt, // a float64 -0 is 0
     ...(note === undefined ? {} : { note }),
+    ...(dispute === undefined ? {} : { dispute }),
+    ...(finalProposal === undefined ? {} : { finalProposal }),
   };
 }
 

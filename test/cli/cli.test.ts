@@ -54,6 +54,7 @@ async function startDaemon(name: string, extra: string[] = []): Promise<ChildPro
       net.adjudicator,
       '--log-level',
       'warn',
+      '--accept-channels',
       ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -192,6 +193,44 @@ test.serial('a swap channel: an exchange the counterparty prices, one co-signed 
   );
   t.not(tooCheap.code, 0);
   t.regex(tooCheap.stderr, /policy: price below our minimum/);
+});
+
+test.serial('a payout the node refused is credited: withdrawable shows it, withdraw collects it', async (t) => {
+  const bob = info.bob!.address as `0x${string}`;
+  const ch = await json<{ id: string }>(dirs.alice!, 'channel', 'open', '--peer', info.bob!.multiaddrs[0]!, '--deposit', '1eth');
+  await json(dirs.alice!, 'pay', ch.id, '0.2eth');
+  await net.refuseEth(bob, true); // bob's address refuses the push: the adjudicator credits him
+  const closed = await lanes('--data-dir', dirs.bob!, 'channel', 'close', ch.id).finally(() => net.refuseEth(bob, false));
+  t.is(closed.code, 0, closed.stderr);
+  t.regex(closed.stdout, /credited 0\.2 ETH on the adjudicator: lanes withdraw/);
+  t.deepEqual(await json(dirs.bob!, 'withdrawable'), [
+    { asset: '0x0000000000000000000000000000000000000000', amount: '200000000000000000' },
+  ]);
+  t.regex((await lanes('--data-dir', dirs.bob!, 'withdrawable')).stdout, /^0\.2 ETH$/m);
+  const to = '0x00000000000000000000000000000000000c11e0';
+  const r = await json<{ to: string; withdrawals: { asset: string; amount: string; transactionHash: string }[] }>(
+    dirs.bob!,
+    'withdraw',
+    '--to',
+    to,
+  );
+  t.is(r.to, to);
+  t.deepEqual(
+    r.withdrawals.map((w) => w.amount),
+    ['200000000000000000'],
+  );
+  t.is(await net.ethBalance(to), 2n * 10n ** 17n);
+  const empty = await lanes('--data-dir', dirs.bob!, 'withdraw');
+  t.is(empty.code, 0, empty.stderr);
+  t.regex(empty.stdout, /nothing to withdraw/);
+  const named = await lanes('--data-dir', dirs.bob!, 'withdraw', 'eth');
+  t.not(named.code, 0);
+  t.regex(named.stderr, /nothing to withdraw in 0x0{40}/);
+  const badTo = await lanes('--data-dir', dirs.bob!, 'withdraw', '--to', '0x12');
+  t.not(badTo.code, 0);
+  t.regex(badTo.stderr, /--to "0x12" must be a 0x address/);
+  const help = await lanes('withdraw', '--help');
+  t.regex(help.stdout, /\$ lanes withdraw eth --to 0x/);
 });
 
 test.serial('every error gives a non-zero exit and says what went wrong', async (t) => {

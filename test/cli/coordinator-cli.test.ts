@@ -62,6 +62,7 @@ test.before(async () => {
         coord.multiaddr,
         '--log-level',
         'warn',
+        '--accept-channels',
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );

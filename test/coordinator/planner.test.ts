@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { type BatchKind, type BatchPolicy, type QueuedItem, planBatches } from '../../src/coordinator/planner.ts';
+import { type BatchKind, type BatchPolicy, type QueuedItem, planBatches, splitReverted } from '../../src/coordinator/planner.ts';
 
 const policy: BatchPolicy = {
   maxItems: 7,
@@ -100,4 +100,77 @@ test('a response to a stale state goes out at once, alone if need be', (t) => {
     [['dispute', [2n]]],
   );
   t.is(plan.wakeAt, 2_000, 'the close waits for its maximum delay');
+});
+
+const seed = () => Number(process.env.SEED ?? Date.now() % 2 ** 31);
+
+test('a batch never mixes groups, and an item of a group of one goes out alone', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          kind: fc.constantFrom<BatchKind>('close', 'dispute'),
+          gas: fc.integer({ min: 1, max: 200 }),
+          group: fc.option(fc.integer({ min: 0, max: 4 })),
+          arrival: fc.integer({ min: 0, max: 3_000 }),
+        }),
+        { maxLength: 80 },
+      ),
+      (specs) => {
+        const items: QueuedItem[] = specs.map((s, i) => ({
+          id: BigInt(i),
+          kind: s.kind,
+          enqueuedAt: s.arrival,
+          gas: s.gas,
+          ...(s.group === null ? {} : { group: BigInt(s.group) }),
+        }));
+        const sizes = new Map<bigint, number>();
+        for (const i of items) if (i.group !== undefined) sizes.set(i.group, (sizes.get(i.group) ?? 0) + 1);
+        // Long after every arrival: everything is due, so every item is in some batch.
+        const plan = planBatches(items, policy, 10_000);
+        const seen = new Set<bigint>();
+        for (const b of plan.batches) {
+          const groups = new Set(b.items.map((id) => items[Number(id)]!.group ?? 'none'));
+          if (groups.size !== 1) return false; // mixed
+          const g = items[Number(b.items[0]!)]!.group;
+          if (g !== undefined && sizes.get(g) === 1 && b.items.length !== 1) return false;
+          for (const id of b.items) {
+            if (seen.has(id)) return false;
+            seen.add(id);
+          }
+        }
+        return seen.size === items.length; // nothing left behind
+      },
+    ),
+    { numRuns: 300, seed: seed() },
+  );
+  t.pass();
+});
+
+test('a reverted batch is split so that no item meets the same companions, deadlines alone', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 120 }), (urgent) => {
+      const items = urgent.map((u, i) => ({ id: BigInt(i), urgent: u }));
+      const groups = splitReverted(items);
+      const all = groups.flat();
+      if (all.length !== items.length || new Set(all).size !== items.length) return false; // dropped or duplicated
+      for (const g of groups) {
+        if (g.length === 0) return false;
+        if (items.length > 1 && g.length >= items.length) return false; // the same companions again
+        if (g.some((id) => items[Number(id)]!.urgent) && g.length !== 1) return false; // a deadline not alone
+      }
+      return true;
+    }),
+    { numRuns: 500, seed: seed() },
+  );
+  // Repeated reverts isolate one poison item among n in at most log2(n) + 1 rounds.
+  let group = Array.from({ length: 100 }, (_, i) => ({ id: BigInt(i), urgent: false }));
+  let rounds = 0;
+  while (group.length > 1) {
+    rounds++;
+    group = splitReverted(group)
+      .find((g) => g.includes(37n))!
+      .map((id) => ({ id, urgent: false }));
+  }
+  t.true(rounds <= 8);
 });

@@ -1,7 +1,7 @@
 /**
  * Settlement through a coordinator process, with node processes and a real EDR node: many
- * channels closed in a handful of transactions, a mixed batch, and the fallback to direct
- * submission when the coordinator is down.
+ * channels closed in a handful of transactions, junk refused at the door, a batch where the
+ * chain refuses some items, and the fallback to direct submission when the coordinator is down.
  */
 import test from 'ava';
 import { pino } from 'pino';
@@ -121,8 +121,8 @@ async function rawChannel(a: Actor, b: Actor, deposit: bigint | undefined): Prom
   return params;
 }
 
-function finalState(params: ChannelParams, balances: [bigint, bigint], signers: [Actor, Actor]) {
-  const state = { channelId: channelId(params), version: 7n, balances: [balances] as const, locks: [], isFinal: true };
+function finalState(params: ChannelParams, balances: [bigint, bigint], signers: [Actor, Actor], version = 7n) {
+  const state = { channelId: channelId(params), version, balances: [balances] as const, locks: [], isFinal: true };
   return {
     state,
     signatures: [
@@ -132,7 +132,13 @@ function finalState(params: ChannelParams, balances: [bigint, bigint], signers: 
   };
 }
 
-test.serial('a batch with invalid items settles the valid ones and reports each failure with its reason', async (t) => {
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => (e as { reason?: string }).reason,
+  );
+
+test.serial('junk is refused at the door, before any gas is spent', async (t) => {
   const eve = actor('coord-eve');
   const fay = actor('coord-fay');
   const mal = actor('coord-mal');
@@ -141,26 +147,63 @@ test.serial('a batch with invalid items settles the valid ones and reports each 
   await libp2p.start();
   const client = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
   try {
-    const good = await rawChannel(eve, fay, ETHER);
-    const greedy = await rawChannel(eve, fay, ETHER);
-    const empty = await rawChannel(eve, fay, undefined);
-    const forged = await rawChannel(eve, fay, ETHER);
-    const refused = await client
-      .submit({ kind: 'close', params: forged, signed: finalState(forged, [0n, ETHER], [eve, mal]) })
-      .catch((e: unknown) => e);
-    t.is((refused as { reason?: string }).reason, 'wrong-signer', 'junk is refused at the door, before any gas is spent');
-    const items = await Promise.all([
-      client.submit({ kind: 'close', params: good, signed: finalState(good, [ETHER / 4n, (3n * ETHER) / 4n], [eve, fay]) }),
-      client.submit({ kind: 'close', params: greedy, signed: finalState(greedy, [ETHER, ETHER], [eve, fay]) }),
-      client.submit({ kind: 'close', params: empty, signed: finalState(empty, [1n, 1n], [eve, fay]) }),
-    ]);
-    const results = await Promise.all(items.map((i) => i.result));
-    t.deepEqual(
-      results.map((r) => (r.ok ? 'ok' : r.reason)),
-      ['ok', 'exceeds-holdings', 'unknown-channel'],
+    const funded = await rawChannel(eve, fay, ETHER);
+    const empty = await rawChannel(mal, fay, undefined); // made up by mal, never funded
+    t.is(
+      await refusal(client.submit({ kind: 'close', params: funded, signed: finalState(funded, [0n, ETHER], [eve, mal]) })),
+      'wrong-signer',
     );
+    t.is(
+      await refusal(client.submit({ kind: 'close', params: empty, signed: finalState(empty, [1n, 1n], [mal, fay]) })),
+      'unknown-channel',
+    );
+    t.is(
+      await refusal(client.submit({ kind: 'dispute', params: empty, signed: finalState(empty, [1n, 1n], [mal, fay]) })),
+      'unknown-channel',
+    );
+    t.is(
+      await refusal(client.submit({ kind: 'close', params: funded, signed: finalState(funded, [ETHER, ETHER], [eve, fay]) })),
+      'deposit-exceeds-holdings',
+      'pays out more than the channel holds',
+    );
+    t.is(
+      await refusal(client.submit({ kind: 'conclude', params: funded, state: finalState(funded, [ETHER, 0n], [eve, fay]).state })),
+      'state-mismatch',
+      'never challenged: nothing to conclude',
+    );
+    t.is(
+      await refusal(client.submit({ kind: 'reveal', secrets: [`0x${'ab'.repeat(32)}`] })),
+      'unknown-lock',
+      'a secret no watched lock needs',
+    );
+  } finally {
+    client.close();
+    await libp2p.stop();
+  }
+});
+
+test.serial('a batch with items the chain refuses settles the others and reports each result', async (t) => {
+  const eve = actor('coord-eve');
+  const fay = actor('coord-fay');
+  const gus = actor('coord-gus');
+  await net.fund(eve, 10n);
+  const libp2p = await createLibp2pNode({ privateKey: gus.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
+  await libp2p.start();
+  const client = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
+  try {
+    const one = await rawChannel(eve, fay, ETHER);
+    const two = await rawChannel(eve, fay, ETHER);
+    // Two final states of one channel (a node that finalised twice): the second finds it closed.
+    const items = await Promise.all([
+      client.submit({ kind: 'close', params: one, signed: finalState(one, [ETHER / 4n, (3n * ETHER) / 4n], [eve, fay]) }),
+      client.submit({ kind: 'close', params: one, signed: finalState(one, [ETHER / 2n, ETHER / 2n], [eve, fay], 8n) }),
+      client.submit({ kind: 'close', params: two, signed: finalState(two, [ETHER, 0n], [eve, fay]) }),
+    ]);
+    t.is(new Set(items.map((i) => i.itemId)).size, 3, 'three items: two states of one channel are two items');
+    const results = await Promise.all(items.map((i) => i.result));
+    t.deepEqual(results.map((r) => (r.ok ? 'ok' : r.reason)).sort(), ['channel-closed', 'ok', 'ok']);
+    t.true(results[0]!.ok !== results[1]!.ok, 'exactly one state of the channel was paid out');
     t.is(new Set(results.map((r) => r.transactionHash)).size, 1, 'all three were one transaction');
-    t.is(await net.ethBalance(fay.address), (3n * ETHER) / 4n);
   } finally {
     client.close();
     await libp2p.stop();

@@ -99,32 +99,58 @@ test('finalize marks the state final and nothing may follow', (t) => {
   t.like(after, { ok: false, reason: 'channel-final' });
 });
 
+const shares = base.balances;
+/** Version 0's funding: each participant deposits its 1,000 of asset 0. */
+const funding = [
+  { asset: 0, participant: 0 as const, amount: 1000n, holdingsAfter: 1000n },
+  { asset: 0, participant: 1 as const, amount: 1000n, holdingsAfter: 2000n },
+];
+const credit = (state: ChannelState, op: Omit<Extract<Op, { kind: 'deposit' }>, 'kind'>, deposits: typeof funding) =>
+  applyUpdate(params, state, [{ kind: 'deposit', ...op }], { now: NOW, deposits, shares });
+
 test('a top-up credits the next on-chain deposit in chain order', (t) => {
   const deposits = [
+    ...funding,
     { asset: 0, participant: 1 as const, amount: 500n, holdingsAfter: 2500n },
     { asset: 0, participant: 0 as const, amount: 70n, holdingsAfter: 2570n },
   ];
-  const first = applyUpdate(params, base, [{ kind: 'deposit', id: 1n, by: 1, asset: 0, amount: 500n, holdingsAfter: 2500n }], {
-    now: NOW,
-    deposits,
-  });
+  const first = credit(base, { id: 1n, by: 1, asset: 0, amount: 500n, holdingsAfter: 2500n }, deposits);
   if (!first.ok) return t.fail(first.detail);
   t.deepEqual(first.value.balances[0], [1000n, 1500n]);
-  const second = applyUpdate(params, first.value, [{ kind: 'deposit', id: 2n, by: 0, asset: 0, amount: 70n, holdingsAfter: 2570n }], {
-    now: NOW,
-    deposits,
+  t.true(credit(first.value, { id: 2n, by: 0, asset: 0, amount: 70n, holdingsAfter: 2570n }, deposits).ok);
+  t.like(credit(base, { id: 1n, by: 0, asset: 0, amount: 70n, holdingsAfter: 2570n }, deposits), {
+    ok: false,
+    reason: 'deposit-exceeds-holdings',
   });
-  t.true(second.ok);
-  const outOfOrder = applyUpdate(params, base, [{ kind: 'deposit', id: 1n, by: 0, asset: 0, amount: 70n, holdingsAfter: 2570n }], {
-    now: NOW,
-    deposits,
-  });
-  t.like(outOfOrder, { ok: false, reason: 'deposit-exceeds-holdings' });
-  const credited = applyUpdate(params, first.value, [{ kind: 'deposit', id: 3n, by: 1, asset: 0, amount: 500n, holdingsAfter: 2500n }], {
-    now: NOW,
-    deposits,
-  });
-  t.like(credited, { ok: false, reason: 'deposit-exceeds-holdings' }, 'a deposit cannot be credited twice');
+  t.like(
+    credit(first.value, { id: 3n, by: 1, asset: 0, amount: 500n, holdingsAfter: 2500n }, deposits),
+    { ok: false, reason: 'deposit-exceeds-holdings' },
+    'a deposit cannot be credited twice',
+  );
+});
+
+test('either participant may credit a deposit: it goes to the participant the chain names', (t) => {
+  const deposits = [...funding, { asset: 0, participant: 1 as const, amount: 300n, holdingsAfter: 2300n }];
+  const byLeader = credit(base, { id: 1n, by: 0, asset: 0, amount: 300n, holdingsAfter: 2300n }, deposits);
+  if (!byLeader.ok) return t.fail(byLeader.detail);
+  t.deepEqual(byLeader.value.balances[0], [1000n, 1300n], 'credited to participant 1, whoever proposed it');
+});
+
+test("a stranger's deposit during funding, and an over-deposit, are surpluses credited after opening", (t) => {
+  // A griefer deposits 1 for participant 1 before anyone; participant 0 then over-deposits by 5.
+  const deposits = [
+    { asset: 0, participant: 1 as const, amount: 1n, holdingsAfter: 1n },
+    { asset: 0, participant: 0 as const, amount: 1005n, holdingsAfter: 1006n },
+    { asset: 0, participant: 1 as const, amount: 1000n, holdingsAfter: 2006n },
+  ];
+  // Participant 1's 1 + 1000 fill its share of 1000 with 1 to spare; participant 0's 5 is surplus.
+  const first = credit(base, { id: 1n, by: 1, asset: 0, amount: 5n, holdingsAfter: 1006n }, deposits);
+  if (!first.ok) return t.fail(first.detail);
+  const second = credit(first.value, { id: 2n, by: 0, asset: 0, amount: 1n, holdingsAfter: 2006n }, deposits);
+  if (!second.ok) return t.fail(second.detail);
+  t.deepEqual(second.value.balances[0], [1005n, 1001n]);
+  t.is(totals(second.value)[0], 2006n, 'the state now allocates everything the chain holds');
+  t.like(credit(second.value, { id: 3n, by: 0, asset: 0, amount: 1n, holdingsAfter: 2006n }, deposits), { ok: false });
 });
 
 const manyLocks: ChannelState = {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Address, bytesToHex } from '../../src/core/index.ts';
 import { createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
 import { DEV_KEYS, type LocalChain, startLocalChain } from '../../src/chain/local-chain.ts';
+import { RejectingReceiverAbi, RejectingReceiverBytecode } from '../../src/chain/artifacts/mocks/RejectingReceiver.ts';
 import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks/TestToken.ts';
 import type { Actor } from './actors.ts';
 
@@ -17,6 +18,11 @@ export interface LocalNet {
   ethBalance(who: Address): Promise<bigint>;
   tokenBalance(who: Address): Promise<bigint>;
   increaseTime(seconds: number): Promise<void>;
+  /**
+   * Makes `who` refuse ETH (or accept it again): its code becomes a 7702 delegation to a contract
+   * whose receive() reverts, as a smart-wallet EOA's might, and it can still send transactions.
+   */
+  refuseEth(who: Address, refuse: boolean): Promise<void>;
   tempDir(name: string): string;
   stop(): Promise<void>;
 }
@@ -29,6 +35,7 @@ export async function localNet(): Promise<LocalNet> {
   const token = (await deployer.publicClient.waitForTransactionReceipt({ hash })).contractAddress!.toLowerCase() as Address;
   const rpc = (method: string, params: unknown[]) => deployer.publicClient.request({ method: method as never, params: params as never });
   const dirs: string[] = [];
+  let rejecting: Address | undefined;
   return {
     chain,
     adjudicator,
@@ -51,6 +58,13 @@ export async function localNet(): Promise<LocalNet> {
     async increaseTime(seconds) {
       await rpc('evm_increaseTime', [seconds]);
       await rpc('evm_mine', []);
+    },
+    async refuseEth(who, refuse) {
+      if (refuse && !rejecting) {
+        const h = await deployer.walletClient.deployContract({ abi: RejectingReceiverAbi, bytecode: RejectingReceiverBytecode });
+        rejecting = (await deployer.publicClient.waitForTransactionReceipt({ hash: h })).contractAddress!.toLowerCase() as Address;
+      }
+      await rpc('hardhat_setCode', [who, refuse ? `0xef0100${rejecting!.slice(2)}` : '0x']);
     },
     tempDir(name) {
       const d = mkdtempSync(join(tmpdir(), `lanes-${name}-`));

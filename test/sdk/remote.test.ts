@@ -52,6 +52,8 @@ runSdkSuite('remote', async () => {
     bob: b,
     bobMultiaddr: (await b.info()).multiaddrs[0]!,
     token: net.token,
+    ethBalance: (who) => net.ethBalance(who),
+    refuseEth: (who, refuse) => net.refuseEth(who, refuse),
     async teardown() {
       await a.stop();
       await b.stop();

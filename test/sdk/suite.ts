@@ -3,7 +3,7 @@
  * (connect to a daemon process): the same calls must behave the same way.
  */
 import test from 'ava';
-import { type Address, LanesError, NATIVE_ASSET, RejectedError } from '../../src/index.ts';
+import { type Address, LanesError, NATIVE_ASSET, NothingToWithdrawError, RejectedError } from '../../src/index.ts';
 import type { LanesApi, LanesEvents } from '../../src/sdk/api.ts';
 
 export interface SdkWorld {
@@ -12,6 +12,9 @@ export interface SdkWorld {
   readonly bobMultiaddr: string;
   /** A token bob sells for ETH at 1 ETH per 1,000 tokens (at least). */
   readonly token: Address;
+  ethBalance(who: Address): Promise<bigint>;
+  /** Makes an address refuse ETH pushes (a 7702-delegated EOA whose code rejects ETH), or accept them again. */
+  refuseEth(who: Address, refuse: boolean): Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -117,5 +120,47 @@ export function runSdkSuite(title: string, setup: () => Promise<SdkWorld>): void
     t.is((e3 as LanesError).code, 'INVALID_ARGUMENT');
     const e4 = await w.alice.pay(ch.id, { asset: w.token, amount: 1n }).catch((e: unknown) => e);
     t.is((e4 as RejectedError).reason, 'unknown-asset');
+  });
+
+  test.serial(`${title}: a payout the node's address refuses is credited, noticed, and withdrawn`, async (t) => {
+    const bob = (await w.bob.info()).address;
+    const credits: LanesEvents['balance-credited'][] = [];
+    const off = w.bob.on('balance-credited', (e) => credits.push(e));
+    await new Promise((r) => setTimeout(r, 200)); // let a remote event stream connect
+    t.deepEqual(await w.bob.withdrawable(), []);
+    const ch = await w.alice.openChannel({ peer: w.bobMultiaddr, deposit: [ETHER] });
+    await w.alice.pay(ch.id, { amount: ETHER / 4n });
+    await until(
+      () => w.bob.channel(ch.id),
+      (c) => c.balances[0]!.mine === ETHER / 4n,
+    );
+    // bob's address refuses the push of his payout: the adjudicator credits it to him instead.
+    await w.refuseEth(bob, true);
+    const closed = await w.bob.close(ch.id).finally(() => w.refuseEth(bob, false));
+    t.is(closed.status, 'closed');
+    t.deepEqual(closed.credited, [{ asset: NATIVE_ASSET, amount: ETHER / 4n }]);
+    await until(
+      async () => credits.length,
+      (n) => n >= 1,
+    );
+    t.like(credits[0], { asset: NATIVE_ASSET, amount: ETHER / 4n, total: ETHER / 4n, channelIds: [ch.id] });
+    t.deepEqual(await w.bob.withdrawable(), [{ asset: NATIVE_ASSET, amount: ETHER / 4n }]);
+    const to = '0x00000000000000000000000000000000000c4a02' as Address;
+    const r = await w.bob.withdraw({ to });
+    t.is(r.to, to);
+    t.is(r.withdrawals.length, 1);
+    t.like(r.withdrawals[0], { asset: NATIVE_ASSET, amount: ETHER / 4n });
+    t.regex(r.withdrawals[0]!.transactionHash, /^0x[0-9a-f]{64}$/);
+    t.is(await w.ethBalance(to), ETHER / 4n);
+    // Nothing left: withdrawing everything is an empty result; naming the asset is a typed error.
+    t.deepEqual(await w.bob.withdrawable(), []);
+    t.deepEqual((await w.bob.withdraw()).withdrawals, []);
+    const none = await w.bob.withdraw({ asset: NATIVE_ASSET }).catch((e: unknown) => e);
+    t.true(none instanceof NothingToWithdrawError);
+    t.is((none as LanesError).code, 'NOTHING_TO_WITHDRAW');
+    const bad = await w.bob.withdraw({ to: '0x12' as Address }).catch((e: unknown) => e);
+    t.is((bad as LanesError).code, 'INVALID_ARGUMENT');
+    t.is(credits.length, 1, 'a withdrawal is not a credit');
+    off();
   });
 }

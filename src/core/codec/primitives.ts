@@ -60,6 +60,15 @@ export function fail(what: string): never {
   throw new Malformed(what);
 }
 
+/** A received value in an error message: short, whatever was sent (a message is logged and may be sent back). */
+export function describe(x: unknown): string {
+  if (typeof x === 'string') return JSON.stringify(x.length > 32 ? `${x.slice(0, 32)}…` : x);
+  if (x instanceof Uint8Array) return `${x.length} bytes`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint' || x === null || x === undefined) return String(x);
+  return `a ${typeof x}`;
+}
+
 export function arr(x: unknown, what: string, min: number, max: number): unknown[] {
   if (!Array.isArray(x)) fail(`${what} must be an array`);
   if (x.length < min || x.length > max) fail(`${what} must have ${min === max ? min : `${min}..${max}`} elements, got ${x.length}`);
@@ -88,12 +97,12 @@ export function uint(x: unknown, what: string, max: bigint): bigint {
 
 export function small(x: unknown, what: string, max: number): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) fail(`${what} must be an integer in 0..${max}`);
-  return x;
+  return x === 0 ? 0 : x; // a float64 -0 is 0 (re-encoded, it would be)
 }
 
 export function party(x: unknown, what: string): ParticipantIndex {
   if (x !== 0 && x !== 1) fail(`${what} must be 0 or 1`);
-  return x;
+  return x === 0 ? 0 : 1; // not -0
 }
 
 export const address = (x: unknown, what: string): Address => bytesToHex(bytes(x, what, 20)) as Address;

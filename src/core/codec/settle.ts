@@ -21,6 +21,7 @@ import {
   arr,
   b32,
   decodeWith,
+  describe,
   encodeParams,
   encodeState,
   fail,
@@ -136,8 +137,8 @@ export function encodeSettleMessage(m: SettleMessage): Uint8Array {
 
 function item(x: unknown, limits: CodecLimits): SettleItem {
   if (!Array.isArray(x) || x.length === 0) fail('item must be a non-empty array');
-  const kind = KINDS[(x[0] as number) - 1];
-  if (kind === undefined) fail(`unknown item kind ${String(x[0])}`);
+  const kind = typeof x[0] === 'number' ? KINDS[x[0] - 1] : undefined; // not "4", true or [4]
+  if (kind === undefined) fail(`unknown item kind ${describe(x[0])}`);
   if (kind === 'reveal') {
     const f = arr(x, 'reveal item', 2, 2);
     return { kind, secrets: arr(f[1], 'secrets', 1, MAX_SECRETS).map((s, i) => b32(s, `secrets[${i}]`)) };
@@ -195,7 +196,7 @@ function parse(w: unknown, limits: CodecLimits): SettleMessage {
       };
     }
     default:
-      return fail(`unknown settle message tag ${String(w[0])}`);
+      return fail(`unknown settle message tag ${describe(w[0])}`);
   }
 }
 

@@ -25,6 +25,7 @@ import {
   b32,
   balances,
   decodeWith,
+  describe,
   encodeBalances,
   encodeLock,
   encodeParams,
@@ -130,7 +131,7 @@ function op(x: unknown, limits: CodecLimits): Op {
   if (!Array.isArray(x) || x.length === 0) fail('operation must be a non-empty array');
   const tag = x[0];
   const arity = typeof tag === 'number' ? OP_ARITY[tag] : undefined;
-  if (arity === undefined) fail(`unknown operation tag ${String(tag)}`);
+  if (arity === undefined) fail(`unknown operation tag ${describe(tag)}`);
   const f = arr(x, 'operation', arity, arity);
   const id = uint(f[1], 'operation id', MAX_UINT64);
   const by = party(f[2], 'operation by');
@@ -255,7 +256,7 @@ function parse(w: unknown, limits: CodecLimits): Message {
       };
     }
     default:
-      return fail(`unknown message tag ${String(w[0])}`);
+      return fail(`unknown message tag ${describe(w[0])}`);
   }
 }
 

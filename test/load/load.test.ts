@@ -3,7 +3,8 @@ import test from 'ava';
 import type { Address, Bytes32 } from '../../src/core/index.ts';
 import { RejectedError } from '../../src/node/errors.ts';
 import type { ChannelInfo, LanesEvents } from '../../src/sdk/api.ts';
-import { LoadGenerator, type LoadSnapshot, parseLoadSpec } from '../../src/testnet/load.ts';
+import { LoadGenerator, type LoadSnapshot } from '../../src/load/load-generator.ts';
+import { parseLoadSpec } from '../../src/load/load-spec.ts';
 import { aggregate } from '../../src/testnet/run.ts';
 
 const ETH = `0x${'00'.repeat(20)}` as Address;

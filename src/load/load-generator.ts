@@ -13,90 +13,14 @@
  * Only operations started after the warm-up and completed before the end count towards the
  * measured window; the timeline shows everything.
  */
-import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import { performance } from 'node:perf_hooks';
+import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { LanesApi } from '../sdk/api.ts';
-import { parseAmount, parseChannelId } from '../sdk/json.ts';
-
-export interface LoadSpec {
-  /** Channels to drive from this node (it pays, and swaps, its counterparty on each). */
-  readonly channels: readonly Bytes32[];
-  /** Operations this node keeps in flight per channel (closed loop). */
-  readonly concurrency: number;
-  /** Open loop instead: operations started per second per channel (`concurrency` caps those in flight). */
-  readonly rate?: number;
-  readonly durationMs: number;
-  /** The first part of the run that does not count towards the measured rates and latency. */
-  readonly warmupMs: number;
-  /** Unix ms at which to start (so that every node starts together); default now. */
-  readonly startAt?: number;
-  /** Base units per payment. */
-  readonly amount: bigint;
-  /** In channels of two or more assets, every n-th operation is a swap (0: none). */
-  readonly swapEvery: number;
-  /** Timeline resolution (default 500 ms). */
-  readonly intervalMs?: number;
-}
-
-export interface LatencySummary {
-  readonly count: number;
-  /** Milliseconds. */
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-export interface EventLoopStats {
-  readonly utilization: number;
-  readonly delayP50: number;
-  readonly delayP99: number;
-  readonly delayMax: number;
-}
-
-/** CPU and event-loop figures over a window, taken between `begin()` and `end()`. */
-class WindowProbe {
-  #cpu: NodeJS.CpuUsage | undefined;
-  #elu: EventLoopUtilization | undefined;
-  #delay: ReturnType<typeof monitorEventLoopDelay> | undefined;
-  #result: { cpuMs: number; eventLoop: EventLoopStats } | undefined;
-
-  begin(): void {
-    this.#cpu = process.cpuUsage();
-    this.#elu = performance.eventLoopUtilization();
-    this.#delay = monitorEventLoopDelay({ resolution: 5 });
-    this.#delay.enable();
-  }
-
-  end(): void {
-    if (this.#cpu === undefined || this.#result !== undefined) return;
-    this.#result = this.#read();
-    this.#delay?.disable();
-  }
-
-  /** The figures so far (final once `end()` ran). */
-  read(): { cpuMs: number; eventLoop: EventLoopStats } {
-    return this.#result ?? this.#read();
-  }
-
-  #read(): { cpuMs: number; eventLoop: EventLoopStats } {
-    if (this.#cpu === undefined) return { cpuMs: 0, eventLoop: { utilization: 0, delayP50: 0, delayP99: 0, delayMax: 0 } };
-    const cpu = process.cpuUsage(this.#cpu);
-    const d = this.#delay!;
-    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-    return {
-      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      eventLoop: {
-        utilization: Math.round(performance.eventLoopUtilization(this.#elu).utilization * 1000) / 1000,
-        delayP50: ms(d.percentile(50)),
-        delayP99: ms(d.percentile(99)),
-        delayMax: ms(d.max),
-      },
-    };
-  }
-}
+import { type LatencySummary, newHistogram, summarize } from './histogram.ts';
+import type { LoadSpec, LoadSpecJson } from './load-spec.ts';
+import { type EventLoopStats, WindowProbe } from './window-probe.ts';
 
 export interface LoadInterval {
   /** Milliseconds from the start to the beginning of the interval. */
@@ -139,50 +63,6 @@ export interface LoadSnapshot {
   /** The timeline from interval `firstInterval` on (all of it unless the caller asked `since`). */
   readonly firstInterval: number;
   readonly intervals: readonly LoadInterval[];
-}
-
-export type LoadSpecJson = Omit<LoadSpec, 'amount'> & { readonly amount: string };
-
-/** Validates a load spec from JSON (the control API's POST /v1/load body). */
-export function parseLoadSpec(body: unknown): LoadSpec {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('load spec must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const int = (x: unknown, where: string, min: number, max: number): number => {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max)
-      throw new InvalidArgumentError(`${where} must be a whole number from ${min} to ${max}, got ${JSON.stringify(x)}`);
-    return x;
-  };
-  if (!Array.isArray(b.channels) || b.channels.length === 0 || b.channels.length > 100_000)
-    throw new InvalidArgumentError('channels must be a non-empty array of channel ids');
-  const channels = b.channels.map((c, i) => parseChannelId(c, `channels[${i}]`));
-  return {
-    channels,
-    concurrency: int(b.concurrency, 'concurrency', 1, 100_000),
-    ...(b.rate === undefined ? {} : { rate: int(b.rate, 'rate', 1, 10_000_000) }),
-    durationMs: int(b.durationMs, 'durationMs', 1, 24 * 3600_000),
-    warmupMs: int(b.warmupMs ?? 0, 'warmupMs', 0, 24 * 3600_000),
-    ...(b.startAt === undefined ? {} : { startAt: int(b.startAt, 'startAt', 0, Number.MAX_SAFE_INTEGER) }),
-    amount: parseAmount(b.amount, 'amount'),
-    swapEvery: int(b.swapEvery ?? 0, 'swapEvery', 0, 1_000_000),
-    intervalMs: int(b.intervalMs ?? 500, 'intervalMs', 10, 60_000),
-  };
-}
-
-/** Microsecond latency histograms, mergeable across processes. */
-export function newHistogram(): Histogram {
-  return build({ numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true });
-}
-
-export function summarize(h: Histogram): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
-  const ms = (us: number) => Math.round(us) / 1000;
-  return {
-    count: h.totalCount,
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    max: ms(h.maxValue),
-  };
 }
 
 class Interval {

@@ -1,0 +1,214 @@
+/**
+ * The channel on-chain (ADR 0005, 0008, 0009): closing cooperatively with a final state,
+ * forcing a close by registering our latest state, answering a stale state registered against
+ * us (retried until the deadline), concluding once a registered state's period is over (from our
+ * state, or from the one the challenge's calldata carried), and the chain's verdict.
+ *
+ * Dispute facts are kept in the record, so a restart neither forgets a challenge nor stops
+ * answering it; the node also rebuilds them from the chain on start.
+ */
+import type { ChainFact, CallerId, Effect, Now, SubmissionResult } from './io.ts';
+import * as leader from './leader.ts';
+import * as follower from './follower.ts';
+import { deposited, onDeposited, onRefreshed } from './funding.ts';
+import { adopt } from './sync.ts';
+import {
+  CONCLUDE_GRACE_MS,
+  RETRY_MS,
+  type Machine,
+  canUpdate,
+  definitely,
+  fail,
+  isLeader,
+  log,
+  opId,
+  resolve,
+  setRecord,
+  setStatus,
+  token,
+} from './types.ts';
+
+export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): void {
+  switch (fact.kind) {
+    case 'deposited':
+      return onDeposited(m, fx, fact.deposit, now);
+    case 'deposits-refreshed':
+      return onRefreshed(m, fx, now);
+    case 'challenged':
+      return onChallenged(m, fx, fact, now);
+    case 'settled':
+      return onSettled(m, fx, fact.how, fact.version, now);
+  }
+}
+
+function inFlight(m: Machine, kind: string): boolean {
+  return [...m.submissions.values()].some((s) => s.submission.kind === kind);
+}
+
+function submit(
+  m: Machine,
+  fx: Effect[],
+  submission: Parameters<typeof m.submissions.set>[1]['submission'],
+  callers: CallerId[] = [],
+): void {
+  const t = token(m);
+  m.submissions.set(t, { submission, callers });
+  fx.push({ kind: 'submit', token: t, submission });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing
+
+/** A cooperative close: agree a final state (if there is none yet), then submit it. */
+export function closeCooperatively(m: Machine, fx: Effect[], caller: CallerId, now: Now, direct = false): void {
+  if (direct) m.closeDirect = true;
+  if (m.rec.status === 'closed') return resolve(fx, caller, m.latest?.state.version ?? 0n);
+  if (m.latest?.state.isFinal) {
+    m.closeCallers.push(caller);
+    return submitClose(m, fx);
+  }
+  if (m.rec.finalProposal) {
+    // We released a final state the follower has not countersigned yet: it is coming, or not.
+    m.closeCallers.push(caller);
+    return leader.resend(m, fx);
+  }
+  if (!canUpdate(m)) return fail(fx, caller, definitely('closed', `the channel is ${m.rec.status}`));
+  m.closeCallers.push(caller);
+  if (isLeader(m)) {
+    leader.queueFinalize(m, now);
+    return leader.pump(m, fx, now);
+  }
+  if (!m.connected) {
+    m.closeCallers.pop();
+    return fail(fx, caller, definitely('unreachable', 'the counterparty is not connected'));
+  }
+  const op = { kind: 'finalize' as const, id: opId(m), by: 1 as const };
+  m.requested.set(op.id, { op, since: now.ms });
+  follower.sendRequests(m, fx, [op]);
+}
+
+/** Submits the final state's payout (either side may; a second submission fails harmlessly). */
+export function submitClose(m: Machine, fx: Effect[]): void {
+  if (!m.latest?.state.isFinal || m.rec.status === 'closed' || inFlight(m, 'close')) return;
+  submit(m, fx, { kind: 'close', signed: m.latest, ...(m.closeDirect ? { direct: true } : {}) }, m.closeCallers.splice(0));
+}
+
+/** A forced close: register our latest co-signed state; it concludes after the challenge period. */
+export function forceClose(m: Machine, fx: Effect[], caller: CallerId, direct = false): void {
+  if (m.rec.status === 'closed') return resolve(fx, caller, m.latest?.state.version ?? 0n);
+  if (!m.latest || m.rec.status === 'proposed' || m.rec.status === 'rejected') {
+    return fail(fx, caller, definitely('closed', `the channel is ${m.rec.status}`));
+  }
+  if (m.rec.dispute && m.rec.dispute.version >= m.latest.state.version) return resolve(fx, caller, m.rec.dispute.version);
+  m.registering = m.latest.state.version;
+  submit(m, fx, { kind: 'dispute', signed: m.latest, ...(direct ? { direct: true } : {}) }, [caller]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chain's facts
+
+function onChallenged(m: Machine, fx: Effect[], fact: Extract<ChainFact, { kind: 'challenged' }>, now: Now): void {
+  if (m.rec.status === 'closed') return;
+  // A registered state newer than ours is co-signed (the adjudicator checked both signatures):
+  // it is our latest now, and we can conclude it ourselves.
+  if (fact.signed && m.latest && fact.signed.state.version > m.latest.state.version && fact.signed.state.version === fact.version) {
+    fx.push({ kind: 'persist-state', signed: fact.signed });
+    adopt(m, fx, fact.signed, now);
+  }
+  const known = m.latest?.state.version === fact.version ? m.latest.state : undefined;
+  const state = known ?? (fact.signed?.state.version === fact.version ? fact.signed.state : undefined);
+  const byUs = m.registering === fact.version;
+  setRecord(m, fx, { dispute: { version: fact.version, finalizesAt: fact.finalizesAt, byUs, ...(state ? { state } : {}) } });
+  const wasDisputed = m.rec.status === 'disputed';
+  setStatus(m, fx, 'disputed');
+  fx.push({ kind: 'flush', token: token(m) });
+  if (!wasDisputed) {
+    leader.abandonQueue(m, fx, definitely('closed', 'a state was registered on-chain'));
+    follower.abandonRequests(m, fx, 'a state was registered on-chain', false);
+    log(fx, 'warn', 'a state was registered on-chain', { version: String(fact.version), ours: String(m.latest?.state.version ?? -1n) });
+  }
+  m.dueSince = undefined;
+  answer(m, fx, now);
+}
+
+/** If our latest state is newer than the registered one, register ours (until the deadline). */
+function answer(m: Machine, fx: Effect[], now: Now): void {
+  const d = m.rec.dispute;
+  const latest = m.latest;
+  if (!d || !latest || latest.state.version <= d.version) return;
+  if (now.chainTime !== undefined && now.chainTime >= d.finalizesAt) return; // too late: the chain would refuse it
+  if (inFlight(m, 'dispute') || now.ms - m.lastAttempt.dispute < RETRY_MS) return;
+  m.lastAttempt.dispute = now.ms;
+  m.registering = latest.state.version;
+  log(fx, 'warn', 'stale state registered against us: answering', { registered: String(d.version), ours: String(latest.state.version) });
+  submit(m, fx, { kind: 'dispute', signed: latest, deadline: d.finalizesAt });
+}
+
+function onSettled(m: Machine, fx: Effect[], how: 'closed' | 'concluded', version: bigint, now: Now): void {
+  if (m.rec.status === 'closed') return;
+  setRecord(m, fx, { dispute: undefined, finalProposal: undefined });
+  setStatus(m, fx, 'closed');
+  fx.push({ kind: 'flush', token: token(m) });
+  for (const c of m.closeCallers.splice(0)) resolve(fx, c, version);
+  leader.settledAt(m, fx, version);
+  leader.abandonQueue(m, fx, definitely('closed', `the channel was ${how} on-chain`));
+  follower.abandonRequests(m, fx, `the channel was ${how} on-chain`, false);
+  void now;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submissions and time
+
+export function onSubmitted(m: Machine, fx: Effect[], t: number, result: SubmissionResult, now: Now): void {
+  const s = m.submissions.get(t);
+  if (!s) return;
+  m.submissions.delete(t);
+  const sub = s.submission;
+  switch (sub.kind) {
+    case 'deposit':
+      if (result.ok) deposited(m, sub.amounts);
+      else log(fx, 'warn', 'our deposit failed; it is retried', { reason: result.reason });
+      return;
+    case 'close':
+      if (result.ok || result.reason === 'channel-closed') for (const c of s.callers) resolve(fx, c, sub.signed.state.version);
+      else for (const c of s.callers) fail(fx, c, definitely('internal', `the adjudicator refused the close: ${result.reason}`));
+      return;
+    case 'dispute': {
+      const ok = result.ok || result.reason === 'stale-version';
+      for (const c of s.callers) {
+        if (ok) resolve(fx, c, sub.signed.state.version);
+        else fail(fx, c, definitely('internal', `the adjudicator refused the state: ${result.reason}`));
+      }
+      if (sub.deadline !== undefined) {
+        if (result.ok) fx.push({ kind: 'answered', registered: m.rec.dispute?.version ?? -1n, answered: sub.signed.state.version });
+        else m.lastAttempt.dispute = now.ms; // answered again at the next tick, until the deadline
+      }
+      if (!ok) m.registering = undefined;
+      return;
+    }
+    case 'conclude':
+      if (!result.ok) log(fx, 'info', 'conclusion refused; tried again later', { reason: result.reason });
+      return;
+  }
+}
+
+export function onTickChain(m: Machine, fx: Effect[], now: Now): void {
+  if (m.rec.status !== 'disputed') return;
+  answer(m, fx, now);
+  concludeIfDue(m, fx, now);
+}
+
+/**
+ * Pays out the registered state once its period is over, if we know its contents. The side that
+ * registered it concludes at once; the other steps in after a grace period, so both do not pay.
+ */
+function concludeIfDue(m: Machine, fx: Effect[], now: Now): void {
+  const d = m.rec.dispute;
+  if (!d || now.chainTime === undefined || now.chainTime < d.finalizesAt) return;
+  const state = d.state ?? (m.latest?.state.version === d.version ? m.latest.state : undefined);
+  if (!state || inFlight(m, 'conclude') || now.ms - m.lastAttempt.conclude < RETRY_MS) return;
+  m.dueSince ??= now.ms;
+  if (!d.byUs && now.ms < m.dueSince + CONCLUDE_GRACE_MS) return;
+  m.lastAttempt.conclude = now.ms;
+  submit(m, fx, { kind: 'conclude', state });
+}

@@ -1,0 +1,110 @@
+/**
+ * Per-peer limits of a coordinator process: a rate limit on submissions (a token bucket per
+ * peer id) and a cap on the channels a peer may have watched. Both refuse with 'policy' and a
+ * reason, per peer: another peer is not affected.
+ */
+import test from 'ava';
+import type { Libp2p } from 'libp2p';
+import { pino } from 'pino';
+import { createChainService } from '../../src/chain/chain-service.ts';
+import { type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
+import { createSettleClient, type SettleClient } from '../../src/node/settle-client.ts';
+import { createLibp2pNode } from '../../src/p2p/libp2p-node.ts';
+import { actor } from '../helpers/actors.ts';
+import { sign, stateOf } from '../helpers/chain.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
+import { type LocalNet, freePort, localNet } from '../helpers/local-net.ts';
+
+let net: LocalNet;
+let coord: CoordinatorProcess;
+const peers: Libp2p[] = [];
+const clients: SettleClient[] = [];
+const ann = actor('limits-ann');
+const ben = actor('limits-ben');
+
+test.before(async () => {
+  net = await localNet();
+  coord = await spawnCoordinator({
+    dataDir: net.tempDir('coord'),
+    rpc: net.chain.rpcUrl,
+    adjudicator: net.adjudicator,
+    port: await freePort(),
+    args: ['--rate-limit', '1', '--max-watches-per-peer', '2'],
+  });
+  await net.fund(ann, 100n);
+});
+
+test.after.always(async () => {
+  for (const c of clients) c.close();
+  await Promise.all(peers.map((p) => p.stop()));
+  await coord?.kill('SIGKILL');
+  await net?.stop();
+});
+
+async function client(name: string): Promise<SettleClient> {
+  const libp2p = await createLibp2pNode({ privateKey: actor(name).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
+  await libp2p.start();
+  peers.push(libp2p);
+  const c = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
+  clients.push(c);
+  return c;
+}
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => `${(e as { reason?: string }).reason}: ${(e as Error).message}`,
+  );
+
+test.serial('a peer over its rate is refused, with the reason; other peers are not', async (t) => {
+  const fast = await client('limits-fast');
+  const junk = (i: number) => fast.submit({ kind: 'reveal', secrets: [`0x${i.toString(16).padStart(64, '0')}`] });
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => outcome(junk(i + 1))));
+  const limited = answers.filter((a) => /^policy: .*rate/.test(a));
+  t.true(limited.length >= 5, `refused for its rate: ${limited.length} of 20`);
+  t.true(answers.filter((a) => a.startsWith('unknown-lock')).length >= 5, 'the burst was let in (and refused on its merits)');
+  const other = await client('limits-other');
+  t.regex(
+    await outcome(other.submit({ kind: 'reveal', secrets: [`0x${'01'.repeat(32)}`] })),
+    /^unknown-lock/,
+    'another peer has its own bucket',
+  );
+});
+
+test.serial('a peer may have only so many channels watched: a new one over the cap is refused, updates are not', async (t) => {
+  const svc = await createChainService({
+    rpc: net.chain.rpcUrl,
+    privateKey: bytesToHex(ann.privateKey),
+    adjudicator: net.adjudicator,
+    pollingIntervalMs: 20,
+  });
+  const chans: ChannelParams[] = [];
+  for (let i = 0; i < 3; i++) {
+    const p: ChannelParams = {
+      chainId: 31337n,
+      adjudicator: net.adjudicator,
+      participants: [ann.address, ben.address],
+      assets: [NATIVE_ASSET],
+      challengeDuration: 600n,
+      nonce: BigInt(Date.now()) * 10n + BigInt(i),
+    };
+    await svc.deposit(p, 0, 0, 10n);
+    chans.push(p);
+  }
+  const watcher = await client('limits-watcher');
+  const w = (p: ChannelParams, version: bigint) =>
+    watcher.submit({ kind: 'watch', params: p, signed: sign(p, stateOf(p, version, [6n, 4n]), [ann, ben]) });
+  t.is(await outcome(w(chans[0]!, 1n)), 'accepted');
+  t.is(await outcome(w(chans[1]!, 1n)), 'accepted');
+  t.regex(await outcome(w(chans[2]!, 1n)), /^policy: .*watch limit/);
+  t.is(await outcome(w(chans[0]!, 2n)), 'accepted', 'an update of a watched channel');
+  t.is((await coord.status()).watched, 2);
+  const other = await client('limits-other-watcher');
+  t.is(
+    await outcome(
+      other.submit({ kind: 'watch', params: chans[2]!, signed: sign(chans[2]!, stateOf(chans[2]!, 1n, [6n, 4n]), [ann, ben]) }),
+    ),
+    'accepted',
+    'the cap is per peer',
+  );
+});
