@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { EIP1193Provider } from 'viem';
 import { type Address, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
-import { createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
+import { type ChainService, createChainService, createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
 import { type InProcessChain, createInProcessChain } from '../../src/chain/in-process-chain.ts';
 import { DEV_KEYS } from '../../src/chain/local-chain.ts';
 import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks/TestToken.ts';
@@ -41,7 +41,10 @@ export interface Network {
   stop(): Promise<void>;
 }
 
-export async function network(names: readonly string[], configFor: (name: string) => Partial<NodeConfig> = () => ({})): Promise<Network> {
+/** A node's config in a test network; `wrapChain` wraps its chain service (to inject failures). */
+export type TestNodeConfig = Partial<NodeConfig> & { readonly wrapChain?: (s: ChainService) => ChainService };
+
+export async function network(names: readonly string[], configFor: (name: string) => TestNodeConfig = () => ({})): Promise<Network> {
   const chain = await createInProcessChain();
   const deployer = await createClients({ rpc: chain.provider, privateKey: DEV_KEYS[0], pollingIntervalMs: 10 });
   const adjudicator = await deployAdjudicator(deployer);
@@ -51,14 +54,20 @@ export async function network(names: readonly string[], configFor: (name: string
   const nodes: Record<string, TestNode> = {};
   const start = async (name: string, dataDir: string): Promise<TestNode> => {
     const who = actor(name);
+    const { wrapChain, ...config } = configFor(name);
+    const chainService = wrapChain
+      ? wrapChain(
+          await createChainService({ rpc: chain.provider, privateKey: bytesToHex(who.privateKey), adjudicator, pollingIntervalMs: 10 }),
+        )
+      : undefined;
     const node = await createNode({
       privateKey: who.privateKey,
       dataDir,
-      chain: { rpc: chain.provider, adjudicator },
+      ...(chainService ? { chainService } : { chain: { rpc: chain.provider, adjudicator } }),
       logger: pino({ level: process.env.LANES_TEST_LOG ?? 'silent' }),
       chainPollMs: 50,
       timeouts: { operationMs: 20_000, openMs: 10_000, chainMs: 20_000 },
-      ...configFor(name),
+      ...config,
     });
     const info = await node.info();
     const t: TestNode = {

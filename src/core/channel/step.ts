@@ -18,7 +18,7 @@ import type { Effect, Input, Now } from './io.ts';
 import * as leader from './leader.ts';
 import * as opening from './opening.ts';
 import { onAdoptionFlushed, onAdoptionVerified, onConnected, onState, onSync } from './sync.ts';
-import { type Machine, isLeader, setRecord } from './types.ts';
+import { type Machine, isLeader, setRecord, token } from './types.ts';
 
 export function step(m: Machine, input: Input, now: Now): Effect[] {
   const fx: Effect[] = [];
@@ -43,8 +43,11 @@ export function step(m: Machine, input: Input, now: Now): Effect[] {
       m.connected = false;
       break;
     case 'peer-addresses':
-      if (input.multiaddrs.join() !== m.rec.peer.multiaddrs.join())
+      // Durable soon: after a restart on a new port, it is how we find the counterparty again.
+      if (input.multiaddrs.join() !== m.rec.peer.multiaddrs.join()) {
         setRecord(m, fx, { peer: { ...m.rec.peer, multiaddrs: [...input.multiaddrs] } });
+        fx.push({ kind: 'flush', token: token(m) });
+      }
       break;
     case 'chain':
       onChain(m, fx, input.fact, now);
