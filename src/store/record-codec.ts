@@ -251,12 +251,12 @@ function readFinalProposal(x: unknown): FinalProposal | undefined {
   return { state: wireState(f[0], DEFAULT_LIMITS), signature: new Uint8Array(signature) };
 }
 
-function recordFromWire(w: unknown): ChannelRecord {
+function recordFromWire(w: unknown, format: number): ChannelRecord {
   // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal.
-  const f = arr(w, 'record', 12, 14);
-  if (f.length === 13) fail('a record has 12 or 14 fields, not 13');
-  const dispute = f.length === 14 ? readDispute(f[12]) : undefined;
-  const finalProposal = f.length === 14 ? readFinalProposal(f[13]) : undefined;
+  const fields = format === 1 ? 12 : 14;
+  const f = arr(w, `format ${format} record`, fields, fields);
+  const dispute = fields === 14 ? readDispute(f[12]) : undefined;
+  const finalProposal = fields === 14 ? readFinalProposal(f[13]) : undefined;
   const peer = arr(f[3], 'peer', 2, 2);
   const createdAt = f[10];
   if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
@@ -290,7 +290,7 @@ export function encodeChannelRecord(record: ChannelRecord): Uint8Array {
 export function decodeChannelRecord(bytes: Uint8Array, where = 'channel record'): ChannelRecord {
   const raw = unpack(unseal('record', bytes, where), where);
   try {
-    return recordFromWire(raw);
+    return recordFromWire(raw, bytes[1]!); // unseal checked the format byte
   } catch (e) {
     if (e instanceof Malformed) throw corrupt(where, e.message);
     throw corrupt(where, 'record structure is invalid', e);

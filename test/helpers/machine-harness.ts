@@ -26,6 +26,10 @@ export interface HarnessOptions {
   readonly refuseSwaps?: (id: bigint) => string | undefined;
   /** How a submission ends (default: ok). */
   readonly submit?: (s: Submission) => SubmissionResult;
+  /** Called with each effect before it is executed, and the machine that returned it (a test's oracle looks inside). */
+  readonly onEffect?: (e: Effect, m: Machine) => void;
+  /** Which swaps the policy accepted (for the oracle). */
+  readonly onDecided?: (accepted: readonly bigint[]) => void;
 }
 
 export class MachineHarness {
@@ -49,6 +53,17 @@ export class MachineHarness {
   constructor(machine: Machine, o: HarnessOptions) {
     this.m = machine;
     this.o = o;
+  }
+
+  /** Takes what the machine holds now as durable (a channel that starts on disk). */
+  markDurable(): void {
+    this.durable.record = this.m.rec;
+    this.durable.latest = this.m.latest;
+  }
+
+  /** How many completions wait. */
+  get waiting(): number {
+    return this.completions.length;
   }
 
   /** Runs one input and executes its effects; completions wait for `settle`. */
@@ -77,7 +92,8 @@ export class MachineHarness {
   }
 
   private execute(e: Effect): void {
-    this.effects.push(e);
+    this.o.onEffect?.(e, this.m);
+    if (this.effects.length < 10_000) this.effects.push(e);
     switch (e.kind) {
       case 'persist-record': {
         const rec = e.record;
@@ -100,7 +116,7 @@ export class MachineHarness {
         return;
       case 'sign': {
         const signature = this.o.backend.sign(e.digest, this.o.self.privateKey);
-        this.signed.push({ digest: e.digest, signature });
+        if (this.signed.length < 10_000) this.signed.push({ digest: e.digest, signature });
         this.completions.push({ input: { kind: 'signed', token: e.token, signature } });
         return;
       }
@@ -114,6 +130,8 @@ export class MachineHarness {
           const reason = this.o.refuseSwaps?.(op.id);
           return reason === undefined ? [] : [{ id: op.id, reason }];
         });
+        const no = new Set(refused.map((r) => r.id));
+        this.o.onDecided?.(e.swaps.filter((op) => !no.has(op.id)).map((op) => op.id));
         this.completions.push({ input: { kind: 'decided', token: e.token, refused } });
         return;
       }
