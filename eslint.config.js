@@ -17,17 +17,19 @@ const LAYERS = {
   runtime: { may: ['core'] },
   log: { may: [] },
   sdk: { may: ['core'] },
+  files: { may: ['core'] },
   chain: { may: ['core', 'runtime', 'log'] },
   crypto: { may: ['core', 'runtime', 'log'] },
-  p2p: { may: ['core', 'runtime', 'log'] },
+  // sdk/errors.ts: the settle client rejects with the SDK's errors (a leaf over core/errors.ts).
+  p2p: { may: ['core', 'runtime', 'log', 'sdk/errors.ts'] },
   store: { may: ['core', 'runtime', 'log'] },
   node: { may: ['core', 'runtime', 'log', 'sdk', 'chain', 'crypto', 'p2p', 'store'], not: ['sdk/connect.ts'] },
-  coordinator: { may: ['core', 'runtime', 'log', 'sdk', 'chain', 'crypto', 'p2p', 'store'] },
+  coordinator: { may: ['core', 'runtime', 'log', 'sdk', 'files', 'chain', 'crypto', 'p2p', 'store'] },
   load: { may: ['core', 'sdk'] },
-  api: { may: ['core', 'log', 'sdk', 'load', 'node/errors.ts'], types: ['node'] },
-  daemon: { may: ['core', 'log', 'sdk', 'node', 'api', 'load'] },
-  cli: { may: ['core', 'sdk'], lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store'] },
-  testnet: { may: ['core', 'log', 'sdk', 'chain', 'p2p', 'coordinator', 'daemon', 'load'] },
+  api: { may: ['core', 'log', 'sdk', 'load'] },
+  daemon: { may: ['core', 'log', 'sdk', 'files', 'node', 'api', 'load'] },
+  cli: { may: ['core', 'sdk', 'files'], lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store'] },
+  testnet: { may: ['core', 'log', 'sdk', 'files', 'chain', 'p2p', 'coordinator', 'daemon', 'load'] },
 };
 /** src/index.ts, the package's entry: the embedded SDK. */
 const ENTRY = { may: ['core', 'sdk', 'node'] };
@@ -53,28 +55,17 @@ const HEAVY_PACKAGES = [
 /** The only packages the core uses: pure computation. */
 const PURE_PACKAGES = ['@noble/hashes/*', '@noble/secp256k1', 'msgpackr', 'hash-wasm'];
 
-// TEMPORARY: imports that break the layering today (found when the rules were written), allowed
-// file by file until each is fixed; test/layering.test.ts fails once an entry is not needed.
+// TEMPORARY: imports that break the layering, allowed file by file until each is fixed, each
+// with what should change (none today); test/layering.test.ts fails once an entry is not needed.
 /** @type {Record<string, string[]>} */
-const TEMPORARY = {
-  // The settle client is an adapter (the coordinator's libp2p protocol) inside the engine: it
-  // belongs in src/p2p, behind a port the engine declares.
-  'src/node/settle-client.ts': ['../p2p/settle-stream.ts', '@multiformats/multiaddr'],
-  // The remote client throws the node's error classes: they belong in src/sdk or src/core.
-  'src/sdk/connect.ts': ['../node/errors.ts'],
-  // The key file and the data-directory file names serve the node daemon, the coordinator, the
-  // CLI and the testnet: they belong in a folder of their own, not in src/daemon.
-  'src/coordinator/daemon.ts': ['../daemon/key-file.ts'],
-  'src/cli/client.ts': ['../daemon/files.ts'],
-  // ...and `lanes keygen` alone needs peer.ts (libp2p's key code, 0.2 s more at every start): import() it there.
-  'src/cli/main.ts': ['../daemon/key-file.ts', '../p2p/peer.ts'],
-};
+const TEMPORARY = {};
 
 /** Subfolders of a layer that get rules (src/core/codec/ is one level down). */
 const MAX_DEPTH = 3;
 const esc = (/** @type {string} */ s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const pkg = (/** @type {string} */ p) => (p.endsWith('/*') ? esc(p.slice(0, -1)) : `${esc(p)}(?:/|$)`);
 const folders = (/** @type {string[]} */ xs) => xs.filter((x) => !x.endsWith('.ts'));
+const files = (/** @type {string[]} */ xs) => xs.filter((x) => x.endsWith('.ts'));
 const names = (/** @type {string[]} */ xs) => (xs.length === 0 ? 'nothing' : xs.map((x) => `src/${x}`).join(', '));
 
 /**
@@ -91,11 +82,13 @@ function patterns(name, depth, { compositionRoot = false, allow = [] } = {}) {
   const up = `(?:\\.\\./){${depth + 1}}`;
   const soft = [...(layer.types ?? []), ...(layer.lazy ?? [])];
   const reachable = [name, ...folders(layer.may), ...soft];
+  // Single files of folders it may not otherwise import (those of `types` folders are below).
+  const single = files(layer.may).filter((f) => !reachable.includes(f.slice(0, f.indexOf('/'))));
   const see = ' (docs/architecture.md, "Layering")';
   /** @type {{ regex: string, message: string, allowTypeImports?: boolean }[]} */
   const out = [
     {
-      regex: `${up}(?!(?:${reachable.join('|')})/)`,
+      regex: `${up}(?!(?:${reachable.join('|')})/${single.length ? `|(?:${single.map(esc).join('|')})$` : ''})`,
       message: `src/${name} may import only ${[
         names([name, ...layer.may]),
         ...(layer.types ?? []).map((f) => `types from src/${f}`),

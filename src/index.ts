@@ -25,7 +25,7 @@ export {
   PeerUnreachableError,
   RejectedError,
   WithdrawFailedError,
-} from './node/errors.ts';
+} from './sdk/errors.ts';
 export type * from './sdk/api.ts';
 export { LanesError, InvalidArgumentError, DecodeError } from './core/errors.ts';
 export { REJECT_REASONS, type RejectReason } from './core/result.ts';

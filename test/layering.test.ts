@@ -27,17 +27,19 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   runtime: { may: ['core'] },
   log: { may: [] },
   sdk: { may: ['core'] },
+  files: { may: ['core'] },
   chain: { may: ['core', 'runtime', 'log'] },
   crypto: { may: ['core', 'runtime', 'log'] },
-  p2p: { may: ['core', 'runtime', 'log'] },
+  // sdk/errors.ts: the settle client rejects with the SDK's errors (a leaf over core/errors.ts).
+  p2p: { may: ['core', 'runtime', 'log', 'sdk/errors.ts'] },
   store: { may: ['core', 'runtime', 'log'] },
   node: { may: ['core', 'runtime', 'log', 'sdk', 'chain', 'crypto', 'p2p', 'store'], not: ['sdk/connect.ts'] },
-  coordinator: { may: ['core', 'runtime', 'log', 'sdk', 'chain', 'crypto', 'p2p', 'store'] },
+  coordinator: { may: ['core', 'runtime', 'log', 'sdk', 'files', 'chain', 'crypto', 'p2p', 'store'] },
   load: { may: ['core', 'sdk'] },
-  api: { may: ['core', 'log', 'sdk', 'load', 'node/errors.ts'], types: ['node'] },
-  daemon: { may: ['core', 'log', 'sdk', 'node', 'api', 'load'] },
-  cli: { may: ['core', 'sdk'], lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store'] },
-  testnet: { may: ['core', 'log', 'sdk', 'chain', 'p2p', 'coordinator', 'daemon', 'load'] },
+  api: { may: ['core', 'log', 'sdk', 'load'] },
+  daemon: { may: ['core', 'log', 'sdk', 'files', 'node', 'api', 'load'] },
+  cli: { may: ['core', 'sdk', 'files'], lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store'] },
+  testnet: { may: ['core', 'log', 'sdk', 'files', 'chain', 'p2p', 'coordinator', 'daemon', 'load'] },
 };
 /** src/index.ts, the package's entry. */
 const ENTRY = ['core', 'sdk', 'node'];
@@ -47,14 +49,8 @@ const ADAPTERS = ['chain', 'crypto', 'p2p', 'store', 'log'];
 const PORTS = ['p2p/transport.ts', 'store/store.ts', 'crypto/signer.ts', 'chain/encode.ts'];
 const HEAVY = /^((libp2p|lmdb|secp256k1|viem|hardhat|fastify|pino)(\/|$)|(@libp2p|@chainsafe|@multiformats)\/)/;
 const PURE = /^(@noble\/hashes\/|@noble\/secp256k1$|msgpackr$|hash-wasm$)/;
-/** TEMPORARY, as in eslint.config.js: imports that break the layering today, until each is fixed. */
-const TEMPORARY: Readonly<Record<string, readonly string[]>> = {
-  'node/settle-client.ts': ['../p2p/settle-stream.ts', '@multiformats/multiaddr'],
-  'sdk/connect.ts': ['../node/errors.ts'],
-  'coordinator/daemon.ts': ['../daemon/key-file.ts'],
-  'cli/client.ts': ['../daemon/files.ts'],
-  'cli/main.ts': ['../daemon/key-file.ts', '../p2p/peer.ts'],
-};
+/** TEMPORARY, as in eslint.config.js: imports that break the layering, until each is fixed (none today). */
+const TEMPORARY: Readonly<Record<string, readonly string[]>> = {};
 
 type Kind = 'value' | 'type' | 'import()';
 

@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { LanesError } from '../core/errors.ts';
 import { NotFoundError } from './not-found.ts';
 import type { LanesApi, LanesEventName } from '../sdk/api.ts';
 import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap, parseWithdraw } from '../sdk/json.ts';
@@ -56,7 +57,10 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
 
   app.addHook('onRequest', async (req, reply) => {
     if (!authorized(req, token)) {
-      await reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong token (Authorization: Bearer <token>)' } });
+      const { status, body } = errorResponse(
+        new LanesError('missing or wrong token (Authorization: Bearer <token>)', { code: 'UNAUTHORIZED' }),
+      );
+      await reply.code(status).send(body);
     }
   });
   app.setErrorHandler((e, req, reply) => {

@@ -82,6 +82,8 @@ export interface ChainService {
    * `challengeBatch` call carrying the channel.
    */
   registeredState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
+  /** The final state a `closeBatch` transaction paid out for the channel with `params`, with both signatures (like {@link registeredState}). */
+  closedState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
   /** Polls for events from `fromBlock` on; returns a function that stops the polling. */
   watch(options: {
     fromBlock: bigint;
@@ -141,6 +143,32 @@ export async function deployAdjudicator(clients: Clients): Promise<Address> {
 
 const DEPOSITED_EVENT = getAbiItem({ abi: LanesAdjudicatorAbi, name: 'Deposited' });
 const lower = (a: string) => a.toLowerCase() as Address;
+
+/** The id of a channel named by a batch item's ABI params, on `on`'s chain and adjudicator. */
+function channelIdOfItem(
+  on: ChannelParams,
+  p: { participants: readonly [string, string]; assets: readonly string[]; challengeDuration: bigint; nonce: bigint },
+): Bytes32 {
+  return channelId({
+    chainId: on.chainId,
+    adjudicator: on.adjudicator,
+    participants: [lower(p.participants[0]), lower(p.participants[1])],
+    assets: p.assets.map(lower),
+    challengeDuration: p.challengeDuration,
+    nonce: p.nonce,
+  });
+}
+
+/** Flat ABI balances as [participant 0, participant 1] rows. */
+function pairs(flat: readonly bigint[]): [bigint, bigint][] {
+  const out: [bigint, bigint][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+function sigBytes(s: { r: `0x${string}`; s: `0x${string}`; v: number }): Uint8Array {
+  return concatBytes(hexToBytes(s.r), hexToBytes(s.s), Uint8Array.of(s.v));
+}
 
 const ITEM_EVENT: Record<BatchOperation, ChainEvent['type']> = { close: 'closed', challenge: 'challenged', conclude: 'concluded' };
 
@@ -347,19 +375,9 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       if (call.functionName !== 'challengeBatch') return undefined;
       const id = channelId(params);
       for (const it of call.args[0]) {
-        const p = {
-          chainId: params.chainId,
-          adjudicator: params.adjudicator,
-          participants: [lower(it.params.participants[0]), lower(it.params.participants[1])] as const,
-          assets: it.params.assets.map(lower),
-          challengeDuration: it.params.challengeDuration,
-          nonce: it.params.nonce,
-        };
-        if (channelId(p) !== id) continue;
-        const balances: [bigint, bigint][] = [];
-        for (let i = 0; i + 1 < it.balances.length; i += 2) balances.push([it.balances[i]!, it.balances[i + 1]!]);
-        const sig = (s: { r: `0x${string}`; s: `0x${string}`; v: number }) =>
-          concatBytes(hexToBytes(s.r), hexToBytes(s.s), Uint8Array.of(s.v));
+        if (channelIdOfItem(params, it.params) !== id) continue;
+        const balances = pairs(it.balances);
+        const sig = sigBytes;
         return {
           state: {
             channelId: id,
@@ -377,6 +395,27 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
             isFinal: it.isFinal,
           },
           signatures: [sig(it.sigs[0]), sig(it.sigs[1])],
+        };
+      }
+      return undefined;
+    },
+
+    async closedState(hash, params) {
+      const tx = await publicClient.getTransaction({ hash });
+      if (!tx.to || tx.to.toLowerCase() !== adjudicator) return undefined;
+      let call;
+      try {
+        call = decodeFunctionData({ abi: LanesAdjudicatorAbi, data: tx.input });
+      } catch {
+        return undefined;
+      }
+      if (call.functionName !== 'closeBatch') return undefined;
+      const id = channelId(params);
+      for (const it of call.args[0]) {
+        if (channelIdOfItem(params, it.params) !== id) continue;
+        return {
+          state: { channelId: id, version: it.version, balances: pairs(it.balances), locks: [], isFinal: true },
+          signatures: [sigBytes(it.sigs[0]), sigBytes(it.sigs[1])],
         };
       }
       return undefined;

@@ -1,9 +1,20 @@
-/** Finds the daemon a CLI command talks to: from the data directory, or from --rpc and --token-file. */
-import { existsSync, readFileSync } from 'node:fs';
+/**
+ * Finds the daemon a CLI command talks to: from the data directory, or from --rpc and --token-file.
+ *
+ * The token moves money, so the CLI is careful where it sends it. It refuses an `api.json`
+ * that another user could have written (it names where the token goes) and a token file that
+ * another user could read or write, the way ssh refuses such keys. And it sends the token to the
+ * URL `api.json` names only when that is a loopback address, as the daemon's own is unless it
+ * was told otherwise: a daemon elsewhere must be named on the command line (--rpc), by a user
+ * who then knows where the token goes.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LanesError } from '../core/errors.ts';
-import { API_JSON, API_TOKEN } from '../daemon/files.ts';
+import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
+import { exposure } from '../files/permissions.ts';
 import { type RemoteNode, connect } from '../sdk/connect.ts';
+import { redactUrl } from '../sdk/redact.ts';
 
 export interface ClientOptions {
   readonly dataDir: string;
@@ -12,26 +23,17 @@ export interface ClientOptions {
 }
 
 export async function daemon(o: ClientOptions): Promise<RemoteNode> {
-  let url = o.rpc;
-  if (!url) {
-    const file = join(o.dataDir, API_JSON);
-    if (!existsSync(file)) {
-      throw new LanesError(`no daemon is running for data directory ${o.dataDir}`, {
-        code: 'DAEMON_NOT_RUNNING',
-        details: 'start one with `lanes node start`, or name it with --rpc URL --token-file FILE',
-      });
-    }
-    url = (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
-  }
+  const url = o.rpc ?? urlFromApiJson(o.dataDir);
   const tokenFile = o.tokenFile ?? join(o.dataDir, API_TOKEN);
   if (!existsSync(tokenFile))
     throw new LanesError(`no API token at ${tokenFile}`, { code: 'DAEMON_NOT_RUNNING', details: 'give --token-file' });
+  refuseExposed(tokenFile, 'API token file', true);
   const token = readFileSync(tokenFile, 'utf8').trim();
   try {
     return await connect({ url, token });
   } catch (e) {
     if (e instanceof LanesError && e.code === 'DAEMON_UNREACHABLE') {
-      throw new LanesError(`the daemon at ${url} is not running`, {
+      throw new LanesError(`the daemon at ${redactUrl(url)} is not running`, {
         code: 'DAEMON_NOT_RUNNING',
         details: 'start it with `lanes node start`',
         cause: e,
@@ -39,4 +41,48 @@ export async function daemon(o: ClientOptions): Promise<RemoteNode> {
     }
     throw e;
   }
+}
+
+/** The control API URL the daemon of `dataDir` wrote to its api.json, if it may get the token. */
+function urlFromApiJson(dataDir: string): string {
+  const file = join(dataDir, API_JSON);
+  if (!existsSync(file)) {
+    throw new LanesError(`no daemon is running for data directory ${dataDir}`, {
+      code: 'DAEMON_NOT_RUNNING',
+      details: 'start one with `lanes node start`, or name it with --rpc URL --token-file FILE',
+    });
+  }
+  refuseExposed(file, 'api.json', false);
+  let url: unknown;
+  try {
+    url = (JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown }).url;
+  } catch {
+    // reported below
+  }
+  if (typeof url !== 'string' || !URL.canParse(url)) {
+    throw new LanesError(`${file} does not name the daemon's URL`, { code: 'DAEMON_NOT_RUNNING', details: 'restart the daemon' });
+  }
+  if (!isLoopback(url)) {
+    throw new LanesError(`${file} names ${redactUrl(url)}, which is not a loopback address: the API token is not sent there`, {
+      code: 'UNTRUSTED_DAEMON_URL',
+      details: 'if that is your daemon, name it yourself: --rpc URL --token-file FILE',
+    });
+  }
+  return url;
+}
+
+/** Refuses a file other users could change (or, `secret`, read). */
+function refuseExposed(file: string, what: string, secret: boolean): void {
+  const why = exposure(statSync(file), secret);
+  if (why === undefined) return;
+  throw new LanesError(`${what} ${file} ${why}; refusing to use it`, {
+    code: 'UNSAFE_FILE',
+    details: `if its owner is you: chmod ${secret ? 600 : 'go-w'} ${file}`,
+  });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: what only this machine can listen on. */
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

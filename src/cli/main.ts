@@ -17,9 +17,8 @@ import { Command, Option } from 'commander';
 import { type Address, NATIVE_ASSET, isAddress } from '../core/bytes.ts';
 import { InvalidArgumentError, LanesError } from '../core/errors.ts';
 import type { DaemonConfig } from '../daemon/daemon.ts';
-import { createKeyFile } from '../daemon/key-file.ts';
+import { createKeyFile } from '../files/key-file.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
-import { peerRefFromPrivateKey } from '../p2p/peer.ts';
 import type { RemoteNode } from '../sdk/connect.ts';
 import { daemon } from './client.ts';
 import { channelDetails, channelTable, printJson } from './output.ts';
@@ -82,11 +81,13 @@ example(
     .command('keygen')
     .description('create a node key file (0600): the node address and libp2p identity')
     .option('--out <file>', 'where to write it (default: <data-dir>/node.key)')
-    .action(function (this: Command, o: { out?: string }) {
+    .action(async function (this: Command, o: { out?: string }) {
       const g = globals(this);
       const file = o.out ?? join(g.dataDir, 'node.key');
       if (!o.out) mkdirSync(g.dataDir, { recursive: true, mode: 0o700 });
       const key = createKeyFile(file);
+      // libp2p's key code, for the peer id: loaded here only, so that client commands start fast.
+      const { peerRefFromPrivateKey } = await import('../p2p/peer.ts');
       const peer = peerRefFromPrivateKey(key);
       key.fill(0);
       const result = { keyFile: file, address: peer.address, peerId: peer.peerId };
@@ -110,6 +111,7 @@ interface StartOptions {
   logLevel?: string;
   maxDeposit?: string[];
   acceptChannels?: boolean;
+  maxPendingChannels?: string;
   signerWorkers?: string;
   loadGenerator?: boolean;
   autoWithdraw?: string | boolean;
@@ -127,6 +129,10 @@ interface ConfigFile {
   signerWorkers?: number;
   /** true, or the address to send withdrawals to. */
   autoWithdraw?: string | boolean;
+  /** NodeConfig.limits.maxPendingChannelsPerPeer. */
+  maxPendingChannels?: number;
+  /** NodeConfig.timeouts, in milliseconds. */
+  timeouts?: unknown;
   policies?: {
     open?: { maxDeposit?: Record<string, string>; assets?: string[] };
     swap?: { pairs: { receive: string; give: string; minReceive: string; perGive: string; maxGive?: string }[] };
@@ -144,6 +150,22 @@ function openPolicy(file: ConfigFile['policies'], flags: string[] | undefined): 
   const assets = file?.open?.assets?.map((a) => asset(a)!);
   if (Object.keys(max).length === 0 && !assets) return undefined;
   return { maxDeposit: max, ...(assets ? { assets } : {}) };
+}
+
+const TIMEOUTS = ['operationMs', 'openMs', 'chainMs', 'coordinatorMs'] as const;
+
+/** The config file's `timeouts`: each a positive number of milliseconds. */
+function timeouts(t: unknown): NonNullable<DaemonConfig['timeouts']> {
+  if (t === null || typeof t !== 'object') throw new InvalidArgumentError('timeouts in the config file must be an object');
+  const out: Partial<Record<(typeof TIMEOUTS)[number], number>> = {};
+  for (const [k, v] of Object.entries(t)) {
+    const key = TIMEOUTS.find((x) => x === k);
+    if (key === undefined) throw new InvalidArgumentError(`timeouts.${k} is not a timeout (${TIMEOUTS.join(', ')})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new InvalidArgumentError(`timeouts.${k} must be a positive whole number of milliseconds`);
+    out[key] = v;
+  }
+  return out;
 }
 
 function swapPolicy(file: ConfigFile['policies']): SwapPolicy | undefined {
@@ -173,6 +195,7 @@ example(
     .option('--api-host <host>', 'control API host', '127.0.0.1')
     .option('--api-port <port>', 'control API port (0: any free port)', '0')
     .option('--accept-channels', 'accept channels others open that ask us to deposit nothing (by default a node accepts none)')
+    .option('--max-pending-channels <n>', 'channels one peer may open with us that are not funded yet (default 16)')
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
     .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
@@ -190,6 +213,9 @@ example(
       const open = openPolicy(file.policies, o.maxDeposit) ?? (o.acceptChannels ? { maxDeposit: {} } : undefined);
       const swap = swapPolicy(file.policies);
       const workers = o.signerWorkers ?? file.signerWorkers;
+      const maxPending = o.maxPendingChannels ?? file.maxPendingChannels;
+      if (maxPending !== undefined && !/^\d{1,9}$/.test(String(maxPending)))
+        throw new InvalidArgumentError(`--max-pending-channels "${String(maxPending)}" must be a whole number`);
       const autoWithdraw = o.autoWithdraw ?? file.autoWithdraw;
       const withdrawTo = typeof autoWithdraw === 'string' ? autoWithdraw.toLowerCase() : undefined;
       if (withdrawTo !== undefined && !isAddress(withdrawTo))
@@ -208,6 +234,8 @@ example(
         ...(workers === undefined ? {} : { signerWorkers: Number(workers) }),
         ...(o.loadGenerator ? { loadGenerator: true } : {}),
         ...(autoWithdraw ? { autoWithdraw: withdrawTo === undefined ? {} : { to: withdrawTo } } : {}),
+        ...(file.timeouts === undefined ? {} : { timeouts: timeouts(file.timeouts) }),
+        ...(maxPending === undefined ? {} : { limits: { maxPendingChannelsPerPeer: Number(maxPending) } }),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).
       const { runDaemon } = await import('../daemon/daemon.ts');

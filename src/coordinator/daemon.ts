@@ -4,13 +4,14 @@
  * until SIGINT or SIGTERM. Writes `coordinator.json` (multiaddrs, status URL, gas address)
  * to its data directory for clients and nodes; removes it on a clean stop.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { PayoutMode } from '../chain/chain-service.ts';
 import type { Address } from '../core/bytes.ts';
 import { jsonify } from '../sdk/json.ts';
-import { loadOrCreateKey } from '../daemon/key-file.ts';
+import { prepareDataDir } from '../files/data-dir.ts';
+import { loadOrCreateKey } from '../files/key-file.ts';
 import { createLogger } from '../log/logger.ts';
 import { type Coordinator, startCoordinator } from './coordinator.ts';
 import type { BatchPolicy } from './planner.ts';
@@ -37,7 +38,7 @@ export interface CoordinatorDaemonConfig {
 export async function startCoordinatorDaemon(
   c: CoordinatorDaemonConfig,
 ): Promise<{ coordinator: Coordinator; statusUrl: string; stop(): Promise<void> }> {
-  mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(c.dataDir); // 0700 at every start, as the node daemon's
   const log = createLogger({ level: c.logLevel, name: 'lanes-coordinator' });
   const { key } = loadOrCreateKey(c.keyFile ?? join(c.dataDir, 'coordinator.key'));
   const coordinator = await startCoordinator({

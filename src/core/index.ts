@@ -17,3 +17,4 @@ export * from './codec/messages.ts';
 export * from './codec/wire.ts';
 export * from './codec/settle.ts';
 export * from './funding.ts';
+export * from './deposits.ts';

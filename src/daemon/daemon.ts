@@ -1,14 +1,15 @@
 /**
  * `lanes node start`: a node with its control API, run until SIGINT or SIGTERM.
  *
- * Files in the data directory (created 0700):
+ * Files in the data directory (0700, made so at every start; one another user owns is refused:
+ * src/files/data-dir.ts):
  *   node.key    the node key (unless --key-file names another), 0600
  *   store/      the lmdb store
  *   api.token   a new random token at every start, 0600
  *   api.json    { url, pid, address, peerId, multiaddrs }: how clients find the daemon; removed on a clean stop
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from '../core/bytes.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -16,10 +17,13 @@ import { startControlServer, type ControlServer } from '../api/control-server.ts
 import { loadRoutes } from '../api/load-routes.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
 import { createNode } from '../node/create-node.ts';
+import type { NodeConfig } from '../node/config.ts';
 import type { LanesNode } from '../node/node.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
-import { API_JSON, API_TOKEN } from './files.ts';
-import { loadOrCreateKey } from './key-file.ts';
+import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
+import { prepareDataDir } from '../files/data-dir.ts';
+import { loadOrCreateKey } from '../files/key-file.ts';
+import { octal } from '../files/permissions.ts';
 
 export interface DaemonConfig {
   readonly dataDir: string;
@@ -38,6 +42,10 @@ export interface DaemonConfig {
   readonly loadGenerator?: boolean;
   /** Withdraw credited balances as soon as they are noticed (NodeConfig.autoWithdraw). */
   readonly autoWithdraw?: { readonly to?: Address };
+  /** NodeConfig.timeouts (the config file's `timeouts`). */
+  readonly timeouts?: NodeConfig['timeouts'];
+  /** NodeConfig.limits (`--max-pending-channels`, the config file's `maxPendingChannels`). */
+  readonly limits?: NodeConfig['limits'];
 }
 
 export interface Daemon {
@@ -50,8 +58,11 @@ export interface Daemon {
 export { API_JSON, API_TOKEN };
 
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { previousMode } = prepareDataDir(config.dataDir);
   const log = createLogger({ level: config.logLevel, name: 'lanes' });
+  if (previousMode !== undefined) {
+    log.warn({ dataDir: config.dataDir, mode: octal(previousMode) }, 'the data directory was open to other users: made it 0700');
+  }
   const keyFile = config.keyFile ?? join(config.dataDir, 'node.key');
   const { key, created } = loadOrCreateKey(keyFile);
   if (created) log.info({ keyFile }, 'created a new node key');
@@ -65,6 +76,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
     ...(config.coordinator === undefined ? {} : { coordinator: config.coordinator }),
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
+    ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
+    ...(config.limits === undefined ? {} : { limits: config.limits }),
   });
   key.fill(0);
   const token = randomBytes(32).toString('hex');
@@ -88,6 +101,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   }
   const info = await node.info();
   const apiJson = join(config.dataDir, API_JSON);
+  // A new file, like the token: one left by a crash keeps whatever mode it had.
+  rmSync(apiJson, { force: true });
   writeFileSync(
     apiJson,
     JSON.stringify(
@@ -95,9 +110,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       null,
       2,
     ) + '\n',
-    {
-      mode: 0o600,
-    },
+    { mode: 0o600, flag: 'wx' },
   );
   log.info({ api: server.url, address: info.address, multiaddrs: info.multiaddrs }, 'daemon ready');
   let stopping: Promise<void> | undefined;

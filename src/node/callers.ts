@@ -4,7 +4,7 @@
  * as a completion after a timeout, is dropped).
  */
 import type { CallerId, Failure } from '../core/channel/io.ts';
-import { OperationTimeoutError, PeerUnreachableError, RejectedError } from './errors.ts';
+import { OperationTimeoutError, PeerUnreachableError, RejectedError } from '../sdk/errors.ts';
 
 interface Waiting {
   resolve(version: bigint): void;

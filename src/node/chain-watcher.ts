@@ -129,7 +129,13 @@ export async function createChainWatcher(ctx: Context, pollMs: number, hooks: Wa
           ...(signed ? { signed } : {}),
         };
       }
-      case 'closed':
+      case 'closed': {
+        // A final state newer than ours was closed (the counterparty countersigned a final state
+        // of ours and submitted it): its calldata carries it, to make it our latest too.
+        const newer = (ch.latest?.state.version ?? -1n) < e.version;
+        const signed = newer ? await ctx.chain.closedState(e.transactionHash, ch.record.params).catch(() => undefined) : undefined;
+        return { kind: 'settled', how: 'closed', version: e.version, transactionHash: e.transactionHash, ...(signed ? { signed } : {}) };
+      }
       case 'concluded':
         return { kind: 'settled', how: e.type, version: e.version, transactionHash: e.transactionHash };
       default:

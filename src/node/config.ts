@@ -23,6 +23,14 @@ export interface NodeConfig {
     readonly privateKey?: Hex;
   };
   readonly policies?: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
+  readonly limits?: {
+    /**
+     * The most channels one peer may have opened with us that are not funded yet (default 16;
+     * lnd's `maxpendingchannels`). Opens beyond it are refused with reason `policy`: a peer
+     * cannot fill our disk with channels it never funds.
+     */
+    readonly maxPendingChannelsPerPeer?: number;
+  };
   /**
    * The settlement coordinator's multiaddr: closes, disputes and conclusions go through it (in
    * batches with other channels), and its watchtower is kept up to date with every channel's

@@ -13,8 +13,8 @@ import type { LanesEventName, LanesEvents } from '../sdk/api.ts';
 import type { ChannelStore } from '../store/store.ts';
 import type { Channel } from './channel.ts';
 import type { ResolvedTimeouts } from './config.ts';
+import type { CoordinatorLink } from './coordinator-link.ts';
 import type { OpenPolicy, SwapPolicy } from './policy.ts';
-import type { SettleClient } from './settle-client.ts';
 
 /** A typed event emitter for {@link LanesEvents}. */
 export class NodeEvents {
@@ -59,6 +59,7 @@ export interface Context {
   readonly clock: () => number;
   readonly policies: { readonly open?: OpenPolicy; readonly swap?: SwapPolicy };
   readonly timeouts: ResolvedTimeouts;
+  readonly limits: { readonly maxPendingChannelsPerPeer: number };
   readonly channels: Map<`0x${string}`, Channel>;
   /** Allocates an operation id for `channel`; ids keep the participant's parity, so they never collide. */
   nextOpId(channel: Channel): bigint;
@@ -74,7 +75,7 @@ export interface Context {
   /** Current time in unix seconds, for the core's expiry checks. */
   now(): bigint;
   /** The settlement coordinator, when one is configured. */
-  readonly settle?: SettleClient;
+  readonly settle?: CoordinatorLink;
   /** Channels whose latest co-signed state the coordinator's watchtower has not seen yet. */
   readonly watchDirty: Set<Channel>;
 }

@@ -12,13 +12,15 @@ import { backendByName, bestBackend } from '../crypto/select-backend.ts';
 import { createWorkerSigner } from '../crypto/worker-signer.ts';
 import { type Logger, createLogger } from '../log/logger.ts';
 import { createLibp2pTransport } from '../p2p/libp2p-transport.ts';
+import { createSettleClient } from '../p2p/settle-client.ts';
 import { openLmdbStore } from '../store/lmdb-store.ts';
 import type { Channel } from './channel.ts';
 import { type NodeConfig, resolveTimeouts } from './config.ts';
 import { type Context, NodeEvents } from './context.ts';
-import { FatalNodeError } from './errors.ts';
+import type { CoordinatorLink } from './coordinator-link.ts';
+import { FatalNodeError } from '../sdk/errors.ts';
 import { LanesNode } from './node.ts';
-import { createSettleClient } from './settle-client.ts';
+import { MAX_PENDING_PER_PEER } from './opening.ts';
 
 /**
  * Creates and starts a node.
@@ -46,6 +48,9 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
     (workers > 0
       ? await createWorkerSigner({ privateKey, backend: backend.name === 'native' ? 'native' : 'noble', workers })
       : createInlineSigner(privateKey, backend));
+  const maxPending = config.limits?.maxPendingChannelsPerPeer;
+  if (maxPending !== undefined && (!Number.isSafeInteger(maxPending) || maxPending < 0))
+    throw new InvalidArgumentError('limits.maxPendingChannelsPerPeer must be a non-negative integer');
   if (!config.store && !config.dataDir) throw new InvalidArgumentError('give a dataDir (or a store)');
   const store = config.store ?? (await openLmdbStore({ path: config.dataDir! }));
   const libp2pTransport = config.transport
@@ -68,9 +73,10 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
   let fatalOnce = false;
 
   if (config.coordinator && !libp2pTransport) throw new InvalidArgumentError('a coordinator needs the libp2p transport');
-  const settle =
+  // The coordinator link over this node's own libp2p (the engine sees only the port).
+  const settle: CoordinatorLink | undefined =
     config.coordinator && libp2pTransport
-      ? createSettleClient({ libp2p: libp2pTransport.libp2p, coordinator: config.coordinator, log })
+      ? createSettleClient({ libp2p: libp2pTransport.libp2p, coordinator: config.coordinator })
       : undefined;
 
   const ctx: Context = {
@@ -84,6 +90,7 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
     clock,
     policies: config.policies ?? {},
     timeouts: resolveTimeouts(config.timeouts),
+    limits: { maxPendingChannelsPerPeer: config.limits?.maxPendingChannelsPerPeer ?? MAX_PENDING_PER_PEER },
     channels: new Map<Bytes32, Channel>(),
     nextOpId: (ch) => (++opCounter << 1n) | BigInt(ch.self),
     channelLog(ch) {

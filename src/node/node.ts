@@ -40,7 +40,7 @@ import {
   OperationTimeoutError,
   PeerUnreachableError,
   RejectedError,
-} from './errors.ts';
+} from '../sdk/errors.ts';
 import { type Shell, executeAll, runStep } from './executor.ts';
 import { refreshDeposits } from './settlement.ts';
 import { type ChannelHost, openChannel } from './opening.ts';

@@ -6,7 +6,8 @@
  * verifies the leader's signature, signs version 0 and accepts.
  *
  * Opens are refused unless a policy allows them: a node without an open policy accepts none, and
- * no peer may have more than {@link MAX_PENDING_PER_PEER} channels waiting for funding with us.
+ * no peer may have more than `limits.maxPendingChannelsPerPeer` (default {@link MAX_PENDING_PER_PEER})
+ * channels waiting for funding with us.
  */
 import { webcrypto } from 'node:crypto';
 import { type Address, NATIVE_ASSET, bytesToHex } from '../core/bytes.ts';
@@ -19,10 +20,10 @@ import type { PeerRef } from '../p2p/transport.ts';
 import type { OpenChannelParameters } from '../sdk/api.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
-import { OperationTimeoutError, RejectedError } from './errors.ts';
+import { OperationTimeoutError, RejectedError } from '../sdk/errors.ts';
 import { decideOpen } from './policy.ts';
 
-/** The most channels one peer may have proposed to us that are not funded yet. */
+/** The default of NodeConfig.limits.maxPendingChannelsPerPeer: channels one peer may have proposed to us that are not funded yet. */
 export const MAX_PENDING_PER_PEER = 16;
 
 /** How the node takes in a new channel: registers it and executes the machine's first effects. */
@@ -149,8 +150,9 @@ async function decide(
   for (const ch of ctx.channels.values()) {
     if (ch.record.peer.peerId === from.peerId && (ch.record.status === 'proposed' || ch.record.status === 'funding')) pending++;
   }
-  if (pending >= MAX_PENDING_PER_PEER) {
-    return refuse('policy', `at most ${MAX_PENDING_PER_PEER} channels with one peer may wait for funding`);
+  const cap = ctx.limits.maxPendingChannelsPerPeer;
+  if (pending >= cap) {
+    return refuse('policy', `at most ${cap} channels with one peer may wait for funding`);
   }
   const decision = await decideOpen(ctx.policies.open, { params, deposits, ourDeposit: deposits.map((r) => r[1]), from });
   if (decision !== true) return refuse(decision.failed ? 'internal' : 'policy', decision.reason);

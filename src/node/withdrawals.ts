@@ -15,7 +15,7 @@ import type { TxReceipt } from '../chain/chain-service.ts';
 import type { CreditedBalance, WithdrawParameters, WithdrawResult, Withdrawal } from '../sdk/api.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
-import { NodeStoppedError, NothingToWithdrawError, WithdrawFailedError } from './errors.ts';
+import { NodeStoppedError, NothingToWithdrawError, WithdrawFailedError } from '../sdk/errors.ts';
 
 const SEEN_KEY = 'credited-seen';
 

@@ -8,18 +8,10 @@
  * await node.pay(channelId, { amount: 10n ** 15n });
  */
 import { createParser } from 'eventsource-parser';
-import { InvalidArgumentError, LanesError } from '../core/errors.ts';
-import type { RejectReason } from '../core/result.ts';
-import {
-  ChannelNotFoundError,
-  ChannelNotOpenError,
-  NodeStoppedError,
-  NothingToWithdrawError,
-  OperationTimeoutError,
-  PeerUnreachableError,
-  RejectedError,
-  WithdrawFailedError,
-} from '../node/errors.ts';
+import { LanesError } from '../core/errors.ts';
+import { errorFromJson } from './error-registry.ts';
+import { NodeStoppedError } from './errors.ts';
+import { redactUrl } from './redact.ts';
 import type { LanesApi, LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
 import {
   jsonify,
@@ -48,42 +40,6 @@ export type RemoteNode = LanesApi;
 
 type Json = Record<string, unknown>;
 
-/** Rebuilds the typed error the daemon threw, from its JSON form. */
-function toError(
-  status: number,
-  body: { error?: { code?: string; message?: string; reason?: string; maybeApplied?: boolean; details?: string } },
-): Error {
-  const e = body.error ?? {};
-  const message = e.message ?? `HTTP ${status}`;
-  if (e.reason !== undefined) return new RejectedError(e.reason as RejectReason, message.replace(new RegExp(`^${e.reason}: `), ''));
-  switch (e.code) {
-    case 'UNKNOWN_CHANNEL':
-      return new ChannelNotFoundError(message.replace(/^unknown channel /, ''));
-    case 'CHANNEL_NOT_OPEN': {
-      const m = /^channel (\S+) is (.+), not open$/.exec(message);
-      return m ? new ChannelNotOpenError(m[1]!, m[2]!) : new LanesError(message, { code: e.code });
-    }
-    case 'PEER_UNREACHABLE':
-      return new PeerUnreachableError(message.replace(/^peer (\S+) is not reachable$/, '$1'));
-    case 'TIMEOUT':
-      return new OperationTimeoutError(message.replace(/ timed out.*$/, ''), e.maybeApplied ?? false);
-    case 'NODE_STOPPED':
-      return new NodeStoppedError();
-    case 'NOTHING_TO_WITHDRAW':
-      return new NothingToWithdrawError(message.replace(/^nothing to withdraw in /, ''));
-    case 'WITHDRAW_FAILED': {
-      const m = /^withdrawing (\S+) to (\S+) failed/.exec(message);
-      return m
-        ? new WithdrawFailedError(m[1]!, m[2]!, e.details === undefined ? {} : { details: e.details })
-        : new LanesError(message, { code: e.code });
-    }
-    case 'INVALID_ARGUMENT':
-      return new InvalidArgumentError(message);
-    default:
-      return new LanesError(message, { code: e.code ?? 'HTTP_ERROR' });
-  }
-}
-
 export async function connect(p: ConnectParameters): Promise<RemoteNode> {
   const base = p.url.replace(/\/$/, '');
   const headers = { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' };
@@ -103,11 +59,11 @@ export async function connect(p: ConnectParameters): Promise<RemoteNode> {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      throw new LanesError(`cannot reach the daemon at ${base}`, { code: 'DAEMON_UNREACHABLE', cause: e });
+      throw new LanesError(`cannot reach the daemon at ${redactUrl(base)}`, { code: 'DAEMON_UNREACHABLE', cause: e });
     }
     const text = await res.text();
     const json = text.length > 0 ? (JSON.parse(text) as Json) : {};
-    if (!res.ok) throw toError(res.status, json);
+    if (!res.ok) throw errorFromJson(json.error, res.status);
     return json;
   }
 

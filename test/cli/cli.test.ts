@@ -251,11 +251,23 @@ test.serial('every error gives a non-zero exit and says what went wrong', async 
   t.not(noDaemon.code, 0);
   t.regex(noDaemon.stderr, /no daemon is running/);
   const badToken = join(net.tempDir('tok'), 'token');
-  writeFileSync(badToken, 'wrong');
+  writeFileSync(badToken, 'wrong', { mode: 0o600 });
   const url = (JSON.parse(readFileSync(join(dirs.alice!, 'api.json'), 'utf8')) as { url: string }).url;
   const refused = await lanes('--rpc', url, '--token-file', badToken, 'node', 'info');
   t.not(refused.code, 0);
   t.regex(refused.stderr, /missing or wrong token/);
+  const badConfig = join(net.tempDir('cfg'), 'config.json');
+  writeFileSync(badConfig, JSON.stringify({ timeouts: { openMs: -1 } }));
+  const start = ['node', 'start', '--config', badConfig, '--chain-rpc', net.chain.rpcUrl, '--adjudicator', net.adjudicator];
+  const badTimeout = await lanes('--data-dir', net.tempDir('cfg-dir'), ...start);
+  t.not(badTimeout.code, 0);
+  t.regex(badTimeout.stderr, /timeouts\.openMs must be a positive whole number of milliseconds/);
+  writeFileSync(badConfig, JSON.stringify({ timeouts: { openMS: 1000 } }));
+  t.regex((await lanes('--data-dir', net.tempDir('cfg-dir'), ...start)).stderr, /timeouts\.openMS is not a timeout/);
+  writeFileSync(badConfig, '{}');
+  const badCap = await lanes('--data-dir', net.tempDir('cfg-dir'), ...start, '--max-pending-channels', 'lots');
+  t.not(badCap.code, 0);
+  t.regex(badCap.stderr, /--max-pending-channels "lots" must be a whole number/);
   const jsonErr = await lanes('--data-dir', dirs.alice!, '--json', 'pay', ch.id, '0wei');
   t.not(jsonErr.code, 0);
   t.is((JSON.parse(jsonErr.stdout) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
@@ -281,7 +293,7 @@ test.serial('the control API binds loopback and refuses a missing or wrong token
   t.regex(((await bad.json()) as { error: { message: string } }).error.message, /channel id must be/);
 });
 
-test.serial('a key file others can read is refused; SIGTERM stops a daemon cleanly', async (t) => {
+test.serial('a key file others can read is refused; a 0755 data directory is made 0700; SIGTERM stops a daemon cleanly', async (t) => {
   const dir = net.tempDir('cli-carol');
   await json(dir, 'keygen');
   chmodSync(join(dir, 'node.key'), 0o644);
@@ -290,7 +302,9 @@ test.serial('a key file others can read is refused; SIGTERM stops a daemon clean
   t.regex(refused.stderr, /accessible to other users \(mode 0644\)/);
   chmodSync(join(dir, 'node.key'), 0o600);
   dirs.carol = dir;
+  chmodSync(dir, 0o755); // made by hand, or restored from a backup: the daemon closes it at start
   const carol = await startDaemon('carol');
+  t.is(statSync(dir).mode & 0o777, 0o700, 'the data directory is 0700 once the daemon runs');
   const exited = new Promise<number | null>((resolve) => carol.once('exit', (code) => resolve(code)));
   carol.kill('SIGTERM');
   t.is(await exited, 0);

@@ -5,10 +5,9 @@
  */
 import test from 'ava';
 import type { Libp2p } from 'libp2p';
-import { pino } from 'pino';
 import { createChainService } from '../../src/chain/chain-service.ts';
 import { type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
-import { createSettleClient, type SettleClient } from '../../src/node/settle-client.ts';
+import { createSettleClient, type SettleClient } from '../../src/p2p/settle-client.ts';
 import { createLibp2pNode } from '../../src/p2p/libp2p-node.ts';
 import { actor } from '../helpers/actors.ts';
 import { sign, stateOf } from '../helpers/chain.ts';
@@ -45,7 +44,7 @@ async function client(name: string): Promise<SettleClient> {
   const libp2p = await createLibp2pNode({ privateKey: actor(name).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
   await libp2p.start();
   peers.push(libp2p);
-  const c = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
+  const c = createSettleClient({ libp2p, coordinator: coord.multiaddr });
   clients.push(c);
   return c;
 }

@@ -4,11 +4,10 @@
  * chain refuses some items, and the fallback to direct submission when the coordinator is down.
  */
 import test from 'ava';
-import { pino } from 'pino';
 import { type ChannelParams, NATIVE_ASSET, bytesToHex, channelId, nobleBackend, signState } from '../../src/core/index.ts';
 import { createChainService } from '../../src/chain/chain-service.ts';
 import { createLibp2pNode } from '../../src/p2p/libp2p-node.ts';
-import { createSettleClient } from '../../src/node/settle-client.ts';
+import { createSettleClient } from '../../src/p2p/settle-client.ts';
 import type { ChannelInfo, CloseResult } from '../../src/sdk/api.ts';
 import { type Actor, actor } from '../helpers/actors.ts';
 import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
@@ -41,6 +40,7 @@ test.before(async () => {
       rpc: net.chain.rpcUrl,
       adjudicator: net.adjudicator,
       acceptOpens: true,
+      maxPendingChannels: 32, // 27 opens to one peer at once
       port: await freePort(),
       coordinator: coord.multiaddr,
     });
@@ -145,7 +145,7 @@ test.serial('junk is refused at the door, before any gas is spent', async (t) =>
   await net.fund(eve, 10n);
   const libp2p = await createLibp2pNode({ privateKey: mal.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
   await libp2p.start();
-  const client = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
+  const client = createSettleClient({ libp2p, coordinator: coord.multiaddr });
   try {
     const funded = await rawChannel(eve, fay, ETHER);
     const empty = await rawChannel(mal, fay, undefined); // made up by mal, never funded
@@ -189,7 +189,7 @@ test.serial('a batch with items the chain refuses settles the others and reports
   await net.fund(eve, 10n);
   const libp2p = await createLibp2pNode({ privateKey: gus.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
   await libp2p.start();
-  const client = createSettleClient({ libp2p, coordinator: coord.multiaddr, log: pino({ level: 'silent' }) });
+  const client = createSettleClient({ libp2p, coordinator: coord.multiaddr });
   try {
     const one = await rawChannel(eve, fay, ETHER);
     const two = await rawChannel(eve, fay, ETHER);

@@ -7,11 +7,10 @@
  */
 import test from 'ava';
 import type { Libp2p } from 'libp2p';
-import { pino } from 'pino';
 import { type ChainService, createChainService } from '../../src/chain/chain-service.ts';
 import { challengeItem } from '../../src/chain/encode.ts';
 import { type ChannelParams, type SettleItem, type SignedState, NATIVE_ASSET, bytesToHex, channelId } from '../../src/core/index.ts';
-import { createSettleClient, type SettleClient } from '../../src/node/settle-client.ts';
+import { createSettleClient, type SettleClient } from '../../src/p2p/settle-client.ts';
 import { createLibp2pNode } from '../../src/p2p/libp2p-node.ts';
 import { type Actor, actor } from '../helpers/actors.ts';
 import { sign, stateOf } from '../helpers/chain.ts';
@@ -62,7 +61,7 @@ async function client(c: CoordinatorProcess, who: string): Promise<SettleClient>
   });
   await libp2p.start();
   peers.push(libp2p);
-  const s = createSettleClient({ libp2p, coordinator: c.multiaddr, log: pino({ level: 'silent' }) });
+  const s = createSettleClient({ libp2p, coordinator: c.multiaddr });
   clients.push(s);
   return s;
 }

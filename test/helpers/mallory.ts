@@ -20,20 +20,26 @@ import { type Libp2pTransport, createLibp2pTransport } from '../../src/p2p/libp2
 import type { Actor } from './actors.ts';
 import { type Network, type TestNode, eventually } from './nodes.ts';
 
+/** What Mallory needs of the node she talks to. */
+type Peer = Pick<TestNode, 'multiaddr'> & {
+  readonly actor: Pick<TestNode['actor'], 'address'>;
+  readonly node: { info(): Promise<{ peerId: string }> };
+};
+
 export interface Mallory {
   readonly who: Actor;
   readonly chain: ChainService;
   readonly inbox: Message[];
   /** Sends to the node (connecting first if needed). */
-  send(node: TestNode, m: Message): Promise<void>;
+  send(node: Peer, m: Message): Promise<void>;
   /** The first message from index `from` on that matches. */
   next<M extends Message>(match: (m: Message) => m is M, from?: number, timeoutMs?: number): Promise<M>;
   /** Whether a matching message arrives within `ms`. */
   arrives(match: (m: Message) => boolean, from: number, ms: number): Promise<boolean>;
   /** Mallory leads: proposes a channel to `node`; resolves once it accepted. */
-  lead(node: TestNode, deposits: [bigint, bigint][], assets?: readonly Address[]): Promise<{ params: ChannelParams; v0: ChannelState }>;
+  lead(node: Peer, deposits: [bigint, bigint][], assets?: readonly Address[]): Promise<{ params: ChannelParams; v0: ChannelState }>;
   /** Mallory follows: waits for `node`'s open and accepts it; resolves with the channel. */
-  follow(node: TestNode, from?: number): Promise<{ params: ChannelParams; v0: SignedState }>;
+  follow(node: Peer, from?: number): Promise<{ params: ChannelParams; v0: SignedState }>;
   sign(params: ChannelParams, state: ChannelState): Uint8Array;
   multiaddrs(): string[];
   stop(): Promise<void>;
@@ -41,21 +47,34 @@ export interface Mallory {
 
 let nonce = 5000n;
 
-export async function mallory(net: Network, who: Actor): Promise<Mallory> {
+/** Where Mallory lives: a chain endpoint, the adjudicator, and a way to give her ETH for gas. */
+export interface MalloryEnv {
+  readonly provider: string | Network['provider'];
+  readonly adjudicator: Network['adjudicator'];
+  fund(address: Address): Promise<void>;
+}
+
+export const inNetwork = (net: Network): MalloryEnv => ({
+  provider: net.provider,
+  adjudicator: net.adjudicator,
+  fund: (a) => net.chain.setBalance(a, 1000n * 10n ** 18n),
+});
+
+export async function mallory(net: MalloryEnv, who: Actor): Promise<Mallory> {
   const transport: Libp2pTransport = await createLibp2pTransport({ privateKey: who.privateKey, penaltyThreshold: 1_000_000 });
   const inbox: Message[] = [];
   transport.on('message', (_from, r) => {
     if (r.ok) inbox.push(r.value);
   });
   await transport.start();
-  await net.chain.setBalance(who.address, 1000n * 10n ** 18n);
+  await net.fund(who.address);
   const chain = await createChainService({
     rpc: net.provider,
     privateKey: bytesToHex(who.privateKey),
     adjudicator: net.adjudicator,
     pollingIntervalMs: 10,
   });
-  const peerOf = async (node: TestNode) => {
+  const peerOf = async (node: Peer) => {
     const { peerId } = await node.node.info();
     if (!transport.isConnected(peerId)) await transport.connect(node.multiaddr);
     return peerId;

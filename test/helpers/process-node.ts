@@ -26,6 +26,8 @@ export interface ProcessNodeConfig {
   adjudicator: `0x${string}`;
   port?: number;
   acceptOpens?: boolean;
+  /** NodeConfig.limits.maxPendingChannelsPerPeer. */
+  maxPendingChannels?: number;
   swapToken?: `0x${string}`;
   coordinator?: string;
 }

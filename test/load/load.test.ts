@@ -1,7 +1,7 @@
 /** The load generator against a scripted node: counting, windows, swaps, failures, merging. */
 import test from 'ava';
 import type { Address, Bytes32 } from '../../src/core/index.ts';
-import { RejectedError } from '../../src/node/errors.ts';
+import { RejectedError } from '../../src/sdk/errors.ts';
 import type { ChannelInfo, LanesEvents } from '../../src/sdk/api.ts';
 import { LoadGenerator, type LoadSnapshot } from '../../src/load/load-generator.ts';
 import { parseLoadSpec } from '../../src/load/load-spec.ts';

@@ -10,7 +10,7 @@ import type { ChainService } from '../../src/chain/chain-service.ts';
 import { challengeItem, closeItem } from '../../src/chain/encode.ts';
 import { actor } from '../helpers/actors.ts';
 import { freePort } from '../helpers/local-net.ts';
-import { type Mallory, mallory } from '../helpers/mallory.ts';
+import { type Mallory, inNetwork, mallory } from '../helpers/mallory.ts';
 import { ETHER, type Network, converged, eventually, network } from '../helpers/nodes.ts';
 
 let net: Network;
@@ -29,7 +29,7 @@ test.before(async () => {
     ...(name === 'bob' ? { wrapChain: (s: ChainService) => failingOnce(s, bobChain) } : {}),
     ...(name === 'alice' ? { wrapChain: (s: ChainService) => slowDeposits(s, aliceChain) } : {}),
   }));
-  m = await mallory(net, actor('byzantine-mallory'));
+  m = await mallory(inNetwork(net), actor('byzantine-mallory'));
 });
 
 test.after.always(async () => {

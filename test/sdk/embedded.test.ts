@@ -1,8 +1,9 @@
 /** The shared SDK suite against nodes embedded in this process (createNode). */
 import { pino } from 'pino';
 import { NATIVE_ASSET, createNode } from '../../src/index.ts';
-import { alice, bob } from '../helpers/actors.ts';
+import { actor, alice, bob } from '../helpers/actors.ts';
 import { localNet } from '../helpers/local-net.ts';
+import { mutePeer } from '../helpers/mute-peer.ts';
 import { runSdkSuite } from './suite.ts';
 
 runSdkSuite('embedded', async () => {
@@ -20,16 +21,27 @@ runSdkSuite('embedded', async () => {
       swap: { pairs: [{ receive: NATIVE_ASSET, give: net.token, minReceive: 1n, perGive: 1000n }] },
     },
   });
+  const c = await createNode({
+    ...common,
+    privateKey: actor('carol').privateKey,
+    dataDir: net.tempDir('sdk-carol'),
+    timeouts: { openMs: 1500 },
+  });
+  const mute = await mutePeer();
   return {
     alice: a,
     bob: b,
     bobMultiaddr: (await b.info()).multiaddrs[0]!,
+    carol: c,
+    muteMultiaddr: mute.multiaddr,
     token: net.token,
     ethBalance: (who) => net.ethBalance(who),
     refuseEth: (who, refuse) => net.refuseEth(who, refuse),
     async teardown() {
       await a.stop();
       await b.stop();
+      await c.stop();
+      await mute.stop();
       await net.stop();
     },
   };

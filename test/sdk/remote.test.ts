@@ -3,8 +3,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/sdk/connect.ts';
-import { alice, bob } from '../helpers/actors.ts';
+import { actor, alice, bob } from '../helpers/actors.ts';
 import { keyHex, localNet } from '../helpers/local-net.ts';
+import { mutePeer } from '../helpers/mute-peer.ts';
 import { runSdkSuite } from './suite.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
@@ -47,16 +48,22 @@ runSdkSuite('remote', async () => {
       swap: { pairs: [{ receive: 'eth', give: net.token, minReceive: '1', perGive: '1000' }] },
     },
   });
+  const c = await start('carol', keyHex(actor('carol')), { timeouts: { openMs: 1500 } });
+  const mute = await mutePeer();
   return {
     alice: a,
     bob: b,
     bobMultiaddr: (await b.info()).multiaddrs[0]!,
+    carol: c,
+    muteMultiaddr: mute.multiaddr,
     token: net.token,
     ethBalance: (who) => net.ethBalance(who),
     refuseEth: (who, refuse) => net.refuseEth(who, refuse),
     async teardown() {
       await a.stop();
       await b.stop();
+      await c.stop();
+      await mute.stop();
       await Promise.all(
         children.map(
           (c) =>

@@ -3,13 +3,25 @@
  * (connect to a daemon process): the same calls must behave the same way.
  */
 import test from 'ava';
-import { type Address, LanesError, NATIVE_ASSET, NothingToWithdrawError, RejectedError } from '../../src/index.ts';
+import {
+  type Address,
+  ChannelNotFoundError,
+  type LanesError,
+  NATIVE_ASSET,
+  NothingToWithdrawError,
+  OperationTimeoutError,
+  RejectedError,
+} from '../../src/index.ts';
 import type { LanesApi, LanesEvents } from '../../src/sdk/api.ts';
 
 export interface SdkWorld {
   readonly alice: LanesApi;
   readonly bob: LanesApi;
   readonly bobMultiaddr: string;
+  /** A node that waits only a second or so for a counterparty to accept an open (timeouts.openMs). */
+  readonly carol: LanesApi;
+  /** A peer that links up but never answers (test/helpers/mute-peer.ts). */
+  readonly muteMultiaddr: string;
   /** A token bob sells for ETH at 1 ETH per 1,000 tokens (at least). */
   readonly token: Address;
   ethBalance(who: Address): Promise<bigint>;
@@ -109,17 +121,34 @@ export function runSdkSuite(title: string, setup: () => Promise<SdkWorld>): void
   test.serial(`${title}: typed errors with stable codes`, async (t) => {
     const missing = `0x${'ab'.repeat(32)}` as const;
     const e1 = await w.alice.pay(missing, { amount: 1n }).catch((e: unknown) => e);
-    t.true(e1 instanceof LanesError);
+    t.true(e1 instanceof ChannelNotFoundError);
     t.is((e1 as LanesError).code, 'UNKNOWN_CHANNEL');
+    t.is((e1 as ChannelNotFoundError).channelId, missing);
     const ch = await w.alice.openChannel({ peer: w.bobMultiaddr, deposit: [1000n] });
     const e2 = await w.bob.pay(ch.id, { amount: 5n }).catch((e: unknown) => e);
     t.true(e2 instanceof RejectedError);
-    t.is((e2 as RejectedError).reason, 'insufficient-balance');
-    t.is((e2 as LanesError).code, 'INSUFFICIENT_BALANCE');
+    t.like(e2 as RejectedError, {
+      code: 'INSUFFICIENT_BALANCE',
+      reason: 'insufficient-balance',
+      detail: 'this node holds 0, pays 5',
+      maybeApplied: false, // refused before anything was signed
+    });
     const e3 = await w.alice.pay(ch.id, { amount: 0n }).catch((e: unknown) => e);
     t.is((e3 as LanesError).code, 'INVALID_ARGUMENT');
     const e4 = await w.alice.pay(ch.id, { asset: w.token, amount: 1n }).catch((e: unknown) => e);
     t.is((e4 as RejectedError).reason, 'unknown-asset');
+  });
+
+  test.serial(`${title}: a timeout says whether the operation may still happen`, async (t) => {
+    // The open was sent, so the mute peer may still accept it: maybeApplied.
+    const e = await w.carol.openChannel({ peer: w.muteMultiaddr, deposit: [1n] }).catch((x: unknown) => x);
+    t.true(e instanceof OperationTimeoutError, String(e));
+    t.like(e as OperationTimeoutError, {
+      code: 'TIMEOUT',
+      operation: 'waiting for the counterparty to accept the channel',
+      maybeApplied: true,
+      shortMessage: 'waiting for the counterparty to accept the channel timed out (it was sent and may still complete)',
+    });
   });
 
   test.serial(`${title}: a payout the node's address refuses is credited, noticed, and withdrawn`, async (t) => {

@@ -37,6 +37,12 @@ export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): vo
     case 'challenged':
       return onChallenged(m, fx, fact, now);
     case 'settled':
+      // A final state newer than ours (one we signed, countersigned by the other side and submitted
+      // by it): it is what the chain paid out, so it is our latest too.
+      if (fact.signed && m.latest && fact.signed.state.version > m.latest.state.version && fact.signed.state.version === fact.version) {
+        fx.push({ kind: 'persist-state', signed: fact.signed });
+        adopt(m, fx, fact.signed, now);
+      }
       return onSettled(m, fx, fact.how, fact.version, now);
   }
 }
@@ -90,6 +96,7 @@ export function closeCooperatively(m: Machine, fx: Effect[], caller: CallerId, n
 /** Submits the final state's payout (either side may; a second submission fails harmlessly). */
 export function submitClose(m: Machine, fx: Effect[]): void {
   if (!m.latest?.state.isFinal || m.rec.status === 'closed' || inFlight(m, 'close')) return;
+  m.closeSubmitted = true;
   submit(m, fx, { kind: 'close', signed: m.latest, ...(m.closeDirect ? { direct: true } : {}) }, m.closeCallers.splice(0));
 }
 
@@ -131,13 +138,20 @@ function onChallenged(m: Machine, fx: Effect[], fact: Extract<ChainFact, { kind:
   answer(m, fx, now);
 }
 
-/** If our latest state is newer than the registered one, register ours (until the deadline). */
-function answer(m: Machine, fx: Effect[], now: Now): void {
+/**
+ * If our latest state is newer than the registered one, register ours (until the deadline). A
+ * co-signed final state closes the channel at once instead: a cooperative close needs no
+ * challenge period and overrides any registered state.
+ */
+export function answer(m: Machine, fx: Effect[], now: Now): void {
   const d = m.rec.dispute;
   const latest = m.latest;
   if (!d || !latest || latest.state.version <= d.version) return;
+  if (latest.state.isFinal) return submitClose(m, fx);
   if (now.chainTime !== undefined && now.chainTime >= d.finalizesAt) return; // too late: the chain would refuse it
-  if (inFlight(m, 'dispute') || now.ms - m.lastAttempt.dispute < RETRY_MS) return;
+  if (inFlight(m, 'dispute')) return; // re-checked when it completes
+  // A failed attempt waits before the same state goes again; a newer state goes at once.
+  if (m.registering === latest.state.version && now.ms - m.lastAttempt.dispute < RETRY_MS) return;
   m.lastAttempt.dispute = now.ms;
   m.registering = latest.state.version;
   log(fx, 'warn', 'stale state registered against us: answering', { registered: String(d.version), ours: String(latest.state.version) });
@@ -183,7 +197,8 @@ export function onSubmitted(m: Machine, fx: Effect[], t: number, result: Submiss
         if (result.ok) fx.push({ kind: 'answered', registered: m.rec.dispute?.version ?? -1n, answered: sub.signed.state.version });
         else m.lastAttempt.dispute = now.ms; // answered again at the next tick, until the deadline
       }
-      if (!ok) m.registering = undefined;
+      // A newer state may have arrived while this one was on its way.
+      answer(m, fx, now);
       return;
     }
     case 'conclude':
@@ -193,6 +208,16 @@ export function onSubmitted(m: Machine, fx: Effect[], t: number, result: Submiss
 }
 
 export function onTickChain(m: Machine, fx: Effect[], now: Now): void {
+  if (m.rec.status === 'closing' && m.latest?.state.isFinal) {
+    // A final state both signed is paid out: by whoever asked for the close, at once; by the
+    // other side too, if it is not done after a while (the requester may have gone away).
+    m.finalSince ??= now.ms;
+    if (now.ms - m.finalSince >= CONCLUDE_GRACE_MS && (!m.closeSubmitted || now.ms - m.finalSince >= 6 * CONCLUDE_GRACE_MS)) {
+      m.finalSince = now.ms;
+      submitClose(m, fx);
+    }
+    return;
+  }
   if (m.rec.status !== 'disputed') return;
   answer(m, fx, now);
   concludeIfDue(m, fx, now);

@@ -13,7 +13,7 @@ import { MAX_OPS, type Op } from '../ops.ts';
 import type { RejectReason } from '../result.ts';
 import { MAX_VERSION_GAP, validateProposal } from '../validate.ts';
 import type { CallerId, Effect, Now } from './io.ts';
-import { submitClose } from './chain.ts';
+import { answer, submitClose } from './chain.ts';
 import { type Machine, canUpdate, definitely, fail, log, maybe, resolve, setStatus, token, whyNot } from './types.ts';
 
 /** Reasons an honest leader never causes: they count against it. */
@@ -262,10 +262,12 @@ export function onFlushed(m: Machine, fx: Effect[], t: number, now: Now): boolea
     resolve(fx, r.caller, version);
   }
   fx.push({ kind: 'updated', version, ops: inc.message.ops });
-  if (inc.state.isFinal) {
+  if (inc.state.isFinal && m.rec.status !== 'disputed') {
     setStatus(m, fx, 'closing');
     if (m.closeCallers.length > 0) submitClose(m, fx);
   }
+  // Co-signed while a state is registered: a newer one answers it at once.
+  if (m.rec.status === 'disputed') answer(m, fx, now);
   next(m, fx, now);
   return true;
 }
@@ -294,6 +296,8 @@ export function expire(m: Machine, fx: Effect[], limit: number): void {
 /** The channel closed, or a state was registered: nothing more will be countersigned. */
 export function abandonRequests(m: Machine, fx: Effect[], detail: string, maybeApplied: boolean): void {
   for (const [id, r] of m.requested) {
+    // One in the proposal being checked is decided by that proposal: countersigned, or refused.
+    if (m.incoming?.message.ops.some((op) => op.by === 1 && op.id === id)) continue;
     m.requested.delete(id);
     fail(fx, r.caller, maybeApplied ? maybe('closed', detail) : definitely('closed', detail));
   }

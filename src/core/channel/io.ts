@@ -46,7 +46,14 @@ export type ChainFact =
       /** The registered state with both signatures, from the transaction's calldata, when it could be read. */
       readonly signed?: SignedState;
     }
-  | { readonly kind: 'settled'; readonly how: 'closed' | 'concluded'; readonly version: bigint; readonly transactionHash: Bytes32 };
+  | {
+      readonly kind: 'settled';
+      readonly how: 'closed' | 'concluded';
+      readonly version: bigint;
+      readonly transactionHash: Bytes32;
+      /** A cooperative close's final state with both signatures, from its calldata, when it could be read. */
+      readonly signed?: SignedState;
+    };
 
 /** Outcome of a submission, as the node (or the coordinator for it) saw it. */
 export interface SubmissionResult {

@@ -19,8 +19,9 @@ import { MAX_OPS, type Op } from '../ops.ts';
 import { selectOps } from '../transitions.ts';
 import type { SignedState } from '../validate.ts';
 import { uncredited } from '../deposits.ts';
-import type { CallerId, Effect, Now } from './io.ts';
+import type { CallerId, Effect, Failure, Now } from './io.ts';
 import {
+  type Completion,
   type Machine,
   type Pending,
   type Proposal,
@@ -39,7 +40,7 @@ import {
   token,
   whyNot,
 } from './types.ts';
-import { submitClose } from './chain.ts';
+import { answer, submitClose } from './chain.ts';
 
 const contextOf = (m: Machine, now: Now) => ({
   now: BigInt(Math.floor(now.ms / 1000)),
@@ -102,8 +103,17 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
 
 /** One operation refused: ours fails its caller, the follower's is refused on the wire. */
 function refuse(m: Machine, fx: Effect[], p: Pending, failure: Parameters<typeof fail>[2]): void {
-  if (p.caller !== undefined) fail(fx, p.caller, failure);
-  else if (p.op.by === counterparty(m)) {
+  if (p.caller !== undefined) {
+    // Still carried by a proposal the follower holds our signature on: it fails for certain only
+    // once that proposal is superseded (until then it may yet be enforced).
+    const holder = failure.maybeApplied
+      ? undefined
+      : m.released.find((r) => r.pending.some((x) => x.op.id === p.op.id && x.op.by === p.op.by));
+    if (holder) {
+      if (!holder.doomed.includes(p)) holder.doomed.push(p);
+      holder.failure ??= failure;
+    } else fail(fx, p.caller, failure);
+  } else if (p.op.by === counterparty(m)) {
     fx.push({
       kind: 'send',
       message: {
@@ -183,6 +193,7 @@ export function onFlushed(m: Machine, fx: Effect[], t: number, now: Now): void {
     resolve(fx, x.caller, c!.version);
     if (x.caller === undefined) forget(m, x.op);
   }
+  for (const s of c!.superseded) refuse(m, fx, s.pending, s.failure);
   fx.push({ kind: 'updated', version: c!.version, ops: c!.ops });
   void now;
 }
@@ -241,25 +252,34 @@ export function onVerified(m: Machine, fx: Effect[], t: number, ok: boolean, now
 export function cosigned(m: Machine, fx: Effect[], signed: SignedState, pending: readonly Pending[], now: Now): void {
   m.latest = signed;
   fx.push({ kind: 'persist-state', signed });
-  supersede(m, fx, signed.state.version);
+  const superseded = supersede(m, signed.state.version);
   if (signed.state.isFinal) {
     setRecord(m, fx, { finalProposal: undefined });
-    setStatus(m, fx, 'closing');
+    if (m.rec.status !== 'disputed') setStatus(m, fx, 'closing');
   }
   const t = token(m);
-  m.completing.push({ token: t, version: signed.state.version, ops: pending.map((x) => x.op), pending });
+  m.completing.push({ token: t, version: signed.state.version, ops: pending.map((x) => x.op), pending, superseded });
   pump(m, fx, now);
   fx.push({ kind: 'flush', token: t });
   if (signed.state.isFinal && m.closeCallers.length > 0) submitClose(m, fx);
+  // Co-signed while a state is registered: a newer one answers it at once.
+  if (m.rec.status === 'disputed') answer(m, fx, now);
 }
 
-/** Released proposals up to `version` can no longer win on-chain: what they alone carried did not happen. */
-function supersede(m: Machine, fx: Effect[], version: bigint): void {
+/**
+ * Released proposals up to `version` can no longer win on-chain once a co-signed state of
+ * `version` is durable: what they alone carried did not happen. Returns the refused operations
+ * to fail then.
+ */
+function supersede(m: Machine, version: bigint): Completion['superseded'] {
+  const out: { pending: Pending; failure: Failure }[] = [];
   m.released = m.released.filter((r) => {
-    if (r.version > version || r.state.isFinal) return true;
-    for (const d of r.doomed) refuse(m, fx, d, r.failure ?? definitely('stale-version', 'superseded'));
+    // A final state stays releasable until a state of its version or above is co-signed.
+    if (r.version > version || (r.state.isFinal && r.version < version)) return true;
+    for (const d of r.doomed) out.push({ pending: d, failure: r.failure ?? definitely('stale-version', 'superseded') });
     return false;
   });
+  return out;
 }
 
 /** The follower refused our proposal: its version is burned; the operations it did not name go again. */
@@ -376,8 +396,14 @@ export function adopted(m: Machine, fx: Effect[], signed: SignedState, now: Now)
   const match = m.released.find((r) => r.version === v && equalBytes(r.digest, digest));
   const done = new Set<Pending>(match ? [...match.pending] : []);
   const p = m.proposal;
-  if (p && p.version === v && equalBytes(p.digest, digest)) for (const x of p.pending) done.add(x);
-  if (p && p.base < v) {
+  if (p && p.version === v && equalBytes(p.digest, digest)) {
+    // The proposal in flight itself came back co-signed.
+    for (const x of p.pending) done.add(x);
+    m.proposal = undefined;
+  }
+  // A final state we signed stays the last thing we ever sign, whatever its base: it is not
+  // abandoned (that would mean signing another), it only fails to be countersigned.
+  if (p && m.proposal === p && p.base < v && !p.state.isFinal) {
     // Built on an older state: it can never be co-signed as a successor. Burn its version; what
     // it carries that the adopted state does not goes again.
     if (p.version > m.rec.burnedVersion) setRecord(m, fx, { burnedVersion: p.version });
@@ -388,11 +414,13 @@ export function adopted(m: Machine, fx: Effect[], signed: SignedState, now: Now)
     const ids = new Set([...done].map((x) => `${x.op.by}:${x.op.id}`));
     m.queue = m.queue.filter((x) => !ids.has(`${x.op.by}:${x.op.id}`));
     for (const r of m.released) r.doomed = r.doomed.filter((x) => !ids.has(`${x.op.by}:${x.op.id}`));
+  }
+  const superseded = supersede(m, v);
+  if (done.size > 0 || superseded.length > 0) {
     const t = token(m);
-    m.completing.push({ token: t, version: v, ops: [...done].map((x) => x.op), pending: [...done] });
+    m.completing.push({ token: t, version: v, ops: [...done].map((x) => x.op), pending: [...done], superseded });
     fx.push({ kind: 'flush', token: t });
   }
-  supersede(m, fx, v);
   if (signed.state.isFinal) {
     setRecord(m, fx, { finalProposal: undefined });
     if (m.rec.status === 'open') setStatus(m, fx, 'closing');
@@ -421,8 +449,12 @@ export function creditDeposits(m: Machine, fx: Effect[], now: Now): void {
 export function expire(m: Machine, fx: Effect[], limit: number): void {
   let n = 0;
   while (n < m.queue.length && m.queue[n]!.since < limit) n++;
-  for (const x of m.queue.splice(0, n))
-    if (x.caller !== undefined) fail(fx, x.caller, definitely('timeout', `${x.op.kind} ${x.op.id} was not agreed in time`));
+  for (const x of m.queue.splice(0, n)) {
+    if (x.caller === undefined) continue;
+    // Waiting to go again after a refusal, it is still in a proposal the follower may enforce.
+    const held = m.released.some((r) => r.pending.some((y) => y.op.id === x.op.id && y.op.by === x.op.by));
+    fail(fx, x.caller, (held ? maybe : definitely)('timeout', `${x.op.kind} ${x.op.id} was not agreed in time`));
+  }
   for (const r of m.released) {
     r.doomed = r.doomed.filter((x) => {
       if (x.since >= limit) return true;

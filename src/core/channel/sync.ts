@@ -11,6 +11,7 @@ import { checkState } from '../validate.ts';
 import type { Effect, Now, PeerKey } from './io.ts';
 import * as leader from './leader.ts';
 import * as follower from './follower.ts';
+import { answer } from './chain.ts';
 import { resendOpen } from './opening.ts';
 import { type Machine, isLeader, isLive, setStatus, token } from './types.ts';
 
@@ -38,7 +39,9 @@ export function onSync(m: Machine, fx: Effect[], msg: SyncMessage): void {
 /** A co-signed state from the peer: verify both signatures, then make it durable before using it. */
 export function onState(m: Machine, fx: Effect[], msg: StateMessage): void {
   const latest = m.latest;
-  if (m.adoption || !m.peer || !latest) return;
+  // One thing at a time: a proposal being checked builds on the latest state, which must not
+  // move under it (the state comes again with the next sync).
+  if (m.adoption || m.incoming || !m.peer || !latest) return;
   if (msg.state.version <= latest.state.version) return; // a race, not a fault
   const shape = checkState(m.rec.params, m.rec.id, msg.state);
   if (!shape.ok) {
@@ -64,6 +67,12 @@ export function onAdoptionVerified(m: Machine, fx: Effect[], ok: boolean): void 
     fx.push({ kind: 'penalize', why: 'catch-up state with an invalid signature' });
     return;
   }
+  // The latest may have moved on while the signatures were checked: never write an older state
+  // over a newer one (the disk would go back to a state the counterparty may still enforce).
+  if (m.latest && a.signed.state.version <= m.latest.state.version) {
+    m.adoption = undefined;
+    return;
+  }
   fx.push({ kind: 'persist-state', signed: a.signed });
   a.stage = 'flushing';
   a.token = token(m);
@@ -82,6 +91,7 @@ export function adopt(m: Machine, fx: Effect[], signed: Parameters<typeof leader
   if (m.latest && signed.state.version <= m.latest.state.version) return;
   m.latest = signed;
   fx.push({ kind: 'log', level: 'info', message: 'caught up from the counterparty', fields: { version: String(signed.state.version) } });
+  if (m.rec.status === 'disputed') answer(m, fx, now);
   if (isLeader(m)) leader.adopted(m, fx, signed, now);
   else {
     // We do not know what the state carries: what we asked for may or may not be in it.

@@ -62,6 +62,12 @@ export interface Completion {
   readonly version: bigint;
   readonly ops: readonly Op[];
   readonly pending: readonly Pending[];
+  /**
+   * Operations of proposals this state supersedes, which the follower had refused: they fail for
+   * certain, but only once this state is durable (until then a crash would leave the refused
+   * proposal enforceable again).
+   */
+  readonly superseded: readonly { readonly pending: Pending; readonly failure: Failure }[];
 }
 
 /** The follower's own operation, asked of the leader. */
@@ -144,6 +150,10 @@ export interface Machine {
   closeCallers: CallerId[];
   /** A caller asked to submit the close ourselves, not through the coordinator. */
   closeDirect: boolean;
+  /** We submitted the close of our final state (in this process). */
+  closeSubmitted: boolean;
+  /** When (node clock, ms) we first saw our final state co-signed and not yet paid out. */
+  finalSince: number | undefined;
   /** Surpluses being credited (by `holdingsAfter`, per asset), so each is proposed once. */
   crediting: Set<string>;
   /** When a dispute answer, a conclusion or a deposit was last submitted (node clock, ms). */
@@ -197,6 +207,8 @@ export function restore(
     deposited: undefined,
     closeCallers: [],
     closeDirect: false,
+    closeSubmitted: false,
+    finalSince: undefined,
     crediting: new Set(),
     lastAttempt: { dispute: -Infinity, conclude: -Infinity, deposit: -Infinity, refresh: -Infinity },
     dueSince: undefined,

@@ -1,16 +1,18 @@
 /**
- * The node's link to its settlement coordinator (`/lanes/settle/1.0.0`), on the node's own
- * libp2p. `submit` resolves once the coordinator has durably queued the item, with a promise
- * of its on-chain result; it rejects when the coordinator is unreachable or refuses, and the
- * node then submits directly (the coordinator is a convenience, never needed for safety).
+ * The libp2p side of a node's link to its settlement coordinator (`/lanes/settle/1.0.0`), over
+ * the node's own libp2p: it implements the engine's CoordinatorLink port
+ * (src/node/coordinator-link.ts), which the composition root wires. `submit` resolves once the
+ * coordinator has durably queued the item, with a promise of its on-chain result; it rejects when
+ * the coordinator is unreachable or refuses, and the node then submits directly (the coordinator
+ * is a convenience, never needed for safety).
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Libp2p } from 'libp2p';
-import type { Logger } from 'pino';
 import { SETTLE_PROTOCOL, type SettleItem, type SettlementFailure } from '../core/codec/settle.ts';
-import { SettleStream } from '../p2p/settle-stream.ts';
-import { OperationTimeoutError, PeerUnreachableError, RejectedError } from './errors.ts';
+import { OperationTimeoutError, PeerUnreachableError, RejectedError } from '../sdk/errors.ts';
+import { SettleStream } from './settle-stream.ts';
 
+/** The shape of the engine's port (src/p2p may not import src/node: create-node.ts checks that they match). */
 export interface SettleResult {
   readonly ok: boolean;
   readonly reason?: SettlementFailure;
@@ -32,7 +34,7 @@ interface Pending {
   acceptedYet: boolean;
 }
 
-export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; log: Logger; timeoutMs?: number }): SettleClient {
+export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; timeoutMs?: number }): SettleClient {
   const timeoutMs = o.timeoutMs ?? 10_000;
   let stream: SettleStream | undefined;
   let opening: Promise<SettleStream> | undefined;

@@ -1,57 +1,81 @@
 /**
- * Errors the node's API throws. Each has a stable `code` (served by the control API) and a
- * short message; expected protocol refusals carry the core's `RejectReason`.
+ * The errors the SDK throws, embedded (createNode) or remote (connect). Each has a stable `code`
+ * and carries what it is about as fields (`reason`, `maybeApplied`, `channelId`, `asset`...), so
+ * a program decides on those, never on the message. The control API serves the fields and the
+ * remote client rebuilds the same class from them (error-registry.ts): `instanceof` and the
+ * fields are the same on both sides. Messages name channels, assets, peers and addresses, never
+ * keys or tokens.
  */
 import { LanesError, type LanesErrorOptions } from '../core/errors.ts';
 import type { RejectReason } from '../core/result.ts';
 
 export class ChannelNotFoundError extends LanesError {
   override name = 'ChannelNotFoundError';
+  readonly channelId: string;
   constructor(channelId: string) {
     super(`unknown channel ${channelId}`, { code: 'UNKNOWN_CHANNEL' });
+    this.channelId = channelId;
   }
 }
 
+/** `status` is the channel's status (`funding`, `closing`, `closed`...), or why it is not usable yet. */
 export class ChannelNotOpenError extends LanesError {
   override name = 'ChannelNotOpenError';
+  readonly channelId: string;
+  readonly status: string;
   constructor(channelId: string, status: string) {
     super(`channel ${channelId} is ${status}, not open`, { code: 'CHANNEL_NOT_OPEN' });
+    this.channelId = channelId;
+    this.status = status;
   }
+}
+
+/** The code of a refusal: its reason in upper snake case (`insufficient-balance` → `INSUFFICIENT_BALANCE`). */
+export function rejectionCode(reason: RejectReason): string {
+  return reason.toUpperCase().replaceAll('-', '_');
 }
 
 /**
- * The counterparty (or our own rules) refused an operation. `maybeApplied` is true when the
- * counterparty holds our signature on a state that carries it: it may still be enforced on-chain,
- * so the caller must not assume it did not happen (the channel's events will tell).
+ * The counterparty (or our own rules) refused an operation, for `reason` (explained by
+ * `detail`). `maybeApplied` is true when the counterparty holds our signature on a state that
+ * carries it: it may still be enforced on-chain, so the caller must not assume it did not happen
+ * (the channel's events will tell).
  */
 export class RejectedError extends LanesError {
   override name = 'RejectedError';
   readonly reason: RejectReason;
+  readonly detail: string;
   readonly maybeApplied: boolean;
   constructor(reason: RejectReason, detail: string, options: LanesErrorOptions & { readonly maybeApplied?: boolean } = {}) {
     const { maybeApplied = false, ...rest } = options;
-    super(detail.length > 0 ? `${reason}: ${detail}` : reason, { code: reason.toUpperCase().replaceAll('-', '_'), ...rest });
+    super(detail.length > 0 ? `${reason}: ${detail}` : reason, { code: rejectionCode(reason), ...rest });
     this.reason = reason;
+    this.detail = detail;
     this.maybeApplied = maybeApplied;
   }
 }
 
+/** `peer` is the multiaddr, peer id or address the node could not reach. */
 export class PeerUnreachableError extends LanesError {
   override name = 'PeerUnreachableError';
+  readonly peer: string;
   constructor(peer: string, options: LanesErrorOptions = {}) {
     super(`peer ${peer} is not reachable`, { code: 'PEER_UNREACHABLE', ...options });
+    this.peer = peer;
   }
 }
 
 /**
- * An operation did not complete in time. `maybeApplied` is true when the operation was already
- * signed and sent: it may still complete, and the channel's events will tell.
+ * `operation` did not complete in time. `maybeApplied` is true when it was already signed and
+ * sent: it may still complete, and the channel's events will tell.
  */
 export class OperationTimeoutError extends LanesError {
   override name = 'OperationTimeoutError';
+  readonly operation: string;
   readonly maybeApplied: boolean;
-  constructor(what: string, maybeApplied: boolean) {
-    super(`${what} timed out${maybeApplied ? ' (it was sent and may still complete)' : ''}`, { code: 'TIMEOUT' });
+  constructor(operation: string, maybeApplied: boolean) {
+    super(`${operation} timed out${maybeApplied ? ' (it was sent and may still complete)' : ''}`, { code: 'TIMEOUT' });
+    this.operation = operation;
     this.maybeApplied = maybeApplied;
   }
 }
@@ -66,7 +90,7 @@ export class NodeStoppedError extends LanesError {
 /** A failure the node cannot continue after (a store that cannot write): it stops loudly. */
 export class FatalNodeError extends LanesError {
   override name = 'FatalNodeError';
-  constructor(what: string, cause: unknown) {
+  constructor(what: string, cause?: unknown) {
     super(what, { code: 'FATAL', cause });
   }
 }
@@ -82,14 +106,16 @@ export class NothingToWithdrawError extends LanesError {
 }
 
 /**
- * The chain refused a withdrawal (e.g. the recipient refuses the asset): that asset's balance
- * stays credited. `details` lists what was already withdrawn in the same call.
+ * The chain refused a withdrawal of `asset` to `to` (e.g. the recipient refuses the asset): that
+ * asset's balance stays credited. `details` lists what was already withdrawn in the same call.
  */
 export class WithdrawFailedError extends LanesError {
   override name = 'WithdrawFailedError';
   readonly asset: string;
+  readonly to: string;
   constructor(asset: string, to: string, options: LanesErrorOptions = {}) {
     super(`withdrawing ${asset} to ${to} failed; the balance stays credited`, { code: 'WITHDRAW_FAILED', ...options });
     this.asset = asset;
+    this.to = to;
   }
 }

@@ -1,0 +1,158 @@
+/**
+ * The durability rules of the channel machine as orders of effects (docs/adr/0009), checked on
+ * the pure machine step by step: what must be durable before anything leaves the node, and what
+ * must never be written at all.
+ */
+import test from 'ava';
+import { type Effect, type Machine, restore } from '../../../src/core/channel/index.ts';
+import type { ChannelRecord } from '../../../src/core/channel/record.ts';
+import {
+  type ChannelParams,
+  type Message,
+  NATIVE_ASSET,
+  type Op,
+  applyUpdate,
+  channelId,
+  initialState,
+  nobleBackend,
+  stateDigest,
+} from '../../../src/core/index.ts';
+import { nativeBackend } from '../../../src/crypto/native-backend.ts';
+import { actor } from '../../helpers/actors.ts';
+import { MachineHarness } from '../../helpers/machine-harness.ts';
+
+const backend = nativeBackend() ?? nobleBackend;
+const alice = actor('machine-alice');
+const bob = actor('machine-bob');
+const params: ChannelParams = {
+  chainId: 31337n,
+  adjudicator: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
+  participants: [alice.address, bob.address],
+  assets: [NATIVE_ASSET],
+  challengeDuration: 600n,
+  nonce: 1n,
+};
+const v0 = initialState(params, [[100n, 100n]]);
+const sig = (who: typeof alice, state = v0) => backend.sign(stateDigest(params, state), who.privateKey);
+
+function machine(self: 0 | 1, lease = 0n): MachineHarness {
+  const rec: ChannelRecord = {
+    id: channelId(params),
+    params,
+    self,
+    peer: { peerId: 'peer', multiaddrs: [] },
+    status: 'open',
+    deposits: v0.balances,
+    depositFacts: [
+      { asset: 0, participant: 0, amount: 100n, holdingsAfter: 100n },
+      { asset: 0, participant: 1, amount: 100n, holdingsAfter: 200n },
+    ],
+    burnedVersion: 0n,
+    versionLease: lease,
+    nextOpId: 0n,
+    createdAt: 0,
+  };
+  const me = self === 0 ? alice : bob;
+  const m: Machine = restore(
+    rec,
+    { state: v0, signatures: [sig(alice), sig(bob)] },
+    { selfKey: backend.publicKey(me.privateKey, false), firstOpId: 1n },
+  );
+  const h = new MachineHarness(m, { backend, self: me });
+  h.markDurable();
+  const other = self === 0 ? bob : alice;
+  h.input({ kind: 'connected', peer: { peerId: 'peer', publicKey: backend.publicKey(other.privateKey, false) } });
+  return h;
+}
+
+const kinds = (fx: readonly Effect[]) =>
+  fx.filter((e) => e.kind !== 'log').map((e) => (e.kind === 'send' ? `send:${e.message.type}` : e.kind));
+const pay = (by: 0 | 1, id: bigint, amount = 1n): Op => ({ kind: 'pay', id, by, asset: 0, amount });
+
+function proposal(ops: Op[], version = 1n): Message {
+  const r = applyUpdate(params, v0, ops, { now: 0n });
+  if (!r.ok) throw new Error(r.detail);
+  const state = { ...r.value, version };
+  return { type: 'propose', channelId: v0.channelId, version, ops, signature: sig(alice, state) };
+}
+
+test('the follower countersigns only once the co-signed state is durable', (t) => {
+  const h = machine(1);
+  const steps: string[][] = [kinds(h.input({ kind: 'message', message: proposal([pay(0, 2n)]) }))];
+  for (let i = 0; i < 4; i++) {
+    const before = h.effects.length;
+    h.settle(1);
+    steps.push(kinds(h.effects.slice(before)));
+  }
+  t.deepEqual(steps[0], ['verify']);
+  t.deepEqual(steps[1], ['sign']);
+  t.deepEqual(steps[2], ['persist-state', 'flush'], 'signed: written, not sent');
+  t.true(steps[3]!.includes('send:countersign'), 'sent after the flush completed');
+  t.is(h.durable.latest?.state.version, 1n);
+});
+
+test('a refused proposal writes nothing: a peer cannot make us write to disk by sending junk', (t) => {
+  const h = machine(1);
+  for (const msg of [
+    proposal(
+      [pay(0, 2n, 1000n)].map((o) => ({ ...o, amount: 1n })),
+      1n << 30n,
+    ), // past the version gap
+    { ...(proposal([pay(0, 2n)]) as Extract<Message, { type: 'propose' }>), ops: [pay(0, 2n, 500n)] }, // an overdraft
+    { ...(proposal([pay(0, 2n)]) as Extract<Message, { type: 'propose' }>), signature: sig(bob) }, // not the leader's
+    proposal([pay(1, 3n)]), // an operation of ours we never asked for
+  ]) {
+    const before = h.effects.length;
+    h.input({ kind: 'message', message: msg });
+    h.settle();
+    const fx = h.effects.slice(before);
+    t.false(
+      fx.some((e) => e.kind === 'persist-record' || e.kind === 'persist-state' || e.kind === 'flush'),
+      `${kinds(fx).join(' ')}`,
+    );
+    t.true(fx.some((e) => e.kind === 'send' && e.message.type === 'reject'));
+  }
+});
+
+test('a proposal that raises the version lease is sent only once the lease is durable, and not re-sent on a reconnect before', (t) => {
+  const h = machine(0);
+  t.deepEqual(kinds(h.input({ kind: 'ops', ops: [{ op: pay(0, 2n), caller: 1 }] })), ['persist-record', 'sign']);
+  h.settle(1); // signed
+  t.deepEqual(kinds(h.effects.slice(-1)), ['flush'], 'signed, the lease not yet durable: nothing sent');
+  const before = h.effects.length;
+  h.input({ kind: 'connected', peer: { peerId: 'peer', publicKey: backend.publicKey(bob.privateKey, false) } });
+  t.false(
+    h.effects.slice(before).some((e) => e.kind === 'send' && e.message.type === 'propose'),
+    'a reconnect does not send a proposal whose lease is not durable',
+  );
+  h.settle(1); // the lease is durable
+  t.is(h.durable.record?.versionLease, 1024n);
+  t.true(h.sent.some((m) => m.type === 'propose'));
+});
+
+test('a final state is durable as ours before it is sent, and nothing is signed after it', (t) => {
+  const h = machine(0, 2048n);
+  h.input({ kind: 'close', caller: 1 });
+  h.settle(1); // signed
+  t.deepEqual(kinds(h.effects.slice(-2)), ['persist-record', 'flush'], 'the final proposal is recorded first');
+  t.is(h.sent.filter((m) => m.type === 'propose').length, 0);
+  h.settle(1);
+  t.truthy(h.durable.record?.finalProposal, 'durable before it left');
+  const final = h.sent.find((m) => m.type === 'propose')!;
+  // Refused, then asked for more: nothing new is signed, ever; the same final may go again.
+  const signed = h.signed.length;
+  h.input({
+    kind: 'message',
+    message: { type: 'reject', channelId: v0.channelId, version: (final as { version: bigint }).version, reason: 'policy', detail: 'no' },
+  });
+  h.input({ kind: 'message', message: { type: 'request', channelId: v0.channelId, ops: [pay(1, 3n)] } });
+  h.input({ kind: 'tick', operationTimeoutMs: 30_000 });
+  h.settle();
+  t.is(h.signed.length, signed, 'no new signature');
+  // A restart remembers it.
+  h.crash();
+  h.input({ kind: 'ops', ops: [{ op: pay(0, 4n), caller: 2 }] });
+  h.settle();
+  t.is(h.signed.length, signed, 'not after a restart either');
+  t.like(h.outcomes.get(2), { ok: false, failure: { reason: 'channel-final' } });
+});
