@@ -1,11 +1,11 @@
 /**
  * Where a node's CPU time goes, by component, from V8 CPU profiles (`--cpu-prof`).
  *
- *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run testnet -- --nodes 2 --duration 10
+ *   LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run testnet -- --nodes 2 --duration 10
  *   node scripts/profile-summary.ts /tmp/prof/CPU.*.cpuprofile          (one table per file)
  *   node scripts/profile-summary.ts --skip-ms 15000 /tmp/prof/…         (leave out start-up)
  *
- * Every process started under NODE_OPTIONS writes a profile (the chain, the coordinator, each
+ * Every process the testnet starts writes a profile (the chain, the coordinator, each
  * node); the busiest ones are the nodes. Each sample is charged to the innermost frame that
  * belongs to a known component (secp256k1, libp2p, our transport, the engine, …), so a libp2p
  * callback that runs our handler is charged to the handler, and the handler's signature work to

@@ -138,7 +138,9 @@ export function writeAddressWord(out: Uint8Array, offset: number, address: Addre
   out.set(hexToBytes(address), offset + 12);
 }
 
-const WORD64 = new DataView(new ArrayBuffer(8));
+const WORD64_BUFFER = new ArrayBuffer(8);
+const WORD64 = new DataView(WORD64_BUFFER);
+const WORD64_BYTES = new Uint8Array(WORD64_BUFFER);
 
 /** Minimal big-endian bytes of an unsigned integer (0 encodes as an empty array). */
 export function uintToBytes(value: bigint): Uint8Array {
@@ -147,8 +149,8 @@ export function uintToBytes(value: bigint): Uint8Array {
     // The common case (operation ids, versions, amounts up to 18 ETH): no string round trip.
     WORD64.setBigUint64(0, value);
     let skip = 0;
-    while (WORD64.getUint8(skip) === 0) skip++;
-    return new Uint8Array(WORD64.buffer.slice(skip));
+    while (WORD64_BYTES[skip] === 0) skip++;
+    return WORD64_BYTES.slice(skip);
   }
   let hex = value.toString(16);
   if (hex.length % 2 === 1) hex = '0' + hex;

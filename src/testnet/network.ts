@@ -133,7 +133,10 @@ interface Managed {
 function spawnManaged(name: string, args: readonly string[], logFile: string, onUnexpectedExit: (why: string) => void): Managed {
   installExitHook();
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [BIN, ...args], {
+  // LANES_TESTNET_NODE_ARGS: extra Node options for every process (e.g. "--cpu-prof
+  // --cpu-prof-dir=/tmp/prof", which NODE_OPTIONS does not allow).
+  const nodeArgs = (process.env.LANES_TESTNET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     stdio: ['ignore', log, log],
     env: { ...process.env, NO_COLOR: '1' },
   });

@@ -318,6 +318,7 @@ function onRefused(m: Machine, fx: Effect[], msg: RejectMessage & { version: big
 /** The follower asks us to include its operations. */
 function onRequest(m: Machine, fx: Effect[], msg: RequestMessage, now: Now): void {
   const swaps: Extract<Op, { kind: 'swap' }>[] = [];
+  let queued: Set<bigint> | undefined;
   for (const op of msg.ops) {
     if (op.by !== counterparty(m)) {
       fx.push({ kind: 'penalize', why: 'a request for an operation of ours' });
@@ -335,7 +336,9 @@ function onRequest(m: Machine, fx: Effect[], msg: RequestMessage, now: Now): voi
       rejectOps(m, fx, [op.id], why.reason === 'channel-final' ? 'channel-final' : 'closed', why.detail);
       continue;
     }
-    if (isQueued(m, op)) continue; // a repeat (after a reconnect): it is already on its way
+    queued ??= queuedIds(m, op.by);
+    if (queued.has(op.id)) continue; // a repeat (after a reconnect, or in this message): it is already on its way
+    queued.add(op.id);
     if (op.kind === 'swap') swaps.push(op);
     else m.queue.push({ op, since: now.ms });
   }
@@ -369,9 +372,17 @@ export function onDecided(
   return true;
 }
 
-function isQueued(m: Machine, op: Op): boolean {
-  const same = (p: Pending) => p.op.id === op.id && p.op.by === op.by;
-  return m.queue.some(same) || (m.proposal?.pending.some(same) ?? false) || m.released.some((r) => r.pending.some(same));
+/** The ids of `by`'s operations on their way: queued, being decided, in the proposal in flight, or released. */
+function queuedIds(m: Machine, by: number): Set<bigint> {
+  const ids = new Set<bigint>();
+  const add = (ps: readonly Pending[]) => {
+    for (const p of ps) if (p.op.by === by) ids.add(p.op.id);
+  };
+  add(m.queue);
+  if (m.proposal) add(m.proposal.pending);
+  for (const r of m.released) add(r.pending);
+  for (const d of m.deciding) for (const op of d.ops) if (op.by === by) ids.add(op.id);
+  return ids;
 }
 
 function rejectOps(m: Machine, fx: Effect[], ids: readonly bigint[], reason: RejectMessage['reason'], detail: string): void {

@@ -156,3 +156,47 @@ test('a final state is durable as ours before it is sent, and nothing is signed 
   t.is(h.signed.length, signed, 'not after a restart either');
   t.like(h.outcomes.get(2), { ok: false, failure: { reason: 'channel-final' } });
 });
+
+test('a swap the follower asks for twice (a reconnect while our policy decides) is proposed once', (t) => {
+  const token = '0x00000000000000000000000000000000000000aa' as const;
+  const p2: ChannelParams = { ...params, assets: [NATIVE_ASSET, token], nonce: 2n };
+  const s0 = initialState(p2, [
+    [100n, 100n],
+    [100n, 100n],
+  ]);
+  const sign2 = (who: typeof alice) => backend.sign(stateDigest(p2, s0), who.privateKey);
+  const rec: ChannelRecord = {
+    id: channelId(p2),
+    params: p2,
+    self: 0,
+    peer: { peerId: 'peer', multiaddrs: [] },
+    status: 'open',
+    deposits: s0.balances,
+    depositFacts: [
+      { asset: 0, participant: 0, amount: 100n, holdingsAfter: 100n },
+      { asset: 0, participant: 1, amount: 100n, holdingsAfter: 200n },
+      { asset: 1, participant: 0, amount: 100n, holdingsAfter: 100n },
+      { asset: 1, participant: 1, amount: 100n, holdingsAfter: 200n },
+    ],
+    burnedVersion: 0n,
+    versionLease: 2048n,
+    nextOpId: 0n,
+    createdAt: 0,
+  };
+  const m = restore(
+    rec,
+    { state: s0, signatures: [sign2(alice), sign2(bob)] },
+    { selfKey: backend.publicKey(alice.privateKey, false), firstOpId: 1n },
+  );
+  const h = new MachineHarness(m, { backend, self: alice });
+  h.markDurable();
+  h.input({ kind: 'connected', peer: { peerId: 'peer', publicKey: backend.publicKey(bob.privateKey, false) } });
+  const swap: Op = { kind: 'swap', id: 7n, by: 1, giveAsset: 0, giveAmount: 5n, takeAsset: 1, takeAmount: 5n, expiry: 1n << 40n };
+  const request: Message = { type: 'request', channelId: rec.id, ops: [swap, swap] };
+  h.input({ kind: 'message', message: request }); // listed twice in one request…
+  h.input({ kind: 'message', message: request }); // …and asked again before the policy answered
+  h.settle();
+  const proposals = h.sent.filter((x) => x.type === 'propose');
+  t.is(proposals.length, 1);
+  t.is(proposals[0]!.type === 'propose' ? proposals[0]!.ops.filter((o) => o.id === 7n).length : -1, 1, 'the swap is in it once');
+});
