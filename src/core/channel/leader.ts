@@ -94,7 +94,10 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
     state,
     digest,
     base: latest.state.version,
-    flushFirst: leaseRaised || state.isFinal,
+    // Beyond the durable lease (raised now, or by a proposal abandoned before its flush): a
+    // crash before the lease is on disk would let a restart sign this version again.
+    flushFirst: version > m.leaseDurable || state.isFinal,
+    lease: m.rec.versionLease,
   };
   m.proposal = p;
   fx.push({ kind: 'sign', token: p.token, digest });
@@ -183,6 +186,7 @@ export function resend(m: Machine, fx: Effect[]): void {
 export function onFlushed(m: Machine, fx: Effect[], t: number, now: Now): void {
   const p = m.proposal;
   if (p && p.stage === 'flushing' && p.token === t) {
+    if (p.lease > m.leaseDurable) m.leaseDurable = p.lease;
     sendProposal(m, fx, p);
     return;
   }

@@ -32,8 +32,10 @@ export interface Proposal {
   readonly digest: Uint8Array;
   /** The version of the co-signed state it builds on. */
   readonly base: bigint;
-  /** It must be durable (a raised lease, a final state) before it is sent. */
+  /** It must be durable (a version beyond the durable lease, a final state) before it is sent. */
   readonly flushFirst: boolean;
+  /** The version lease when it was prepared: durable once its flush completes. */
+  readonly lease: bigint;
   signature?: Uint8Array;
   countersignature?: Uint8Array;
 }
@@ -127,6 +129,11 @@ export interface Machine {
   /** Propose even with nothing queued: to supersede a refused version with a co-signed one. */
   needsUpdate: boolean;
   deciding: Deciding[];
+  /**
+   * The version lease known to be on disk. A proposal beyond it waits for a flush, even when an
+   * abandoned proposal raised the lease in memory and never waited for its flush.
+   */
+  leaseDurable: bigint;
   /** Our signature on version 0, and the token of the effect the opening waits for. */
   openSignature: Uint8Array | undefined;
   openToken: number | undefined;
@@ -194,6 +201,7 @@ export function restore(
     completing: [],
     needsUpdate: false,
     deciding: [],
+    leaseDurable: rec.versionLease,
     openSignature: undefined,
     openToken: undefined,
     pendingAccept: undefined,

@@ -200,3 +200,31 @@ test('a swap the follower asks for twice (a reconnect while our policy decides) 
   t.is(proposals.length, 1);
   t.is(proposals[0]!.type === 'propose' ? proposals[0]!.ops.filter((o) => o.id === 7n).length : -1, 1, 'the swap is in it once');
 });
+
+test('a proposal abandoned before its lease was durable does not let the next one out before the lease is on disk', (t) => {
+  // After a restart: versions up to the lease (1,024) are burned; the next proposal raises it.
+  const h = machine(0, 1024n);
+  // The follower hands back a state we signed before the restart; it is verified, and being made durable…
+  const r = applyUpdate(params, v0, [pay(0, 9n)], { now: 0n });
+  if (!r.ok) throw new Error(r.detail);
+  const v1 = { ...r.value, version: 1n };
+  h.input({ kind: 'message', message: { type: 'state', channelId: v0.channelId, state: v1, signatures: [sig(alice, v1), sig(bob, v1)] } });
+  h.settle(1);
+  // …when a payment starts v1025 on v0 (the lease raised to 2048 in memory). The adoption then
+  // abandons v1025 before its signature, let alone its flush, completed; v1026 takes its place.
+  h.input({ kind: 'ops', ops: [{ op: pay(0, 2n), caller: 1 }] });
+  while (h.waiting > 0) {
+    h.settle(1);
+    for (const m of h.sent) {
+      if (m.type !== 'propose') continue;
+      t.true(
+        m.version <= (h.durable.record?.versionLease ?? 0n),
+        `v${m.version} sent with the durable lease at ${h.durable.record?.versionLease}`,
+      );
+    }
+  }
+  t.true(
+    h.sent.some((m) => m.type === 'propose' && m.version === 1026n),
+    'the payment went out in the end',
+  );
+});

@@ -107,6 +107,11 @@ export class ProtocolWorld {
   // The chain, for this channel.
   facts: DepositFact[] = [];
   registered: { version: bigint; finalizesAt: bigint; state: ChannelState } | undefined;
+  /**
+   * The honest side's latest co-signed version when the registration's deadline passed: what it
+   * could have answered with. A state co-signed later cannot be registered any more.
+   */
+  latestAtDeadline: bigint | undefined;
   settledWith: ChannelState | undefined;
   settledSigned: SignedState | undefined;
   revealedAt = new Map<Bytes32, bigint>();
@@ -360,6 +365,10 @@ export class ProtocolWorld {
     this.settle();
     for (let left = seconds; left > 0; left -= 60) {
       const s = left > 60 ? 60 : left;
+      const r = this.registered;
+      if (r && this.latestAtDeadline === undefined && (this.h.now.chainTime ?? 0n) + BigInt(s) >= r.finalizesAt) {
+        this.latestAtDeadline = this.h.durable.latest?.state.version ?? -1n;
+      }
       this.h.now = { ms: this.h.now.ms + s * 1000, chainTime: (this.h.now.chainTime ?? 0n) + BigInt(s) };
       this.input({ kind: 'tick', operationTimeoutMs: 30_000 });
       if (left > 60) this.settle();
@@ -510,7 +519,7 @@ export class ProtocolWorld {
     const digest = hex(stateDigest(this.params, state));
     const entry = this.byDigest.get(digest);
     if (!entry) this.fail(`${what}: a state the honest side never signed`);
-    const lv = this.h.durable.latest?.state.version ?? -1n;
+    const lv = this.latestAtDeadline ?? this.h.durable.latest?.state.version ?? -1n;
     if (!state.isFinal && state.version < lv) {
       // A stale registered state concluded: the honest side should have answered it in time.
       this.fail(`${what}: older than the honest side's latest co-signed state (v${lv})`);
