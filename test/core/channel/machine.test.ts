@@ -208,7 +208,7 @@ test('a proposal abandoned before its lease was durable does not let the next on
   const r = applyUpdate(params, v0, [pay(0, 9n)], { now: 0n });
   if (!r.ok) throw new Error(r.detail);
   const v1 = { ...r.value, version: 1n };
-  h.input({ kind: 'message', message: { type: 'state', channelId: v0.channelId, state: v1, signatures: [sig(alice, v1), sig(bob, v1)] } });
+  h.input({ kind: 'message', message: { type: 'state', state: v1, signatures: [sig(alice, v1), sig(bob, v1)] } });
   h.settle(1);
   // …when a payment starts v1025 on v0 (the lease raised to 2048 in memory). The adoption then
   // abandons v1025 before its signature, let alone its flush, completed; v1026 takes its place.
