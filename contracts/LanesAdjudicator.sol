@@ -22,7 +22,8 @@ contract LanesAdjudicator {
         uint256 nonce;
     }
 
-    /// @notice A hash-locked transfer inside a state (EIP-712 type `Lock`).
+    /// @notice A hash-locked transfer. A state commits to its locks by the root of a Merkle tree
+    /// of their EIP-712 `hashStruct(Lock)`s (docs/adr/0010); each is paid out by {unlockBatch}.
     struct Lock {
         uint64 id;
         uint8 asset; // index into Params.assets
@@ -53,7 +54,7 @@ contract LanesAdjudicator {
         Params params;
         uint64 version;
         uint256[] balances;
-        Lock[] locks;
+        bytes32 locksRoot; // 0 when the state has no locks
         bool isFinal;
         Signature[2] sigs;
     }
@@ -70,8 +71,17 @@ contract LanesAdjudicator {
     struct ConcludeItem {
         Params params;
         uint256[] balances;
-        Lock[] locks;
+        bytes32 locksRoot;
         bool isFinal;
+    }
+
+    /// @notice A lock of a concluded channel's state, at slot `index` of its lock tree, with the
+    /// sibling hashes from the leaf up to the root.
+    struct UnlockItem {
+        Params params;
+        Lock lock;
+        uint256 index;
+        bytes32[10] proof; // LOCK_TREE_DEPTH sibling hashes, leaf upwards
     }
 
     /// @notice How a batch pays its participants. `Transfer` pushes each netted payout to the
@@ -87,7 +97,8 @@ contract LanesAdjudicator {
     enum Operation {
         Close,
         Challenge,
-        Conclude
+        Conclude,
+        Unlock
     }
 
     /// @notice Why a batch item was skipped. Stable codes: the coordinator reports them to nodes.
@@ -104,14 +115,18 @@ contract LanesAdjudicator {
         NotChallenged, // conclude without a registered state
         ChallengePending, // conclude before the challenge period is over
         StateMismatch, // conclude data does not match the registered state
-        LocksPending // conclude while a lock is neither revealed nor expired: its outcome is not yet fixed
+        LocksPending, // unlock while the lock is neither revealed nor expired: its outcome is not yet fixed
+        UnknownLock, // unlock of a lock that is not in the concluded state's tree (or no state concluded with locks)
+        AlreadyUnlocked // unlock of a lock paid out before
     }
 
     // ------------------------------------------------------------------------------------------
     // Constants
 
     uint256 public constant MAX_ASSETS = 8;
-    uint256 public constant MAX_LOCKS = 64;
+    /// @notice Depth of the lock tree: a state holds at most 2^10 = 1,024 locks.
+    uint256 public constant LOCK_TREE_DEPTH = 10;
+    uint256 public constant MAX_LOCKS = 1 << LOCK_TREE_DEPTH;
     /// @notice The longest challenge period (30 days): a deadline `block.timestamp + duration`
     /// never overflows, and no dispute can hold funds longer than this.
     uint64 public constant MAX_CHALLENGE_DURATION = 30 days;
@@ -130,12 +145,7 @@ contract LanesAdjudicator {
     bytes32 private constant LOCK_TYPEHASH =
         keccak256("Lock(uint64 id,uint8 asset,uint256 amount,uint8 sender,uint8 receiver,bytes32 hashlock,uint64 expiry)");
     bytes32 private constant STATE_TYPEHASH =
-        keccak256(
-            "State(bytes32 channelId,uint64 version,uint256[] balances,Lock[] locks,bool isFinal)"
-            "Lock(uint64 id,uint8 asset,uint256 amount,uint8 sender,uint8 receiver,bytes32 hashlock,uint64 expiry)"
-        );
-    /// @dev EIP-712 hash of an empty array: a state without locks costs no lock hashing at all.
-    bytes32 private constant EMPTY_ARRAY_HASH = keccak256("");
+        keccak256("State(bytes32 channelId,uint64 version,uint256[] balances,bytes32 locksRoot,bool isFinal)");
 
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
@@ -153,6 +163,12 @@ contract LanesAdjudicator {
     }
 
     mapping(bytes32 channelId => Dispute) private _disputes;
+
+    /// @dev The lock tree root of a concluded channel's state (0: none, or no locks).
+    mapping(bytes32 channelId => bytes32) private _lockRoots;
+
+    /// @dev Which slots of a concluded channel's lock tree were unlocked: a bitmap, 256 per word.
+    mapping(bytes32 channelId => mapping(uint256 word => uint256)) private _unlocked;
 
     /// @notice When a hashlock's secret was revealed on-chain (unix seconds), 0 if never.
     mapping(bytes32 hashlock => uint256) public revealedAt;
@@ -175,6 +191,8 @@ contract LanesAdjudicator {
     event Concluded(bytes32 indexed channelId, uint64 version);
     /// @notice A batch item was skipped; the rest of the batch went ahead.
     event ItemFailed(bytes32 indexed channelId, Operation operation, Reason reason);
+    /// @notice A lock of a concluded channel was paid out, to its receiver or back to its sender.
+    event Unlocked(bytes32 indexed channelId, uint256 index, address to, uint256 amount);
     /// @notice A hash-lock secret was registered.
     event SecretRevealed(bytes32 indexed hashlock, bytes32 secret);
     /// @notice A push payout failed and was credited to {withdrawable}.
@@ -223,6 +241,48 @@ contract LanesAdjudicator {
     /// @param amount Amount to deposit; for the native asset it must equal msg.value.
     function deposit(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) external payable nonReentrant {
         _checkDepositArgs(params, assetIndex, participant, amount);
+        _deposit(params, assetIndex, participant, amount);
+    }
+
+    /// @notice Deposits `amount` of the token `params.assets[assetIndex]` for participant
+    /// `participant` in one transaction: the caller's EIP-2612 permit for this contract, then
+    /// the deposit, instead of an `approve` transaction first.
+    /// @dev The permit is always the caller's own: the token is asked for
+    /// `permit(msg.sender, address(this), amount, deadline, v, r, s)` and the tokens come from
+    /// msg.sender, so a permit signed by anyone else (one seen in the mempool, one for another
+    /// spender) moves nobody's tokens. Its result is ignored: when it fails (it was front-run by
+    /// someone who submitted the same permit to the token first, it was used already, its
+    /// deadline passed, the token has no permit), the deposit goes ahead on the allowance the
+    /// caller already gave, and reverts as {deposit} does when that is not enough. The permit
+    /// gets at most TOKEN_CALL_GAS and none of its return data is copied, so a hostile token's
+    /// permit can burn only that much; a reentrant one meets the reentrancy guard.
+    /// @param params The channel's parameters (hashed into its id).
+    /// @param assetIndex Index of the token in `params.assets` (not the native asset).
+    /// @param participant 0 or 1: whose deposit this is.
+    /// @param amount Amount to deposit, and the value of the permit.
+    /// @param deadline The permit's deadline (unix seconds).
+    /// @param v The permit signature's recovery byte (27 or 28).
+    /// @param r The permit signature's r.
+    /// @param s The permit signature's s.
+    function depositWithPermit(
+        Params calldata params,
+        uint256 assetIndex,
+        uint256 participant,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant {
+        _checkDepositArgs(params, assetIndex, participant, amount);
+        address token = params.assets[assetIndex];
+        if (token == address(0)) revert InvalidAsset(assetIndex);
+        _tryPermit(token, amount, deadline, v, r, s);
+        _deposit(params, assetIndex, participant, amount);
+    }
+
+    /// @dev The body of {deposit} and {depositWithPermit}, after their argument checks.
+    function _deposit(Params calldata params, uint256 assetIndex, uint256 participant, uint256 amount) private {
         bytes32 id = _channelId(params);
         address asset = params.assets[assetIndex];
         uint256 held = _holdings[id][asset];
@@ -415,7 +475,7 @@ contract LanesAdjudicator {
             calldatacopy(ptr, add(bp, 0x20), len)
             balancesHash := keccak256(ptr, len)
         }
-        bytes32 digest = _digest(domain, _structHash(id, uint64(version), balancesHash, EMPTY_ARRAY_HASH, true));
+        bytes32 digest = _digest(domain, _structHash(id, uint64(version), balancesHash, bytes32(0), true));
         Reason r = _checkSignaturesAt(digest, pp, it + 0x60);
         if (r != Reason.None) return (id, r);
         r = _settleAt(id, ap, bp, n);
@@ -491,9 +551,9 @@ contract LanesAdjudicator {
 
     function _challenge(ChallengeItem calldata it, bytes32 domain) private returns (bytes32 id, Reason) {
         Params calldata p = it.params;
-        if (!_wellFormed(p, it.balances, it.locks, it.isFinal)) return (bytes32(0), Reason.Malformed);
+        if (!_wellFormed(p, it.balances, it.locksRoot, it.isFinal)) return (bytes32(0), Reason.Malformed);
         id = _channelId(p);
-        bytes32 structHash = _stateHash(id, it.version, it.balances, it.locks, it.isFinal);
+        bytes32 structHash = _structHash(id, it.version, _hashWords(it.balances), it.locksRoot, it.isFinal);
         Reason r = _checkSignatures(_digest(domain, structHash), p.participants, it.sigs);
         if (r != Reason.None) return (id, r);
         r = _checkOpen(id, p);
@@ -514,8 +574,8 @@ contract LanesAdjudicator {
     }
 
     /// @notice Pays out many challenged channels whose challenge period is over, each according to
-    /// its registered state. A lock pays its receiver if its secret was revealed before its
-    /// expiry, otherwise its sender.
+    /// its registered state's balances. What its locks hold stays in the channel, and each lock is
+    /// paid out by {unlockBatch} once its outcome is fixed (docs/adr/0010).
     /// @param items The registered states' contents.
     /// @param payout Push the payouts now, or credit them to {withdrawable}.
     /// @return concluded The number of channels paid out.
@@ -533,36 +593,23 @@ contract LanesAdjudicator {
 
     function _conclude(ConcludeItem calldata it, uint256 acc) private returns (bytes32 id, Reason) {
         Params calldata p = it.params;
-        if (!_wellFormed(p, it.balances, it.locks, it.isFinal)) return (bytes32(0), Reason.Malformed);
+        if (!_wellFormed(p, it.balances, it.locksRoot, it.isFinal)) return (bytes32(0), Reason.Malformed);
         id = _channelId(p);
         Dispute storage d = _disputes[id];
         uint64 finalizesAt = d.finalizesAt;
         if (finalizesAt == 0) return (id, Reason.NotChallenged);
         if (block.timestamp < finalizesAt) return (id, Reason.ChallengePending);
         uint64 version = d.version;
-        if (_stateHash(id, version, it.balances, it.locks, it.isFinal) != d.stateHash) return (id, Reason.StateMismatch);
+        if (_structHash(id, version, _hashWords(it.balances), it.locksRoot, it.isFinal) != d.stateHash) return (id, Reason.StateMismatch);
         address[] calldata assets = p.assets;
         uint256 n = assets.length;
-        // Resolve locks into the per-participant payouts, then check them against the holdings.
         uint256[] memory pay = new uint256[](2 * n);
         for (uint256 a = 0; a < 2 * n; ++a) pay[a] = it.balances[a];
-        // A lock pays its receiver iff its secret was revealed before its expiry. Until it is
-        // either revealed or expired that is not decided, so the channel may not conclude yet
-        // (docs/adr/0008): concluding early would hand a live lock back to its sender.
-        Lock[] calldata locks = it.locks;
-        for (uint256 k = 0; k < locks.length; ++k) {
-            Lock calldata l = locks[k];
-            uint256 when = revealedAt[l.hashlock];
-            bool paysReceiver = when != 0 && when < l.expiry;
-            if (!paysReceiver && block.timestamp < l.expiry) return (id, Reason.LocksPending);
-            uint256 to = paysReceiver ? l.receiver : l.sender;
-            bool ok;
-            (ok, pay[2 * l.asset + to]) = _add(pay[2 * l.asset + to], l.amount);
-            if (!ok) return (id, Reason.Malformed);
-        }
         Reason r = _settle(id, assets, pay);
         if (r != Reason.None) return (id, r);
         delete _disputes[id];
+        // The locks' funds stay in the holdings; {unlockBatch} pays each against this root.
+        if (it.locksRoot != 0) _lockRoots[id] = it.locksRoot;
         address p0 = p.participants[0];
         address p1 = p.participants[1];
         for (uint256 a = 0; a < n; ++a) {
@@ -571,6 +618,80 @@ contract LanesAdjudicator {
         }
         emit Concluded(id, version);
         return (id, Reason.None);
+    }
+
+    /// @notice Pays out locks of concluded channels, each proven against the lock tree root of the
+    /// state the channel concluded with. A lock pays its receiver if its secret was revealed
+    /// before its expiry; its sender once the expiry has passed without that; until then its
+    /// outcome is not fixed (`LocksPending`). Anyone may submit an unlock: the payout goes to the
+    /// participant it is due to. Items fail independently; payouts are netted across the batch.
+    /// @param items Locks with their slot and proof.
+    /// @param payout Push the payouts now, or credit them to {withdrawable}.
+    /// @return unlocked The number of locks paid out.
+    function unlockBatch(UnlockItem[] calldata items, Payout payout) external nonReentrant returns (uint256 unlocked) {
+        uint256 acc = _newPayouts(items.length);
+        uint256 fmp = _freeMemory();
+        for (uint256 i = 0; i < items.length; ++i) {
+            (bytes32 id, Reason reason) = _unlock(items[i], acc);
+            if (reason == Reason.None) ++unlocked;
+            else emit ItemFailed(id, Operation.Unlock, reason);
+            _resetMemory(fmp);
+        }
+        _flush(acc, payout);
+    }
+
+    function _unlock(UnlockItem calldata it, uint256 acc) private returns (bytes32 id, Reason) {
+        Params calldata p = it.params;
+        if (!_validParams(p)) return (bytes32(0), Reason.Malformed);
+        Lock calldata l = it.lock;
+        if (l.asset >= p.assets.length || l.sender > 1 || l.receiver != 1 - l.sender || it.index >= MAX_LOCKS) {
+            return (bytes32(0), Reason.Malformed);
+        }
+        id = _channelId(p);
+        bytes32 root = _lockRoots[id];
+        if (root == 0 || _lockLeafRoot(l, it.index, it.proof) != root) return (id, Reason.UnknownLock);
+        uint256 word = it.index >> 8;
+        uint256 bit = 1 << (it.index & 255);
+        uint256 bits = _unlocked[id][word];
+        if (bits & bit != 0) return (id, Reason.AlreadyUnlocked);
+        uint256 when = revealedAt[l.hashlock];
+        uint256 to;
+        if (when != 0 && when < l.expiry) to = l.receiver;
+        else if (block.timestamp >= l.expiry) to = l.sender;
+        else return (id, Reason.LocksPending);
+        address asset = p.assets[l.asset];
+        uint256 h = _holdings[id][asset];
+        // What the balances left after the conclusion: the locks' funds (less any shortfall of
+        // an underfunded channel, which the locks then share first come, first served).
+        if (l.amount > (h & ~CLOSED)) return (id, Reason.ExceedsHoldings);
+        unchecked {
+            _holdings[id][asset] = h - l.amount; // checked above; the closed bit stays
+        }
+        _unlocked[id][word] = bits | bit;
+        address recipient = p.participants[to];
+        _credit(acc, recipient, asset, l.amount);
+        emit Unlocked(id, it.index, recipient, l.amount);
+        return (id, Reason.None);
+    }
+
+    /// @dev The root of the lock tree that has `l` at slot `index`, given the sibling hashes.
+    function _lockLeafRoot(Lock calldata l, uint256 index, bytes32[10] calldata proof) private pure returns (bytes32 h) {
+        h = keccak256(abi.encode(LOCK_TYPEHASH, l.id, l.asset, l.amount, l.sender, l.receiver, l.hashlock, l.expiry));
+        for (uint256 k = 0; k < LOCK_TREE_DEPTH; ++k) {
+            bytes32 sibling = proof[k];
+            assembly ("memory-safe") {
+                switch and(shr(k, index), 1)
+                case 0 {
+                    mstore(0x00, h)
+                    mstore(0x20, sibling)
+                }
+                default {
+                    mstore(0x00, sibling)
+                    mstore(0x20, h)
+                }
+                h := keccak256(0x00, 0x40)
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -634,10 +755,39 @@ contract LanesAdjudicator {
         bytes32 id,
         uint64 version,
         uint256[] calldata balances,
-        Lock[] calldata locks,
+        bytes32 locksRoot,
         bool isFinal
     ) external view returns (bytes32) {
-        return _digest(_domainSeparator(), _stateHash(id, version, balances, locks, isFinal));
+        return _digest(_domainSeparator(), _structHash(id, version, _hashWords(balances), locksRoot, isFinal));
+    }
+
+    /// @notice The lock tree root of a concluded channel (0: none), and whether slot `index` of it was unlocked.
+    function lockStatus(bytes32 id, uint256 index) external view returns (bytes32 root, bool unlocked) {
+        return (_lockRoots[id], index < MAX_LOCKS && _unlocked[id][index >> 8] & (1 << (index & 255)) != 0);
+    }
+
+    /// @notice The lock tree root of `locks` in slot order (docs/adr/0010), as nodes compute it.
+    function lockTreeRoot(Lock[] calldata locks) external pure returns (bytes32) {
+        uint256 n = locks.length;
+        if (n == 0) return bytes32(0);
+        require(n <= MAX_LOCKS);
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 k = 0; k < n; ++k) {
+            Lock calldata l = locks[k];
+            level[k] = keccak256(abi.encode(LOCK_TYPEHASH, l.id, l.asset, l.amount, l.sender, l.receiver, l.hashlock, l.expiry));
+        }
+        bytes32 zero;
+        for (uint256 d = 0; d < LOCK_TREE_DEPTH; ++d) {
+            uint256 m = (n + 1) / 2;
+            for (uint256 i = 0; i < m; ++i) {
+                bytes32 left = level[2 * i];
+                bytes32 right = 2 * i + 1 < n ? level[2 * i + 1] : zero;
+                level[i] = keccak256(abi.encode(left, right));
+            }
+            n = m;
+            zero = keccak256(abi.encode(zero, zero));
+        }
+        return level[0];
     }
 
     // ------------------------------------------------------------------------------------------
@@ -722,28 +872,6 @@ contract LanesAdjudicator {
         }
     }
 
-    function _stateHash(
-        bytes32 id,
-        uint64 version,
-        uint256[] calldata balances,
-        Lock[] calldata locks,
-        bool isFinal
-    ) private pure returns (bytes32) {
-        bytes32 locksHash = EMPTY_ARRAY_HASH;
-        if (locks.length != 0) {
-            bytes32[] memory hashes = new bytes32[](locks.length);
-            for (uint256 k = 0; k < locks.length; ++k) {
-                Lock calldata l = locks[k];
-                hashes[k] = keccak256(abi.encode(LOCK_TYPEHASH, l.id, l.asset, l.amount, l.sender, l.receiver, l.hashlock, l.expiry));
-            }
-            // EIP-712 encoding of a struct array: keccak256 of the concatenated struct hashes.
-            assembly ("memory-safe") {
-                locksHash := keccak256(add(hashes, 0x20), shl(5, mload(hashes)))
-            }
-        }
-        return _structHash(id, version, _hashWords(balances), locksHash, isFinal);
-    }
-
     /// @dev {_checkSignatures} for signers at calldata offset `signers` (two words) and signatures
     /// at `sigs` (two (r, s, v) triples).
     function _checkSignaturesAt(bytes32 digest, uint256 signers, uint256 sigs) private view returns (Reason) {
@@ -810,16 +938,10 @@ contract LanesAdjudicator {
         return true;
     }
 
-    function _wellFormed(Params calldata p, uint256[] calldata balances, Lock[] calldata locks, bool isFinal) private pure returns (bool) {
+    function _wellFormed(Params calldata p, uint256[] calldata balances, bytes32 locksRoot, bool isFinal) private pure returns (bool) {
         if (!_validParams(p)) return false;
-        uint256 n = p.assets.length;
-        if (balances.length != 2 * n || locks.length > MAX_LOCKS) return false;
-        if (isFinal && locks.length != 0) return false;
-        for (uint256 k = 0; k < locks.length; ++k) {
-            Lock calldata l = locks[k];
-            if (l.asset >= n || l.sender > 1 || l.receiver != 1 - l.sender) return false;
-        }
-        return true;
+        if (balances.length != 2 * p.assets.length) return false;
+        return !isFinal || locksRoot == 0; // a final state has no locks
     }
 
     /// @dev The channel must hold something and not be closed.
@@ -1001,6 +1123,23 @@ contract LanesAdjudicator {
             ok := call(gasLimit, token, 0, ptr, 0x44, 0x00, 0x20)
             let rds := returndatasize()
             ok := and(ok, or(and(iszero(rds), gt(extcodesize(token), 0)), and(gt(rds, 0x1f), eq(mload(0x00), 1))))
+        }
+    }
+
+    /// @dev `token.permit(msg.sender, this, value, deadline, v, r, s)` with at most TOKEN_CALL_GAS,
+    /// no return data copied, and its outcome ignored (see {depositWithPermit}).
+    function _tryPermit(address token, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 0xd505accf00000000000000000000000000000000000000000000000000000000)
+            mstore(add(ptr, 0x04), caller())
+            mstore(add(ptr, 0x24), address())
+            mstore(add(ptr, 0x44), value)
+            mstore(add(ptr, 0x64), deadline)
+            mstore(add(ptr, 0x84), and(v, 0xff))
+            mstore(add(ptr, 0xa4), r)
+            mstore(add(ptr, 0xc4), s)
+            pop(call(TOKEN_CALL_GAS, token, 0, ptr, 0xe4, 0, 0))
         }
     }
 

@@ -22,7 +22,7 @@ import {
   signState,
 } from '../src/core/index.ts';
 import { type ChainService, type Clients, chainServiceFromClients, createClients, deployAdjudicator } from '../src/chain/chain-service.ts';
-import { challengeItem, closeItem, concludeItem } from '../src/chain/encode.ts';
+import { challengeItem, closeItem, concludeItem, unlockItem } from '../src/chain/encode.ts';
 import { createInProcessChain } from '../src/chain/in-process-chain.ts';
 import { DEV_KEYS } from '../src/chain/local-chain.ts';
 import { RejectingReceiverAbi, RejectingReceiverBytecode } from '../src/chain/artifacts/mocks/RejectingReceiver.ts';
@@ -162,6 +162,32 @@ for (const n of SIZES) {
   // Secret reveals.
   const secrets = Array.from({ length: n }, (_, i) => bytesToHex(keccak256(new TextEncoder().encode(`secret ${n} ${i}`))) as `0x${string}`);
   put(report, 'reveal', n, (await svc.revealSecrets(secrets)).gasUsed, n);
+}
+
+// Locks by root (docs/adr/0010): a state with 483 locks (BOLT's limit) is challenged and
+// concluded at the cost of one without; each lock is then paid by an unlock with its proof.
+{
+  const [c] = await channels(1);
+  const now = await svc.timestamp();
+  const locks = Array.from({ length: 483 }, (_, i) => ({
+    id: BigInt(i + 1),
+    asset: 0,
+    amount: 1000n,
+    sender: 0 as const,
+    receiver: 1 as const,
+    hashlock: bytesToHex(keccak256(new TextEncoder().encode(`lock ${i}`))) as `0x${string}`,
+    expiry: now + 100_000n,
+  }));
+  const s: ChannelState = { ...state(c!, 5n, false), balances: [[ETHER - 12345n - 483_000n, ETHER + 12345n]], locks };
+  put(extra, 'challenge, 483 locks', 1, (await svc.challengeBatch([challengeItem(c!.params, signed(c!, s))])).gasUsed, 1);
+  await chain.increaseTime(601);
+  put(extra, 'conclude, 483 locks', 1, (await svc.concludeBatch([concludeItem(c!.params, s)])).gasUsed, 1);
+  await chain.increaseTime(100_000);
+  let next = 0;
+  for (const n of SIZES) {
+    const items = Array.from({ length: n }, () => unlockItem(c!.params, s, next++));
+    put(report, 'unlock', n, (await svc.unlockBatch(items)).gasUsed, n);
+  }
 }
 
 // Withdraw a deferred payout: an account whose code refuses ETH is paid on close, then withdraws.

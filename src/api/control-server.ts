@@ -1,7 +1,8 @@
 /**
  * The control API: HTTP + JSON on 127.0.0.1 by default, every method of the SDK's LanesApi,
  * events as server-sent events. Every request needs `Authorization: Bearer <token>` (the
- * daemon writes the token to its data directory, readable by its owner only).
+ * daemon writes the token to its data directory, readable by its owner only). The same calls and
+ * events also stream over one WebSocket at /v1/ws, behind the same token (stream-server.ts).
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -11,19 +12,12 @@ import { NotFoundError } from './not-found.ts';
 import type { LanesApi, LanesEventName } from '../sdk/api.ts';
 import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap, parseWithdraw } from '../sdk/json.ts';
 import { errorResponse } from './errors.ts';
+import { parseCreateInvoice, parseInvoiceText, parsePayInvoice, parsePaymentsFilter, parseSendPayment } from '../sdk/payments-json.ts';
+import { attachStreamServer } from './stream-server.ts';
+import { LANES_EVENT_NAMES } from '../sdk/stream-frames.ts';
 
-export const EVENT_NAMES: readonly LanesEventName[] = [
-  'channel-opened',
-  'channel-updated',
-  'payment-received',
-  'swap-executed',
-  'channel-closing',
-  'channel-closed',
-  'stale-state-answered',
-  'balance-credited',
-  'peer-connected',
-  'peer-disconnected',
-];
+/** The events served, as SSE here and on the stream: those with a JSON form (src/sdk/stream-frames.ts). */
+export const EVENT_NAMES: readonly LanesEventName[] = LANES_EVENT_NAMES;
 
 export interface ControlServerOptions {
   readonly api: LanesApi;
@@ -35,6 +29,14 @@ export interface ControlServerOptions {
   readonly logger: Logger;
   /** Extra routes (the coordinator's status, ...), under /v1. */
   readonly extend?: (app: FastifyInstance) => void;
+  /** Prometheus metrics, served at GET /metrics behind the token (docs/adr/0016). */
+  readonly metrics?: MetricsSource;
+}
+
+/** Where Prometheus text comes from (a node's NodeMetrics). */
+export interface MetricsSource {
+  text(): Promise<string>;
+  readonly contentType: string;
 }
 
 export interface ControlServer {
@@ -87,6 +89,17 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   app.post('/v1/channels/:id/close', async (req, reply) => send(reply, await o.api.close(id(req), parseClose(req.body))));
   app.get('/v1/withdrawable', async (_req, reply) => send(reply, await o.api.withdrawable()));
   app.post('/v1/withdraw', async (req, reply) => send(reply, await o.api.withdraw(parseWithdraw(req.body))));
+  // Invoices and payments (docs/adr/0018).
+  const field = (req: FastifyRequest, name: string) => (req.body as Record<string, unknown> | undefined)?.[name];
+  app.post('/v1/invoices', async (req, reply) => send(reply, await o.api.createInvoice(parseCreateInvoice(req.body))));
+  app.get('/v1/invoices', async (_req, reply) => send(reply, await o.api.invoices()));
+  app.post('/v1/invoices/decode', async (req, reply) => send(reply, await o.api.decodeInvoice(parseInvoiceText(field(req, 'invoice')))));
+  app.post('/v1/payments', async (req, reply) => {
+    const { invoice, ...rest } = (req.body as Record<string, unknown> | undefined) ?? {};
+    return send(reply, await o.api.payInvoice(parseInvoiceText(invoice), parsePayInvoice(rest)));
+  });
+  app.post('/v1/payments/keysend', async (req, reply) => send(reply, await o.api.sendPayment(parseSendPayment(req.body))));
+  app.post('/v1/payments/list', async (req, reply) => send(reply, await o.api.payments(parsePaymentsFilter(req.body))));
 
   // Server-sent events: `event: <name>` / `data: <json>`, a comment every 15 s keeps proxies awake.
   app.get('/v1/events', (req, reply) => {
@@ -104,6 +117,12 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       for (const off of offs) off();
     });
   });
+
+  const stream = attachStreamServer(app.server, { api: o.api, token, logger: o.logger });
+  app.addHook('preClose', async () => stream.close());
+
+  const metrics = o.metrics;
+  if (metrics) app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.text()));
 
   o.extend?.(app);
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });

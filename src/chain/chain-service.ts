@@ -14,19 +14,31 @@ import {
   custom,
   decodeFunctionData,
   defineChain,
-  getAbiItem,
+  BaseError,
+  BlockNotFoundError,
+  ContractFunctionRevertedError,
+  TransactionReceiptNotFoundError,
+  formatLog,
+  numberToHex,
   erc20Abi,
   http,
 } from 'viem';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { type Address, type Bytes32, type Hex, concatBytes, hexToBytes } from '../core/bytes.ts';
 import { channelId } from '../core/params.ts';
+import type { SignedCommitment } from '../core/state.ts';
 import type { SignedState } from '../core/validate.ts';
 import { LanesError } from '../core/errors.ts';
 import type { ChannelParams } from '../core/params.ts';
 import { LanesAdjudicatorAbi, LanesAdjudicatorBytecode } from './artifacts/LanesAdjudicator.ts';
-import { type ChallengeItem, type CloseItem, type ConcludeItem, contractParams } from './encode.ts';
+import { type ChallengeItem, type CloseItem, type ConcludeItem, type UnlockItem, contractParams } from './encode.ts';
 import { type BatchOperation, type ChainEvent, type ItemReason, decodeEvents } from './events.ts';
+import { defaultConfirmations } from './chain-follower.ts';
+import { type GetLogs, type LogFilter, LogReader, type LogReaderOptions } from './log-reader.ts';
+import { permitDomain, signPermit } from './permit.ts';
+import { type TokenMetadata, readTokenMetadata } from './token-metadata.ts';
+
+export type { TokenMetadata };
 
 export interface TxReceipt {
   readonly hash: Bytes32;
@@ -52,12 +64,18 @@ export interface ChainService {
   readonly adjudicator: Address;
   /** The account that signs and pays for transactions. */
   readonly account: Address;
-  /** Deposits for `participant` (0 or 1); approves an ERC-20 first when needed. */
+  /**
+   * Deposits for `participant` (0 or 1). A token deposit beyond the allowance already given is
+   * one `depositWithPermit` transaction when the token has an EIP-2612 permit (src/chain/permit.ts),
+   * else an `approve` first.
+   */
   deposit(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint): Promise<TxReceipt>;
   /** Pays out final states; `payout` pushes funds now (default) or credits {@link ChainService.withdrawable}. */
   closeBatch(items: readonly CloseItem[], payout?: PayoutMode): Promise<BatchReceipt>;
   challengeBatch(items: readonly ChallengeItem[]): Promise<BatchReceipt>;
   concludeBatch(items: readonly ConcludeItem[], payout?: PayoutMode): Promise<BatchReceipt>;
+  /** Pays out locks of concluded channels, each with its proof (docs/adr/0010). */
+  unlockBatch(items: readonly UnlockItem[], payout?: PayoutMode): Promise<BatchReceipt>;
   /** Deposits into many channels in one transaction (all or nothing); approves tokens first when needed. */
   depositBatch(items: readonly DepositRequest[]): Promise<TxReceipt>;
   /** Funds a channel from this account's withdrawable balance. */
@@ -65,23 +83,47 @@ export interface ChainService {
   revealSecrets(secrets: readonly Bytes32[]): Promise<TxReceipt>;
   withdraw(asset: Address, to: Address): Promise<TxReceipt>;
   holdings(channelId: Bytes32, asset: Address): Promise<{ amount: bigint; closed: boolean }>;
-  /** The registered state, or undefined when the channel is not challenged. */
-  dispute(channelId: Bytes32): Promise<{ version: bigint; finalizesAt: bigint; stateHash: Bytes32 } | undefined>;
+  /** The registered state (at block `at`, default the latest), or undefined when the channel is not challenged. */
+  dispute(channelId: Bytes32, at?: bigint): Promise<{ version: bigint; finalizesAt: bigint; stateHash: Bytes32 } | undefined>;
   revealedAt(hashlock: Bytes32): Promise<bigint>;
   withdrawable(account: Address, asset: Address): Promise<bigint>;
   blockNumber(): Promise<bigint>;
+  /**
+   * An ERC-20's `symbol()` and `decimals()` as the token answered them, decoded without trusting
+   * it (src/chain/token-metadata.ts): a field it does not answer sensibly is absent; a failure to
+   * reach the chain throws.
+   */
+  tokenMetadata(token: Address): Promise<TokenMetadata>;
   /** The latest block's timestamp: the clock challenge deadlines are measured on. */
   timestamp(): Promise<bigint>;
-  /** Events in `[fromBlock, toBlock ?? latest]`, and the block to resume from. Replays are safe: events carry their position. */
+  /** The timestamp of block `block`. */
+  blockTimestamp(block: bigint): Promise<bigint>;
+  /**
+   * Events in `[fromBlock, toBlock ?? latest]`, and the block to resume from, read in bounded
+   * ranges ({@link readLogs}). Replays are safe: events carry their position.
+   */
   events(fromBlock: bigint, toBlock?: bigint): Promise<{ events: ChainEvent[]; nextBlock: bigint }>;
-  /** Every `Deposited` event of one channel. */
-  depositsOf(channelId: Bytes32): Promise<{ events: ChainEvent[] }>;
+  /**
+   * Every `Deposited` event of one channel from `fromBlock` (default 0) up to `toBlock` (default:
+   * the confirmed head, `confirmations` below the latest block), read in bounded ranges.
+   */
+  depositsOf(channelId: Bytes32, fromBlock?: bigint, toBlock?: bigint): Promise<{ events: ChainEvent[] }>;
+  /**
+   * One bounded read of the filter's events from `from` towards `upTo` (log-reader.ts: the
+   * range adapts to what the provider serves); `to` is the last block covered.
+   */
+  readLogs(from: bigint, upTo: bigint, filter: LogFilter): Promise<{ readonly events: ChainEvent[]; readonly to: bigint }>;
+  /** The hash of block `block`, or undefined when the chain has no such block. */
+  blockHash(block: bigint): Promise<Bytes32 | undefined>;
+  /** The block a transaction was mined in, or undefined when it is not (or no longer) on the chain. */
+  transactionBlock(hash: Bytes32): Promise<bigint | undefined>;
   /**
    * The state a `challengeBatch` transaction registered for the channel with `params`, with both
-   * signatures, read from its calldata; undefined when the transaction is not a plain
-   * `challengeBatch` call carrying the channel.
+   * signatures, read from its calldata (its locks only by root: the node rebuilds them from what
+   * it signed); undefined when the transaction is not a plain `challengeBatch` call carrying the
+   * channel.
    */
-  registeredState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
+  registeredState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedCommitment | undefined>;
   /** The final state a `closeBatch` transaction paid out for the channel with `params`, with both signatures (like {@link registeredState}). */
   closedState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
   /** Polls for events from `fromBlock` on; returns a function that stops the polling. */
@@ -106,6 +148,10 @@ export interface ChainConnection {
   /** The key that signs transactions (0x-prefixed hex). */
   readonly privateKey: Hex;
   readonly pollingIntervalMs?: number;
+  /** Blocks per `eth_getLogs` to start with (log-reader.ts; default 2,000). */
+  readonly logRange?: number;
+  /** Blocks on top of a deposit before {@link ChainService.depositsOf} reports it (default: per chain, `defaultConfirmations`; docs/adr/0014). */
+  readonly confirmations?: number;
 }
 
 export interface Clients {
@@ -141,7 +187,22 @@ export async function deployAdjudicator(clients: Clients): Promise<Address> {
   return receipt.contractAddress.toLowerCase() as Address;
 }
 
-const DEPOSITED_EVENT = getAbiItem({ abi: LanesAdjudicatorAbi, name: 'Deposited' });
+/** How long a deposit's permit stays valid (seconds of chain time): it is used within one transaction. */
+const PERMIT_TTL_S = 3600n;
+
+/** The custom error a simulated call reverted with, if it reverted with one of the contract's. */
+function revertName(e: unknown): string | undefined {
+  if (!(e instanceof BaseError)) return undefined;
+  const reverted = e.walk((x) => x instanceof ContractFunctionRevertedError);
+  return reverted instanceof ContractFunctionRevertedError ? reverted.data?.errorName : undefined;
+}
+
+/** Every event of the adjudicator (what `events` reads). */
+const EVERYTHING: LogFilter = {
+  channelEvents: ['Deposited', 'Closed', 'Challenged', 'Concluded', 'ItemFailed', 'Unlocked'],
+  hashlocks: 'all',
+  account: 'all',
+};
 const lower = (a: string) => a.toLowerCase() as Address;
 
 /** The id of a channel named by a batch item's ABI params, on `on`'s chain and adjudicator. */
@@ -170,7 +231,12 @@ function sigBytes(s: { r: `0x${string}`; s: `0x${string}`; v: number }): Uint8Ar
   return concatBytes(hexToBytes(s.r), hexToBytes(s.s), Uint8Array.of(s.v));
 }
 
-const ITEM_EVENT: Record<BatchOperation, ChainEvent['type']> = { close: 'closed', challenge: 'challenged', conclude: 'concluded' };
+const ITEM_EVENT: Record<BatchOperation, ChainEvent['type']> = {
+  close: 'closed',
+  challenge: 'challenged',
+  conclude: 'concluded',
+  unlock: 'unlocked',
+};
 
 /** Matches a batch receipt's events to its items: each item emits exactly one item-level event, in order. */
 export function itemResults(operation: BatchOperation, events: readonly ChainEvent[], count: number): ItemResult[] {
@@ -186,12 +252,51 @@ export function itemResults(operation: BatchOperation, events: readonly ChainEve
 /** A {@link ChainService} over viem. Transactions from one service are sent one at a time. */
 export async function createChainService(conn: ChainConnection & { readonly adjudicator: Address }): Promise<ChainService> {
   const clients = await createClients(conn);
-  return chainServiceFromClients(clients, conn.adjudicator);
+  return chainServiceFromClients(clients, conn.adjudicator, {
+    ...(conn.logRange === undefined ? {} : { range: conn.logRange }),
+    confirmations: conn.confirmations ?? defaultConfirmations(BigInt(clients.chain.id)),
+  });
 }
 
-export function chainServiceFromClients(clients: Clients, adjudicator: Address): ChainService {
+/** `eth_getLogs` through a client, without viem's retries (a refused range is halved at once instead). */
+export function getLogsOf(publicClient: PublicClient<Transport, Chain>): GetLogs {
+  return async (q) => {
+    const raw = await publicClient.request(
+      {
+        method: 'eth_getLogs',
+        params: [
+          {
+            address: q.address,
+            fromBlock: numberToHex(q.fromBlock),
+            toBlock: numberToHex(q.toBlock),
+            topics: q.topics as (Hex | Hex[] | null)[],
+          },
+        ],
+      },
+      { retryCount: 0 },
+    );
+    return raw.map((l) => formatLog(l));
+  };
+}
+
+export function chainServiceFromClients(
+  clients: Clients,
+  adjudicator: Address,
+  { confirmations = 0, ...logs }: LogReaderOptions & { readonly confirmations?: number } = {},
+): ChainService {
   const { publicClient, walletClient, account } = clients;
   const contract = { address: adjudicator, abi: LanesAdjudicatorAbi } as const;
+  const reader = new LogReader(getLogsOf(publicClient), adjudicator, logs);
+  /** Everything of the adjudicator in `[from, to]`, range after range. */
+  async function readAll(from: bigint, to: bigint, filter: LogFilter): Promise<ChainEvent[]> {
+    const out: ChainEvent[] = [];
+    for (let next = from; next <= to; ) {
+      const r = await reader.read(next, to, filter);
+      out.push(...r.events);
+      next = r.to + 1n;
+    }
+    return out;
+  }
   // One transaction in flight per service: nonces stay sequential and EDR's automine never
   // sees a gap. (The coordinator, which needs throughput, manages nonces itself.)
   let queue: Promise<unknown> = Promise.resolve();
@@ -214,17 +319,58 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
 
   const isNative = (asset: Address) => /^0x0{40}$/.test(asset);
 
+  const readAllowance = (token: Address) =>
+    publicClient.readContract({ address: token, abi: erc20Abi, functionName: 'allowance', args: [account.address, adjudicator] });
+
   async function ensureAllowance(token: Address, amount: bigint): Promise<void> {
-    const allowance = await publicClient.readContract({
-      address: token,
-      abi: erc20Abi,
-      functionName: 'allowance',
-      args: [account.address, adjudicator],
-    });
-    if (allowance >= amount) return;
+    if ((await readAllowance(token)) >= amount) return;
     await confirm(
       await walletClient.writeContract({ address: token, abi: erc20Abi, functionName: 'approve', args: [adjudicator, 2n ** 256n - 1n] }),
     );
+  }
+
+  /** The token's permit domain separator, or null when it has no usable permit (read once per token). */
+  const permitDomains = new Map<Address, Promise<Hex | null>>();
+
+  /**
+   * A token deposit with the sending account's permit in the same transaction, or undefined when
+   * the token has no usable permit (then the caller approves instead). The permit is signed by
+   * the account that sends the transaction, for exactly `amount`, because the adjudicator asks
+   * the token for `permit(msg.sender, …)` and pulls the tokens from msg.sender; `participant` is
+   * only whom the deposit credits. The call is simulated first: when it would revert with
+   * `TransferFailed` (the permit gave no allowance: not EIP-2612 after all, like DAI's) the token
+   * is remembered as having none; any other revert is the deposit's own failure and is thrown
+   * as {@link ChainService.deposit} would. Nothing is retried once the transaction is sent, so a
+   * deposit is never made twice.
+   */
+  async function depositWithPermit(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint) {
+    const token = params.assets[assetIndex]!;
+    let domain = permitDomains.get(token);
+    if (!domain) {
+      domain = permitDomain(publicClient, token, BigInt(clients.chain.id), account.address.toLowerCase() as Address).then((d) => d ?? null);
+      permitDomains.set(token, domain);
+      // A failure to reach the chain is not an answer: ask again next time.
+      domain.catch(() => permitDomains.delete(token));
+    }
+    const separator = await domain;
+    if (separator === null) return undefined;
+    const now = (await publicClient.getBlock({ blockTag: 'latest' })).timestamp;
+    const permit = await signPermit(publicClient, account, { token, separator, spender: adjudicator, value: amount, deadline: now + PERMIT_TTL_S });
+    const call = {
+      ...contract,
+      account,
+      functionName: 'depositWithPermit',
+      args: [contractParams(params), BigInt(assetIndex), BigInt(participant), amount, permit.deadline, permit.v, permit.r, permit.s],
+    } as const;
+    try {
+      await publicClient.simulateContract(call);
+    } catch (e) {
+      if (revertName(e) !== 'TransferFailed') throw e;
+      permitDomains.set(token, Promise.resolve(null));
+      return undefined;
+    }
+    const { events: _events, ...receipt } = await confirm(await walletClient.writeContract(call));
+    return receipt;
   }
 
   async function batch(operation: BatchOperation, count: number, send: () => Promise<Hex>): Promise<BatchReceipt> {
@@ -242,7 +388,11 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
         const asset = params.assets[assetIndex];
         if (asset === undefined) throw new LanesError(`asset index ${assetIndex} out of range`, { code: 'INVALID_ARGUMENT' });
         const native = isNative(asset);
-        if (!native) await ensureAllowance(asset, amount);
+        if (!native && (await readAllowance(asset)) < amount) {
+          const permitted = await depositWithPermit(params, assetIndex, participant, amount);
+          if (permitted) return permitted;
+          await ensureAllowance(asset, amount);
+        }
         const hash = await walletClient.writeContract({
           ...contract,
           functionName: 'deposit',
@@ -298,6 +448,12 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
         walletClient.writeContract({ ...contract, functionName: 'concludeBatch', args: [items, PAYOUT[payout]] }),
       );
     },
+    unlockBatch(items, payout = 'transfer') {
+      const args = items.map((it) => ({ ...it, proof: it.proof as unknown as readonly [Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32] }));
+      return batch('unlock', items.length, () =>
+        walletClient.writeContract({ ...contract, functionName: 'unlockBatch', args: [args, PAYOUT[payout]] }),
+      );
+    },
     depositFromWithdrawable(params, assetIndex, participant, amount) {
       return serial(async () => {
         const hash = await walletClient.writeContract({
@@ -330,37 +486,56 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       const [amount, closed] = await publicClient.readContract({ ...contract, functionName: 'holdings', args: [channelId, asset] });
       return { amount, closed };
     },
-    async dispute(channelId) {
+    async dispute(channelId, at) {
       const [version, finalizesAt, stateHash] = await publicClient.readContract({
         ...contract,
         functionName: 'dispute',
         args: [channelId],
+        ...(at === undefined ? {} : { blockNumber: at }),
       });
       return finalizesAt === 0n ? undefined : { version, finalizesAt, stateHash };
     },
     revealedAt: (hashlock) => publicClient.readContract({ ...contract, functionName: 'revealedAt', args: [hashlock] }),
     withdrawable: (who, asset) => publicClient.readContract({ ...contract, functionName: 'withdrawable', args: [who, asset] }),
     blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
+    tokenMetadata: (token) => readTokenMetadata(publicClient, token),
     async timestamp() {
       return (await publicClient.getBlock({ blockTag: 'latest' })).timestamp;
+    },
+
+    async blockTimestamp(block) {
+      return (await publicClient.getBlock({ blockNumber: block })).timestamp;
     },
 
     async events(fromBlock, toBlock) {
       const latest = toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
       if (latest < fromBlock) return { events: [], nextBlock: fromBlock };
-      const logs = await publicClient.getLogs({ address: adjudicator, fromBlock, toBlock: latest });
-      return { events: decodeEvents(logs), nextBlock: latest + 1n };
+      return { events: await readAll(fromBlock, latest, EVERYTHING), nextBlock: latest + 1n };
     },
 
-    async depositsOf(channelId) {
-      const logs = await publicClient.getLogs({
-        address: adjudicator,
-        event: DEPOSITED_EVENT,
-        args: { channelId },
-        fromBlock: 0n,
-        toBlock: 'latest',
-      });
-      return { events: decodeEvents(logs) };
+    async depositsOf(channelId, fromBlock = 0n, toBlock) {
+      const to = toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 })) - BigInt(confirmations);
+      return { events: await readAll(fromBlock, to, { channelEvents: ['Deposited'], channelIds: [channelId] }) };
+    },
+
+    readLogs: (from, upTo, filter) => reader.read(from, upTo, filter),
+
+    async blockHash(block) {
+      try {
+        return (await publicClient.getBlock({ blockNumber: block })).hash as Bytes32;
+      } catch (e) {
+        if (e instanceof BlockNotFoundError) return undefined;
+        throw e;
+      }
+    },
+
+    async transactionBlock(hash) {
+      try {
+        return (await publicClient.getTransactionReceipt({ hash })).blockNumber;
+      } catch (e) {
+        if (e instanceof TransactionReceiptNotFoundError) return undefined;
+        throw e;
+      }
     },
 
     async registeredState(hash, params) {
@@ -376,25 +551,9 @@ export function chainServiceFromClients(clients: Clients, adjudicator: Address):
       const id = channelId(params);
       for (const it of call.args[0]) {
         if (channelIdOfItem(params, it.params) !== id) continue;
-        const balances = pairs(it.balances);
-        const sig = sigBytes;
         return {
-          state: {
-            channelId: id,
-            version: it.version,
-            balances,
-            locks: it.locks.map((l) => ({
-              id: l.id,
-              asset: l.asset,
-              amount: l.amount,
-              sender: l.sender as 0 | 1,
-              receiver: l.receiver as 0 | 1,
-              hashlock: l.hashlock,
-              expiry: l.expiry,
-            })),
-            isFinal: it.isFinal,
-          },
-          signatures: [sig(it.sigs[0]), sig(it.sigs[1])],
+          state: { channelId: id, version: it.version, balances: pairs(it.balances), locksRoot: it.locksRoot, isFinal: it.isFinal },
+          signatures: [sigBytes(it.sigs[0]), sigBytes(it.sigs[1])],
         };
       }
       return undefined;

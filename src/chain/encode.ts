@@ -5,6 +5,7 @@
 import { type Address, type Bytes32, bytesToHex } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { ChannelParams } from '../core/params.ts';
+import { lockProof, locksRoot } from '../core/locks.ts';
 import type { ChannelState, Lock } from '../core/state.ts';
 import type { SignedState } from '../core/validate.ts';
 
@@ -42,7 +43,7 @@ export interface ChallengeItem {
   readonly params: ContractParams;
   readonly version: bigint;
   readonly balances: readonly bigint[];
-  readonly locks: readonly ContractLock[];
+  readonly locksRoot: Bytes32;
   readonly isFinal: boolean;
   readonly sigs: readonly [ContractSignature, ContractSignature];
 }
@@ -50,8 +51,16 @@ export interface ChallengeItem {
 export interface ConcludeItem {
   readonly params: ContractParams;
   readonly balances: readonly bigint[];
-  readonly locks: readonly ContractLock[];
+  readonly locksRoot: Bytes32;
   readonly isFinal: boolean;
+}
+
+/** A lock of a concluded state, at its slot of the lock tree, with its proof (docs/adr/0010). */
+export interface UnlockItem {
+  readonly params: ContractParams;
+  readonly lock: ContractLock;
+  readonly index: bigint;
+  readonly proof: readonly Bytes32[];
 }
 
 export function contractParams(p: ChannelParams): ContractParams {
@@ -95,7 +104,7 @@ export function challengeItem(params: ChannelParams, signed: SignedState): Chall
     params: contractParams(params),
     version: signed.state.version,
     balances: flatBalances(signed.state),
-    locks: signed.state.locks.map(contractLock),
+    locksRoot: locksRoot(signed.state.locks),
     isFinal: signed.state.isFinal,
     sigs: [contractSignature(signed.signatures[0]), contractSignature(signed.signatures[1])],
   };
@@ -103,5 +112,12 @@ export function challengeItem(params: ChannelParams, signed: SignedState): Chall
 
 /** The registered state's contents as a conclude item. */
 export function concludeItem(params: ChannelParams, state: ChannelState): ConcludeItem {
-  return { params: contractParams(params), balances: flatBalances(state), locks: state.locks.map(contractLock), isFinal: state.isFinal };
+  return { params: contractParams(params), balances: flatBalances(state), locksRoot: locksRoot(state.locks), isFinal: state.isFinal };
+}
+
+/** The lock at slot `index` of `state` (the state a channel concluded with) as an unlock item. */
+export function unlockItem(params: ChannelParams, state: ChannelState, index: number): UnlockItem {
+  const lock = state.locks[index];
+  if (!lock) throw new InvalidArgumentError(`the state has no lock at slot ${index}`);
+  return { params: contractParams(params), lock: contractLock(lock), index: BigInt(index), proof: lockProof(state.locks, index) };
 }

@@ -1,6 +1,7 @@
 /**
  * The adjudicator's events as a typed union, decoded from logs. Each event carries its
- * position (block, log index) so a consumer can resume from a block and ignore replays.
+ * position (block, its hash, log index) so a consumer can resume from a block, ignore replays,
+ * and notice a reorg that replaced the block (docs/adr/0014).
  */
 import { type Log, parseEventLogs } from 'viem';
 import type { Address, Bytes32 } from '../core/bytes.ts';
@@ -11,11 +12,13 @@ import { LanesAdjudicatorAbi } from './artifacts/LanesAdjudicator.ts';
 export const ITEM_REASONS = ['none', ...ADJUDICATOR_FAILURES] as const;
 export type ItemReason = Exclude<(typeof ITEM_REASONS)[number], 'none'>;
 
-export const OPERATIONS = ['close', 'challenge', 'conclude'] as const;
+export const OPERATIONS = ['close', 'challenge', 'conclude', 'unlock'] as const;
 export type BatchOperation = (typeof OPERATIONS)[number];
 
 export interface EventMeta {
   readonly blockNumber: bigint;
+  /** The hash of the block the event is in: a reorg that replaces the block changes it. */
+  readonly blockHash: Bytes32;
   readonly logIndex: number;
   readonly transactionHash: Bytes32;
 }
@@ -26,6 +29,7 @@ export type ChainEvent = EventMeta &
     | { type: 'closed'; channelId: Bytes32; version: bigint }
     | { type: 'challenged'; channelId: Bytes32; version: bigint; finalizesAt: bigint }
     | { type: 'concluded'; channelId: Bytes32; version: bigint }
+    | { type: 'unlocked'; channelId: Bytes32; index: number; to: Address; amount: bigint }
     | { type: 'item-failed'; channelId: Bytes32; operation: BatchOperation; reason: ItemReason }
     | { type: 'secret-revealed'; hashlock: Bytes32; secret: Bytes32 }
     | { type: 'payout-deferred'; account: Address; asset: Address; amount: bigint }
@@ -38,7 +42,12 @@ const lower = (a: string) => a.toLowerCase() as Address;
 export function decodeEvents(logs: readonly Log[]): ChainEvent[] {
   const parsed = parseEventLogs({ abi: LanesAdjudicatorAbi, logs: logs as Log[], strict: true });
   return parsed.map((l): ChainEvent => {
-    const meta: EventMeta = { blockNumber: l.blockNumber, logIndex: l.logIndex, transactionHash: l.transactionHash };
+    const meta: EventMeta = {
+      blockNumber: l.blockNumber,
+      blockHash: l.blockHash,
+      logIndex: l.logIndex,
+      transactionHash: l.transactionHash,
+    };
     switch (l.eventName) {
       case 'Deposited':
         return {
@@ -56,6 +65,8 @@ export function decodeEvents(logs: readonly Log[]): ChainEvent[] {
         return { ...meta, type: 'challenged', channelId: l.args.channelId, version: l.args.version, finalizesAt: l.args.finalizesAt };
       case 'Concluded':
         return { ...meta, type: 'concluded', channelId: l.args.channelId, version: l.args.version };
+      case 'Unlocked':
+        return { ...meta, type: 'unlocked', channelId: l.args.channelId, index: Number(l.args.index), to: lower(l.args.to), amount: l.args.amount };
       case 'ItemFailed':
         return {
           ...meta,

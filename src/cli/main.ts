@@ -112,6 +112,7 @@ interface StartOptions {
   maxDeposit?: string[];
   acceptChannels?: boolean;
   maxPendingChannels?: string;
+  confirmations?: string;
   signerWorkers?: string;
   loadGenerator?: boolean;
   autoWithdraw?: string | boolean;
@@ -131,6 +132,8 @@ interface ConfigFile {
   autoWithdraw?: string | boolean;
   /** NodeConfig.limits.maxPendingChannelsPerPeer. */
   maxPendingChannels?: number;
+  /** NodeConfig.confirmations. */
+  confirmations?: number;
   /** NodeConfig.timeouts, in milliseconds. */
   timeouts?: unknown;
   policies?: {
@@ -196,6 +199,7 @@ example(
     .option('--api-port <port>', 'control API port (0: any free port)', '0')
     .option('--accept-channels', 'accept channels others open that ask us to deposit nothing (by default a node accepts none)')
     .option('--max-pending-channels <n>', 'channels one peer may open with us that are not funded yet (default 16)')
+    .option('--confirmations <n>', 'blocks on top of an event before it counts (default: 0 on dev chains, else 12)')
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
     .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
@@ -216,6 +220,9 @@ example(
       const maxPending = o.maxPendingChannels ?? file.maxPendingChannels;
       if (maxPending !== undefined && !/^\d{1,9}$/.test(String(maxPending)))
         throw new InvalidArgumentError(`--max-pending-channels "${String(maxPending)}" must be a whole number`);
+      const confirmations = o.confirmations ?? file.confirmations;
+      if (confirmations !== undefined && !/^\d{1,3}$/.test(String(confirmations)))
+        throw new InvalidArgumentError(`--confirmations "${String(confirmations)}" must be a whole number of blocks`);
       const autoWithdraw = o.autoWithdraw ?? file.autoWithdraw;
       const withdrawTo = typeof autoWithdraw === 'string' ? autoWithdraw.toLowerCase() : undefined;
       if (withdrawTo !== undefined && !isAddress(withdrawTo))
@@ -236,6 +243,7 @@ example(
         ...(autoWithdraw ? { autoWithdraw: withdrawTo === undefined ? {} : { to: withdrawTo } } : {}),
         ...(file.timeouts === undefined ? {} : { timeouts: timeouts(file.timeouts) }),
         ...(maxPending === undefined ? {} : { limits: { maxPendingChannelsPerPeer: Number(maxPending) } }),
+        ...(confirmations === undefined ? {} : { confirmations: Number(confirmations) }),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).
       const { runDaemon } = await import('../daemon/daemon.ts');

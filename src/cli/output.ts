@@ -2,13 +2,15 @@
 import Table from 'cli-table3';
 import { jsonify } from '../sdk/json.ts';
 import type { ChannelInfo } from '../sdk/api.ts';
+import { AssetBook } from '../sdk/asset-info.ts';
 import { formatAmount, shortHex } from './units.ts';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(jsonify(value), null, 2) + '\n');
 }
 
-export function channelTable(channels: readonly ChannelInfo[]): string {
+/** Channels as a table; amounts in the units of `book` (ETH alone when not given). */
+export function channelTable(channels: readonly ChannelInfo[], book: AssetBook = new AssetBook()): string {
   const t = new Table({
     head: ['channel', 'status', 'role', 'counterparty', 'mine', 'theirs', 'version'],
     style: { head: [], border: [] },
@@ -20,15 +22,16 @@ export function channelTable(channels: readonly ChannelInfo[]): string {
       c.status,
       c.role,
       `${shortHex(c.counterparty.address)}${c.counterparty.connected ? '' : ' (offline)'}`,
-      b.map((x) => formatAmount(x.mine, x.asset)).join('\n'),
-      b.map((x) => formatAmount(x.theirs, x.asset)).join('\n'),
+      b.map((x) => formatAmount(x.mine, x.asset, book)).join('\n'),
+      b.map((x) => formatAmount(x.theirs, x.asset, book)).join('\n'),
       c.version.toString(),
     ]);
   }
   return t.toString();
 }
 
-export function channelDetails(c: ChannelInfo): string {
+/** One channel; amounts in the units of `book` (ETH alone when not given). */
+export function channelDetails(c: ChannelInfo, book: AssetBook = new AssetBook()): string {
   const lines = [
     `channel       ${c.id}`,
     `status        ${c.status}${c.note ? ` (${c.note})` : ''}`,
@@ -40,7 +43,7 @@ export function channelDetails(c: ChannelInfo): string {
   ];
   for (const b of c.balances)
     lines.push(
-      `balance       ${formatAmount(b.mine, b.asset)} mine, ${formatAmount(b.theirs, b.asset)} theirs${b.locked ? `, ${formatAmount(b.locked, b.asset)} locked` : ''}`,
+      `balance       ${formatAmount(b.mine, b.asset, book)} mine, ${formatAmount(b.theirs, b.asset, book)} theirs${b.locked ? `, ${formatAmount(b.locked, b.asset, book)} locked` : ''}`,
     );
   return lines.join('\n');
 }

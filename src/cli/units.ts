@@ -1,33 +1,50 @@
 /**
- * Amounts on the command line: `1.5eth`, `0.25ether`, `100gwei`, `42wei`, or a plain integer
- * of base units. A decimal without a unit is refused: "1.5" could mean ETH or wei.
+ * Amounts on the command line: `1.5eth`, `0.25ether`, `100gwei`, `42wei`, a token amount in its
+ * own symbol (`10tUSD`, `10 tUSD`), or a plain integer of base units. A decimal without a unit is
+ * refused: "1.5" could mean ETH or wei. Token symbols and decimals come from the daemon, which
+ * read them once from each token and keeps only answers fit to show (src/sdk/asset-info.ts).
  */
 import { type Address, NATIVE_ASSET } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
+import { AssetBook, shortAddress } from '../sdk/asset-info.ts';
+import type { LanesApi } from '../sdk/api.ts';
 
-const UNITS: Record<string, number> = { eth: 18, ether: 18, gwei: 9, wei: 0 };
+/** ETH alone: for amounts read before any daemon is asked (flags of `node start`). */
+const NATIVE_BOOK = new AssetBook();
 
+/** An amount in ETH units or base units, of no asset in particular. */
 export function parseAmount(text: string, what = 'amount'): bigint {
-  const m = /^\s*([0-9]+)(?:\.([0-9]+))?\s*([a-z]*)\s*$/i.exec(text);
-  if (!m) throw new InvalidArgumentError(`${what} "${text}" is not an amount: use 1.5eth, 100gwei, or a whole number of base units`);
-  const [, whole, fraction = '', unitRaw] = m;
-  const unit = unitRaw!.toLowerCase();
-  if (unit === '' && fraction !== '')
-    throw new InvalidArgumentError(`${what} "${text}" has decimals but no unit: write ${text}eth, or give base units`);
-  const decimals = unit === '' ? 0 : UNITS[unit];
-  if (decimals === undefined) throw new InvalidArgumentError(`${what} "${text}" has an unknown unit "${unitRaw}" (use eth, gwei or wei)`);
-  if (fraction.length > decimals) throw new InvalidArgumentError(`${what} "${text}" has more decimals than ${unit} allows (${decimals})`);
-  return BigInt(whole!) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, '0') || '0');
+  return NATIVE_BOOK.parse(text, what).amount;
 }
 
-/** `1.5 ETH` for the native asset; base units and a short address for tokens. */
-export function formatAmount(amount: bigint, asset: Address = NATIVE_ASSET): string {
-  if (asset !== NATIVE_ASSET) return `${amount} ${shortHex(asset)}`;
-  const whole = amount / 10n ** 18n;
-  const frac = (amount % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '');
-  return `${whole}${frac ? `.${frac}` : ''} ETH`;
+/** `1.5 ETH`; `99.99 tUSD` for a token the book knows; base units and a short address otherwise. */
+export function formatAmount(amount: bigint, asset: Address = NATIVE_ASSET, book: AssetBook = NATIVE_BOOK): string {
+  return book.format(amount, asset);
 }
 
 export function shortHex(hex: string): string {
-  return hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex;
+  return shortAddress(hex);
+}
+
+/** The assets the daemon knows (ETH and its channels' tokens), for printing and reading amounts. */
+export async function assetBook(node: Pick<LanesApi, 'info'>): Promise<AssetBook> {
+  return new AssetBook((await node.info()).assets ?? []);
+}
+
+/**
+ * A typed amount of one of `assets` (a channel's), or of `named` when `--asset` names one: the
+ * unit must be that asset's (ETH units for ETH, the token's symbol for a token), or absent for
+ * base units. Returns the asset the amount is in (undefined: base units, asset not named).
+ */
+export function amountOf(
+  book: AssetBook,
+  text: string,
+  assets: readonly Address[],
+  named: Address | undefined,
+  what = 'amount',
+): { asset: Address | undefined; amount: bigint } {
+  if (named !== undefined && !assets.includes(named))
+    throw new InvalidArgumentError(`--asset ${named} is not an asset of this channel (${assets.join(', ')})`);
+  const r = book.parse(text, what, named === undefined ? assets : [named]);
+  return { asset: r.asset ?? named, amount: r.amount };
 }

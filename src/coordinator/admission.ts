@@ -88,14 +88,17 @@ export async function admit(item: SettleItem, chain: ChainView, watched: Watched
       }
       const open = await openChannel(item.params, chain);
       if (!open.ok) return open;
-      return ok({ item, notBeforeChain: concludableAt(d.finalizesAt, item.state.locks) });
+      return ok({ item, notBeforeChain: concludableAt(d.finalizesAt) });
     }
   }
 }
 
-/** When a registered state may be concluded: the end of its period and of every lock in it. */
-export function concludableAt(finalizesAt: bigint, locks: readonly { readonly expiry: bigint }[]): bigint {
-  return locks.reduce((t, l) => (l.expiry > t ? l.expiry : t), finalizesAt);
+/**
+ * When a registered state may be concluded: the end of its period. Its locks no longer hold the
+ * conclusion back: each is unlocked on its own once its outcome is fixed (docs/adr/0010).
+ */
+export function concludableAt(finalizesAt: bigint): bigint {
+  return finalizesAt;
 }
 
 /** The channel's holdings per asset, if it holds anything and is not closed. */

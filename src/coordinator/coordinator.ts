@@ -25,7 +25,16 @@ import {
   chainServiceFromClients,
   createClients,
 } from '../chain/chain-service.ts';
+import {
+  type FollowPosition,
+  type FollowStep,
+  REORG_WINDOW,
+  checkConfirmations,
+  defaultConfirmations,
+  followStep,
+} from '../chain/chain-follower.ts';
 import type { ChainEvent } from '../chain/events.ts';
+import type { LogFilter } from '../chain/log-reader.ts';
 import { type Address, type Bytes32, type Hex, bytesToHex } from '../core/bytes.ts';
 import { SETTLE_PROTOCOL, type SettleItem, type SettleMessage, type SettlementFailure } from '../core/codec/settle.ts';
 import type { SignatureBackend } from '../core/crypto.ts';
@@ -55,6 +64,8 @@ export interface CoordinatorConfig {
   /** Replace a transaction not mined after this long (default 15 s). */
   readonly replaceAfterMs?: number;
   readonly pollMs?: number;
+  /** Blocks on top of an event before the watchtower acts on it (default per chain: 0 on dev chains, else 12; docs/adr/0014). */
+  readonly confirmations?: number;
   /** Item submissions (close, dispute, conclude, reveal) per peer; watches get ten times as much. */
   readonly rateLimit?: BucketPolicy;
   /** Channels one peer may have watched (default 10,000). */
@@ -103,6 +114,8 @@ export interface Coordinator {
 }
 
 const BATCH_KINDS: readonly BatchKind[] = ['close', 'dispute', 'conclude', 'reveal'];
+/** The position of a registration read again after a reorg (from the contract's storage, not a log). */
+const REREAD = { blockHash: `0x${'00'.repeat(32)}`, transactionHash: `0x${'00'.repeat(32)}`, logIndex: 0 } as const;
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
   const log = config.logger;
@@ -444,7 +457,50 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   // ---------------------------------------------------------------------------------------------
   // Watchtower
 
-  async function onEvents(events: readonly ChainEvent[], next: bigint): Promise<void> {
+  /**
+   * The chain, followed with `confirmations` blocks on top (src/chain/chain-follower.ts, docs/adr/0014):
+   * the watched channels' events and those of channels with items, read in bounded ranges.
+   */
+  const confirmations = checkConfirmations(config.confirmations ?? defaultConfirmations(chain.chainId));
+  const followFilter = (): LogFilter => {
+    const ids = new Set<Bytes32>(queue.watchedIds());
+    for (const i of queue.items.values()) if (i.channelId && (i.status === 'queued' || i.status === 'submitted')) ids.add(i.channelId);
+    return { channelEvents: ids.size > 0 ? ['Closed', 'Challenged', 'Concluded'] : [], channelIds: [...ids] };
+  };
+
+  async function followOnce(): Promise<boolean> {
+    const step = await followStep(chain, queue.follow!, { confirmations, window: REORG_WINDOW, filter: followFilter });
+    if (step.kind === 'idle') return true;
+    if (step.kind === 'reorg') await onReorg(step);
+    else await onEvents(step.events, step.position);
+    return step.kind === 'events' && step.caughtUp;
+  }
+
+  /**
+   * A reorg removed blocks whose events the watchtower acted on. A removed registration (the
+   * cheater's, or an answer) is read again at the fork: a stale state still registered there and
+   * older than the watched one is answered again, before its deadline.
+   */
+  async function onReorg(step: Extract<FollowStep, { kind: 'reorg' }>): Promise<void> {
+    log.warn({ fork: String(step.fork), removed: step.removed.length, deep: step.deep }, 'a reorg removed blocks the watchtower had read');
+    const recheck = new Set<Bytes32>();
+    for (const e of step.removed) {
+      if (e.type === 'challenged') recheck.add(e.channelId);
+      else if (e.type === 'closed' || e.type === 'concluded')
+        log.error({ channel: e.channelId, tx: e.transactionHash }, 'a settlement was removed by a reorg: its watch is gone until the node sends it again');
+    }
+    for (const channelId of recheck) {
+      const w = queue.watch(channelId);
+      const d = w ? await chain.dispute(channelId, step.fork) : undefined;
+      if (!w || !d || d.version >= w.version) continue;
+      await onChallenged({ type: 'challenged', channelId, version: d.version, finalizesAt: d.finalizesAt, ...REREAD, blockNumber: step.fork });
+    }
+    queue.setFollow(step.position);
+    await queue.flush();
+    schedule(0);
+  }
+
+  async function onEvents(events: readonly ChainEvent[], next: FollowPosition): Promise<void> {
     for (const e of events) {
       if (e.type === 'challenged') await onChallenged(e);
       else if (e.type === 'closed' || e.type === 'concluded') {
@@ -454,7 +510,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
         }
       }
     }
-    queue.setCursor(next);
+    queue.setFollow(next);
     await queue.flush();
     schedule(0);
   }
@@ -501,12 +557,12 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       }
     }
     if (!active('conclude', e.channelId, stateHash)) {
-      // Pay the channel out after the period (and its locks) even if its node stays offline.
+      // Pay the channel out after the period even if its node stays offline.
       enqueue({ kind: 'conclude', params: rec.params, state: ours }, 'conclude', {
         channelId: e.channelId,
         version: ours.version,
         stateHash,
-        notBeforeChain: concludableAt(e.finalizesAt, ours.locks),
+        notBeforeChain: concludableAt(e.finalizesAt),
         watchtower: true,
       });
     }
@@ -552,17 +608,26 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   await libp2p.start();
 
   await submitter.start();
-  const from = queue.cursor ?? (await chain.blockNumber());
-  if (queue.cursor === undefined) {
-    queue.setCursor(from);
+  if (queue.follow === undefined) {
+    const head = await chain.blockNumber();
+    queue.setFollow({ next: queue.cursor ?? (head > BigInt(confirmations) ? head - BigInt(confirmations) : 0n), blocks: [] });
     await queue.flush();
   }
-  const stopWatching = chain.watch({
-    fromBlock: from,
-    pollMs: config.pollMs ?? 200,
-    onEvents,
-    onError: (e) => log.warn({ err: e }, 'chain poll failed'),
-  });
+  let following: Promise<void> = Promise.resolve();
+  let followTimer: NodeJS.Timeout | undefined;
+  const follow = () => {
+    if (stopped) return;
+    following = (async () => {
+      while (!stopped && !(await followOnce()));
+    })().catch((e: unknown) => log.warn({ err: e }, 'chain poll failed'));
+    void following.finally(() => {
+      if (!stopped) followTimer = setTimeout(follow, config.pollMs ?? 200);
+    });
+  };
+  followTimer = setTimeout(follow, 0);
+  const stopWatching = () => {
+    if (followTimer) clearTimeout(followTimer);
+  };
   schedule(0);
   const address = clients.account.address.toLowerCase() as Address;
   log.info({ address, peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) }, 'coordinator started');
@@ -607,6 +672,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       stopped = true;
       if (timer) clearTimeout(timer);
       stopWatching();
+      await following;
       await ticking;
       await submitter.stop();
       for (const s of streams.values()) s.close();

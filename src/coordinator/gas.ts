@@ -15,7 +15,7 @@ import { NATIVE_ASSET } from '../core/bytes.ts';
 import type { SettleItem } from '../core/codec/settle.ts';
 
 /** Per-item gas by kind, for the planner's caps: measured figures (README, Gas) with margin. */
-export const ITEM_GAS = { close: 45_000, dispute: 70_000, conclude: 45_000, perAsset: 15_000, perLock: 30_000, perSecret: 25_000 };
+export const ITEM_GAS = { close: 45_000, dispute: 70_000, conclude: 45_000, perAsset: 15_000, rootedLocks: 25_000, perSecret: 25_000 };
 
 /**
  * What one netted payout can cost beyond its simulation, at worst.
@@ -47,7 +47,9 @@ export function itemGas(item: SettleItem): number {
   if (item.kind === 'watch') return 0;
   const state = item.kind === 'conclude' ? item.state : item.signed.state;
   const base = item.kind === 'close' ? ITEM_GAS.close : item.kind === 'dispute' ? ITEM_GAS.dispute : ITEM_GAS.conclude;
-  return base + ITEM_GAS.perAsset * (item.params.assets.length - 1) + ITEM_GAS.perLock * state.locks.length + payoutGas(item);
+  // Locks cost a dispute nothing (the state carries their root); a conclusion with locks stores the root.
+  const locks = item.kind === 'conclude' && state.locks.length > 0 ? ITEM_GAS.rootedLocks : 0;
+  return base + ITEM_GAS.perAsset * (item.params.assets.length - 1) + locks + payoutGas(item);
 }
 
 /** The distinct (recipient, asset) payouts a batch can make: the adjudicator nets them per pair. */

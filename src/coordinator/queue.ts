@@ -13,6 +13,7 @@
  * Keys: `i/<id>` item, `b/<id>` batch, `w/<channelId>` watched state, `m/<name>` counters.
  * Values: JSON with bigints as {"$n": "…"} and bytes as {"$x": "…"}.
  */
+import type { FollowPosition } from '../chain/chain-follower.ts';
 import type { Bytes32 } from '../core/bytes.ts';
 import { type Result, ok, reject } from '../core/result.ts';
 import { type DurableLmdb, openDurableLmdb } from '../store/durable-lmdb.ts';
@@ -64,8 +65,10 @@ export class CoordinatorQueue {
   nextGroupId = 1n;
   /** The next nonce this coordinator will use (never goes down). */
   nextNonce = 0n;
-  /** The chain block to read events from next. */
+  /** The chain block to read events from next (before confirmations: read once, then {@link follow}). */
   cursor: bigint | undefined;
+  /** Where the watchtower follows the chain (src/chain/chain-follower.ts, docs/adr/0014). */
+  follow: FollowPosition | undefined;
 
   private constructor(kv: DurableLmdb, maxWatchesPerPeer: number) {
     this.#kv = kv;
@@ -105,6 +108,8 @@ export class CoordinatorQueue {
     this.nextGroupId = (await meta('nextGroupId')) ?? 1n;
     this.nextNonce = (await meta('nextNonce')) ?? 0n;
     this.cursor = await meta('cursor');
+    const follow = await this.#kv.get('m/follow');
+    this.follow = follow === undefined ? undefined : decode<FollowPosition>(follow);
   }
 
   putItem(item: ItemRecord): void {
@@ -231,6 +236,16 @@ export class CoordinatorQueue {
     if (nonce <= this.nextNonce) return;
     this.nextNonce = nonce;
     this.#kv.write({ key: 'm/nextNonce', value: encode(this.nextNonce) });
+  }
+
+  setFollow(position: FollowPosition): void {
+    this.follow = position;
+    this.#kv.write({ key: 'm/follow', value: encode(position) });
+  }
+
+  /** The channels whose states are watched. */
+  watchedIds(): IterableIterator<Bytes32> {
+    return this.#watches.keys();
   }
 
   setCursor(block: bigint): void {

@@ -5,9 +5,10 @@
  * with name "Lanes", version "1", the channel's chain id and the adjudicator address.
  *
  * The encoding follows https://eips.ethereum.org/EIPS/eip-712: `uint256[]` is hashed as the
- * keccak of its concatenated 32-byte words, `Lock[]` as the keccak of the concatenated
- * `hashStruct` of each lock. A state without locks therefore costs one constant hash
- * ({@link EMPTY_ARRAY_HASH}) on-chain and off.
+ * keccak of its concatenated 32-byte words. The state commits to its locks by `locksRoot`, the
+ * root of the lock tree (src/core/locks.ts, docs/adr/0010): `0x00…00` without locks, so a state
+ * without locks costs nothing extra on-chain or off, and one with hundreds costs the same
+ * signature.
  *
  * These functions are hand-written over bytes because they run for every update; the test
  * suite checks them against viem's independent `hashTypedData` and against the contract.
@@ -25,17 +26,17 @@ import {
   writeWord,
 } from './bytes.ts';
 import type { ChannelParams } from './params.ts';
-import type { ChannelState, Lock } from './state.ts';
+import { locksRootBytes } from './locks.ts';
+import type { ChannelState } from './state.ts';
+
 
 export const DOMAIN_NAME = 'Lanes';
 export const DOMAIN_VERSION = '1';
 
 export const DOMAIN_TYPE = 'EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)';
-export const LOCK_TYPE = 'Lock(uint64 id,uint8 asset,uint256 amount,uint8 sender,uint8 receiver,bytes32 hashlock,uint64 expiry)';
-export const STATE_TYPE = `State(bytes32 channelId,uint64 version,uint256[] balances,Lock[] locks,bool isFinal)${LOCK_TYPE}`;
+export const STATE_TYPE = 'State(bytes32 channelId,uint64 version,uint256[] balances,bytes32 locksRoot,bool isFinal)';
 
 export const DOMAIN_TYPEHASH = keccak256(utf8(DOMAIN_TYPE));
-export const LOCK_TYPEHASH = keccak256(utf8(LOCK_TYPE));
 export const STATE_TYPEHASH = keccak256(utf8(STATE_TYPE));
 /** keccak256 of the empty byte string: the hash of an empty EIP-712 array. */
 export const EMPTY_ARRAY_HASH = keccak256(new Uint8Array(0));
@@ -74,19 +75,6 @@ export function domainSeparatorOf(params: Pick<ChannelParams, 'chainId' | 'adjud
   return sep;
 }
 
-export function hashLock(lock: Lock): Uint8Array {
-  const buf = new Uint8Array(32 * 8);
-  buf.set(LOCK_TYPEHASH, 0);
-  writeWord(buf, 32, lock.id);
-  writeWord(buf, 64, BigInt(lock.asset));
-  writeWord(buf, 96, lock.amount);
-  writeWord(buf, 128, BigInt(lock.sender));
-  writeWord(buf, 160, BigInt(lock.receiver));
-  buf.set(hexToBytes(lock.hashlock), 192);
-  writeWord(buf, 224, lock.expiry);
-  return keccak256(buf);
-}
-
 /** keccak256 of the flattened balances `[a0p0, a0p1, a1p0, a1p1, ...]`. */
 export function hashBalances(state: ChannelState): Uint8Array {
   const buf = new Uint8Array(64 * state.balances.length);
@@ -97,13 +85,6 @@ export function hashBalances(state: ChannelState): Uint8Array {
   return keccak256(buf);
 }
 
-export function hashLocks(locks: readonly Lock[]): Uint8Array {
-  if (locks.length === 0) return EMPTY_ARRAY_HASH;
-  const buf = new Uint8Array(32 * locks.length);
-  locks.forEach((lock, i) => buf.set(hashLock(lock), 32 * i));
-  return keccak256(buf);
-}
-
 /** EIP-712 `hashStruct(state)`. */
 export function hashState(state: ChannelState): Uint8Array {
   const buf = new Uint8Array(32 * 6);
@@ -111,7 +92,7 @@ export function hashState(state: ChannelState): Uint8Array {
   buf.set(hexToBytes(state.channelId), 32);
   writeWord(buf, 64, state.version);
   buf.set(hashBalances(state), 96);
-  buf.set(hashLocks(state.locks), 128);
+  buf.set(locksRootBytes(state.locks), 128);
   writeWord(buf, 160, state.isFinal ? 1n : 0n);
   return keccak256(buf);
 }
@@ -128,14 +109,13 @@ export interface StateTypedData {
   readonly domain: { name: string; version: string; chainId: bigint; verifyingContract: Address };
   readonly types: {
     readonly State: readonly { name: string; type: string }[];
-    readonly Lock: readonly { name: string; type: string }[];
   };
   readonly primaryType: 'State';
   readonly message: {
     channelId: Bytes32;
     version: bigint;
     balances: bigint[];
-    locks: { id: bigint; asset: number; amount: bigint; sender: number; receiver: number; hashlock: Hex; expiry: bigint }[];
+    locksRoot: Hex;
     isFinal: boolean;
   };
 }
@@ -145,17 +125,8 @@ export const STATE_TYPES: StateTypedData['types'] = {
     { name: 'channelId', type: 'bytes32' },
     { name: 'version', type: 'uint64' },
     { name: 'balances', type: 'uint256[]' },
-    { name: 'locks', type: 'Lock[]' },
+    { name: 'locksRoot', type: 'bytes32' },
     { name: 'isFinal', type: 'bool' },
-  ],
-  Lock: [
-    { name: 'id', type: 'uint64' },
-    { name: 'asset', type: 'uint8' },
-    { name: 'amount', type: 'uint256' },
-    { name: 'sender', type: 'uint8' },
-    { name: 'receiver', type: 'uint8' },
-    { name: 'hashlock', type: 'bytes32' },
-    { name: 'expiry', type: 'uint64' },
   ],
 };
 
@@ -169,7 +140,7 @@ export function stateTypedData(params: Pick<ChannelParams, 'chainId' | 'adjudica
       channelId: state.channelId,
       version: state.version,
       balances: state.balances.flatMap(([a, b]) => [a, b]),
-      locks: state.locks.map((l) => ({ ...l })),
+      locksRoot: bytesToHex(locksRootBytes(state.locks)),
       isFinal: state.isFinal,
     },
   };

@@ -9,6 +9,7 @@ export * from './errors.ts';
 export * from './params.ts';
 export * from './state.ts';
 export * from './eip712.ts';
+export * from './locks.ts';
 export * from './crypto.ts';
 export * from './ops.ts';
 export * from './transitions.ts';

@@ -9,8 +9,12 @@ import { type Bytes32, MAX_UINT256 } from './bytes.ts';
 import type { ChannelParams, ParticipantIndex } from './params.ts';
 import { channelId } from './params.ts';
 
-/** The most locks one state may carry: bounds message size and the on-chain cost of a dispute. */
-export const MAX_LOCKS = 64;
+/**
+ * The most locks one state may carry: the lock tree's capacity (src/core/locks.ts, 2^10). The
+ * signed state commits to them by a root, so their number changes neither the signature nor a
+ * dispute's cost; it bounds message size and memory.
+ */
+export const MAX_LOCKS = 1024;
 
 /**
  * The most one channel may hold of one asset (2^128 - 1), as the adjudicator enforces it on every
@@ -75,4 +79,22 @@ export function totalsFit(state: ChannelState): boolean {
 
 export function findLock(state: ChannelState, id: bigint): Lock | undefined {
   return state.locks.find((l) => l.id === id);
+}
+
+/**
+ * A state as the adjudicator holds it: its locks only by their tree's root (docs/adr/0010). What
+ * a challenge transaction's calldata carries; the node rebuilds the lock list from what it signed.
+ */
+export interface StateCommitment {
+  readonly channelId: Bytes32;
+  readonly version: bigint;
+  readonly balances: Balances;
+  readonly locksRoot: Bytes32;
+  readonly isFinal: boolean;
+}
+
+/** A {@link StateCommitment} with both participants' signatures. */
+export interface SignedCommitment {
+  readonly state: StateCommitment;
+  readonly signatures: readonly [Uint8Array, Uint8Array];
 }

@@ -15,12 +15,18 @@ import type { Op, TransitionContext } from './ops.ts';
 import { MAX_OPS } from './ops.ts';
 import { type ChannelParams, type ParticipantIndex, other } from './params.ts';
 import { type RejectReason, type Result, ok, reject } from './result.ts';
+import { deriveTree } from './locks.ts';
 import { type ChannelState, type Lock, MAX_LOCKS } from './state.ts';
 
 /** A mutable working copy of a state, private to this module. */
 interface Draft {
   balances: [bigint, bigint][];
+  /** In slot order (docs/adr/0010): a new lock is appended, a removed one replaced by the last. */
   locks: Lock[];
+  /** Slot of each lock id, built on first use. */
+  slots: Map<bigint, number> | undefined;
+  /** Slots whose lock changed (for the lock tree). */
+  changed: Set<number>;
   isFinal: boolean;
   totals: bigint[];
 }
@@ -29,7 +35,19 @@ function draftOf(state: ChannelState): Draft {
   const balances = state.balances.map(([a, b]) => [a, b] as [bigint, bigint]);
   const totals = balances.map(([a, b]) => a + b);
   for (const l of state.locks) totals[l.asset] = (totals[l.asset] ?? 0n) + l.amount;
-  return { balances, locks: [...state.locks], isFinal: state.isFinal, totals };
+  return { balances, locks: [...state.locks], slots: undefined, changed: new Set(), isFinal: state.isFinal, totals };
+}
+
+function slotsOf(d: Draft): Map<bigint, number> {
+  if (d.slots === undefined) d.slots = new Map(d.locks.map((l, i) => [l.id, i]));
+  return d.slots;
+}
+
+/** The draft's locks as a state's, with their tree derived from `from`'s. */
+function locksOf(from: ChannelState, d: Draft): readonly Lock[] {
+  if (d.changed.size === 0 && d.locks.length === from.locks.length) return from.locks;
+  deriveTree(from.locks, d.locks, d.changed);
+  return d.locks;
 }
 
 function checkAsset(params: ChannelParams, asset: number, what: string): Result<number> {
@@ -119,24 +137,39 @@ function applyLock(params: ChannelParams, d: Draft, op: Extract<Op, { kind: 'loc
   if (lock.expiry <= ctx.now)
     return reject('invalid-expiry', `lock ${lock.id} expiry ${lock.expiry} is not in the future (now ${ctx.now})`);
   if (d.locks.length >= MAX_LOCKS) return reject('too-many-locks', `a state holds at most ${MAX_LOCKS} locks`);
-  if (d.locks.some((l) => l.id === lock.id)) return reject('duplicate-lock', `lock ${lock.id} already exists`);
+  if (slotsOf(d).has(lock.id)) return reject('duplicate-lock', `lock ${lock.id} already exists`);
   const row = d.balances[lock.asset]!;
   if (row[lock.sender] < lock.amount) {
     return reject('insufficient-balance', `lock ${lock.id}: participant ${lock.sender} holds ${row[lock.sender]}, locks ${lock.amount}`);
   }
   row[lock.sender] -= lock.amount;
+  const slot = d.locks.length;
   d.locks.push({ ...lock });
+  slotsOf(d).set(lock.id, slot);
+  d.changed.add(slot);
   return ok(undefined);
 }
 
 function takeLock(d: Draft, lockId: bigint): Result<Lock> {
-  const i = d.locks.findIndex((l) => l.id === lockId);
-  if (i < 0) return reject('unknown-lock', `no pending lock ${lockId}`);
+  const i = slotsOf(d).get(lockId);
+  if (i === undefined) return reject('unknown-lock', `no pending lock ${lockId}`);
   return ok(d.locks[i]!);
 }
 
+/** Swap-remove: the last lock takes the removed one's slot (docs/adr/0010). */
 function removeLock(d: Draft, lockId: bigint): void {
-  d.locks = d.locks.filter((l) => l.id !== lockId);
+  const slots = slotsOf(d);
+  const i = slots.get(lockId)!;
+  const last = d.locks.length - 1;
+  slots.delete(lockId);
+  if (i !== last) {
+    const moved = d.locks[last]!;
+    d.locks[i] = moved;
+    slots.set(moved.id, i);
+    d.changed.add(i);
+  }
+  d.locks.pop();
+  d.changed.add(last);
 }
 
 function credit(d: Draft, asset: number, to: ParticipantIndex, amount: bigint, what: string): Result<void> {
@@ -259,7 +292,7 @@ export function applyUpdate(
     channelId: state.channelId,
     version: state.version + 1n,
     balances: d.balances,
-    locks: d.locks,
+    locks: locksOf(state, d),
     isFinal: d.isFinal,
   });
 }
@@ -299,7 +332,7 @@ export function selectOps(
     else rejected.push({ op, reason: r.reason, detail: r.detail });
   }
   return {
-    state: { channelId: state.channelId, version: state.version + 1n, balances: d.balances, locks: d.locks, isFinal: d.isFinal },
+    state: { channelId: state.channelId, version: state.version + 1n, balances: d.balances, locks: locksOf(state, d), isFinal: d.isFinal },
     accepted,
     rejected,
   };
@@ -367,4 +400,32 @@ export function cancelLock(
 
 export function finalize(params: ChannelParams, state: ChannelState, f: { id: bigint; by: ParticipantIndex }): Result<ChannelState> {
   return single(params, state, { kind: 'finalize', ...f }, { now: 0n });
+}
+
+/**
+ * The lock list after `ops` (their `lock`, `settle` and `cancel` operations) on `locks`, slot by
+ * slot as {@link applyUpdate} builds it, without balance checks: how the leader rebuilds the
+ * locks of a proposal it released from its durable delta (docs/adr/0010). Undefined when the
+ * operations do not fit the list (an unknown lock).
+ */
+export function replayLocks(locks: readonly Lock[], ops: readonly Op[]): readonly Lock[] | undefined {
+  const d: Draft = { balances: [], locks: [...locks], slots: undefined, changed: new Set(), isFinal: false, totals: [] };
+  for (const op of ops) {
+    if (op.kind === 'lock') {
+      if (slotsOf(d).has(op.lock.id)) return undefined;
+      slotsOf(d).set(op.lock.id, d.locks.length);
+      d.changed.add(d.locks.length);
+      d.locks.push({ ...op.lock });
+    } else if (op.kind === 'settle' || op.kind === 'cancel') {
+      if (!slotsOf(d).has(op.lockId)) return undefined;
+      removeLock(d, op.lockId);
+    }
+  }
+  const from: ChannelState = { channelId: '0x', version: 0n, balances: [], locks, isFinal: false };
+  return locksOf(from, d);
+}
+
+/** Whether an operation changes the lock list. */
+export function changesLocks(op: Op): boolean {
+  return op.kind === 'lock' || op.kind === 'settle' || op.kind === 'cancel';
 }

@@ -22,12 +22,22 @@ import type { LanesNode } from '../node/node.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
 import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
 import { prepareDataDir } from '../files/data-dir.ts';
-import { loadOrCreateKey } from '../files/key-file.ts';
+import { loadOrCreateKey, readKeyFile } from '../files/key-file.ts';
+import { bytesToHex } from '../core/bytes.ts';
+import { type MetricsServer, startMetricsServer } from '../api/metrics-server.ts';
 import { octal } from '../files/permissions.ts';
 
 export interface DaemonConfig {
   readonly dataDir: string;
   readonly keyFile?: string;
+  /**
+   * A key that sends the node's transactions and pays their gas (and its deposits), instead of
+   * the node key, which then only signs states (`--gas-key-file`; docs/adr/0016). Never created:
+   * it must hold ETH.
+   */
+  readonly gasKeyFile?: string;
+  /** Serve Prometheus metrics on this loopback port too, without the token (`--metrics-port`). */
+  readonly metricsPort?: number;
   readonly listen: readonly string[];
   readonly chainRpc: string;
   readonly adjudicator: Address;
@@ -46,6 +56,8 @@ export interface DaemonConfig {
   readonly timeouts?: NodeConfig['timeouts'];
   /** NodeConfig.limits (`--max-pending-channels`, the config file's `maxPendingChannels`). */
   readonly limits?: NodeConfig['limits'];
+  /** NodeConfig.confirmations (`--confirmations`, the config file's `confirmations`). */
+  readonly confirmations?: number;
 }
 
 export interface Daemon {
@@ -66,11 +78,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const keyFile = config.keyFile ?? join(config.dataDir, 'node.key');
   const { key, created } = loadOrCreateKey(keyFile);
   if (created) log.info({ keyFile }, 'created a new node key');
+  const gasKey = config.gasKeyFile === undefined ? undefined : readKeyFile(config.gasKeyFile);
   const node = await createNode({
     privateKey: key,
     dataDir: join(config.dataDir, 'store'),
     listen: config.listen,
-    chain: { rpc: config.chainRpc, adjudicator: config.adjudicator },
+    chain: {
+      rpc: config.chainRpc,
+      adjudicator: config.adjudicator,
+      ...(gasKey === undefined ? {} : { privateKey: bytesToHex(gasKey) }),
+    },
     logger: log,
     ...(config.policies ? { policies: config.policies } : {}),
     ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
@@ -78,8 +95,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
     ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
     ...(config.limits === undefined ? {} : { limits: config.limits }),
+    ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
   });
   key.fill(0);
+  gasKey?.fill(0);
   const token = randomBytes(32).toString('hex');
   const tokenFile = join(config.dataDir, API_TOKEN);
   rmSync(tokenFile, { force: true });
@@ -93,11 +112,23 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       host: config.apiHost,
       port: config.apiPort,
       logger: log,
+      metrics: node.metrics,
       ...(generator ? { extend: loadRoutes(generator) } : {}),
     });
   } catch (e) {
     await node.stop();
     throw e;
+  }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer({ source: node.metrics, port: config.metricsPort });
+    } catch (e) {
+      await server.close().catch(() => undefined);
+      await node.stop();
+      throw e;
+    }
+    log.info({ metrics: metricsServer.url }, 'serving metrics');
   }
   const info = await node.info();
   const apiJson = join(config.dataDir, API_JSON);
@@ -118,6 +149,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     (stopping ??= (async () => {
       log.info('stopping: finishing in-flight updates');
       generator?.close();
+      await metricsServer?.close().catch(() => undefined);
       await server.close().catch(() => undefined);
       await node.stop();
       rmSync(apiJson, { force: true });

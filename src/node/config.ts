@@ -62,6 +62,11 @@ export interface NodeConfig {
   readonly autoWithdraw?: { readonly to?: Address };
   /** How often to poll the chain (default 250 ms). */
   readonly chainPollMs?: number;
+  /**
+   * Blocks on top of an event's block before the node counts it: funding, deposits, challenges,
+   * closes (docs/adr/0014). Default per chain: 0 on dev chains (ids 31337, 1337), else 12.
+   */
+  readonly confirmations?: number;
   /** A pino logger, or the level for a new one (default 'info'). */
   readonly logger?: Logger | { readonly level: string };
   /** Milliseconds since the epoch; tests may pass a fake clock. */

@@ -4,6 +4,7 @@
  * them into a {@link Context}, and starts a {@link LanesNode}.
  */
 import { createChainService } from '../chain/chain-service.ts';
+import { checkConfirmations, defaultConfirmations } from '../chain/chain-follower.ts';
 import { type Bytes32, type Hex, bytesToHex, hexToBytes } from '../core/bytes.ts';
 import { isValidPrivateKey } from '../core/crypto.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
@@ -21,6 +22,7 @@ import type { CoordinatorLink } from './coordinator-link.ts';
 import { FatalNodeError } from '../sdk/errors.ts';
 import { LanesNode } from './node.ts';
 import { MAX_PENDING_PER_PEER } from './opening.ts';
+import { keysendKey } from '../core/payments/keysend.ts';
 
 /**
  * Creates and starts a node.
@@ -65,7 +67,9 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
       adjudicator: config.chain!.adjudicator.toLowerCase() as Hex,
       privateKey: config.chain!.privateKey ?? (bytesToHex(privateKey) as Hex),
       pollingIntervalMs: 50,
+      ...(config.confirmations === undefined ? {} : { confirmations: checkConfirmations(config.confirmations) }),
     }));
+  const confirmations = checkConfirmations(config.confirmations ?? defaultConfirmations(chain.chainId));
   const clock = config.clock ?? Date.now;
   // Operation ids: distinct across restarts (seeded by the clock), parity = our participant index.
   let opCounter = BigInt(clock()) << 20n;
@@ -124,7 +128,9 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
   const node: LanesNode = new LanesNode({
     ctx,
     chainPollMs: config.chainPollMs ?? 250,
+    confirmations,
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
+    keysendKey: (peerPublicKey) => keysendKey(privateKey, peerPublicKey),
     release: async () => {
       settle?.close();
       await signer.close();

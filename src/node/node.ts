@@ -46,14 +46,29 @@ import { refreshDeposits } from './settlement.ts';
 import { type ChannelHost, openChannel } from './opening.ts';
 import { channelInfo, signedStateJson } from './views.ts';
 import { type AutoWithdraw, Withdrawals } from './withdrawals.ts';
+import { Payments } from './payments.ts';
+import type {
+  CreateInvoiceParameters,
+  InvoiceInfo,
+  PayInvoiceParameters,
+  PaymentInfo,
+  PaymentsFilter,
+  SendPaymentParameters,
+} from '../sdk/payments.ts';
+import { NodeMetrics, instrumentContext } from './metrics.ts';
+import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
 
 export interface NodeParts {
   readonly ctx: Context;
   readonly chainPollMs: number;
+  /** Blocks on top of an event before it counts (docs/adr/0014). */
+  readonly confirmations: number;
   /** Withdraw credited balances as soon as they are noticed. */
   readonly autoWithdraw?: AutoWithdraw;
   /** Releases what the composition root opened (signer, store), after the node stopped. */
   readonly release: () => Promise<void>;
+  /** The x of the ECDH point of the node key and a peer's key, for keysend (src/core/payments/keysend.ts). */
+  readonly keysendKey?: (peerPublicKey: Uint8Array) => Uint8Array;
 }
 
 /** How often every channel machine gets a tick: retries, conclusions, timeouts (ms). */
@@ -63,6 +78,7 @@ export class LanesNode implements LanesApi, ChannelHost {
   private readonly ctx: Context;
   private readonly parts: NodeParts;
   private readonly withdrawals: Withdrawals;
+  private readonly payments_: Payments;
   private readonly callers = new Callers();
   private readonly shell: Shell;
   private watcher: ChainWatcher | undefined;
@@ -76,13 +92,24 @@ export class LanesNode implements LanesApi, ChannelHost {
   private opCounter: bigint;
   /** Our operations waiting for the next microtask, per channel: they share one input. */
   private readonly outbox = new Map<Channel, { op: Op; caller: number }[]>();
+  /** Prometheus metrics of this node (src/node/metrics.ts): served by the daemon at /metrics. */
+  readonly metrics: NodeMetrics;
+  /** Each token's symbol and decimals as shown, read once (ADR 0016). */
+  private readonly assetInfos = new Map<Address, Promise<AssetInfo>>();
 
   constructor(parts: NodeParts) {
     this.parts = parts;
-    this.ctx = parts.ctx;
-    this.withdrawals = new Withdrawals(parts.ctx, parts.autoWithdraw);
+    this.metrics = new NodeMetrics(parts.ctx);
+    this.ctx = instrumentContext(parts.ctx, this.metrics);
+    this.withdrawals = new Withdrawals(this.ctx, parts.autoWithdraw);
     this.opCounter = BigInt(parts.ctx.clock()) << 20n;
     this.shell = { ctx: this.ctx, callers: this.callers, chainTime: () => this.watcher?.chainTime() };
+    this.payments_ = new Payments({
+      ctx: parts.ctx,
+      submit: (ch, op) => this.submit(ch, op),
+      nextOpId: (ch) => this.nextOpId(ch),
+      ...(parts.keysendKey ? { keysendKey: parts.keysendKey } : {}),
+    });
   }
 
   get log(): Logger {
@@ -133,7 +160,8 @@ export class LanesNode implements LanesApi, ChannelHost {
     });
     await ctx.transport.start();
     await this.withdrawals.load();
-    this.watcher = await createChainWatcher(ctx, this.parts.chainPollMs, {
+    await this.payments_.start();
+    this.watcher = await createChainWatcher(ctx, { pollMs: this.parts.chainPollMs, confirmations: this.parts.confirmations }, {
       onAccountActivity: (tx, channels, assets) => this.withdrawals.settled(tx, channels, assets),
     });
     await this.watcher.catchUp();
@@ -179,7 +207,7 @@ export class LanesNode implements LanesApi, ChannelHost {
   private tick(): void {
     const operationTimeoutMs = this.ctx.timeouts.operationMs;
     for (const ch of this.ctx.channels.values()) {
-      if (ch.record.status === 'closed' || ch.record.status === 'rejected') continue;
+      if ((ch.record.status === 'closed' && !ch.record.concludedLocks) || ch.record.status === 'rejected') continue;
       ch.input({ kind: 'tick', operationTimeoutMs });
     }
   }
@@ -197,7 +225,38 @@ export class LanesNode implements LanesApi, ChannelHost {
       chainId: ctx.chain.chainId,
       adjudicator: ctx.chain.adjudicator,
       signer: ctx.signer.description,
+      ...(ctx.chain.account === ctx.transport.self.address ? {} : { gasAccount: ctx.chain.account }),
+      assets: await this.assetInfosOfChannels(),
     };
+  }
+
+  /** ETH and every token of this node's channels, as shown (a token's answers read once). */
+  private async assetInfosOfChannels(): Promise<AssetInfo[]> {
+    const tokens = new Set<Address>();
+    for (const ch of this.ctx.channels.values()) for (const a of ch.record.params.assets) if (a !== NATIVE_INFO.asset) tokens.add(a);
+    return [NATIVE_INFO, ...(await Promise.all([...tokens].map((t) => this.tokenInfo(t))))];
+  }
+
+  /**
+   * A token as shown: its symbol and decimals read once; while the chain cannot be reached (or
+   * takes over 5 s) it is shown by address in base units, and read again next time.
+   */
+  private async tokenInfo(token: Address): Promise<AssetInfo> {
+    let read = this.assetInfos.get(token);
+    if (!read) {
+      read = Promise.resolve()
+        .then(() => this.ctx.chain.tokenMetadata(token))
+        .then((said) => assetInfo(token, said));
+      this.assetInfos.set(token, read);
+      read.catch(() => this.assetInfos.delete(token));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<AssetInfo>((resolve) => (timer = setTimeout(() => resolve(assetInfo(token)), 5000)));
+    try {
+      return await Promise.race([read.catch(() => assetInfo(token)), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async connect(multiaddr: string): Promise<PeerInfo> {
@@ -233,7 +292,11 @@ export class LanesNode implements LanesApi, ChannelHost {
     return this.info_(ch);
   }
 
-  async pay(channelId: Bytes32, p: PayParameters): Promise<PaymentResult> {
+  pay(channelId: Bytes32, p: PayParameters): Promise<PaymentResult> {
+    return this.metrics.time(this.metrics.payments, this.metrics.paymentSeconds, () => this.pay_(channelId, p));
+  }
+
+  private async pay_(channelId: Bytes32, p: PayParameters): Promise<PaymentResult> {
     this.live();
     const maybe = this.open(channelId);
     const ch = maybe instanceof Channel ? maybe : await maybe;
@@ -246,7 +309,11 @@ export class LanesNode implements LanesApi, ChannelHost {
     return { channelId: ch.id, id: op.id, version, asset: ch.record.params.assets[asset]!, amount: p.amount };
   }
 
-  async swap(channelId: Bytes32, p: SwapParameters): Promise<SwapResult> {
+  swap(channelId: Bytes32, p: SwapParameters): Promise<SwapResult> {
+    return this.metrics.time(this.metrics.swaps, this.metrics.swapSeconds, () => this.swap_(channelId, p));
+  }
+
+  private async swap_(channelId: Bytes32, p: SwapParameters): Promise<SwapResult> {
     this.live();
     const ch = await this.open(channelId);
     const give = this.assetIndex(ch, p.give?.asset);
@@ -327,6 +394,36 @@ export class LanesNode implements LanesApi, ChannelHost {
     return this.withdrawals.withdraw(p);
   }
 
+  async createInvoice(p?: CreateInvoiceParameters): Promise<InvoiceInfo> {
+    this.live();
+    return this.payments_.createInvoice(p);
+  }
+
+  async decodeInvoice(invoice: string): Promise<InvoiceInfo> {
+    this.live();
+    return this.payments_.decodeInvoice(invoice);
+  }
+
+  async invoices(): Promise<InvoiceInfo[]> {
+    this.live();
+    return this.payments_.invoices();
+  }
+
+  async payInvoice(invoice: string, p?: PayInvoiceParameters): Promise<PaymentInfo> {
+    this.live();
+    return this.payments_.payInvoice(invoice, p);
+  }
+
+  async sendPayment(p: SendPaymentParameters): Promise<PaymentInfo> {
+    this.live();
+    return this.payments_.sendPayment(p);
+  }
+
+  async payments(filter?: PaymentsFilter): Promise<PaymentInfo[]> {
+    this.live();
+    return this.payments_.payments(filter);
+  }
+
   on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void): () => void {
     return this.ctx.events.on(event, listener);
   }
@@ -342,6 +439,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     clearInterval(this.reconnector);
     clearInterval(this.watcherSync);
     await this.watcher?.stop();
+    this.payments_.stop();
     await this.withdrawals.close();
     const { ctx } = this;
     const busy = () =>

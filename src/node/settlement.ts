@@ -5,7 +5,7 @@
  * is not, cannot take them, or does not settle them in time. The machine learns the outcome as a
  * `submitted` input; what the chain finally did reaches it as a chain fact.
  */
-import { challengeItem, closeItem, concludeItem } from '../chain/encode.ts';
+import { challengeItem, closeItem, concludeItem, unlockItem } from '../chain/encode.ts';
 import type { Submission, SubmissionResult } from '../core/channel/io.ts';
 import type { SettleItem } from '../core/codec/settle.ts';
 import { participantIndex } from '../core/params.ts';
@@ -34,6 +34,14 @@ export async function submit(ctx: Context, ch: Channel, s: Submission): Promise<
         return await settle(ctx, ch, { kind: 'conclude', params: ch.record.params, state: s.state }, () =>
           ctx.chain.concludeBatch([concludeItem(ch.record.params, s.state)]),
         );
+      case 'unlock': {
+        // Straight to the chain, all of the channel's due locks in one batch (no deadline: each
+        // lock's outcome is fixed already). `Unlocked` facts tell the machine what was paid.
+        const receipt = await ctx.chain.unlockBatch(s.indexes.map((i) => unlockItem(ch.record.params, s.state, i)));
+        const failed = receipt.items.find((r) => !r.ok);
+        ctx.channelLog(ch).info({ tx: receipt.hash, locks: s.indexes.length, failed: failed ? failed.reason : undefined }, 'unlocked');
+        return failed && !failed.ok ? { ok: false, reason: failed.reason, transactionHash: receipt.hash } : { ok: true, transactionHash: receipt.hash };
+      }
     }
   } catch (e) {
     ctx.channelLog(ch).warn({ err: e, kind: s.kind }, 'submission failed');

@@ -10,6 +10,7 @@ import type { PeerId } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { type Libp2p, createLibp2p } from 'libp2p';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { GOSSIP_SERVICE, graphGossipsub } from './graph-gossip.ts';
 import { lanesNoiseCrypto } from './noise-crypto.ts';
 import { libp2pPrivateKey } from './peer.ts';
 
@@ -23,6 +24,8 @@ export interface Libp2pNodeOptions {
   readonly maxConnections?: number;
   /** Peers to refuse at the handshake (banned ones). */
   readonly refuse?: (peerId: PeerId) => boolean;
+  /** Runs gossipsub for the channel graph (graph-gossip.ts; ADR 0017). */
+  readonly gossip?: boolean;
 }
 
 export async function createLibp2pNode(o: Libp2pNodeOptions): Promise<Libp2p> {
@@ -36,7 +39,7 @@ export async function createLibp2pNode(o: Libp2pNodeOptions): Promise<Libp2p> {
     connectionEncrypters: [noise({ crypto: lanesNoiseCrypto })],
     // identify tells each side where the other listens, so either can redial after a restart
     // (a follower never dialled its leader, and nodes may come back on other ports).
-    services: { identify: identify() },
+    services: { identify: identify(), ...(o.gossip === true ? { [GOSSIP_SERVICE]: graphGossipsub() } : {}) },
     // A peer needs one stream each way per protocol plus the connection monitor's pings; the
     // default (1,000 per connection) would let one peer hold that many in negotiation.
     streamMuxers: [yamux({ maxInboundStreams: MAX_MUXED_STREAMS, maxOutboundStreams: MAX_MUXED_STREAMS })],

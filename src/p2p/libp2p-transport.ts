@@ -78,6 +78,8 @@ export interface Libp2pTransportOptions {
   /** Connections kept at most (default 300). */
   readonly maxConnections?: number;
   readonly logger?: TransportLogger;
+  /** Runs gossipsub on the node for the channel graph (graph-gossip.ts). */
+  readonly gossip?: boolean;
 }
 
 /** The libp2p transport, with its node exposed for diagnostics and tests. */
@@ -134,6 +136,7 @@ export async function createLibp2pTransport(options: Libp2pTransportOptions): Pr
     listen: options.listen ?? DEFAULT_LISTEN,
     dialTimeoutMs: timeoutMs,
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.gossip === true ? { gossip: true } : {}),
     // Refused at the handshake: banned peers (keys that cannot sign states are refused too).
     refuse: (peerId) => penalties.isBanned(peerId.toString()),
   });

@@ -14,8 +14,20 @@
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import type { RejectReason } from '../core/result.ts';
 import type { ChannelStatus } from '../core/channel/record.ts';
+import type {
+  CreateInvoiceParameters,
+  InvoiceInfo,
+  PayInvoiceParameters,
+  PaymentEvents,
+  PaymentInfo,
+  PaymentsFilter,
+  SendPaymentParameters,
+} from './payments.ts';
 
-export type { Address, Bytes32, ChannelStatus, RejectReason };
+export type * from './payments.ts';
+import type { AssetInfo } from './asset-info.ts';
+
+export type { Address, AssetInfo, Bytes32, ChannelStatus, RejectReason };
 
 export interface NodeInfo {
   /** The node's Ethereum address: it signs channel states and is its libp2p identity. */
@@ -27,6 +39,17 @@ export interface NodeInfo {
   readonly adjudicator: Address;
   /** Signature backend in use (native libsecp256k1 or noble), and where it runs. */
   readonly signer: string;
+  /**
+   * The account that sends this node's transactions and pays their gas (and the ETH and tokens
+   * of its deposits), when it is not {@link NodeInfo.address}: a separate gas key (ADR 0016).
+   */
+  readonly gasAccount?: Address;
+  /**
+   * The assets of this node's channels as it shows them: ETH, and each token's symbol and
+   * decimals as the token answered them, read once (src/sdk/asset-info.ts says which answers
+   * are used). For printing amounts and reading typed ones (`10tUSD`).
+   */
+  readonly assets?: readonly AssetInfo[];
 }
 
 export interface PeerInfo {
@@ -202,8 +225,8 @@ export interface SignedStateJson {
   readonly digest: Bytes32;
 }
 
-/** Events a node emits. */
-export interface LanesEvents {
+/** Events a node emits (with `payment-settled`, `payment-failed`, `payment-forwarded`: payments.ts). */
+export interface LanesEvents extends PaymentEvents {
   'channel-opened': { readonly channel: ChannelInfo };
   /** A new co-signed state: `payments` counts the payments it carried. */
   'channel-updated': { readonly channelId: Bytes32; readonly version: bigint; readonly operations: number };
@@ -269,6 +292,22 @@ export interface LanesApi {
    * asset when nothing is credited returns no withdrawals.
    */
   withdraw(parameters?: WithdrawParameters): Promise<WithdrawResult>;
+  /** Issues an invoice signed by this node's key, with a fresh secret kept in the store (docs/adr/0018). */
+  createInvoice(parameters?: CreateInvoiceParameters): Promise<InvoiceInfo>;
+  /** Decodes and checks an invoice (checksum, bounds, signature); throws `InvalidInvoiceError`. */
+  decodeInvoice(invoice: string): Promise<InvoiceInfo>;
+  /** The invoices this node issued, newest first. */
+  invoices(): Promise<InvoiceInfo[]>;
+  /**
+   * Pays an invoice; resolves once the payee settled (the record is `settled`, with the secret).
+   * Today the payee must be a direct channel peer. Throws `InvalidInvoiceError` (expired, tampered,
+   * another chain…) or `PaymentFailedError` (`reason`, `hop`).
+   */
+  payInvoice(invoice: string, parameters?: PayInvoiceParameters): Promise<PaymentInfo>;
+  /** A spontaneous payment (keysend) to a direct channel peer; resolves once settled. */
+  sendPayment(parameters: SendPaymentParameters): Promise<PaymentInfo>;
+  /** Payment records, newest first. */
+  payments(filter?: PaymentsFilter): Promise<PaymentInfo[]>;
   /** Subscribes to an event; returns a function that unsubscribes. */
   on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void): () => void;
   stop(): Promise<void>;

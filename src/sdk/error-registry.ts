@@ -16,6 +16,8 @@ import {
   ChannelNotFoundError,
   ChannelNotOpenError,
   FatalNodeError,
+  InvalidInvoiceError,
+  PaymentFailedError,
   NodeStoppedError,
   NothingToWithdrawError,
   OperationTimeoutError,
@@ -25,8 +27,8 @@ import {
 } from './errors.ts';
 
 /** The JSON type of a structured field: `reason` is one of the protocol's REJECT_REASONS. */
-type FieldType = 'string' | 'boolean' | 'reason';
-type ValueOf<T> = T extends 'boolean' ? boolean : T extends 'reason' ? RejectReason : string;
+type FieldType = 'string' | 'boolean' | 'number' | 'reason';
+type ValueOf<T> = T extends 'boolean' ? boolean : T extends 'number' ? number : T extends 'reason' ? RejectReason : string;
 
 export interface ErrorJson {
   readonly code: string;
@@ -98,6 +100,18 @@ export const ERROR_CODES = {
     fields: { asset: 'string', to: 'string' },
     rebuild: (f, _, o) => new WithdrawFailedError(f.asset, f.to, o),
   }),
+  INVALID_INVOICE: entry({
+    type: InvalidInvoiceError,
+    status: 400,
+    fields: { problem: 'string', detail: 'string' },
+    rebuild: (f) => new InvalidInvoiceError(f.problem, f.detail),
+  }),
+  PAYMENT_FAILED: entry({
+    type: PaymentFailedError,
+    status: 422,
+    fields: { reason: 'string', detail: 'string', hop: 'number', paymentHash: 'string' },
+    rebuild: (f) => new PaymentFailedError(f.reason, f.detail, f.hop, f.paymentHash),
+  }),
   NODE_STOPPED: entry({ type: NodeStoppedError, status: 503, fields: {}, rebuild: () => new NodeStoppedError() }),
   TIMEOUT: entry({
     type: OperationTimeoutError,
@@ -151,7 +165,8 @@ export function errorFromJson(json: unknown, status: number): LanesError {
   const code = typeof e.code === 'string' ? e.code : 'HTTP_ERROR';
   const message = typeof e.message === 'string' ? e.message : `HTTP ${status}`;
   const options = typeof e.details === 'string' ? { details: e.details } : {};
-  const known = Object.hasOwn(e, 'reason') ? REJECTED : byCode(code);
+  // A payment failure has a `reason` too, from its own closed set (PAYMENT_FAILURES), not a refusal's.
+  const known = Object.hasOwn(e, 'reason') && code !== 'PAYMENT_FAILED' ? REJECTED : byCode(code);
   if (known && Object.entries(known.fields).every(([k, type]) => fits(e[k], type))) return known.rebuild(e, message, options);
   return new LanesError(message, { ...options, code });
 }

@@ -119,3 +119,59 @@ export class WithdrawFailedError extends LanesError {
     this.to = to;
   }
 }
+
+/**
+ * The remote client lost its connection to the daemon while `operation` was in flight (the stream
+ * closed, or the daemon stopped). `maybeApplied` is true for calls that change something (pay,
+ * swap, open, close, deposit, withdraw, connect): the daemon may have carried it out, and the
+ * channel's events or `channel()` will tell. Only the remote client throws it; not served by the
+ * control API.
+ */
+export class ConnectionLostError extends LanesError {
+  override name = 'ConnectionLostError';
+  readonly operation: string;
+  readonly maybeApplied: boolean;
+  constructor(operation: string, maybeApplied: boolean, options: LanesErrorOptions = {}) {
+    super(`the connection to the daemon was lost during ${operation}${maybeApplied ? ' (it was sent and may have been carried out)' : ''}`, {
+      code: 'CONNECTION_LOST',
+      ...options,
+    });
+    this.operation = operation;
+    this.maybeApplied = maybeApplied;
+  }
+}
+
+/**
+ * An invoice string that cannot be paid: `problem` is one of `INVOICE_PROBLEMS` (`checksum`,
+ * `signature`, `expired`, `wrong-chain`, …) and `detail` says what was wrong, without quoting it.
+ */
+export class InvalidInvoiceError extends LanesError {
+  override name = 'InvalidInvoiceError';
+  readonly problem: string;
+  readonly detail: string;
+  constructor(problem: string, detail: string) {
+    super(`invalid invoice (${problem}): ${detail}`, { code: 'INVALID_INVOICE' });
+    this.problem = problem;
+    this.detail = detail;
+  }
+}
+
+/**
+ * A payment failed for certain (its lock, if any, is back with the payer): `reason` is one of
+ * `PAYMENT_FAILURES`, `hop` the index in its route of the hop that failed it (0: the first channel,
+ * on a direct payment the payee's), `paymentHash` names its record in `payments()`.
+ */
+export class PaymentFailedError extends LanesError {
+  override name = 'PaymentFailedError';
+  readonly reason: string;
+  readonly detail: string;
+  readonly hop: number;
+  readonly paymentHash: string;
+  constructor(reason: string, detail: string, hop: number, paymentHash: string) {
+    super(`payment failed at hop ${hop} (${reason}): ${detail}`, { code: 'PAYMENT_FAILED' });
+    this.reason = reason;
+    this.detail = detail;
+    this.hop = hop;
+    this.paymentHash = paymentHash;
+  }
+}

@@ -23,6 +23,7 @@ import type {
   WithdrawParameters,
   WithdrawResult,
 } from './api.ts';
+import { readPaymentEvent } from './payments-json.ts';
 
 /** Any value with its bigints as decimal strings (for JSON.stringify). */
 export function jsonify(value: unknown): unknown {
@@ -255,6 +256,10 @@ export function readEvent<E extends LanesEventName>(event: E, j: Json): LanesEve
       return { ...j, registered: big(j.registered), answered: big(j.answered) } as LanesEvents[E];
     case 'balance-credited':
       return { ...j, amount: big(j.amount), total: big(j.total) } as LanesEvents[E];
+    case 'payment-settled':
+    case 'payment-failed':
+    case 'payment-forwarded':
+      return readPaymentEvent(event, j) as LanesEvents[E];
     default:
       return j as LanesEvents[E];
   }

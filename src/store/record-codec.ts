@@ -57,7 +57,9 @@ import {
   state as wireState,
   u,
 } from '../core/codec/primitives.ts';
-import type { DisputeRecord, FinalProposal } from '../core/channel/record.ts';
+import type { ConcludedLocks, DisputeRecord, FinalProposal, LockDelta } from '../core/channel/record.ts';
+import { encodeOp, readOp } from '../core/codec/wire.ts';
+import { MAX_LOCKS } from '../core/state.ts';
 import type { ChannelRecord, ChannelStatus, StoredChannel } from './store.ts';
 
 /** A stored value failed its checksum or does not parse: the disk (or a bug) corrupted it. */
@@ -74,10 +76,13 @@ type Kind = keyof typeof KIND;
 
 /**
  * Bumped when a payload layout changes; decoders refuse formats they do not know. Format 2 adds
- * the channel record's dispute and final proposal (docs/adr/0009); format 1 records still load.
+ * the channel record's dispute and final proposal (docs/adr/0009); format 3 its lock deltas,
+ * concluded locks and revealed secrets (docs/adr/0010). Older formats still load.
  */
-export const STORE_FORMAT = 2;
-const FORMATS: ReadonlySet<number> = new Set([1, 2]);
+export const STORE_FORMAT = 3;
+const FORMATS: ReadonlySet<number> = new Set([1, 2, 3]);
+/** Lock deltas a record may hold: one per released proposal above the latest state. */
+const MAX_LOCK_DELTAS = 64;
 
 const HEADER_BYTES = 2;
 const CRC_BYTES = 4;
@@ -228,7 +233,36 @@ function recordToWire(r: ChannelRecord): Wire[] {
           r.dispute.state === undefined ? null : encodeState(r.dispute.state),
         ],
     r.finalProposal === undefined ? null : [encodeState(r.finalProposal.state), r.finalProposal.signature],
+    r.lockDeltas === undefined ? null : r.lockDeltas.map((d) => [u(d.version), u(d.base), d.ops.map(encodeOp)]),
+    r.concludedLocks === undefined ? null : [encodeState(r.concludedLocks.state), [...r.concludedLocks.unlocked]],
+    r.revealed === undefined ? null : r.revealed.map((x) => [hexToBytes(x.hashlock), u(x.at)]),
   ];
+}
+
+function readLockDeltas(x: unknown): LockDelta[] | undefined {
+  if (x === null) return undefined;
+  return arr(x, 'lockDeltas', 0, MAX_LOCK_DELTAS).map((d, i) => {
+    const f = arr(d, `lockDeltas[${i}]`, 3, 3);
+    const ops = arr(f[2], `lockDeltas[${i}] ops`, 0, DEFAULT_LIMITS.maxOps).map((o) => readOp(o, DEFAULT_LIMITS));
+    if (ops.some((o) => o.kind !== 'lock' && o.kind !== 'settle' && o.kind !== 'cancel')) fail('a lock delta holds only lock operations');
+    return { version: uint(f[0], 'lock delta version', MAX_UINT64), base: uint(f[1], 'lock delta base', MAX_UINT64), ops };
+  });
+}
+
+function readConcludedLocks(x: unknown): ConcludedLocks | undefined {
+  if (x === null) return undefined;
+  const f = arr(x, 'concludedLocks', 2, 2);
+  const state = wireState(f[0], DEFAULT_LIMITS);
+  const unlocked = arr(f[1], 'concludedLocks unlocked', 0, MAX_LOCKS).map((i) => small(i, 'unlocked slot', state.locks.length - 1));
+  return { state, unlocked };
+}
+
+function readRevealed(x: unknown): { hashlock: `0x${string}`; at: bigint }[] | undefined {
+  if (x === null) return undefined;
+  return arr(x, 'revealed', 0, 2 * MAX_LOCKS).map((r, i) => {
+    const f = arr(r, `revealed[${i}]`, 2, 2);
+    return { hashlock: b32(f[0], 'revealed hashlock'), at: uint(f[1], 'revealed at', MAX_UINT64) };
+  });
 }
 
 function readDispute(x: unknown): DisputeRecord | undefined {
@@ -252,11 +286,15 @@ function readFinalProposal(x: unknown): FinalProposal | undefined {
 }
 
 function recordFromWire(w: unknown, format: number): ChannelRecord {
-  // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal.
-  const fields = format === 1 ? 12 : 14;
+  // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal; format 3
+  // the lock deltas, the concluded locks and the revealed secrets.
+  const fields = format === 1 ? 12 : format === 2 ? 14 : 17;
   const f = arr(w, `format ${format} record`, fields, fields);
-  const dispute = fields === 14 ? readDispute(f[12]) : undefined;
-  const finalProposal = fields === 14 ? readFinalProposal(f[13]) : undefined;
+  const dispute = fields >= 14 ? readDispute(f[12]) : undefined;
+  const finalProposal = fields >= 14 ? readFinalProposal(f[13]) : undefined;
+  const lockDeltas = fields >= 17 ? readLockDeltas(f[14]) : undefined;
+  const concludedLocks = fields >= 17 ? readConcludedLocks(f[15]) : undefined;
+  const revealed = fields >= 17 ? readRevealed(f[16]) : undefined;
   const peer = arr(f[3], 'peer', 2, 2);
   const createdAt = f[10];
   if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
@@ -278,6 +316,9 @@ function recordFromWire(w: unknown, format: number): ChannelRecord {
     ...(note === undefined ? {} : { note }),
     ...(dispute === undefined ? {} : { dispute }),
     ...(finalProposal === undefined ? {} : { finalProposal }),
+    ...(lockDeltas === undefined ? {} : { lockDeltas }),
+    ...(concludedLocks === undefined ? {} : { concludedLocks }),
+    ...(revealed === undefined ? {} : { revealed }),
   };
 }
 

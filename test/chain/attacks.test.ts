@@ -20,7 +20,7 @@ import {
 import { LanesAdjudicatorAbi } from '../../src/chain/artifacts/LanesAdjudicator.ts';
 import { LyingTokenAbi, LyingTokenBytecode } from '../../src/chain/artifacts/mocks/LyingToken.ts';
 import { itemResults } from '../../src/chain/chain-service.ts';
-import { challengeItem, closeItem, concludeItem } from '../../src/chain/encode.ts';
+import { challengeItem, closeItem, concludeItem, contractLock, unlockItem } from '../../src/chain/encode.ts';
 import { decodeEvents } from '../../src/chain/events.ts';
 import { actor } from '../helpers/actors.ts';
 import { ETHER, type TestChain, alice, b32, bob, fund, mallory, setupChain, sign, stateOf } from '../helpers/chain.ts';
@@ -128,7 +128,7 @@ test.serial('3. a lying token cannot make a credit overflow and revert later bat
   t.is(await tc.svc.irene.withdrawable(mallory.address, lying), 2n * max);
 });
 
-test.serial('4. a conclusion waits for every unrevealed lock to expire, so a secret revealed in time pays the receiver', async (t) => {
+test.serial('4. a conclusion pays the balances and leaves each lock to its outcome: a secret revealed after the period but before the expiry pays the receiver', async (t) => {
   const params = tc.params(alice, bob, { challengeDuration: 600n });
   await fund(tc, params, [5n * ETHER, 5n * ETHER]);
   const now = await tc.svc.irene.timestamp();
@@ -145,28 +145,52 @@ test.serial('4. a conclusion waits for every unrevealed lock to expire, so a sec
   const s = sign(params, stateOf(params, 3n, [3n * ETHER, 5n * ETHER], { locks: [lock] }), [alice, bob]);
   t.deepEqual(reasons((await tc.svc.alice.challengeBatch([challengeItem(params, s)])).items), ['ok']);
   await tc.chain.increaseTime(601);
-  // The challenge period is over, but the lock has not expired: alice may not take it back yet.
-  t.deepEqual(reasons((await tc.svc.alice.concludeBatch([concludeItem(params, s.state)])).items), ['locks-pending']);
-  await tc.svc.bob.revealSecrets([secret]);
-  // Once revealed the lock's outcome is fixed: the conclusion may go ahead at once.
-  const before = await tc.ethBalance(bob.address);
+  // The challenge period is over and the lock has not expired: anyone may conclude, and the
+  // lock's 2 ETH stay in the channel (before the fix, a conclusion here returned them to alice).
+  const before = [await tc.ethBalance(alice.address), await tc.ethBalance(bob.address)];
   t.deepEqual(reasons((await tc.svc.irene.concludeBatch([concludeItem(params, s.state)])).items), ['ok']);
-  t.is((await tc.ethBalance(bob.address)) - before, 7n * ETHER);
+  t.is((await tc.ethBalance(alice.address)) - before[0]!, 3n * ETHER);
+  t.is((await tc.ethBalance(bob.address)) - before[1]!, 5n * ETHER);
+  t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 2n * ETHER, closed: true });
+  // Unrevealed and unexpired: nobody may take it yet.
+  t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['locks-pending']);
+  await tc.svc.bob.revealSecrets([secret]);
+  // A forged lock (more than was locked) is not in the tree.
+  const forged = { ...unlockItem(params, s.state, 0), lock: { ...contractLock(lock), amount: 5n * ETHER } };
+  t.deepEqual(reasons((await tc.svc.irene.unlockBatch([forged])).items), ['unknown-lock']);
+  const bobBefore = await tc.ethBalance(bob.address);
+  // Anyone may submit the unlock: it pays whom the lock is due to.
+  t.deepEqual(reasons((await tc.svc.irene.unlockBatch([unlockItem(params, s.state, 0)])).items), ['ok']);
+  t.is((await tc.ethBalance(bob.address)) - bobBefore, 2n * ETHER);
+  t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['already-unlocked']);
+  t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 0n, closed: true });
 });
 
-test.serial('4b. an unrevealed lock returns to its sender once it has expired', async (t) => {
+test.serial('4b. an unrevealed lock returns to its sender once it has expired, and a reveal after expiry changes nothing', async (t) => {
   const params = tc.params(alice, bob, { challengeDuration: 600n });
   await fund(tc, params, [5n * ETHER, 5n * ETHER]);
   const now = await tc.svc.irene.timestamp();
-  const lock: Lock = { id: 1n, asset: 0, amount: ETHER, sender: 1, receiver: 0, hashlock: b32(0x77), expiry: now + 1000n };
+  const secret = b32(0x78);
+  const lock: Lock = {
+    id: 1n,
+    asset: 0,
+    amount: ETHER,
+    sender: 1,
+    receiver: 0,
+    hashlock: bytesToHex(keccak256(coreHex(secret))),
+    expiry: now + 1000n,
+  };
   const s = sign(params, stateOf(params, 3n, [5n * ETHER, 4n * ETHER], { locks: [lock] }), [alice, bob]);
   await tc.svc.alice.challengeBatch([challengeItem(params, s)]);
   await tc.chain.increaseTime(700);
-  t.deepEqual(reasons((await tc.svc.alice.concludeBatch([concludeItem(params, s.state)])).items), ['locks-pending']);
-  await tc.chain.increaseTime(301);
-  const before = await tc.ethBalance(bob.address);
   t.deepEqual(reasons((await tc.svc.alice.concludeBatch([concludeItem(params, s.state)])).items), ['ok']);
-  t.is((await tc.ethBalance(bob.address)) - before, 5n * ETHER);
+  t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['locks-pending']);
+  await tc.chain.increaseTime(301);
+  await tc.svc.alice.revealSecrets([secret]); // too late: the lock has expired
+  const before = [await tc.ethBalance(alice.address), await tc.ethBalance(bob.address)];
+  t.deepEqual(reasons((await tc.svc.irene.unlockBatch([unlockItem(params, s.state, 0)])).items), ['ok']);
+  t.is((await tc.ethBalance(bob.address)) - before[1]!, ETHER);
+  t.is((await tc.ethBalance(alice.address)) - before[0]!, 0n);
 });
 
 test.serial('5. a side that never deposits cannot freeze the other side: an underfunded channel concludes in funding order', async (t) => {

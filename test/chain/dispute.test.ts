@@ -1,7 +1,7 @@
 import test from 'ava';
 import { NATIVE_ASSET, bytesToHex, hexToBytes, keccak256 } from '../../src/core/index.ts';
 import type { Lock } from '../../src/core/index.ts';
-import { challengeItem, closeItem, concludeItem } from '../../src/chain/encode.ts';
+import { challengeItem, closeItem, concludeItem, unlockItem } from '../../src/chain/encode.ts';
 import { ETHER, type TestChain, alice, b32, bob, fund, setupChain, sign, stateOf } from '../helpers/chain.ts';
 
 let tc: TestChain;
@@ -88,6 +88,12 @@ test.serial('locks pay the receiver only when the secret was revealed on-chain b
   const before = [await tc.ethBalance(alice.address), await tc.ethBalance(bob.address)];
   const r = await tc.svc.irene.concludeBatch([concludeItem(params, s.state)]);
   t.true(r.items[0]!.ok);
+  // The conclusion pays the balances; the locks, proven against the state's root, in one batch.
+  const u = await tc.svc.irene.unlockBatch([0, 1, 2].map((i) => unlockItem(params, s.state, i)));
+  t.deepEqual(
+    u.items.map((i) => i.ok),
+    [true, true, true],
+  );
   const got = [(await tc.ethBalance(alice.address)) - before[0]!, (await tc.ethBalance(bob.address)) - before[1]!];
   t.deepEqual(got, [5n * ETHER + 1n * ETHER, 9n * ETHER + 2n * ETHER + 3n * ETHER]);
   t.is(got[0]! + got[1]!, 20n * ETHER, 'everything deposited is paid out');

@@ -26,6 +26,8 @@ test('the adjudicator keeps every invariant through random honest and hostile se
     'challenge:stale-version',
     'close:wrong-signer',
     'conclude:challenge-pending',
+    'unlock:ok',
+    'unlock:unknown-lock',
   ])
     t.true((stats.outcomes[tag] ?? 0) > 0, `no ${tag} in this run`);
 });

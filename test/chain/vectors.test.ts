@@ -3,6 +3,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { encodeAbiParameters, hexToBigInt } from 'viem';
 import { LanesAdjudicatorAbi } from '../../src/chain/artifacts/LanesAdjudicator.ts';
+import { type Lock, lockProof, verifyLockProof } from '../../src/core/index.ts';
 import type { VectorJson } from '../vectors/build-vectors.ts';
 import { alice, bob } from '../helpers/actors.ts';
 import { type TestChain, setupChain } from '../helpers/chain.ts';
@@ -41,11 +42,18 @@ for (const v of vectors) {
       expiry: BigInt(l.expiry),
       hashlock: l.hashlock as `0x${string}`,
     }));
+    // The contract builds the lock tree itself (lockTreeRoot) and checks each slot's proof.
+    const root = await read<`0x${string}`>('lockTreeRoot', [locks]);
+    t.is(root, v.locksRoot as `0x${string}`);
+    for (const [i, l] of locks.entries()) {
+      const proof = lockProof(locks as Lock[], i);
+      t.true(verifyLockProof(root, l as Lock, i, proof), `slot ${i}`);
+    }
     const digest = await read<string>('stateDigest', [
       v.channelId,
       BigInt(v.state.version),
       v.state.balances.flat().map(BigInt),
-      locks,
+      root,
       v.state.isFinal,
     ]);
     const onThisChain = v.params.chainId === '31337';

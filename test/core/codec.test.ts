@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   type Message,
   DEFAULT_LIMITS,
+  MAX_LOCKS,
   MAX_UINT256,
   MAX_UINT64,
   decodeMessage,
@@ -89,7 +90,7 @@ const malformed: [string, unknown][] = [
   ['too many operations', [3, new Uint8Array(32), Array.from({ length: DEFAULT_LIMITS.maxOps + 1 }, () => [7, 0, 1])]],
   [
     'too many locks',
-    [9, new Uint8Array(32), 1, [[1, 1]], Array.from({ length: 65 }, () => [1, 0, 1, 0, 1, new Uint8Array(32), 1]), false, sig, sig],
+    [9, new Uint8Array(32), 1, [[1, 1]], Array.from({ length: MAX_LOCKS + 1 }, () => [1, 0, 1, 0, 1, new Uint8Array(32), 1]), false, sig, sig],
   ],
   ['a non-boolean final flag', [9, new Uint8Array(32), 1, [[1, 1]], [], 1, sig, sig]],
   [

@@ -2,7 +2,7 @@
  * A real EVM for contract tests: in-process EDR running the compiled adjudicator, with the
  * named actors funded, each with its own chain service.
  */
-import type { Abi } from 'viem';
+import { type Abi, type EIP1193Provider, createPublicClient, http } from 'viem';
 import {
   type Address,
   type Bytes32,
@@ -24,11 +24,21 @@ import {
 } from '../../src/chain/chain-service.ts';
 import { type InProcessChain, createInProcessChain } from '../../src/chain/in-process-chain.ts';
 import { DEV_KEYS } from '../../src/chain/local-chain.ts';
+import { type Anvil, startAnvil } from '../../src/chain/anvil.ts';
 import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks/TestToken.ts';
 import { type Actor, alice, bob, irene, mallory } from './actors.ts';
 
+/** The EVM of a {@link TestChain}: in-process EDR, or an anvil process (see {@link useAnvil}). */
+export interface TestEvm extends InProcessChain {
+  readonly kind: 'edr' | 'anvil';
+  /** What viem clients connect to: EDR's provider, or anvil's URL. */
+  readonly rpc: string | EIP1193Provider;
+  /** Seconds between blocks; undefined under automine. */
+  readonly blockTime: number | undefined;
+}
+
 export interface TestChain {
-  readonly chain: InProcessChain;
+  readonly chain: TestEvm;
   readonly deployer: Clients;
   readonly adjudicator: Address;
   readonly svc: Record<'alice' | 'bob' | 'irene' | 'mallory', ChainService>;
@@ -45,21 +55,66 @@ export interface TestChain {
 export const ETHER = 10n ** 18n;
 let nonceCounter = 1n;
 
+let evm: { readonly kind: 'edr' } | { readonly kind: 'anvil'; readonly blockTime?: number } = { kind: 'edr' };
+const anvils: Anvil[] = [];
+
+/**
+ * Makes {@link setupChain} start anvil (a second EVM) instead of in-process EDR, mining every
+ * `blockTime` seconds rather than a block per transaction. Called by test/helpers/on-anvil.ts,
+ * which the suites of test/chain/anvil/ import before the suite they rerun.
+ */
+export function useAnvil(options: { readonly blockTime?: number } = {}): void {
+  evm = { kind: 'anvil', ...options };
+}
+
+/** Stops the anvil processes {@link setupChain} started (by PID). */
+export async function stopTestChains(): Promise<void> {
+  await Promise.all(anvils.splice(0).map((a) => a.stop()));
+}
+
+async function startTestEvm(): Promise<TestEvm> {
+  if (evm.kind === 'edr') {
+    const edr = await createInProcessChain();
+    return { ...edr, kind: 'edr', rpc: edr.provider, blockTime: undefined };
+  }
+  const anvil = await startAnvil(evm.blockTime === undefined ? {} : { blockTime: evm.blockTime });
+  anvils.push(anvil);
+  const client = createPublicClient({ transport: http(anvil.rpcUrl, { batch: false }) });
+  return {
+    kind: 'anvil',
+    rpc: anvil.rpcUrl,
+    blockTime: anvil.blockTime,
+    provider: { request: client.request, on: () => undefined, removeListener: () => undefined } as unknown as EIP1193Provider,
+    increaseTime: (seconds) => anvil.increaseTime(seconds),
+    setCode: (address, code) => anvil.setCode(address, code),
+    setBalance: (address, wei) => anvil.setBalance(address, wei),
+  };
+}
+
 export async function setupChain(): Promise<TestChain> {
-  const chain = await createInProcessChain();
+  const chain = await startTestEvm();
+  // Clients poll anvil over HTTP: often enough for 1 s blocks, not so often as to load the machine.
+  const pollingIntervalMs = chain.kind === 'edr' ? 10 : 50;
   // DEV_KEYS[0]'s first deployment lands at 0x5fbdb2315678afecb367f032d93f642f64180aa3,
   // the adjudicator address of the golden vectors.
-  const deployer = await createClients({ rpc: chain.provider, privateKey: DEV_KEYS[0], pollingIntervalMs: 10 });
+  const deployer = await createClients({ rpc: chain.rpc, privateKey: DEV_KEYS[0], pollingIntervalMs });
   const adjudicator = await deployAdjudicator(deployer);
   const actors = { alice, bob, irene, mallory };
   const clients = {} as Record<keyof typeof actors, Clients>;
   const svc = {} as Record<keyof typeof actors, ChainService>;
   for (const [name, a] of Object.entries(actors) as [keyof typeof actors, Actor][]) {
     await chain.setBalance(a.address, 1000n * ETHER);
-    clients[name] = await createClients({ rpc: chain.provider, privateKey: bytesToHex(a.privateKey), pollingIntervalMs: 10 });
+    clients[name] = await createClients({ rpc: chain.rpc, privateKey: bytesToHex(a.privateKey), pollingIntervalMs });
     svc[name] = chainServiceFromClients(clients[name], adjudicator);
   }
   const { publicClient, walletClient } = deployer;
+  // The deployer's transactions go one at a time (nonces in order), whoever calls.
+  let deployerQueue: Promise<unknown> = Promise.resolve();
+  const asDeployer = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = deployerQueue.then(fn, fn);
+    deployerQueue = next.catch(() => undefined);
+    return next;
+  };
   return {
     chain,
     deployer,
@@ -75,18 +130,20 @@ export async function setupChain(): Promise<TestChain> {
       nonce: nonceCounter++,
       ...overrides,
     }),
-    async deploy(abi, bytecode, args = []) {
-      const hash = await walletClient.deployContract({ abi, bytecode, args: args as unknown[] });
-      const r = await publicClient.waitForTransactionReceipt({ hash });
-      return r.contractAddress!.toLowerCase() as Address;
-    },
+    deploy: (abi, bytecode, args = []) =>
+      asDeployer(async () => {
+        const hash = await walletClient.deployContract({ abi, bytecode, args: args as unknown[] });
+        const r = await publicClient.waitForTransactionReceipt({ hash });
+        return r.contractAddress!.toLowerCase() as Address;
+      }),
     ethBalance: (who) => publicClient.getBalance({ address: who }),
     tokenBalance: (token, who) =>
       publicClient.readContract({ address: token, abi: TestTokenAbi, functionName: 'balanceOf', args: [who] }) as Promise<bigint>,
-    async mint(token, to, amount) {
-      const hash = await walletClient.writeContract({ address: token, abi: TestTokenAbi, functionName: 'mint', args: [to, amount] });
-      await publicClient.waitForTransactionReceipt({ hash });
-    },
+    mint: (token, to, amount) =>
+      asDeployer(async () => {
+        const hash = await walletClient.writeContract({ address: token, abi: TestTokenAbi, functionName: 'mint', args: [to, amount] });
+        await publicClient.waitForTransactionReceipt({ hash });
+      }),
   };
 }
 
@@ -112,18 +169,32 @@ export function stateOf(params: ChannelParams, version: bigint, flat: readonly b
   return { channelId: channelId(params), version, balances, locks: [], isFinal: false, ...extra };
 }
 
-/** Funds a channel: each participant deposits its share of every asset. */
+/**
+ * Funds a channel: each participant deposits its share of every asset. The deposits of different
+ * accounts go out together (each account's own ones in order, its service sends one at a time),
+ * so on a chain with a block time they share blocks instead of waiting a block each; the order
+ * of deposits does not matter to the contract (holdings are a sum).
+ */
 export async function fund(tc: TestChain, params: ChannelParams, flat: readonly bigint[]): Promise<void> {
   const byAddress = new Map<Address, ChainService>(Object.values(tc.svc).map((s) => [s.account, s]));
+  const deposits: Promise<unknown>[] = [];
   for (let a = 0; a < params.assets.length; a++) {
     for (const p of [0, 1] as const) {
       const amount = flat[2 * a + p]!;
       if (amount === 0n) continue;
       const svc = byAddress.get(params.participants[p])!;
-      if (params.assets[a] !== NATIVE_ASSET) await tc.mint(params.assets[a]!, svc.account, amount);
-      await svc.deposit(params, a, p, amount);
+      const minted = params.assets[a] === NATIVE_ASSET ? Promise.resolve() : tc.mint(params.assets[a]!, svc.account, amount);
+      deposits.push(minted.then(() => svc.deposit(params, a, p, amount)));
     }
   }
+  await settleAll(deposits);
+}
+
+/** Like Promise.all, but waits for every promise before rejecting with the first failure (no transaction left in flight). */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export const b32 = (byte: number): Bytes32 => `0x${byte.toString(16).padStart(2, '0').repeat(32)}` as Bytes32;

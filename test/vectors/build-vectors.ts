@@ -12,6 +12,7 @@ import {
   channelId,
   domainSeparatorOf,
   hashState,
+  locksRoot,
   nobleBackend,
   stateDigest,
 } from '../../src/core/index.ts';
@@ -36,6 +37,8 @@ export interface VectorJson {
     isFinal: boolean;
   };
   readonly channelId: string;
+  /** The root of the state's lock tree (docs/adr/0010): what the state signs instead of its locks. */
+  readonly locksRoot: string;
   readonly domainSeparator: string;
   readonly structHash: string;
   readonly digest: string;
@@ -69,6 +72,7 @@ function vector(name: string, params: ChannelParams, make: (id: `0x${string}`) =
       isFinal: state.isFinal,
     },
     channelId: id,
+    locksRoot: locksRoot(state.locks),
     domainSeparator: bytesToHex(domainSeparatorOf(params)),
     structHash: bytesToHex(hashState(state)),
     digest: bytesToHex(digest),

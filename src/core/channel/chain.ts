@@ -7,6 +7,10 @@
  * Dispute facts are kept in the record, so a restart neither forgets a challenge nor stops
  * answering it; the node also rebuilds them from the chain on start.
  */
+import { EMPTY_LOCKS_ROOT, locksRoot } from '../locks.ts';
+import type { ChannelState, Lock, SignedCommitment } from '../state.ts';
+import { replayLocks } from '../transitions.ts';
+import type { SignedState } from '../validate.ts';
 import type { ChainFact, CallerId, Effect, Now, SubmissionResult } from './io.ts';
 import * as leader from './leader.ts';
 import * as follower from './follower.ts';
@@ -44,7 +48,34 @@ export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): vo
         adopt(m, fx, fact.signed, now);
       }
       return onSettled(m, fx, fact.how, fact.version, now);
+    case 'unlocked':
+      return onUnlocked(m, fx, fact.index, now);
+    case 'secret-revealed':
+      return onRevealed(m, fx, fact.hashlock, fact.at, now);
   }
+}
+
+/**
+ * The full state of a registered commitment: its lock list is one we built (the registered state
+ * is co-signed, so it is our latest, a proposal we released, or one rebuilt from a durable lock
+ * delta), found by its root (docs/adr/0010). Undefined when none matches.
+ */
+export function resolveRegistered(m: Machine, reg: SignedCommitment): SignedState | undefined {
+  const c = reg.state;
+  const candidates: (readonly Lock[])[] = [];
+  if (c.locksRoot === EMPTY_LOCKS_ROOT) candidates.push([]);
+  if (m.latest) candidates.push(m.latest.state.locks);
+  if (m.proposal) candidates.push(m.proposal.state.locks);
+  for (const r of m.released) if (r.version === c.version) candidates.push(r.state.locks);
+  for (const d of m.rec.lockDeltas ?? []) {
+    if (d.version !== c.version || m.latest?.state.version !== d.base) continue;
+    const rebuilt = replayLocks(m.latest.state.locks, d.ops);
+    if (rebuilt) candidates.push(rebuilt);
+  }
+  const locks = candidates.find((l) => locksRoot(l) === c.locksRoot);
+  if (locks === undefined) return undefined;
+  const state: ChannelState = { channelId: c.channelId, version: c.version, balances: c.balances, locks, isFinal: c.isFinal };
+  return { state, signatures: reg.signatures };
 }
 
 function inFlight(m: Machine, kind: string): boolean {
@@ -118,12 +149,14 @@ function onChallenged(m: Machine, fx: Effect[], fact: Extract<ChainFact, { kind:
   if (m.rec.status === 'closed') return;
   // A registered state newer than ours is co-signed (the adjudicator checked both signatures):
   // it is our latest now, and we can conclude it ourselves.
-  if (fact.signed && m.latest && fact.signed.state.version > m.latest.state.version && fact.signed.state.version === fact.version) {
-    fx.push({ kind: 'persist-state', signed: fact.signed });
-    adopt(m, fx, fact.signed, now);
+  const reg = fact.registered?.state.version === fact.version ? resolveRegistered(m, fact.registered) : undefined;
+  if (fact.registered && !reg) log(fx, 'warn', 'a registered state whose locks we cannot rebuild', { version: String(fact.version) });
+  if (reg && m.latest && reg.state.version > m.latest.state.version) {
+    fx.push({ kind: 'persist-state', signed: reg });
+    adopt(m, fx, reg, now);
   }
   const known = m.latest?.state.version === fact.version ? m.latest.state : undefined;
-  const state = known ?? (fact.signed?.state.version === fact.version ? fact.signed.state : undefined);
+  const state = known ?? reg?.state;
   const byUs = m.registering === fact.version;
   setRecord(m, fx, { dispute: { version: fact.version, finalizesAt: fact.finalizesAt, byUs, ...(state ? { state } : {}) } });
   const wasDisputed = m.rec.status === 'disputed';
@@ -160,7 +193,17 @@ export function answer(m: Machine, fx: Effect[], now: Now): void {
 
 function onSettled(m: Machine, fx: Effect[], how: 'closed' | 'concluded', version: bigint, now: Now): void {
   if (m.rec.status === 'closed') return;
-  setRecord(m, fx, { dispute: undefined, finalProposal: undefined });
+  // A conclusion leaves its locks' funds in the channel, to unlock one by one (ADR 0010).
+  const d = m.rec.dispute;
+  const concluded =
+    how === 'concluded' ? (d?.version === version ? d.state : undefined) ?? (m.latest?.state.version === version ? m.latest.state : undefined) : undefined;
+  if (how === 'concluded' && !concluded) log(fx, 'warn', 'concluded with a state we do not hold: its locks cannot be unlocked by us', { version: String(version) });
+  setRecord(m, fx, {
+    dispute: undefined,
+    finalProposal: undefined,
+    lockDeltas: undefined,
+    ...(concluded && concluded.locks.length > 0 ? { concludedLocks: { state: concluded, unlocked: [] } } : {}),
+  });
   setStatus(m, fx, 'closed');
   fx.push({ kind: 'flush', token: token(m) });
   for (const c of m.closeCallers.splice(0)) resolve(fx, c, version);
@@ -204,6 +247,10 @@ export function onSubmitted(m: Machine, fx: Effect[], t: number, result: Submiss
     case 'conclude':
       if (!result.ok) log(fx, 'info', 'conclusion refused; tried again later', { reason: result.reason });
       return;
+    case 'unlock':
+      // The `Unlocked` facts mark what was paid; whatever is left is tried again later.
+      if (!result.ok) log(fx, 'info', 'unlock refused; tried again later', { reason: result.reason });
+      return;
   }
 }
 
@@ -218,9 +265,56 @@ export function onTickChain(m: Machine, fx: Effect[], now: Now): void {
     }
     return;
   }
+  if (m.rec.concludedLocks) return unlockIfDue(m, fx, now);
   if (m.rec.status !== 'disputed') return;
   answer(m, fx, now);
   concludeIfDue(m, fx, now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks after a conclusion (ADR 0010)
+
+function revealedAt(m: Machine, hashlock: string): bigint | undefined {
+  return m.rec.revealed?.find((r) => r.hashlock === hashlock)?.at;
+}
+
+/**
+ * Submits the unlocks that pay us and whose outcome is fixed: ours as receiver once the secret
+ * was registered before the expiry, ours as sender once the expiry passed without that.
+ */
+function unlockIfDue(m: Machine, fx: Effect[], now: Now): void {
+  const c = m.rec.concludedLocks;
+  if (!c || now.chainTime === undefined || inFlight(m, 'unlock') || now.ms - m.lastAttempt.unlock < RETRY_MS) return;
+  const self = m.rec.self;
+  const due: number[] = [];
+  c.state.locks.forEach((l, i) => {
+    if (c.unlocked.includes(i)) return;
+    const at = revealedAt(m, l.hashlock);
+    const toReceiver = at !== undefined && at < l.expiry;
+    if ((l.receiver === self && toReceiver) || (l.sender === self && !toReceiver && now.chainTime! >= l.expiry)) due.push(i);
+  });
+  if (due.length === 0) return;
+  m.lastAttempt.unlock = now.ms;
+  submit(m, fx, { kind: 'unlock', state: c.state, indexes: due });
+}
+
+function onUnlocked(m: Machine, fx: Effect[], index: number, now: Now): void {
+  const c = m.rec.concludedLocks;
+  if (!c || c.unlocked.includes(index) || index < 0 || index >= c.state.locks.length) return;
+  const unlocked = [...c.unlocked, index];
+  setRecord(m, fx, { concludedLocks: unlocked.length === c.state.locks.length ? undefined : { state: c.state, unlocked } });
+  fx.push({ kind: 'flush', token: token(m) });
+  void now;
+}
+
+/** A secret registered on-chain: remembered for the locks of ours with that hashlock. */
+function onRevealed(m: Machine, fx: Effect[], hashlock: string, at: bigint, now: Now): void {
+  if (revealedAt(m, hashlock) !== undefined) return;
+  const ours = (s: ChannelState | undefined) => s?.locks.some((l) => l.hashlock === hashlock) ?? false;
+  if (!ours(m.latest?.state) && !ours(m.rec.concludedLocks?.state) && !ours(m.rec.dispute?.state) && !ours(m.proposal?.state)) return;
+  setRecord(m, fx, { revealed: [...(m.rec.revealed ?? []), { hashlock: hashlock as `0x${string}`, at }] });
+  fx.push({ kind: 'flush', token: token(m) });
+  unlockIfDue(m, fx, now);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Bytes32 } from '../bytes.ts';
 import type { Message } from '../codec/messages.ts';
 import type { DepositFact, Op } from '../ops.ts';
 import type { RejectReason } from '../result.ts';
-import type { ChannelState } from '../state.ts';
+import type { ChannelState, SignedCommitment } from '../state.ts';
 import type { SignedState } from '../validate.ts';
 import type { ChannelRecord, ChannelStatus } from './record.ts';
 
@@ -43,9 +43,16 @@ export type ChainFact =
       readonly version: bigint;
       readonly finalizesAt: bigint;
       readonly transactionHash: Bytes32;
-      /** The registered state with both signatures, from the transaction's calldata, when it could be read. */
-      readonly signed?: SignedState;
+      /**
+       * The registered state with both signatures, from the transaction's calldata, when it could
+       * be read: its locks only by root (the machine rebuilds them from what it signed).
+       */
+      readonly registered?: SignedCommitment;
     }
+  /** A lock of the state the channel concluded with was paid out (`Unlocked`). */
+  | { readonly kind: 'unlocked'; readonly index: number }
+  /** A hashlock's secret was registered on-chain at chain time `at` (`SecretRevealed`). */
+  | { readonly kind: 'secret-revealed'; readonly hashlock: Bytes32; readonly secret: Bytes32; readonly at: bigint }
   | {
       readonly kind: 'settled';
       readonly how: 'closed' | 'concluded';
@@ -94,7 +101,9 @@ export type Submission =
   | { readonly kind: 'close'; readonly signed: SignedState; readonly direct?: boolean }
   /** Registers `signed` (a forced close, or the answer to a stale state before `deadline`). */
   | { readonly kind: 'dispute'; readonly signed: SignedState; readonly deadline?: bigint; readonly direct?: boolean }
-  | { readonly kind: 'conclude'; readonly state: ChannelState };
+  | { readonly kind: 'conclude'; readonly state: ChannelState }
+  /** Pays out locks of the state the channel concluded with, by slot. */
+  | { readonly kind: 'unlock'; readonly state: ChannelState; readonly indexes: readonly number[] };
 
 /** Why an operation failed, for its caller. */
 export interface Failure {

@@ -16,7 +16,7 @@ import { equalBytes } from '../bytes.ts';
 import type { CountersignMessage, Message, RejectMessage, RequestMessage } from '../codec/messages.ts';
 import { stateDigest } from '../eip712.ts';
 import { MAX_OPS, type Op } from '../ops.ts';
-import { selectOps } from '../transitions.ts';
+import { changesLocks, selectOps } from '../transitions.ts';
 import type { SignedState } from '../validate.ts';
 import { uncredited } from '../deposits.ts';
 import type { CallerId, Effect, Failure, Now } from './io.ts';
@@ -83,7 +83,18 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
   m.needsUpdate = false;
   const version = nextVersion(m);
   const leaseRaised = version > m.rec.versionLease;
-  if (leaseRaised) setRecord(m, fx, { versionLease: version + VERSION_LEASE - 1n });
+  // A proposal that changes the locks is kept durably (its lock operations) before it leaves: a
+  // registered state carries its locks only by root, and we must be able to rebuild them to
+  // unlock what is ours (docs/adr/0010). Deltas below the latest co-signed state are dropped.
+  const lockOps = sel.accepted.filter(changesLocks);
+  const kept = (m.rec.lockDeltas ?? []).filter((d) => d.version > latest.state.version);
+  const deltas = lockOps.length > 0 ? [...kept, { version, base: latest.state.version, ops: lockOps }] : kept;
+  if (leaseRaised || deltas.length !== (m.rec.lockDeltas?.length ?? 0) || lockOps.length > 0) {
+    setRecord(m, fx, {
+      ...(leaseRaised ? { versionLease: version + VERSION_LEASE - 1n } : {}),
+      lockDeltas: deltas.length > 0 ? deltas : undefined,
+    });
+  }
   const state = version === sel.state.version ? sel.state : { ...sel.state, version };
   const digest = stateDigest(m.rec.params, state);
   const p: Proposal = {
@@ -96,7 +107,7 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
     base: latest.state.version,
     // Beyond the durable lease (raised now, or by a proposal abandoned before its flush): a
     // crash before the lease is on disk would let a restart sign this version again.
-    flushFirst: version > m.leaseDurable || state.isFinal,
+    flushFirst: version > m.leaseDurable || state.isFinal || lockOps.length > 0,
     lease: m.rec.versionLease,
   };
   m.proposal = p;

@@ -4,7 +4,7 @@
  * is rebuilt from this and the chain.
  */
 import type { Bytes32 } from '../bytes.ts';
-import type { DepositFact } from '../ops.ts';
+import type { DepositFact, Op } from '../ops.ts';
 import type { ChannelParams, ParticipantIndex } from '../params.ts';
 import type { Balances, ChannelState } from '../state.ts';
 
@@ -29,6 +29,26 @@ export interface DisputeRecord {
   readonly byUs: boolean;
   /** The registered state's contents, when known (ours, or read from the challenge's calldata). */
   readonly state?: ChannelState;
+}
+
+/**
+ * Leader: the lock operations of a proposal that changed the locks, kept until a co-signed state
+ * at or above its version is durable. A registered state carries its locks only by root; with
+ * these the node rebuilds the lock list of any proposal it released (docs/adr/0010).
+ */
+export interface LockDelta {
+  readonly version: bigint;
+  /** The co-signed version the proposal built on. */
+  readonly base: bigint;
+  /** Its `lock`, `settle` and `cancel` operations, in order. */
+  readonly ops: readonly Op[];
+}
+
+/** The locks of the state a channel concluded with, paid out one by one (`unlockBatch`). */
+export interface ConcludedLocks {
+  readonly state: ChannelState;
+  /** Slots paid out on-chain. */
+  readonly unlocked: readonly number[];
 }
 
 /** A final state the leader signed and released: it can close the channel at any time. */
@@ -66,4 +86,10 @@ export interface ChannelRecord {
   readonly dispute?: DisputeRecord;
   /** Leader: a final state it signed and released; it signs nothing else afterwards (ADR 0009). */
   readonly finalProposal?: FinalProposal;
+  /** Leader: lock changes of released proposals above the latest co-signed state (ADR 0010). */
+  readonly lockDeltas?: readonly LockDelta[];
+  /** After a conclusion with locks: what is left to unlock. */
+  readonly concludedLocks?: ConcludedLocks;
+  /** When the secrets of our locks' hashlocks were registered on-chain (chain time), as seen. */
+  readonly revealed?: readonly { readonly hashlock: Bytes32; readonly at: bigint }[];
 }

@@ -164,7 +164,7 @@ export interface Machine {
   /** Surpluses being credited (by `holdingsAfter`, per asset), so each is proposed once. */
   crediting: Set<string>;
   /** When a dispute answer, a conclusion or a deposit was last submitted (node clock, ms). */
-  lastAttempt: { dispute: number; conclude: number; deposit: number; refresh: number };
+  lastAttempt: { dispute: number; conclude: number; deposit: number; refresh: number; unlock: number };
   /** When we first saw a registered state concludable (node clock, ms). */
   dueSince: number | undefined;
   /** The version we submitted for registration (a forced close or an answer), if any. */
@@ -218,7 +218,7 @@ export function restore(
     closeSubmitted: false,
     finalSince: undefined,
     crediting: new Set(),
-    lastAttempt: { dispute: -Infinity, conclude: -Infinity, deposit: -Infinity, refresh: -Infinity },
+    lastAttempt: { dispute: -Infinity, conclude: -Infinity, deposit: -Infinity, refresh: -Infinity, unlock: -Infinity },
     dueSince: undefined,
     registering: undefined,
   };

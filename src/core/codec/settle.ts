@@ -57,6 +57,8 @@ export const ADJUDICATOR_FAILURES = [
   'challenge-pending',
   'state-mismatch',
   'locks-pending',
+  'unknown-lock',
+  'already-unlocked',
 ] as const;
 
 /** Why the chain (or the coordinator) did not settle an item: the adjudicator's reasons, plus `dropped`. */

@@ -267,3 +267,6 @@ function parse(w: unknown, limits: CodecLimits): Message {
 export function decodeMessage(data: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Result<Message> {
   return decodeWith(data, limits, parse);
 }
+
+/** One operation's wire form and its validating reader (the store keeps lock deltas in it). */
+export { encodeOp, op as readOp };

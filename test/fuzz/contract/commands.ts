@@ -134,6 +134,36 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('unlock' as const),
+      payout: fc.constantFrom('transfer' as const, 'credit' as const),
+      byAttacker: fc.boolean(),
+      items: fc.array(
+        fc.record({
+          from: fc.constantFrom('honest' as const, 'attacker' as const),
+          ch: fc.nat(20),
+          slot: fc.nat(8),
+          tamper: fc.oneof(
+            { arbitrary: fc.constant('none' as const), weight: 4 },
+            {
+              arbitrary: fc.constantFrom(
+                'amount' as const,
+                'receiver' as const,
+                'slot' as const,
+                'far-slot' as const,
+                'proof' as const,
+                'channel' as const,
+              ),
+              weight: 3,
+            },
+          ),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+    }),
+  },
+  {
     weight: 1,
     arbitrary: fc.record({
       t: fc.constant('reveal' as const),

@@ -11,7 +11,9 @@
  * 3. per asset, the contract holds at least Σ holdings + Σ withdrawable;
  * 4. every honest participant's balance + withdrawable equals what it started with plus what
  *    its channels' latest co-signed states give it (the honest oracle, which ignores the model);
- * 5. a batch's valid honest items settle, whatever else is in the batch.
+ * 5. a batch's valid honest items settle, whatever else is in the batch;
+ * 6. every lock of an honest channel's concluded state is paid once, in full, to whom its
+ *    secret's reveal time says (docs/adr/0010), and the honest side's unlocks always succeed.
  */
 import { type Hex, encodeFunctionData, hexToBytes as viemHexToBytes, bytesToHex as viemBytesToHex } from 'viem';
 import { LanesAdjudicatorAbi } from '../../../src/chain/artifacts/LanesAdjudicator.ts';
@@ -26,8 +28,28 @@ import { type Address, type Bytes32, bytesToHex, hexToBytes, keccak256, readWord
 import { bestBackend } from '../../../src/crypto/select-backend.ts';
 import type { Actor } from '../../helpers/actors.ts';
 import { type HonestChannel, finalOf, honestPayout, latest, withLocks } from './honest.ts';
-import { type BuiltItem, type SigPlan, type Signer, challengeAbi, closeAbi, concludeAbi, signItem, structHashOf } from './items.ts';
-import { AdjudicatorModel, type CallOutcome, type DepositArgs, type ModelItem, type ModelState, NATIVE, type Payout } from './model.ts';
+import {
+  type BuiltItem,
+  type SigPlan,
+  type Signer,
+  challengeAbi,
+  closeAbi,
+  concludeAbi,
+  proofOf,
+  signItem,
+  structHashOf,
+  unlockAbi,
+} from './items.ts';
+import {
+  AdjudicatorModel,
+  type CallOutcome,
+  type DepositArgs,
+  type ModelItem,
+  type ModelState,
+  type ModelUnlock,
+  NATIVE,
+  type Payout,
+} from './model.ts';
 import type { World } from './world.ts';
 
 export class InvariantViolation extends Error {
@@ -72,6 +94,14 @@ export interface StateChoice {
 export type ItemChoice =
   | { readonly from: 'honest'; readonly ch: number; readonly older: number | undefined }
   | { readonly from: 'attacker'; readonly ch: number; readonly state: StateChoice; readonly sigs: readonly [SigChoice, SigChoice] };
+
+/** An unlock item: a slot of a concluded channel's lock tree, as is or tampered with. */
+export interface UnlockChoice {
+  readonly from: 'honest' | 'attacker';
+  readonly ch: number;
+  readonly slot: number;
+  readonly tamper: 'none' | 'amount' | 'receiver' | 'slot' | 'far-slot' | 'proof' | 'channel';
+}
 
 export interface DepositChoice {
   readonly assetIndex: bigint;
@@ -122,6 +152,7 @@ export type Step =
       readonly byAttacker: boolean;
       readonly items: readonly ItemChoice[];
     }
+  | { readonly t: 'unlock'; readonly payout: Payout; readonly byAttacker: boolean; readonly items: readonly UnlockChoice[] }
   | { readonly t: 'reveal'; readonly secrets: readonly { readonly kind: 'random' | 'attacker' | 'public'; readonly seed: number }[] }
   | { readonly t: 'withdraw'; readonly who: number; readonly asset: number; readonly to: number }
   | {
@@ -150,10 +181,11 @@ interface AttackChannel {
   readonly id: Bytes32;
 }
 
-const OPERATION: Record<'close' | 'challenge' | 'conclude', BatchOperation> = {
+const OPERATION: Record<'close' | 'challenge' | 'conclude' | 'unlock', BatchOperation> = {
   close: 'close',
   challenge: 'challenge',
   conclude: 'conclude',
+  unlock: 'unlock',
 };
 const FUNCTION = { close: 'closeBatch', challenge: 'challengeBatch', conclude: 'concludeBatch' } as const;
 const PAYOUT = { transfer: 0, credit: 1 } as const;
@@ -261,8 +293,89 @@ export class Engine {
     return { outcome };
   }
 
+  /** Sends an unlock batch and checks each item's result against the model's. */
+  async #unlockBatch(items: readonly ModelUnlock[], payout: Payout, from: Address): Promise<CallOutcome> {
+    const data = encodeFunctionData({
+      abi: LanesAdjudicatorAbi,
+      functionName: 'unlockBatch',
+      args: [items.map(unlockAbi) as never, PAYOUT[payout]],
+    });
+    const r = await this.#tx(from, this.world.adjudicator, data);
+    const outcome = this.model.unlockBatch(items, payout);
+    if (!r.ok) this.#fail(`unlockBatch of ${items.length} items reverted as a whole`);
+    this.#compareItems('unlock', r.logs, outcome, new Set());
+    return outcome;
+  }
+
+  /** A user's unlock batch: honest slots (anyone may submit them), attackers' slots, tampered or not. */
+  async #userUnlock(s: Extract<Step, { t: 'unlock' }>): Promise<void> {
+    const items: ModelUnlock[] = [];
+    const honest: { index: number; ch: HonestChannel; slot: number }[] = [];
+    for (const c of s.items) {
+      const pool = c.from === 'honest' ? this.honest : this.attack;
+      const concluded = pool.filter((x) => this.model.lockTrees.has(x.id));
+      const ch = concluded.length > 0 ? concluded[c.ch % concluded.length]! : pool[c.ch % Math.max(1, pool.length)];
+      if (!ch) continue;
+      const locks = this.model.lockTrees.get(ch.id);
+      if (!locks) {
+        // Nothing concluded with locks: a made-up lock, which no root proves.
+        const lock = { id: 1n, asset: 0, amount: 1n, sender: 0, receiver: 1, hashlock: secretOf('nobody', c.slot), expiry: 0n };
+        items.push({ params: ch.params, lock, index: BigInt(c.slot % 1024), proof: Array(10).fill(secretOf('proof', c.slot)) });
+        continue;
+      }
+      const slot = c.slot % locks.length;
+      const lock = locks[slot]!;
+      const proof = proofOf(locks, slot);
+      const other = [...this.honest, ...this.attack].find((x) => x.id !== ch.id);
+      switch (c.tamper) {
+        case 'none': {
+          const h = this.honest.find((x) => x.id === ch.id);
+          if (h && !honest.some((x) => x.ch === h && x.slot === slot)) honest.push({ index: items.length, ch: h, slot });
+          items.push({ params: ch.params, lock, index: BigInt(slot), proof });
+          break;
+        }
+        case 'amount':
+          items.push({ params: ch.params, lock: { ...lock, amount: lock.amount + 1n }, index: BigInt(slot), proof });
+          break;
+        case 'receiver':
+          items.push({ params: ch.params, lock: { ...lock, sender: lock.receiver, receiver: lock.sender }, index: BigInt(slot), proof });
+          break;
+        case 'slot':
+          items.push({ params: ch.params, lock, index: BigInt(slot ^ 1), proof });
+          break;
+        case 'far-slot':
+          items.push({ params: ch.params, lock, index: BigInt(slot) + 1024n, proof });
+          break;
+        case 'proof':
+          items.push({ params: ch.params, lock, index: BigInt(slot), proof: [secretOf('proof', c.slot), ...proof.slice(1)] });
+          break;
+        case 'channel':
+          if (other) items.push({ params: other.params, lock, index: BigInt(slot), proof });
+          break;
+      }
+    }
+    if (items.length === 0) return;
+    const due = honest.filter(({ ch, slot }) => this.#unlockDue(ch, slot));
+    const outcome = await this.#unlockBatch(items, s.payout, s.byAttacker ? this.world.attacker : this.world.submitter);
+    for (const { index, ch, slot } of due) {
+      const o = outcome.items[index]!;
+      // The same slot earlier in this batch may have paid it already.
+      if (!o.ok && o.reason !== 'already-unlocked')
+        this.#fail(`honest unlock of slot ${slot} of channel ${ch.index} failed in a batch: ${o.reason}`);
+    }
+  }
+
+  /** Whether slot `slot` of honest `ch`'s concluded locks can be paid out in the next transaction. */
+  #unlockDue(ch: HonestChannel, slot: number): boolean {
+    const c = ch.concluded;
+    if (!c || c.unlocked.has(slot)) return false;
+    const l = c.locks[slot]!;
+    const when = this.model.revealedAt.get(l.hashlock) ?? 0n;
+    return (when !== 0n && when < l.expiry) || this.model.now + 1n >= l.expiry;
+  }
+
   #compareItems(
-    op: 'close' | 'challenge' | 'conclude',
+    op: 'close' | 'challenge' | 'conclude' | 'unlock',
     logs: Parameters<typeof decodeEvents>[0],
     outcome: CallOutcome,
     skip: ReadonlySet<number>,
@@ -297,6 +410,8 @@ export class Engine {
         return this.#openAttacker(s);
       case 'batch':
         return this.#userBatch(s);
+      case 'unlock':
+        return this.#userUnlock(s);
       case 'reveal':
         return this.#reveal(
           s.secrets.map((x) => {
@@ -623,11 +738,8 @@ export class Engine {
     const last = latest(ch);
     if (op === 'close') return ch.phase === 'closing';
     if (op === 'challenge') return !d || (now < d.finalizesAt && d.version < last.version);
-    if (!d || now < d.finalizesAt || d.version !== last.version) return false;
-    return last.locks.every((l) => {
-      const when = this.model.revealedAt.get(l.hashlock) ?? 0n;
-      return (when !== 0n && when < l.expiry) || now >= l.expiry;
-    });
+    // A conclusion pays the balances at once, whatever the locks' outcomes (each is unlocked later).
+    return !!d && now >= d.finalizesAt && d.version === last.version;
   }
 
   async #reveal(secrets: readonly Bytes32[], from: Address): Promise<void> {
@@ -736,12 +848,16 @@ export class Engine {
   /** Records what settled honest channels pay, by the oracle, from the events of one call. */
   #settleHonest(events: ReturnType<typeof decodeEvents>): void {
     for (const e of events) {
+      if (e.type === 'unlocked') {
+        this.#unlockedHonest(e);
+        continue;
+      }
       if (e.type !== 'closed' && e.type !== 'concluded') continue;
       const ch = this.honest.find((h) => h.id === e.channelId);
       if (!ch) continue;
       if (ch.phase === 'settled') this.#fail(`honest channel ${ch.index} settled twice`);
       const held = this.#heldBefore.get(ch.id) ?? ch.params.assets.map(() => 0n);
-      const r = honestPayout(ch, e.type, e.version, (h) => this.model.revealedAt.get(h) ?? 0n, held);
+      const r = honestPayout(ch, e.type, e.version, held);
       if (!r.ok) this.#fail(r.why);
       if (!ch.fullyFunded && r.pay.some((p, i) => i % 2 === 0 && p < ch.deposits[i]!)) {
         this.#fail(`honest channel ${ch.index}: participant 0 funded it alone and did not get its deposit back`);
@@ -753,7 +869,27 @@ export class Engine {
         this.#owedToHonest.set(k, (this.#owedToHonest.get(k) ?? 0n) + amount);
       });
       ch.phase = 'settled';
+      if (e.type === 'concluded' && latest(ch).locks.length > 0) ch.concluded = { locks: latest(ch).locks, unlocked: new Set() };
     }
+  }
+
+  /** The oracle of one `Unlocked` event of an honest channel: the right slot, once, in full, to the right side. */
+  #unlockedHonest(e: { channelId: Bytes32; index: number; to: Address; amount: bigint }): void {
+    const ch = this.honest.find((h) => h.id === e.channelId);
+    if (!ch) return;
+    const c = ch.concluded;
+    const l = c?.locks[e.index];
+    if (!c || !l) return this.#fail(`honest channel ${ch.index}: slot ${e.index} unlocked, which its concluded state does not have`);
+    if (c.unlocked.has(e.index)) this.#fail(`honest channel ${ch.index}: slot ${e.index} unlocked twice`);
+    c.unlocked.add(e.index);
+    const when = this.model.revealedAt.get(l.hashlock) ?? 0n;
+    const toReceiver = when !== 0n && when < l.expiry;
+    if (!toReceiver && this.model.now < l.expiry) this.#fail(`honest channel ${ch.index}: slot ${e.index} paid out before its outcome was fixed`);
+    const who = ch.pair[toReceiver ? l.receiver : l.sender]!.address;
+    if (e.to !== who || e.amount !== l.amount)
+      this.#fail(`honest channel ${ch.index}: slot ${e.index} paid ${e.amount} to ${e.to}, owed ${l.amount} to ${who}`);
+    const k = key(who, ch.params.assets[l.asset]!);
+    this.#owedToHonest.set(k, (this.#owedToHonest.get(k) ?? 0n) + l.amount);
   }
 
   /** Holdings of honest channels before the settlement call in flight (an underfunded one pays by them). */
@@ -769,6 +905,10 @@ export class Engine {
    */
   async #watchtower(): Promise<void> {
     for (const ch of this.honest) {
+      if (ch.concluded) {
+        await this.#honestUnlocks(ch);
+        continue;
+      }
       if (ch.phase === 'settled') continue;
       const d = this.model.disputes.get(ch.id);
       if (!d) continue;
@@ -790,6 +930,27 @@ export class Engine {
         if (!outcome.items[0]!.ok) this.#fail(`the conclusion of honest channel ${ch.index} failed`);
       }
     }
+  }
+
+  /** The honest side after a conclusion with locks: reveals what it is owed in time, unlocks what is due. */
+  async #honestUnlocks(ch: HonestChannel): Promise<void> {
+    const c = ch.concluded!;
+    const reveal = c.locks.filter(
+      (l, i) =>
+        !c.unlocked.has(i) && ch.known.has(l.hashlock) && !this.model.revealedAt.has(l.hashlock) && this.model.now + 1n < l.expiry,
+    );
+    if (reveal.length > 0)
+      await this.#reveal(
+        reveal.map((l) => ch.known.get(l.hashlock)!),
+        this.world.submitter,
+      );
+    const slots = c.locks.map((_, i) => i).filter((i) => this.#unlockDue(ch, i));
+    if (slots.length === 0) return;
+    const items = slots.map((i) => ({ params: ch.params, lock: c.locks[i]!, index: BigInt(i), proof: proofOf(c.locks, i) }));
+    const outcome = await this.#unlockBatch(items, 'transfer', this.world.submitter);
+    outcome.items.forEach((o, k) => {
+      if (!o.ok) this.#fail(`the unlock of slot ${slots[k]} of honest channel ${ch.index} failed: ${o.reason}`);
+    });
   }
 
   // -------------------------------------------------------------------------------------------

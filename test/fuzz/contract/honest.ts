@@ -25,6 +25,8 @@ export interface HonestChannel {
   /** Secrets of this channel's locks whose receiver knows them (and reveals them in a dispute). */
   readonly known: Map<Bytes32, Bytes32>;
   phase: HonestPhase;
+  /** The locks of the state it concluded with, and the slots paid out so far (docs/adr/0010). */
+  concluded?: { readonly locks: readonly ContractLock[]; readonly unlocked: Set<number> };
 }
 
 export const latest = (ch: HonestChannel): ModelState => ch.states[ch.states.length - 1]!;
@@ -37,7 +39,6 @@ export function honestPayout(
   ch: HonestChannel,
   how: 'closed' | 'concluded',
   version: bigint,
-  revealedAt: (hashlock: Bytes32) => bigint,
   heldBefore: readonly bigint[],
 ): { ok: true; pay: bigint[] } | { ok: false; why: string } {
   const last = latest(ch);
@@ -45,12 +46,8 @@ export function honestPayout(
     return { ok: false, why: `honest channel ${ch.index} ${how} at version ${version}, but its latest co-signed state is ${last.version}` };
   }
   if (how === 'closed' && !last.isFinal) return { ok: false, why: `honest channel ${ch.index} closed with a non-final state` };
+  // The balances only: each lock is paid by its own unlock (the engine's oracle checks those).
   const pay = [...last.balances];
-  for (const l of last.locks) {
-    const when = revealedAt(l.hashlock);
-    const toReceiver = when !== 0n && when < l.expiry;
-    pay[2 * l.asset + (toReceiver ? l.receiver : l.sender)]! += l.amount;
-  }
   // A channel participant 1 never finished funding pays in funding order (docs/adr/0008).
   for (let a = 0; a < ch.params.assets.length; a++) {
     const h = heldBefore[a]!;

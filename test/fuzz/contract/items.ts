@@ -3,7 +3,7 @@
  * purpose), and both forms of the item: the model's, which says who signed what, and the
  * contract's ABI struct.
  */
-import type { ChallengeItem, CloseItem, ConcludeItem, ContractLock, ContractParams, ContractSignature } from '../../../src/chain/encode.ts';
+import type { ChallengeItem, CloseItem, ConcludeItem, ContractLock, ContractParams, ContractSignature, UnlockItem } from '../../../src/chain/encode.ts';
 import {
   type Address,
   type Bytes32,
@@ -13,7 +13,9 @@ import {
   bytesToHex,
   concatBytes,
   domainSeparator,
-  hashLocks,
+  lockProof,
+  locksRootBytes,
+  locksRoot,
   hexToBytes,
   keccak256,
   readWord,
@@ -43,7 +45,7 @@ export function structHashOf(id: Bytes32, s: ModelState): Uint8Array {
   struct.set(hexToBytes(id), 32);
   writeWord(struct, 64, s.version);
   struct.set(keccak256(balances), 96);
-  struct.set(hashLocks(s.locks as unknown as Lock[]), 128);
+  struct.set(locksRootBytes(s.locks as unknown as Lock[]), 128);
   writeWord(struct, 160, s.isFinal ? 1n : 0n);
   return keccak256(struct);
 }
@@ -121,12 +123,26 @@ export function closeAbi(it: BuiltItem): CloseItem {
 
 export function challengeAbi(it: BuiltItem): ChallengeItem {
   const s = it.model.state;
-  return { params: it.model.params, version: s.version, balances: [...s.balances], locks: [...s.locks], isFinal: s.isFinal, sigs: it.sigs };
+  return { params: it.model.params, version: s.version, balances: [...s.balances], locksRoot: rootOf(s), isFinal: s.isFinal, sigs: it.sigs };
 }
 
 export function concludeAbi(it: BuiltItem): ConcludeItem {
   const s = it.model.state;
-  return { params: it.model.params, balances: [...s.balances], locks: [...s.locks], isFinal: s.isFinal };
+  return { params: it.model.params, balances: [...s.balances], locksRoot: rootOf(s), isFinal: s.isFinal };
+}
+
+/** The root a state's locks commit to (docs/adr/0010). */
+export function rootOf(s: ModelState): Bytes32 {
+  return locksRoot(s.locks as unknown as Lock[]);
+}
+
+/** The proof of slot `index` of `locks`' tree (a proof is ten sibling hashes whatever the slot). */
+export function proofOf(locks: readonly ContractLock[], index: number): Bytes32[] {
+  return lockProof(locks as unknown as Lock[], index);
+}
+
+export function unlockAbi(it: { params: ContractParams; lock: ContractLock; index: bigint; proof: readonly Bytes32[] }): UnlockItem {
+  return { params: it.params, lock: it.lock, index: it.index, proof: it.proof };
 }
 
 export function lockOf(l: ContractLock): ContractLock {

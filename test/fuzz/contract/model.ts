@@ -14,7 +14,10 @@ import {
   MAX_CHALLENGE_DURATION,
   MAX_HOLDINGS,
   MAX_LOCKS,
+  type Lock,
   channelId,
+  locksRoot,
+  verifyLockProof,
 } from '../../../src/core/index.ts';
 
 export const NATIVE: Address = '0x0000000000000000000000000000000000000000';
@@ -58,10 +61,20 @@ export type Reason =
   | 'not-challenged'
   | 'challenge-pending'
   | 'state-mismatch'
-  | 'locks-pending';
+  | 'locks-pending'
+  | 'unknown-lock'
+  | 'already-unlocked';
 
 export type ItemOutcome =
   { readonly channelId: Bytes32; readonly ok: true } | { readonly channelId: Bytes32; readonly ok: false; readonly reason: Reason };
+
+/** An {unlockBatch} item: a lock, its slot in the concluded state's lock tree, and a proof. */
+export interface ModelUnlock {
+  readonly params: ContractParams;
+  readonly lock: ContractLock;
+  readonly index: bigint;
+  readonly proof: readonly Bytes32[];
+}
 
 export interface Holding {
   readonly amount: bigint;
@@ -100,6 +113,10 @@ export class AdjudicatorModel {
   readonly disputes = new Map<Bytes32, Dispute>();
   readonly revealedAt = new Map<Bytes32, bigint>();
   readonly withdrawable = new Map<string, bigint>();
+  /** The locks of the state each channel concluded with (the contract keeps only their root). */
+  readonly lockTrees = new Map<Bytes32, readonly ContractLock[]>();
+  /** `${channelId}|${slot}` of every lock paid out. */
+  readonly unlocked = new Set<string>();
   /** Balances of tracked accounts in every asset whose `balanceOf` tells the truth. */
   readonly balances = new Map<string, bigint>();
   /** Addresses whose code refuses ETH or burns the gas it is given. */
@@ -122,6 +139,8 @@ export class AdjudicatorModel {
     for (const [k, v] of this.revealedAt) m.revealedAt.set(k, v);
     for (const [k, v] of this.withdrawable) m.withdrawable.set(k, v);
     for (const [k, v] of this.balances) m.balances.set(k, v);
+    for (const [k, v] of this.lockTrees) m.lockTrees.set(k, v);
+    for (const k of this.unlocked) m.unlocked.add(k);
     for (const a of this.hostileReceivers) m.hostileReceivers.add(a);
     m.falseFailing = this.falseFailing;
     m.burnBurning = this.burnBurning;
@@ -138,10 +157,13 @@ export class AdjudicatorModel {
       [this.revealedAt, other.revealedAt],
       [this.withdrawable, other.withdrawable],
       [this.balances, other.balances],
+      [this.lockTrees, other.lockTrees],
     ] as [Map<unknown, unknown>, Map<unknown, unknown>][]) {
       mine.clear();
       for (const [k, v] of theirs) mine.set(k, v);
     }
+    this.unlocked.clear();
+    for (const k of other.unlocked) this.unlocked.add(k);
     this.hostileReceivers.clear();
     for (const a of other.hostileReceivers) this.hostileReceivers.add(a);
     this.falseFailing = other.falseFailing;
@@ -214,9 +236,9 @@ export class AdjudicatorModel {
   #wellFormed(p: ContractParams, s: ModelState): boolean {
     if (!this.validParams(p)) return false;
     const n = p.assets.length;
+    // The contract sees only the locks' root: a lock's own fields are checked when it is unlocked.
     if (s.balances.length !== 2 * n || s.locks.length > MAX_LOCKS) return false;
-    if (s.isFinal && s.locks.length > 0) return false;
-    return s.locks.every((l) => l.asset < n && l.sender <= 1 && l.receiver === 1 - l.sender);
+    return !s.isFinal || s.locks.length === 0;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -462,16 +484,8 @@ export class AdjudicatorModel {
     if (!d) return fail(id, 'not-challenged');
     if (this.now < d.finalizesAt) return fail(id, 'challenge-pending');
     if (!sameContent(d.state, s)) return fail(id, 'state-mismatch');
+    // Balances only: what the locks hold stays in the channel until each is unlocked.
     const pay = [...s.balances];
-    for (const l of s.locks) {
-      const when = this.revealedAt.get(l.hashlock) ?? 0n;
-      const toReceiver = when !== 0n && when < l.expiry;
-      // A lock's outcome is fixed once revealed in time or expired; until then, no conclusion.
-      if (!toReceiver && this.now < l.expiry) return fail(id, 'locks-pending');
-      const to = toReceiver ? l.receiver : l.sender;
-      pay[2 * l.asset + to] = pay[2 * l.asset + to]! + l.amount;
-      if (pay[2 * l.asset + to]! > MAX_UINT256) return fail(id, 'malformed');
-    }
     let funded = false;
     for (const [a, asset] of p.assets.entries()) {
       const h = this.holding(id, asset);
@@ -490,10 +504,47 @@ export class AdjudicatorModel {
       this.holdings.set(key(id, asset), { amount: h.amount - pay[2 * a]! - pay[2 * a + 1]!, closed: true });
     }
     this.disputes.delete(id);
+    if (s.locks.length > 0) this.lockTrees.set(id, s.locks);
     for (const [a, asset] of p.assets.entries()) {
       credit(acc, p.participants[0], asset, pay[2 * a]!);
       credit(acc, p.participants[1], asset, pay[2 * a + 1]!);
     }
+    return { channelId: id, ok: true };
+  }
+
+  unlockBatch(items: readonly ModelUnlock[], payout: Payout): CallOutcome {
+    const acc = new Map<string, { to: Address; asset: Address; amount: bigint }>();
+    const outcomes = items.map((it) => this.#unlock(it, acc));
+    this.#flush(acc, payout);
+    return { reverted: false, items: outcomes };
+  }
+
+  /** Who a concluded lock pays now: its receiver if revealed in time, its sender once expired, else nobody yet. */
+  lockOutcome(l: ContractLock): 'receiver' | 'sender' | undefined {
+    const when = this.revealedAt.get(l.hashlock) ?? 0n;
+    if (when !== 0n && when < l.expiry) return 'receiver';
+    return this.now >= l.expiry ? 'sender' : undefined;
+  }
+
+  #unlock(it: ModelUnlock, acc: Map<string, { to: Address; asset: Address; amount: bigint }>): ItemOutcome {
+    const p = it.params;
+    const l = it.lock;
+    if (!this.validParams(p)) return fail(ZERO_ID, 'malformed');
+    if (l.asset >= p.assets.length || l.sender > 1 || l.receiver !== 1 - l.sender || it.index >= BigInt(MAX_LOCKS))
+      return fail(ZERO_ID, 'malformed');
+    const id = this.id(p);
+    const tree = this.lockTrees.get(id);
+    if (!tree || !verifyLockProof(locksRoot(tree as readonly Lock[]), l as Lock, Number(it.index), it.proof)) return fail(id, 'unknown-lock');
+    const slot = `${id}|${it.index}`;
+    if (this.unlocked.has(slot)) return fail(id, 'already-unlocked');
+    const outcome = this.lockOutcome(l);
+    if (!outcome) return fail(id, 'locks-pending');
+    const asset = p.assets[l.asset]!;
+    const h = this.holding(id, asset);
+    if (l.amount > h.amount) return fail(id, 'exceeds-holdings');
+    this.holdings.set(key(id, asset), { amount: h.amount - l.amount, closed: h.closed });
+    this.unlocked.add(slot);
+    credit(acc, p.participants[outcome === 'receiver' ? l.receiver : l.sender]!, asset, l.amount);
     return { channelId: id, ok: true };
   }
 

@@ -154,6 +154,22 @@ export const recordSamples = once((): [string, ChannelRecord][] => {
       }),
     ],
     ['record-dispute-no-state', record(eth, { status: 'disputed', dispute: { version: 7n, finalizesAt: 1_700_003_600n, byUs: false } })],
+    [
+      // Locks by root (docs/adr/0010): deltas of lock-changing proposals, a conclusion's locks, reveals.
+      'record-locks',
+      record(swap, {
+        status: 'closed',
+        lockDeltas: [
+          { version: MAX_UINT64, base: MAX_UINT64 - 1n, ops: OPS.filter((o) => o.kind === 'lock' || o.kind === 'settle' || o.kind === 'cancel') },
+          { version: 2n, base: 1n, ops: [] },
+        ],
+        concludedLocks: { state: swapSigned.state, unlocked: [0, 1023] },
+        revealed: [
+          { hashlock: HASH, at: MAX_UINT64 },
+          { hashlock: `0x${'00'.repeat(32)}`, at: 0n },
+        ],
+      }),
+    ],
   ];
 });
 

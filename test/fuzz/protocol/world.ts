@@ -33,6 +33,7 @@ import {
   creditedSurplus,
   equalBytes,
   initialState,
+  locksRoot,
   keccak256,
   stateDigest,
   surpluses,
@@ -70,6 +71,8 @@ export interface WorldStats {
   refused: number;
   crashes: number;
   settled: number;
+  /** Locks paid out after a conclusion. */
+  unlocked: number;
   /** Co-signed updates the honest side completed. */
   updates: number;
 }
@@ -82,7 +85,7 @@ export class ProtocolWorld {
   readonly id: Bytes32;
   h: MachineHarness;
   readonly log: string[] = [];
-  readonly stats: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, updates: 0 };
+  readonly stats: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, updates: 0 };
   // The honest side's signatures: everything it ever signed, by signature, and what left the node.
   private readonly bySignature = new Map<string, SignedByHonest>();
   private readonly byDigest = new Map<string, SignedByHonest>();
@@ -115,6 +118,8 @@ export class ProtocolWorld {
   settledWith: ChannelState | undefined;
   settledSigned: SignedState | undefined;
   revealedAt = new Map<Bytes32, bigint>();
+  /** The locks of the state the channel concluded with, and the slots unlocked (docs/adr/0010). */
+  concludedLocks: { readonly state: ChannelState; readonly unlocked: Set<number> } | undefined;
   private pendingFacts: ChainFact[] = [];
 
   constructor(o: { role: 0 | 1; seed: number; shares: [bigint, bigint][]; duration: bigint }) {
@@ -403,7 +408,25 @@ export class ProtocolWorld {
         return this.chainRegister(s.signed, now);
       case 'conclude':
         return this.chainConclude(s.state, now) ? { ok: true } : { ok: false, reason: 'challenge-pending' };
+      case 'unlock':
+        return this.chainUnlock(s.state, s.indexes, now);
     }
+  }
+
+  /** `unlockBatch`: each slot of the concluded state's locks once, once its outcome is fixed. */
+  private chainUnlock(state: ChannelState, indexes: readonly number[], now: bigint): { ok: boolean; reason?: string } {
+    const c = this.concludedLocks;
+    if (!c || hex(stateDigest(this.params, state)) !== hex(stateDigest(this.params, c.state))) return { ok: true }; // every item: unknown-lock
+    for (const i of indexes) {
+      const l = c.state.locks[i];
+      if (!l || c.unlocked.has(i)) continue;
+      const at = this.revealedAt.get(l.hashlock);
+      if (!(at !== undefined && at < l.expiry) && now < l.expiry) continue; // locks-pending
+      c.unlocked.add(i);
+      this.stats.unlocked++;
+      this.pendingFacts.push({ kind: 'unlocked', index: i });
+    }
+    return { ok: true };
   }
 
   private valid(signed: SignedState): boolean {
@@ -437,7 +460,17 @@ export class ProtocolWorld {
       version: signed.state.version,
       finalizesAt,
       transactionHash: `0x${'11'.repeat(32)}`,
-      signed,
+      // The chain has the locks by root only (docs/adr/0010).
+      registered: {
+        state: {
+          channelId: signed.state.channelId,
+          version: signed.state.version,
+          balances: signed.state.balances,
+          locksRoot: locksRoot(signed.state.locks),
+          isFinal: signed.state.isFinal,
+        },
+        signatures: signed.signatures,
+      },
     });
     return { ok: true };
   }
@@ -446,8 +479,9 @@ export class ProtocolWorld {
     const r = this.registered;
     if (this.settledWith || !r || now < r.finalizesAt) return false;
     if (hex(stateDigest(this.params, { ...state, version: r.version })) !== hex(stateDigest(this.params, r.state))) return false;
-    if (r.state.locks.some((l) => !this.revealedAt.has(l.hashlock) && now < l.expiry)) return false;
+    // The balances are paid; the locks stay, each unlocked once its outcome is fixed.
     this.settle_(r.state, 'concluded');
+    if (r.state.locks.length > 0) this.concludedLocks = { state: r.state, unlocked: new Set() };
     return true;
   }
 

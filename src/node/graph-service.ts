@@ -1,0 +1,377 @@
+/**
+ * The node's channel graph (ADR 0017): gossip in, checked, into the pure graph
+ * (src/core/routing); our public channels and their policies out; channels closed on-chain out.
+ *
+ * Every message a peer sends is hostile until checked, cheapest check first:
+ *   1. the relaying peer's budget (token bucket per peer: `perPeer`), else ignored;
+ *   2. decoding, with size limits (codec.ts);
+ *   3. against the graph: duplicates, replays, rate limits per direction, caps (graph.ts);
+ *   4. signatures (verify.ts, the node's signature backend);
+ *   5. for a channel announcement, the adjudicator: every asset's holdings read (`holdings`), the
+ *      channel not closed and not disputed, something deposited. Results are cached (positive
+ *      10 min, negative 1 min), reads in flight are capped (`maxChainReads`), and one read
+ *      serves every copy of an announcement that arrives meanwhile.
+ * Only then does gossipsub relay the message (asyncValidation: graph-gossip.ts). An update that
+ * arrives before its channel's announcement waits (bounded) and is replayed once the channel is in.
+ *
+ * The graph follows the chain: a poller reads the adjudicator's events from the block it started
+ * at; `closed`, `concluded` and `challenged` remove a channel, `deposited` updates its capacity.
+ * Channels whose owners stopped refreshing them are pruned after 14 days.
+ */
+import type { ChainService } from '../chain/chain-service.ts';
+import type { Address, Bytes32 } from '../core/bytes.ts';
+import { type SignatureBackend, publicKeyToAddress } from '../core/crypto.ts';
+import { type ChannelParams, channelId } from '../core/params.ts';
+import { encodeGraphMessage, decodeGraphMessage } from '../core/routing/codec.ts';
+import { channelAnnouncementDigest, channelUpdateDigest } from '../core/routing/digest.ts';
+import { ChannelGraph, acceptChannelUpdate, acceptNodeAnnouncement } from '../core/routing/graph.ts';
+import { Pathfinder } from '../core/routing/pathfind.ts';
+import { RateLimiter, type RateLimitParams } from '../core/routing/rate-limit.ts';
+import { ProbabilisticScorer } from '../core/routing/scorer.ts';
+import {
+  type AssetPolicy,
+  type ChannelAnnouncement,
+  type ChannelUpdate,
+  GRAPH_RULES,
+  type GraphCapacity,
+  type GraphMessage,
+  type GraphRejectReason,
+  type GraphResult,
+  graphOk,
+  graphReject,
+} from '../core/routing/types.ts';
+import { verifyChannelAnnouncement } from '../core/routing/verify.ts';
+import type { Logger } from '../log/logger.ts';
+import type { GossipMessage, GossipVerdict, GraphGossip } from '../p2p/graph-gossip.ts';
+
+export interface GraphOptions {
+  /** Multiaddrs to dial at start to find the network (any peer that runs graph gossip will do). */
+  readonly bootstrap?: readonly string[];
+  readonly capacity?: Partial<GraphCapacity>;
+  /** Messages a peer may make us check (default 50/s, bursts of 2,000: a sync arrives as a burst). */
+  readonly perPeer?: RateLimitParams;
+  /** Chain reads in flight at most (default 16). */
+  readonly maxChainReads?: number;
+  /** How often the adjudicator's events are read for closes and deposits (default 2 s). */
+  readonly chainPollMs?: number;
+  /** Whether this node co-signs announcements of its channels when the counterparty asks (default true). */
+  readonly acceptPublic?: boolean;
+}
+
+export interface GraphServiceDeps {
+  readonly gossip: GraphGossip;
+  readonly chain: ChainService;
+  readonly domain: { readonly chainId: bigint; readonly adjudicator: Address };
+  readonly backend: SignatureBackend;
+  readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
+  readonly self: Address;
+  /** Unix seconds. */
+  readonly now: () => bigint;
+  /** Milliseconds, for rate limits and caches. */
+  readonly clockMs: () => number;
+  readonly log: Logger;
+  /** Our own channel's params and status, when we have that channel (to co-sign its announcement). */
+  readonly ownChannel: (id: Bytes32) => { readonly params: ChannelParams; readonly status: string; readonly peerId: string } | undefined;
+}
+
+/** What the service did with a message: for tests and logs. */
+export interface GraphVerdict {
+  readonly kind: GraphMessage['kind'] | 'undecodable' | 'over-budget';
+  readonly result: GraphResult<unknown>;
+  readonly from: string;
+}
+
+/** Reasons that mean the relaying peer sent something no honest relay would (it must have checked). */
+const PENALISED: ReadonlySet<GraphRejectReason> = new Set([
+  'malformed',
+  'wrong-domain',
+  'invalid-signature',
+  'wrong-signer',
+  'policy-mismatch',
+  'not-funded',
+]);
+
+const POSITIVE_CACHE_MS = 600_000;
+const NEGATIVE_CACHE_MS = 60_000;
+const MAX_CACHE = 50_000;
+const MAX_PENDING_UPDATES = 2_048;
+
+export class GraphService {
+  readonly graph: ChannelGraph;
+  readonly pathfinder: Pathfinder;
+  readonly scorer = new ProbabilisticScorer();
+  readonly #d: GraphServiceDeps;
+  readonly #o: GraphOptions;
+  readonly #limiter: RateLimiter;
+  readonly #checked = new Map<Bytes32, { result: GraphResult<bigint[]>; at: number }>();
+  readonly #reading = new Map<Bytes32, Promise<GraphResult<bigint[]>>>();
+  /** Updates whose channel we have not seen yet, by channel id (bounded). */
+  readonly #pending = new Map<Bytes32, { update: ChannelUpdate; m: GossipMessage }[]>();
+  readonly #listeners = new Set<(v: GraphVerdict) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #cursor: bigint | undefined;
+  #polling = false;
+  #stopped = false;
+  #lastPrune = 0;
+
+  constructor(deps: GraphServiceDeps, options: GraphOptions = {}) {
+    this.#d = deps;
+    this.#o = options;
+    this.graph = new ChannelGraph(deps.domain, options.capacity ?? {});
+    this.pathfinder = new Pathfinder(this.graph);
+    this.#limiter = new RateLimiter(options.perPeer ?? { perSecond: 50, burst: 2_000, maxKeys: 4_096 });
+  }
+
+  async start(): Promise<void> {
+    const { gossip, chain } = this.#d;
+    gossip.onMessage((m) => void this.handle(m));
+    gossip.serveSync(() => this.#syncMessages());
+    gossip.serveSignatures((from, data) => this.coSign(from, data));
+    this.#cursor = await chain.blockNumber();
+    this.#timer = setInterval(() => void this.#poll(), this.#o.chainPollMs ?? 2_000);
+    for (const address of this.#o.bootstrap ?? []) {
+      await gossip.dial(address).catch((e: unknown) => this.#d.log.warn({ err: e, address }, 'graph bootstrap peer unreachable'));
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#d.gossip.stop();
+  }
+
+  /** Calls `listener` with every verdict (tests, metrics); returns the unsubscribe. */
+  onVerdict(listener: (v: GraphVerdict) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Checks one message from a peer, applies it when valid, and tells gossipsub whether to relay it. */
+  async handle(m: GossipMessage): Promise<void> {
+    const verdict = await this.#check(m).catch((e: unknown): GraphVerdict => {
+      // Our own failure (a bug), not the peer's: never relay, never penalise.
+      this.#d.log.error({ err: e, peer: m.from }, 'graph message check failed');
+      return { kind: 'undecodable', result: graphReject('unverified', 'internal error'), from: m.from };
+    });
+    this.#d.gossip.report(m, this.#verdictOf(verdict.result));
+    for (const l of this.#listeners) l(verdict);
+  }
+
+  #verdictOf(r: GraphResult<unknown>): GossipVerdict {
+    if (r.ok) return 'accept';
+    return PENALISED.has(r.reason) ? 'reject' : 'ignore';
+  }
+
+  async #check(m: GossipMessage): Promise<GraphVerdict> {
+    if (this.#stopped) return { kind: 'over-budget', result: graphReject('unverified', 'stopped'), from: m.from };
+    if (!this.#limiter.take(m.from, this.#d.clockMs()))
+      return { kind: 'over-budget', result: graphReject('unverified', `peer ${m.from} is over its budget`), from: m.from };
+    const decoded = decodeGraphMessage(m.data);
+    if (!decoded.ok) return { kind: 'undecodable', result: decoded, from: m.from };
+    const msg = decoded.value;
+    const now = this.#d.now();
+    const o = { now, backend: this.#d.backend };
+    switch (msg.kind) {
+      case 'channel-announcement':
+        return { kind: msg.kind, result: await this.#addAnnouncement(msg.announcement), from: m.from };
+      case 'channel-update': {
+        const r = acceptChannelUpdate(this.graph, msg.update, o);
+        if (r.ok) this.scorer.policyChanged(msg.update.channelId);
+        else if (r.reason === 'unknown-channel') this.#hold(msg.update, m);
+        return { kind: msg.kind, result: r, from: m.from };
+      }
+      case 'node-announcement':
+        return { kind: msg.kind, result: acceptNodeAnnouncement(this.graph, msg.announcement, o), from: m.from };
+    }
+  }
+
+  /** Graph, then signatures, then the chain; adds the channel when all agree. */
+  async #addAnnouncement(a: ChannelAnnouncement): Promise<GraphResult<Bytes32>> {
+    const c = this.graph.checkChannelAnnouncement(a);
+    if (!c.ok) return c;
+    const keys = verifyChannelAnnouncement(a, { domain: this.#d.domain, now: this.#d.now(), backend: this.#d.backend });
+    if (!keys.ok) return keys;
+    const funded = await this.#onChain(a.params);
+    if (!funded.ok) return funded;
+    const added = this.graph.addChannel(a, keys.value, funded.value);
+    if (!added.ok) return added;
+    this.#replayPending(c.value);
+    return graphOk(c.value);
+  }
+
+  /** The adjudicator's holdings of every asset, if the channel is funded and neither closed nor disputed. */
+  #onChain(params: ChannelParams): Promise<GraphResult<bigint[]>> {
+    const id = channelId(params);
+    const now = this.#d.clockMs();
+    const hit = this.#checked.get(id);
+    if (hit !== undefined && now - hit.at < (hit.result.ok ? POSITIVE_CACHE_MS : NEGATIVE_CACHE_MS)) return Promise.resolve(hit.result);
+    const inFlight = this.#reading.get(id);
+    if (inFlight !== undefined) return inFlight;
+    if (this.#reading.size >= (this.#o.maxChainReads ?? 16))
+      return Promise.resolve(graphReject('unverified', 'too many chain reads in flight: try later'));
+    const read = this.#readChain(id, params).then((result) => {
+      this.#reading.delete(id);
+      // 'unverified' is our failure to ask, not a fact about the channel: not cached.
+      if (result.ok || result.reason !== 'unverified') {
+        if (this.#checked.size >= MAX_CACHE) this.#checked.delete(this.#checked.keys().next().value!);
+        this.#checked.set(id, { result, at: this.#d.clockMs() });
+      }
+      return result;
+    });
+    this.#reading.set(id, read);
+    return read;
+  }
+
+  async #readChain(id: Bytes32, params: ChannelParams): Promise<GraphResult<bigint[]>> {
+    try {
+      const holdings = await Promise.all(params.assets.map((asset) => this.#d.chain.holdings(id, asset)));
+      if (holdings.some((h) => h.closed)) return graphReject('closed', `channel ${id} is closed on-chain`);
+      if (holdings.every((h) => h.amount === 0n)) return graphReject('not-funded', `the adjudicator holds nothing for channel ${id}`);
+      if ((await this.#d.chain.dispute(id)) !== undefined) return graphReject('closed', `channel ${id} has a state registered: it is closing`);
+      return graphOk(holdings.map((h) => h.amount));
+    } catch (e) {
+      return graphReject('unverified', `the chain could not be read: ${e instanceof Error ? e.message.slice(0, 120) : 'error'}`);
+    }
+  }
+
+  #hold(update: ChannelUpdate, m: GossipMessage): void {
+    const list = this.#pending.get(update.channelId);
+    if (list !== undefined) {
+      if (list.length < 2) list.push({ update, m });
+      return;
+    }
+    if (this.#pending.size >= MAX_PENDING_UPDATES) this.#pending.delete(this.#pending.keys().next().value!);
+    this.#pending.set(update.channelId, [{ update, m }]);
+  }
+
+  #replayPending(id: Bytes32): void {
+    const list = this.#pending.get(id);
+    if (list === undefined) return;
+    this.#pending.delete(id);
+    // Gossipsub already heard 'ignore' for them: applied here, relayed by whoever gets them next.
+    for (const { update } of list) acceptChannelUpdate(this.graph, update, { now: this.#d.now(), backend: this.#d.backend });
+  }
+
+  /** Everything we hold, announcements before the updates that need them. */
+  *#syncMessages(): Iterable<Uint8Array> {
+    const channels = [...this.graph.channels()];
+    for (const ch of channels) yield encodeGraphMessage({ kind: 'channel-announcement', announcement: ch.announcement });
+    for (const ch of channels) {
+      for (const u of ch.updates) if (u !== undefined) yield encodeGraphMessage({ kind: 'channel-update', update: u });
+    }
+    for (const n of [...this.graph.nodes()]) {
+      if (n.announcement !== undefined) yield encodeGraphMessage({ kind: 'node-announcement', announcement: n.announcement });
+    }
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#stopped || this.#cursor === undefined) return;
+    this.#polling = true;
+    try {
+      const { events, nextBlock } = await this.#d.chain.events(this.#cursor);
+      for (const e of events) {
+        if (!('channelId' in e) || this.graph.channel(e.channelId) === undefined) continue;
+        if (e.type === 'closed' || e.type === 'concluded' || e.type === 'challenged') {
+          this.graph.removeChannel(e.channelId);
+          this.#checked.delete(e.channelId);
+        } else if (e.type === 'deposited') {
+          const ch = this.graph.channel(e.channelId)!;
+          const i = ch.params.assets.indexOf(e.asset);
+          if (i >= 0) this.graph.setCapacity(e.channelId, ch.capacity.map((c, k) => (k === i ? e.holdingsAfter : c)));
+        }
+      }
+      this.#cursor = nextBlock;
+      const ms = this.#d.clockMs();
+      if (ms - this.#lastPrune > 600_000) {
+        this.#lastPrune = ms;
+        this.graph.pruneStale(this.#d.now());
+      }
+    } catch (e) {
+      this.#d.log.warn({ err: e }, 'graph: reading the chain failed; retrying');
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Our own messages
+
+  /**
+   * Announces one of our channels: signs the announcement as our participant, asks the
+   * counterparty (over graph gossip's signing exchange) for its signature, adds the channel to
+   * our graph (after the same chain check as anyone's) and publishes it.
+   */
+  async announceChannel(id: Bytes32): Promise<GraphResult<Bytes32>> {
+    const own = this.#d.ownChannel(id);
+    if (own === undefined) return graphReject('unknown-channel', `no channel ${id} of ours`);
+    const me = own.params.participants.indexOf(this.#d.self) as 0 | 1 | -1;
+    if (me < 0) return graphReject('wrong-signer', `we are not a participant of ${id}`);
+    const timestamp = this.#d.now();
+    const digest = channelAnnouncementDigest({ params: own.params, timestamp });
+    const mine = await this.#d.sign(digest);
+    const blank = new Uint8Array(65);
+    const request: ChannelAnnouncement = { params: own.params, timestamp, signatures: me === 0 ? [mine, blank] : [blank, mine] };
+    const theirs = await this.#d.gossip
+      .requestSignature(own.peerId, encodeGraphMessage({ kind: 'channel-announcement', announcement: request }))
+      .catch(() => undefined);
+    if (theirs === undefined) return graphReject('unverified', 'the counterparty did not co-sign the announcement');
+    const a: ChannelAnnouncement = { ...request, signatures: me === 0 ? [mine, theirs] : [theirs, mine] };
+    const added = await this.#addAnnouncement(a);
+    if (!added.ok && added.reason !== 'duplicate') return added;
+    await this.#d.gossip.publish(encodeGraphMessage({ kind: 'channel-announcement', announcement: a }));
+    return graphOk(id);
+  }
+
+  /**
+   * The counterparty asks us to co-sign the announcement of a channel we share: we do when it is
+   * ours, open, this node accepts public channels, and the request is signed by the other
+   * participant over exactly this announcement.
+   */
+  async coSign(from: Address | undefined, data: Uint8Array): Promise<Uint8Array | undefined> {
+    if (this.#o.acceptPublic === false) return undefined;
+    const decoded = decodeGraphMessage(data);
+    if (!decoded.ok || decoded.value.kind !== 'channel-announcement') return undefined;
+    const a = decoded.value.announcement;
+    const id = channelId(a.params);
+    const own = this.#d.ownChannel(id);
+    if (own === undefined || own.status !== 'open') return undefined;
+    const me = own.params.participants.indexOf(this.#d.self);
+    if (me < 0 || from !== own.params.participants[1 - me]) return undefined;
+    const digest = channelAnnouncementDigest(a);
+    const key = this.#d.backend.recover(a.signatures[1 - me]!, digest);
+    if (key === undefined) return undefined;
+    if (publicKeyToAddress(key) !== from) return undefined;
+    const t = a.timestamp;
+    const now = this.#d.now();
+    if (t > now + GRAPH_RULES.maxClockSkew || t + GRAPH_RULES.maxClockSkew < now) return undefined;
+    return this.#d.sign(digest);
+  }
+
+  /** Signs, applies and publishes our policy for the direction we forward on one of our public channels. */
+  async setPolicy(
+    id: Bytes32,
+    p: { readonly enabled?: boolean; readonly maxLocks?: number; readonly minExpirySeconds?: number; readonly policies: readonly AssetPolicy[] },
+  ): Promise<GraphResult<ChannelUpdate>> {
+    const ch = this.graph.channel(id);
+    if (ch === undefined) return graphReject('unknown-channel', `channel ${id} is not in the graph (announce it first)`);
+    const direction = ch.params.participants.indexOf(this.#d.self);
+    if (direction < 0) return graphReject('wrong-signer', `we are not a participant of ${id}`);
+    const held = ch.updates[direction as 0 | 1];
+    const now = this.#d.now();
+    const timestamp = held === undefined || now >= held.timestamp + GRAPH_RULES.updateInterval ? now : held.timestamp + GRAPH_RULES.updateInterval;
+    const body: Omit<ChannelUpdate, 'signature'> = {
+      channelId: id,
+      direction: direction as 0 | 1,
+      timestamp,
+      enabled: p.enabled ?? true,
+      maxLocks: p.maxLocks ?? 483,
+      minExpirySeconds: p.minExpirySeconds ?? 600,
+      policies: p.policies,
+    };
+    const update: ChannelUpdate = { ...body, signature: await this.#d.sign(channelUpdateDigest(this.#d.domain, body)) };
+    const r = acceptChannelUpdate(this.graph, update, { now: timestamp, backend: this.#d.backend });
+    if (!r.ok) return r;
+    await this.#d.gossip.publish(encodeGraphMessage({ kind: 'channel-update', update }));
+    return graphOk(update);
+  }
+}

@@ -1,0 +1,640 @@
+/**
+ * Invoices and payments in the node (docs/adr/0018): issuing invoices, paying them, keysend, and
+ * the records of both, over the channel protocol's hash-locks (`lock`, `settle`, `cancel`).
+ *
+ * Today a payment rides one channel, to a direct peer: the payer locks the amount to the payment
+ * hash, the payee (holding the secret of its invoice, or deriving a keysend's: keysend.ts)
+ * settles the lock with the secret, and the payer learns the secret from the payee's `settle`
+ * operation. The route-based engine (issue 14) replaces `directRoute` and forwards; records,
+ * events and errors already have its shape (`route`, `hop`, `payment-forwarded`).
+ *
+ * What this service sees of a channel: its latest co-signed state after every update
+ * (`channel-updated`: locks that appear and disappear), and the counterparty's `request` and
+ * `propose` messages (the secret in a `settle`, checked against the hash). A lock of ours that
+ * disappears after a valid secret was seen was settled; one that disappears without it was
+ * cancelled and its amount is ours again.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Address, type Bytes32, NATIVE_ASSET, bytesToHex, isAddress, keccak256Hex, hexToBytes } from '../core/bytes.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import type { Op } from '../core/ops.ts';
+import {
+  DEFAULT_INVOICE_EXPIRY,
+  MAX_INVOICE_EXPIRY,
+  type Invoice,
+  checkInvoice,
+  completeInvoice,
+  decodeInvoice,
+  paymentHashOf,
+  prepareInvoice,
+} from '../core/payments/invoice.ts';
+import { keysendSecret } from '../core/payments/keysend.ts';
+import {
+  MAX_FAILURE_DETAIL,
+  type InvoiceRecord,
+  type PaymentFailure,
+  type PaymentFailureReason,
+  type PaymentRecord,
+  type RouteHop,
+} from '../core/payments/record.ts';
+import type { Lock } from '../core/state.ts';
+import { InvalidInvoiceError, OperationTimeoutError, PaymentFailedError, RejectedError } from '../sdk/errors.ts';
+import type {
+  CreateInvoiceParameters,
+  InvoiceInfo,
+  PayInvoiceParameters,
+  PaymentInfo,
+  PaymentsFilter,
+  SendPaymentParameters,
+} from '../sdk/payments.ts';
+import type { Channel } from './channel.ts';
+import type { Context } from './context.ts';
+import { PaymentsStore, paymentKey } from './payments-store.ts';
+
+/** How long a direct payment's lock lasts (s): the payee settles within it, or registers the secret on-chain. */
+export const DIRECT_LOCK_EXPIRY = 600n;
+/** The least time left on a lock for the payee to settle it (s); a lock closer to its expiry is cancelled. */
+export const SETTLE_MARGIN = 30n;
+/** How often locks of ours past their expiry are cancelled (ms). */
+const SWEEP_MS = 1000;
+
+/** What the service needs from the node. */
+export interface PaymentHost {
+  readonly ctx: Context;
+  /** Hands one of our operations to its channel; resolves with the co-signed version that carries it. */
+  submit(ch: Channel, op: Op): Promise<bigint>;
+  nextOpId(ch: Channel): bigint;
+  /** The x of the ECDH point of our key and a peer's (keysend.ts); absent: keysend is refused. */
+  readonly keysendKey?: (peerPublicKey: Uint8Array) => Uint8Array;
+}
+
+/** A lock of ours in flight. */
+interface OutLock {
+  readonly key: string;
+  readonly hash: Bytes32;
+  /** Seen in a co-signed state. */
+  present: boolean;
+  cancelling: boolean;
+  /** The counterparty asked to cancel it before any valid secret was seen. */
+  cancelFirst: boolean;
+  /** We cancelled it, past its expiry. */
+  expiredByUs: boolean;
+}
+
+interface Waiter {
+  resolve(p: PaymentInfo): void;
+  reject(e: Error): void;
+}
+
+const trim = (s: string) => (s.length > MAX_FAILURE_DETAIL ? `${s.slice(0, MAX_FAILURE_DETAIL - 1)}…` : s);
+
+export class Payments {
+  private readonly host: PaymentHost;
+  private readonly ctx: Context;
+  private readonly store: PaymentsStore;
+  private records = new Map<string, PaymentRecord>();
+  private invoiceRecords = new Map<Bytes32, InvoiceRecord>();
+  /** Decoded invoices of ours, by payment hash. */
+  private readonly issued = new Map<Bytes32, Invoice>();
+  /** Our locks in flight, per channel and lock id. */
+  private readonly out = new Map<Bytes32, Map<bigint, OutLock>>();
+  /** Locks to us already looked at (`channel:lock`). */
+  private readonly handled = new Set<string>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly keysendKeys = new Map<string, Uint8Array>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private offs: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(host: PaymentHost) {
+    this.host = host;
+    this.ctx = host.ctx;
+    this.store = new PaymentsStore(host.ctx.store);
+  }
+
+  /** Loads records, picks up locks in flight, and starts watching channels. */
+  async start(): Promise<void> {
+    const loaded = await this.store.load();
+    for (const key of loaded.unreadable) this.ctx.log.error({ key }, 'a payment record does not decode: left untouched');
+    this.records = loaded.payments;
+    this.invoiceRecords = loaded.invoices;
+    for (const r of this.invoiceRecords.values()) {
+      const inv = decodeInvoice(r.text, this.ctx.backend);
+      if (inv.ok && inv.value.paymentHash === r.paymentHash) this.issued.set(r.paymentHash, inv.value);
+      else this.ctx.log.error({ paymentHash: r.paymentHash }, 'a stored invoice does not decode: ignored');
+    }
+    for (const [key, r] of this.records) {
+      if (r.direction !== 'out' || (r.status !== 'in-flight' && r.status !== 'pending')) continue;
+      const hop = r.route[0];
+      if (!hop) continue;
+      this.track(hop.channelId, hop.lockId, r.paymentHash, key);
+      // In flight: the lock was co-signed, so its absence now means it was settled or cancelled.
+      if (r.status === 'in-flight') this.out.get(hop.channelId)!.get(hop.lockId)!.present = true;
+    }
+    this.offs.push(this.ctx.events.on('channel-updated', (e) => this.updated(e.channelId)));
+    this.ctx.transport.on('message', (from, m) => {
+      if (this.stopped || !m.ok || (m.value.type !== 'request' && m.value.type !== 'propose')) return;
+      this.observe(from.peerId, m.value.channelId, m.value.ops);
+    });
+    for (const id of this.ctx.channels.keys()) this.updated(id);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Invoices
+
+  async createInvoice(p: CreateInvoiceParameters = {}): Promise<InvoiceInfo> {
+    const { ctx } = this;
+    const expiresIn = p.expiresIn ?? Number(DEFAULT_INVOICE_EXPIRY);
+    if (!Number.isSafeInteger(expiresIn) || expiresIn <= 0 || BigInt(expiresIn) > MAX_INVOICE_EXPIRY)
+      throw new InvalidArgumentError(`expiresIn must be 1..${MAX_INVOICE_EXPIRY} seconds`);
+    if (p.amount !== undefined && (typeof p.amount !== 'bigint' || p.amount <= 0n))
+      throw new InvalidArgumentError('amount must be a positive bigint (or absent: any amount)');
+    const asset = (p.asset ?? NATIVE_ASSET).toLowerCase() as Address;
+    if (!isAddress(asset)) throw new InvalidArgumentError('asset must be an address');
+    const secret = bytesToHex(randomBytes(32)) as Bytes32;
+    const paymentHash = paymentHashOf(secret);
+    const now = ctx.now();
+    const prepared = prepareInvoice({
+      chainId: ctx.chain.chainId,
+      adjudicator: ctx.chain.adjudicator,
+      payee: ctx.transport.self.address,
+      paymentHash,
+      asset,
+      ...(p.amount === undefined ? {} : { amount: p.amount }),
+      createdAt: now,
+      expiresAt: now + BigInt(expiresIn),
+      memo: p.memo ?? '',
+      routeHints: [],
+    });
+    if (!prepared.ok) throw new InvalidArgumentError(prepared.detail);
+    const text = completeInvoice(prepared.value, await ctx.signer.sign(prepared.value.digest));
+    const decoded = decodeInvoice(text, ctx.backend);
+    if (!decoded.ok) throw new Error(`an invoice this node made does not decode: ${decoded.detail}`);
+    const record: InvoiceRecord = { text, paymentHash, secret, status: 'open', received: 0n };
+    this.store.putInvoice(record);
+    // The secret is on disk before anyone can pay the invoice.
+    await ctx.flush();
+    this.invoiceRecords.set(paymentHash, record);
+    this.issued.set(paymentHash, decoded.value);
+    return this.invoiceInfo(decoded.value, record);
+  }
+
+  async decodeInvoice(text: string): Promise<InvoiceInfo> {
+    const inv = this.decode(text, false);
+    return this.invoiceInfo(inv, this.invoiceRecords.get(inv.paymentHash));
+  }
+
+  async invoices(): Promise<InvoiceInfo[]> {
+    return [...this.issued.values()]
+      .sort((a, b) => Number(b.createdAt - a.createdAt))
+      .map((inv) => this.invoiceInfo(inv, this.invoiceRecords.get(inv.paymentHash)));
+  }
+
+  private decode(text: unknown, forPaying: boolean): Invoice {
+    const r = decodeInvoice(text, this.ctx.backend);
+    if (!r.ok) throw new InvalidInvoiceError(r.problem, r.detail);
+    const here = { chainId: this.ctx.chain.chainId, adjudicator: this.ctx.chain.adjudicator, now: this.ctx.now() };
+    const checked = checkInvoice(r.value, here);
+    if (!checked.ok && (forPaying || checked.problem === 'wrong-chain')) throw new InvalidInvoiceError(checked.problem, checked.detail);
+    return r.value;
+  }
+
+  private invoiceInfo(inv: Invoice, record: InvoiceRecord | undefined): InvoiceInfo {
+    const expired = this.ctx.now() >= inv.expiresAt;
+    return {
+      invoice: inv.text,
+      paymentHash: inv.paymentHash,
+      payee: { address: inv.payee.address, peerId: inv.payee.peerId },
+      chainId: inv.chainId,
+      adjudicator: inv.adjudicator,
+      asset: inv.asset,
+      ...(inv.amount === undefined ? {} : { amount: inv.amount }),
+      memo: inv.memo,
+      createdAt: inv.createdAt,
+      expiresAt: inv.expiresAt,
+      routeHints: inv.routeHints.map((h) => ({
+        channelId: h.channelId,
+        hop: { address: h.hop.address, peerId: h.hop.peerId },
+        feeBase: h.feeBase,
+        feeProportional: h.feeProportional,
+        minAmount: h.minAmount,
+        ...(h.maxAmount === undefined ? {} : { maxAmount: h.maxAmount }),
+      })),
+      ...(record === undefined
+        ? {}
+        : { status: record.status === 'paid' ? 'paid' : expired ? 'expired' : 'open', received: record.received }),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Paying
+
+  async payInvoice(text: string, p: PayInvoiceParameters = {}): Promise<PaymentInfo> {
+    const inv = this.decode(text, true);
+    if (inv.payee.address === this.ctx.transport.self.address) throw new InvalidArgumentError('this invoice is our own');
+    if (p.amount !== undefined && (typeof p.amount !== 'bigint' || p.amount <= 0n))
+      throw new InvalidArgumentError('amount must be a positive bigint');
+    if (inv.amount !== undefined && p.amount !== undefined && p.amount !== inv.amount)
+      throw new InvalidArgumentError(`the invoice asks for ${inv.amount}; leave the amount out or give exactly that`);
+    const amount = inv.amount ?? p.amount;
+    if (amount === undefined) throw new InvalidArgumentError('this invoice is for any amount: give the amount to pay');
+    return this.send({
+      kind: 'invoice',
+      paymentHash: inv.paymentHash,
+      payee: inv.payee.address,
+      asset: inv.asset,
+      amount,
+      invoice: inv.text,
+      memo: inv.memo,
+    });
+  }
+
+  async sendPayment(p: SendPaymentParameters): Promise<PaymentInfo> {
+    if (!this.host.keysendKey) throw new InvalidArgumentError('keysend needs the node key (this node was built without it)');
+    const to = String(p?.to).toLowerCase() as Address;
+    if (!isAddress(to)) throw new InvalidArgumentError('to must be an address');
+    if (to === this.ctx.transport.self.address) throw new InvalidArgumentError('a node cannot pay itself');
+    if (typeof p.amount !== 'bigint' || p.amount <= 0n) throw new InvalidArgumentError('amount must be a positive bigint');
+    const asset = p.asset === undefined ? undefined : (String(p.asset).toLowerCase() as Address);
+    if (asset !== undefined && !isAddress(asset)) throw new InvalidArgumentError('asset must be an address');
+    return this.send({ kind: 'keysend', payee: to, amount: p.amount, ...(asset === undefined ? {} : { asset }), memo: '' });
+  }
+
+  async payments(filter: PaymentsFilter = {}): Promise<PaymentInfo[]> {
+    return [...this.records.values()]
+      .filter((r) => (filter.direction === undefined || r.direction === filter.direction) && (filter.status === undefined || r.status === filter.status))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((r) => ({ ...r }));
+  }
+
+  /** Today's route: one channel to the payee, open, with the asset and enough of it. */
+  private directRoute(payee: Address, asset: Address | undefined, amount: bigint): { ch: Channel; asset: number } | string {
+    let why = `no open channel with ${payee}`;
+    for (const ch of this.ctx.channels.values()) {
+      const p = ch.record.params;
+      if (p.participants[ch.counterparty] !== payee || ch.record.status !== 'open' || !ch.latest) continue;
+      const i = asset === undefined ? (p.assets.length === 1 ? 0 : -1) : p.assets.indexOf(asset);
+      if (i < 0) {
+        why = asset === undefined ? `the channel with ${payee} holds several assets: name one` : `no channel with ${payee} holds ${asset}`;
+        continue;
+      }
+      const held = ch.latest.state.balances[i]![ch.self];
+      if (held >= amount) return { ch, asset: i };
+      why = `the channel with ${payee} holds ${held} of ours, the payment needs ${amount}`;
+    }
+    return why;
+  }
+
+  private async send(o: {
+    kind: 'invoice' | 'keysend';
+    paymentHash?: Bytes32;
+    payee: Address;
+    asset?: Address;
+    amount: bigint;
+    invoice?: string;
+    memo: string;
+  }): Promise<PaymentInfo> {
+    const { ctx } = this;
+    if (o.paymentHash !== undefined) {
+      const prior = this.records.get(paymentKey('out', o.paymentHash));
+      if (prior && prior.status !== 'failed')
+        throw new InvalidArgumentError(`this invoice is already ${prior.status === 'settled' ? 'paid' : 'being paid'} (payments: ${o.paymentHash})`);
+    }
+    const route = this.directRoute(o.payee, o.asset, o.amount);
+    const now = ctx.clock();
+    if (typeof route === 'string') {
+      if (o.paymentHash === undefined) throw new PaymentFailedError('no-route', route, 0, '');
+      const failed: PaymentRecord = {
+        direction: 'out',
+        kind: o.kind,
+        status: 'failed',
+        paymentHash: o.paymentHash,
+        asset: o.asset ?? NATIVE_ASSET,
+        amount: o.amount,
+        fee: 0n,
+        counterparty: o.payee,
+        route: [],
+        ...(o.invoice === undefined ? {} : { invoice: o.invoice }),
+        memo: o.memo,
+        createdAt: now,
+        updatedAt: now,
+        failure: { reason: 'no-route', detail: trim(route), hop: 0 },
+      };
+      this.save(failed);
+      this.emitFailed(failed);
+      throw new PaymentFailedError('no-route', route, 0, o.paymentHash);
+    }
+    const { ch } = route;
+    const lockId = this.host.nextOpId(ch);
+    let paymentHash = o.paymentHash;
+    let secret: Bytes32 | undefined;
+    if (paymentHash === undefined) {
+      // Keysend: the secret both sides can derive for this lock (keysend.ts).
+      const key = this.keysendKeyFor(ch);
+      if (!key) throw new PaymentFailedError('temporary-channel-failure', 'the payee is not connected', 0, '');
+      secret = keysendSecret(key, ch.id, lockId);
+      paymentHash = paymentHashOf(secret);
+    }
+    const hop: RouteHop = { channelId: ch.id, to: o.payee, amount: o.amount, expiry: ctx.now() + DIRECT_LOCK_EXPIRY, lockId };
+    const record: PaymentRecord = {
+      direction: 'out',
+      kind: o.kind,
+      status: 'pending',
+      paymentHash,
+      // A keysend's secret is not stored yet: it can be derived again, and the record holds one
+      // only once the payee's settle carried it (observe, resolveOut).
+      asset: ch.record.params.assets[route.asset]!,
+      amount: o.amount,
+      fee: 0n,
+      counterparty: o.payee,
+      route: [hop],
+      ...(o.invoice === undefined ? {} : { invoice: o.invoice }),
+      memo: o.memo,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const key = this.save(record);
+    await ctx.flush(); // the record is on disk before the lock can be
+    const outcome = this.wait(key);
+    this.track(ch.id, lockId, paymentHash, key);
+    const lock: Lock = {
+      id: lockId,
+      asset: route.asset,
+      amount: o.amount,
+      sender: ch.self,
+      receiver: ch.counterparty,
+      hashlock: paymentHash,
+      expiry: hop.expiry,
+    };
+    try {
+      await this.host.submit(ch, { kind: 'lock', id: this.host.nextOpId(ch), by: ch.self, lock });
+    } catch (e) {
+      const maybe = (e as { maybeApplied?: unknown }).maybeApplied === true;
+      if (!maybe) {
+        this.untrack(ch.id, lockId);
+        const detail = e instanceof RejectedError ? `${e.reason}: ${e.detail}` : e instanceof Error ? e.message : 'the lock failed';
+        this.finish(key, { failure: { reason: 'lock-refused', detail: trim(detail), hop: 0 } });
+        return outcome;
+      }
+      // The counterparty may hold a state with the lock: it stays in flight until settled or expired.
+      this.ctx.log.warn({ paymentHash, channel: ch.id }, 'a payment lock may or may not be co-signed; watching it');
+    }
+    const current = this.records.get(key);
+    if (current?.status === 'pending') this.save({ ...current, status: 'in-flight', updatedAt: ctx.clock() });
+    this.markPresent(ch, lockId);
+    return Promise.race([
+      outcome,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new OperationTimeoutError('waiting for the payee to settle', true)), ctx.timeouts.operationMs).unref(),
+      ),
+    ]);
+  }
+
+  private wait(key: string): Promise<PaymentInfo> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(key) ?? [];
+      list.push({ resolve, reject });
+      this.waiters.set(key, list);
+    });
+  }
+
+  private track(channelId: Bytes32, lockId: bigint, hash: Bytes32, key: string): void {
+    let m = this.out.get(channelId);
+    if (!m) this.out.set(channelId, (m = new Map()));
+    m.set(lockId, { key, hash, present: false, cancelling: false, cancelFirst: false, expiredByUs: false });
+  }
+
+  private untrack(channelId: Bytes32, lockId: bigint): void {
+    const m = this.out.get(channelId);
+    m?.delete(lockId);
+    if (m?.size === 0) this.out.delete(channelId);
+  }
+
+  /** After our lock's op resolved: it is (or was) in a co-signed state. */
+  private markPresent(ch: Channel, lockId: bigint): void {
+    const t = this.out.get(ch.id)?.get(lockId);
+    if (!t) return;
+    t.present = true;
+    if (!ch.latest?.state.locks.some((l) => l.id === lockId && l.sender === ch.self)) this.resolveOut(ch, lockId, t);
+  }
+
+  private keysendKeyFor(ch: Channel): Uint8Array | undefined {
+    const peer = ch.machine.peer;
+    if (!peer || !this.host.keysendKey) return undefined;
+    let key = this.keysendKeys.get(peer.peerId);
+    if (!key) {
+      key = this.host.keysendKey(peer.publicKey);
+      this.keysendKeys.set(peer.peerId, key);
+    }
+    return key;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Watching channels
+
+  /** The counterparty's operations, before they are applied: secrets of our locks. */
+  private observe(from: string, channelId: Bytes32, ops: readonly Op[]): void {
+    const locks = this.out.get(channelId);
+    if (!locks) return;
+    const ch = this.ctx.channels.get(channelId);
+    if (!ch || ch.record.peer.peerId !== from) return;
+    for (const op of ops) {
+      if (op.kind !== 'settle' && op.kind !== 'cancel') continue;
+      const t = locks.get(op.lockId);
+      if (!t) continue;
+      const key = t.key;
+      const r = this.records.get(key);
+      if (!r || r.status === 'settled' || r.status === 'failed') continue;
+      if (op.kind === 'cancel') {
+        if (r.secret === undefined) t.cancelFirst = true;
+        continue;
+      }
+      if (t.cancelFirst || keccak256Hex(hexToBytes(op.secret)) !== t.hash) continue;
+      // Written now, so it is durable no later than the co-signed state that settles the lock
+      // (writes are applied in order, and that state needs a signature first).
+      if (r.secret === undefined) this.save({ ...r, secret: op.secret, updatedAt: this.ctx.clock() });
+    }
+  }
+
+  /** A new co-signed state of `channelId`: our locks that left it, locks to us that arrived. */
+  private updated(channelId: Bytes32): void {
+    if (this.stopped) return;
+    const ch = this.ctx.channels.get(channelId);
+    const state = ch?.latest?.state;
+    if (!ch || !state) return;
+    const mine = this.out.get(channelId);
+    if (mine) {
+      const ids = new Set<bigint>();
+      for (const l of state.locks) if (l.sender === ch.self) ids.add(l.id);
+      for (const [lockId, t] of [...mine]) {
+        if (ids.has(lockId)) t.present = true;
+        else if (t.present) this.resolveOut(ch, lockId, t);
+      }
+    }
+    if (state.locks.length === 0) return;
+    for (const l of state.locks) {
+      if (l.receiver !== ch.self) continue;
+      const k = `${channelId}:${l.id}`;
+      if (this.handled.has(k)) continue;
+      this.handled.add(k);
+      this.incoming(ch, l);
+    }
+  }
+
+  private resolveOut(ch: Channel, lockId: bigint, t: OutLock): void {
+    this.untrack(ch.id, lockId);
+    const r = this.records.get(t.key);
+    if (!r || r.status === 'settled' || r.status === 'failed') return;
+    // The record holds a secret only once the payee's settle carried it (observe), keysends too.
+    if (r.secret !== undefined && !t.cancelFirst) return this.finish(t.key, { settled: true });
+    const expired = t.expiredByUs || this.ctx.now() >= (r.route[0]?.expiry ?? 0n);
+    const failure: PaymentFailure = expired
+      ? { reason: 'lock-expired', detail: 'the payee did not settle before the lock expired; the amount is back', hop: 0 }
+      : { reason: 'cancelled', detail: 'the payee gave the lock back', hop: 0 };
+    this.finish(t.key, { failure });
+  }
+
+  /** A lock to us: settle it if we know its secret and it pays what the invoice asks, else leave or cancel it. */
+  private incoming(ch: Channel, l: Lock): void {
+    const { ctx } = this;
+    const now = ctx.now();
+    const asset = ch.record.params.assets[l.asset]!;
+    const invoice = this.issued.get(l.hashlock);
+    let secret: Bytes32 | undefined;
+    let kind: 'invoice' | 'keysend' = 'invoice';
+    let refuse: PaymentFailureReason | undefined;
+    if (invoice) {
+      secret = this.invoiceRecords.get(l.hashlock)?.secret;
+      if (invoice.asset !== asset || (invoice.amount !== undefined && l.amount < invoice.amount)) refuse = 'incorrect-amount';
+      else if (now >= invoice.expiresAt && this.invoiceRecords.get(l.hashlock)?.status !== 'paid') refuse = 'unknown-payment';
+    } else {
+      const key = this.keysendKeyFor(ch);
+      const candidate = key ? keysendSecret(key, ch.id, l.id) : undefined;
+      if (candidate === undefined || paymentHashOf(candidate) !== l.hashlock) return; // not ours to settle (a route's, later)
+      secret = candidate;
+      kind = 'keysend';
+    }
+    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN) refuse = 'expiry-too-soon';
+    const key = paymentKey('in', l.hashlock);
+    const prior = this.records.get(key);
+    const hop: RouteHop = { channelId: ch.id, to: ctx.transport.self.address, amount: l.amount, expiry: l.expiry, lockId: l.id };
+    const t = ctx.clock();
+    const record: PaymentRecord = {
+      direction: 'in',
+      kind,
+      status: 'in-flight',
+      paymentHash: l.hashlock,
+      ...(secret === undefined ? {} : { secret }),
+      asset,
+      amount: (prior?.status === 'settled' ? prior.amount : 0n) + l.amount,
+      fee: 0n,
+      counterparty: ch.record.params.participants[ch.counterparty],
+      route: [hop],
+      ...(invoice ? { invoice: invoice.text } : {}),
+      memo: invoice?.memo ?? '',
+      createdAt: prior?.createdAt ?? t,
+      updatedAt: t,
+    };
+    if (refuse !== undefined || secret === undefined) {
+      ctx.channelLog(ch).info({ paymentHash: l.hashlock, reason: refuse }, 'refusing a lock to us: cancelling it');
+      void this.host.submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id }).catch(() => undefined);
+      if (!prior) this.save({ ...record, status: 'failed', failure: { reason: refuse ?? 'unknown-payment', detail: 'lock cancelled', hop: 0 } });
+      return;
+    }
+    if (prior?.status !== 'settled') this.save(record);
+    const op: Op = { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id, secret };
+    this.host.submit(ch, op).then(
+      () => {
+        const settled: PaymentRecord = { ...record, status: 'settled', updatedAt: ctx.clock() };
+        this.save(settled);
+        const inv = this.invoiceRecords.get(l.hashlock);
+        if (inv) {
+          const paid: InvoiceRecord = { ...inv, status: 'paid', received: inv.received + l.amount, paidAt: inv.paidAt ?? ctx.clock() };
+          this.invoiceRecords.set(l.hashlock, paid);
+          this.store.putInvoice(paid);
+        }
+        ctx.events.emit('payment-settled', { payment: { ...settled } });
+      },
+      (e: unknown) => {
+        this.handled.delete(`${ch.id}:${l.id}`); // looked at again at the next update
+        ctx.channelLog(ch).warn({ err: e, paymentHash: l.hashlock }, 'settling a lock to us failed');
+      },
+    );
+  }
+
+  /** Our locks past their expiry: cancel them (the sender may, once expired). */
+  private sweep(): void {
+    if (this.stopped) return;
+    const now = this.ctx.now();
+    for (const [channelId, locks] of this.out) {
+      const ch = this.ctx.channels.get(channelId);
+      if (!ch || ch.record.status !== 'open') continue;
+      for (const [lockId, t] of locks) {
+        if (t.cancelling) continue;
+        const lock = ch.latest?.state.locks.find((l) => l.id === lockId && l.sender === ch.self);
+        if (!lock) {
+          // Never seen co-signed (a restart while pending) and now past its expiry: it cannot pay anyone.
+          const expiry = this.records.get(t.key)?.route[0]?.expiry ?? 0n;
+          if (!t.present && now >= expiry) this.resolveOut(ch, lockId, t);
+          continue;
+        }
+        if (lock.expiry > now) continue;
+        t.cancelling = true;
+        t.expiredByUs = true;
+        this.host.submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId }).catch(() => {
+          t.cancelling = false; // again at the next sweep
+        });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Records
+
+  private save(r: PaymentRecord): string {
+    const key = paymentKey(r.direction, r.paymentHash);
+    this.records.set(key, r);
+    this.store.putPayment(r);
+    return key;
+  }
+
+  private finish(key: string, outcome: { settled: true } | { failure: PaymentFailure }): void {
+    const r = this.records.get(key);
+    if (!r) return;
+    const done: PaymentRecord =
+      'settled' in outcome
+        ? { ...r, status: 'settled', updatedAt: this.ctx.clock() }
+        : { ...r, status: 'failed', updatedAt: this.ctx.clock(), failure: outcome.failure };
+    this.save(done);
+    const waiters = this.waiters.get(key) ?? [];
+    this.waiters.delete(key);
+    void this.store.flush().then(
+      () => {
+        if ('settled' in outcome) {
+          this.ctx.events.emit('payment-settled', { payment: { ...done } });
+          for (const w of waiters) w.resolve({ ...done });
+        } else {
+          this.emitFailed(done);
+          const f = outcome.failure;
+          for (const w of waiters) w.reject(new PaymentFailedError(f.reason, f.detail, f.hop ?? 0, done.paymentHash));
+        }
+      },
+      (e: unknown) => {
+        for (const w of waiters) w.reject(e instanceof Error ? e : new Error('store failed'));
+      },
+    );
+  }
+
+  private emitFailed(r: PaymentRecord): void {
+    const f = r.failure;
+    if (!f) return;
+    this.ctx.events.emit('payment-failed', { payment: { ...r }, reason: f.reason, hop: f.hop ?? 0, detail: f.detail });
+  }
+}

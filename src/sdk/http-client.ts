@@ -1,0 +1,120 @@
+/**
+ * The remote client over plain HTTP requests and server-sent events (`connect({ transport:
+ * 'http' })`): one request per call. The default transport is the stream (stream-client.ts),
+ * which is many times faster under load; this one stays for proxies that do not pass WebSockets.
+ */
+import { createParser } from 'eventsource-parser';
+import { LanesError } from '../core/errors.ts';
+import { errorFromJson } from './error-registry.ts';
+import { NodeStoppedError } from './errors.ts';
+import { redactUrl } from './redact.ts';
+import type { LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
+import type { ConnectParameters, RemoteNode, ServedApi } from './connect.ts';
+import {
+  jsonify,
+  readChannel,
+  readClose,
+  readCredited,
+  readEvent,
+  readNodeInfo,
+  readPayment,
+  readPeer,
+  readSwap,
+  readWithdraw,
+} from './json.ts';
+import { readInvoice, readPaymentInfo } from './payments-json.ts';
+
+type Json = Record<string, unknown>;
+
+export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
+  const base = p.url.replace(/\/$/, '');
+  const headers = { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' };
+  const timeoutMs = p.timeoutMs ?? 120_000;
+  const listeners = new Map<LanesEventName, Set<(payload: never) => void>>();
+  let stream: AbortController | undefined;
+  let closed = false;
+
+  async function request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
+    if (closed) throw new NodeStoppedError();
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(jsonify(body)) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new LanesError(`cannot reach the daemon at ${redactUrl(base)}`, { code: 'DAEMON_UNREACHABLE', cause: e });
+    }
+    const text = await res.text();
+    const json = text.length > 0 ? (JSON.parse(text) as Json) : {};
+    if (!res.ok) throw errorFromJson(json.error, res.status);
+    return json;
+  }
+
+  /** One SSE stream for all listeners, opened on the first subscription and reopened if it drops. */
+  async function follow(): Promise<void> {
+    while (!closed && listeners.size > 0) {
+      const ctl = new AbortController();
+      stream = ctl;
+      try {
+        const res = await fetch(`${base}/v1/events`, { headers, signal: ctl.signal });
+        if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
+        const parser = createParser({
+          onEvent: (ev) => {
+            const name = ev.event as LanesEventName | undefined;
+            if (!name) return;
+            const payload = readEvent(name, JSON.parse(ev.data) as Json);
+            for (const l of listeners.get(name) ?? []) l(payload as never);
+          },
+        });
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      } catch {
+        if (ctl.signal.aborted) return;
+      }
+      if (!closed && listeners.size > 0) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  const api: ServedApi = {
+    info: async () => readNodeInfo(await request('GET', '/v1/info')),
+    connect: async (multiaddr) => readPeer(await request('POST', '/v1/peers', { multiaddr })),
+    openChannel: async (params) => readChannel(await request('POST', '/v1/channels', params)),
+    deposit: async (id, params) => readChannel(await request('POST', `/v1/channels/${id}/deposit`, params)),
+    pay: async (id, params) => readPayment(await request('POST', `/v1/channels/${id}/pay`, params)),
+    swap: async (id, params) => readSwap(await request('POST', `/v1/channels/${id}/swap`, params)),
+    close: async (id, params = {}) => readClose(await request('POST', `/v1/channels/${id}/close`, params)),
+    channels: async () => ((await request('GET', '/v1/channels')) as unknown as Json[]).map(readChannel),
+    channel: async (id) => readChannel(await request('GET', `/v1/channels/${id}`)),
+    signedState: async (id) => (await request('GET', `/v1/channels/${id}/state`)) as unknown as SignedStateJson,
+    withdrawable: async () => readCredited((await request('GET', '/v1/withdrawable')) as unknown as Json[]),
+    withdraw: async (params = {}) => readWithdraw(await request('POST', '/v1/withdraw', params)),
+    createInvoice: async (params = {}) => readInvoice(await request('POST', '/v1/invoices', params)),
+    decodeInvoice: async (invoice) => readInvoice(await request('POST', '/v1/invoices/decode', { invoice })),
+    invoices: async () => ((await request('GET', '/v1/invoices')) as unknown as Json[]).map(readInvoice),
+    payInvoice: async (invoice, params = {}) => readPaymentInfo(await request('POST', '/v1/payments', { ...params, invoice })),
+    sendPayment: async (params) => readPaymentInfo(await request('POST', '/v1/payments/keysend', params)),
+    payments: async (filter = {}) =>
+      ((await request('POST', '/v1/payments/list', filter)) as unknown as Json[]).map(readPaymentInfo),
+    on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void) {
+      const set = listeners.get(event) ?? new Set();
+      set.add(listener as (payload: never) => void);
+      listeners.set(event, set);
+      if (!stream || stream.signal.aborted) void follow();
+      return () => {
+        set.delete(listener as (payload: never) => void);
+        if (set.size === 0) listeners.delete(event);
+        if (listeners.size === 0) stream?.abort();
+      };
+    },
+    async stop() {
+      closed = true;
+      stream?.abort();
+    },
+  };
+  // Fail early on a wrong URL or token.
+  await api.info();
+  return api as RemoteNode;
+}

@@ -1,0 +1,126 @@
+/**
+ * The SDK's invoices and payments (docs/adr/0018): the types of `createInvoice`, `decodeInvoice`,
+ * `invoices`, `payInvoice`, `sendPayment`, `payments` and of the `payment-*` events. Amounts are
+ * bigint base units, times unix milliseconds unless named `…At` in seconds (an invoice's own
+ * times, as it carries them).
+ */
+import type { Address, Bytes32 } from '../core/bytes.ts';
+import type { PaymentFailureReason, PaymentStatus } from '../core/payments/record.ts';
+
+export type { PaymentFailureReason, PaymentStatus };
+export { PAYMENT_FAILURES } from '../core/payments/record.ts';
+export { INVOICE_PROBLEMS, type InvoiceProblem } from '../core/payments/invoice.ts';
+
+export interface CreateInvoiceParameters {
+  /** Absent: any amount (the payer chooses). */
+  readonly amount?: bigint;
+  /** Default: the native asset. */
+  readonly asset?: Address;
+  /** At most 639 bytes of UTF-8, no control characters. */
+  readonly memo?: string;
+  /** Seconds the invoice can be paid (default 3600, at most a year). */
+  readonly expiresIn?: number;
+}
+
+export interface InvoiceRouteHint {
+  readonly channelId: Bytes32;
+  readonly hop: { readonly address: Address; readonly peerId: string };
+  readonly feeBase: bigint;
+  readonly feeProportional: number;
+  readonly minAmount: bigint;
+  readonly maxAmount?: bigint;
+}
+
+/** A decoded, signature-checked invoice; `status` and `received` only for this node's own. */
+export interface InvoiceInfo {
+  /** The string to hand the payer (bech32m, `lanes<chain id>1…`). */
+  readonly invoice: string;
+  readonly paymentHash: Bytes32;
+  readonly payee: { readonly address: Address; readonly peerId: string };
+  readonly chainId: bigint;
+  readonly adjudicator: Address;
+  readonly asset: Address;
+  /** Absent: any amount. */
+  readonly amount?: bigint;
+  readonly memo: string;
+  /** Unix seconds. */
+  readonly createdAt: bigint;
+  /** Unix seconds. */
+  readonly expiresAt: bigint;
+  readonly routeHints: readonly InvoiceRouteHint[];
+  readonly status?: 'open' | 'paid' | 'expired';
+  readonly received?: bigint;
+}
+
+export interface PayInvoiceParameters {
+  /** Required for an any-amount invoice; must equal the invoice's amount otherwise. */
+  readonly amount?: bigint;
+}
+
+/** A spontaneous payment (keysend): no invoice, the payer chooses the secret. */
+export interface SendPaymentParameters {
+  /** The payee's address (today: a direct channel peer). */
+  readonly to: Address;
+  readonly amount: bigint;
+  /** May be omitted when the channel to the payee holds one asset. */
+  readonly asset?: Address;
+}
+
+export interface PaymentHop {
+  readonly channelId: Bytes32;
+  /** The node this hop's lock pays. */
+  readonly to: Address;
+  readonly amount: bigint;
+  /** Unix seconds. */
+  readonly expiry: bigint;
+  readonly lockId: bigint;
+}
+
+export interface PaymentInfo {
+  readonly direction: 'out' | 'in';
+  readonly kind: 'invoice' | 'keysend';
+  readonly status: PaymentStatus;
+  readonly paymentHash: Bytes32;
+  /** The secret: the payer's proof of payment once settled (for keysend, the payer chose it). */
+  readonly secret?: Bytes32;
+  readonly asset: Address;
+  readonly amount: bigint;
+  readonly fee: bigint;
+  /** The payee (out) or the channel peer that paid (in). */
+  readonly counterparty: Address;
+  readonly route: readonly PaymentHop[];
+  readonly invoice?: string;
+  readonly memo: string;
+  /** Unix ms. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly failure?: { readonly reason: PaymentFailureReason; readonly detail: string; readonly hop?: number };
+}
+
+export interface PaymentsFilter {
+  readonly direction?: 'out' | 'in';
+  readonly status?: PaymentStatus;
+}
+
+export interface PaymentEvents {
+  /** A payment of ours (out) or to us (in) settled: the payee has the money, the payer the secret. */
+  'payment-settled': { readonly payment: PaymentInfo };
+  /** A payment of ours failed; `hop` is the index in its route of the hop that failed it. */
+  'payment-failed': {
+    readonly payment: PaymentInfo;
+    readonly reason: PaymentFailureReason;
+    readonly hop: number;
+    readonly detail: string;
+  };
+  /**
+   * This node forwarded a payment and earned `fee`: emitted by the route-based engine (issue 14),
+   * which is not built yet; defined here so applications can subscribe now.
+   */
+  'payment-forwarded': {
+    readonly paymentHash: Bytes32;
+    readonly asset: Address;
+    readonly incoming: { readonly channelId: Bytes32; readonly amount: bigint };
+    readonly outgoing: { readonly channelId: Bytes32; readonly amount: bigint };
+    readonly fee: bigint;
+  };
+}

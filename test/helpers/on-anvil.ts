@@ -1,0 +1,14 @@
+/**
+ * Imported first by each suite of test/chain/anvil/: the chain suite imported after it then runs
+ * on anvil (a second EVM, beside EDR) with interval mining, blocks every
+ * {@link ANVIL_BLOCK_TIME} seconds as on a real chain, not a block per transaction. Its anvil
+ * process is stopped (by PID) after the file's tests.
+ */
+import test from 'ava';
+import { stopTestChains, useAnvil } from './chain.ts';
+
+/** Seconds between blocks for the chain suites on anvil. */
+export const ANVIL_BLOCK_TIME = 1;
+
+useAnvil({ blockTime: ANVIL_BLOCK_TIME });
+test.after.always(stopTestChains);

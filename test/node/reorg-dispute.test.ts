@@ -1,0 +1,107 @@
+/**
+ * A node's answer to a stale state, dropped by a reorg, is sent again before the deadline
+ * (docs/adr/0014). Two nodes on anvil (automine, 0 confirmations: the node hears of its answer
+ * at once, so only the reorg check can tell it is gone); alice registers an old state while her
+ * node is stopped; bob's node answers; `anvil_reorg` replaces the answer's block by an empty one.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { pino } from 'pino';
+import { type Address, bytesToHex } from '../../src/core/index.ts';
+import { type Anvil, startAnvil } from '../../src/chain/anvil.ts';
+import { createChainService, createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
+import { challengeItem } from '../../src/chain/encode.ts';
+import { DEV_KEYS } from '../../src/chain/local-chain.ts';
+import { createNode } from '../../src/node/create-node.ts';
+import type { LanesNode } from '../../src/node/node.ts';
+import { readSignedState } from '../../src/sdk/json.ts';
+import { alice, bob } from '../helpers/actors.ts';
+import { ETHER, eventually } from '../helpers/nodes.ts';
+
+/** Waits until both nodes hold the same version of the channel. */
+async function converged(id: `0x${string}`, x: LanesNode, y: LanesNode): Promise<void> {
+  await eventually(
+    async () => [(await x.channel(id)).version, (await y.channel(id)).version],
+    ([v, w]) => v === w,
+  );
+}
+
+let anvil: Anvil | undefined;
+const dirs: string[] = [];
+const nodes: LanesNode[] = [];
+test.after.always(async () => {
+  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+  await anvil?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('an answer to a stale state that a reorg dropped is sent again', async (t) => {
+  anvil = await startAnvil();
+  const deployer = await createClients({ rpc: anvil.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
+  const adjudicator: Address = await deployAdjudicator(deployer);
+  for (const who of [alice, bob]) await anvil.setBalance(who.address, 1000n * ETHER);
+  const start = async (who: typeof alice) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lanes-reorg-'));
+    dirs.push(dir);
+    const node = await createNode({
+      privateKey: who.privateKey,
+      dataDir: dir,
+      chain: { rpc: anvil!.rpcUrl, adjudicator },
+      policies: { open: () => true },
+      logger: pino({ level: process.env.LANES_TEST_LOG ?? 'silent' }),
+      chainPollMs: 50,
+      confirmations: 0,
+      timeouts: { operationMs: 20_000, openMs: 10_000, chainMs: 20_000 },
+    });
+    nodes.push(node);
+    return { node, multiaddr: (await node.info()).multiaddrs[0]! };
+  };
+  const a = await start(alice);
+  const b = await start(bob);
+  const answered: bigint[] = [];
+  b.node.on('stale-state-answered', (e) => answered.push(e.answered));
+
+  const ch = await a.node.openChannel({ peer: b.multiaddr, deposit: [4n * ETHER], challengeDuration: 3600n });
+  await a.node.pay(ch.id, { amount: ETHER });
+  await converged(ch.id, a.node, b.node);
+  const old = readSignedState(await a.node.signedState(ch.id));
+  await a.node.pay(ch.id, { amount: 2n * ETHER });
+  await converged(ch.id, a.node, b.node);
+  const ours = (await b.node.channel(ch.id)).version;
+  const p = (await a.node.signedState(ch.id)).params;
+  const params = {
+    chainId: BigInt(p.chainId),
+    adjudicator: p.adjudicator,
+    participants: p.participants,
+    assets: p.assets,
+    challengeDuration: BigInt(p.challengeDuration),
+    nonce: BigInt(p.nonce),
+  };
+
+  // alice stops her node and registers the old state, which favours her, straight on-chain.
+  await a.node.stop();
+  const raw = await createChainService({ rpc: anvil.rpcUrl, privateKey: bytesToHex(alice.privateKey), adjudicator, pollingIntervalMs: 20 });
+  t.true((await raw.challengeBatch([challengeItem(params, old)])).items[0]!.ok);
+  await eventually(
+    async () => (await raw.dispute(ch.id))?.version,
+    (v) => v === ours,
+  );
+  t.deepEqual(answered, [ours], 'bob answered');
+
+  // The answer's block (and any after it) is replaced: the chain holds alice's old state again.
+  const head = await raw.blockNumber();
+  const { events } = await raw.events(0n, head);
+  const answer = events.find((e) => e.type === 'challenged' && e.version === ours)!;
+  await anvil.reorg(Number(head - answer.blockNumber + 1n));
+  t.is((await raw.dispute(ch.id))?.version, old.state.version, 'the reorg dropped the answer');
+
+  // bob's node notices (the block's hash changed), reads the dispute again, and answers again.
+  await eventually(
+    async () => (await raw.dispute(ch.id))?.version,
+    (v) => v === ours,
+    30_000,
+  );
+  t.deepEqual(answered, [ours, ours], 'answered a second time');
+});
