@@ -50,6 +50,7 @@ const DECODER_FILES: Record<Target, readonly DecoderFile[]> = {
   settle: [{ file: 'src/core/codec/settle.ts' }, { file: 'src/core/codec/primitives.ts' }],
   store: [{ file: 'src/store/record-codec.ts', to: '// Layout:' }],
   'control-api': [{ file: 'src/sdk/json.ts', from: '// Parsing input', to: '// Reading results' }],
+  payments: [{ file: 'src/core/payments/invoice.ts' }, { file: 'src/core/payments/record.ts' }],
 };
 
 const targets = (values.targets?.split(',') ?? [...TARGETS]) as Target[];

@@ -290,7 +290,7 @@ export function chainServiceFromClients(
   /** Everything of the adjudicator in `[from, to]`, range after range. */
   async function readAll(from: bigint, to: bigint, filter: LogFilter): Promise<ChainEvent[]> {
     const out: ChainEvent[] = [];
-    for (let next = from; next <= to; ) {
+    for (let next = from; next <= to;) {
       const r = await reader.read(next, to, filter);
       out.push(...r.events);
       next = r.to + 1n;

@@ -66,7 +66,14 @@ export function decodeEvents(logs: readonly Log[]): ChainEvent[] {
       case 'Concluded':
         return { ...meta, type: 'concluded', channelId: l.args.channelId, version: l.args.version };
       case 'Unlocked':
-        return { ...meta, type: 'unlocked', channelId: l.args.channelId, index: Number(l.args.index), to: lower(l.args.to), amount: l.args.amount };
+        return {
+          ...meta,
+          type: 'unlocked',
+          channelId: l.args.channelId,
+          index: Number(l.args.index),
+          to: lower(l.args.to),
+          amount: l.args.amount,
+        };
       case 'ItemFailed':
         return {
           ...meta,

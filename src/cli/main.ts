@@ -14,15 +14,15 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
-import { type Address, NATIVE_ASSET, isAddress } from '../core/bytes.ts';
+import { type Address, NATIVE_ASSET, bytesToHex, isAddress } from '../core/bytes.ts';
 import { InvalidArgumentError, LanesError } from '../core/errors.ts';
 import type { DaemonConfig } from '../daemon/daemon.ts';
-import { createKeyFile } from '../files/key-file.ts';
+import { createKeyFile, readKeyFile } from '../files/key-file.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
 import type { RemoteNode } from '../sdk/connect.ts';
 import { daemon } from './client.ts';
-import { channelDetails, channelTable, printJson } from './output.ts';
-import { formatAmount, parseAmount, shortHex } from './units.ts';
+import { channelDetails, channelTable, invoiceDetails, invoiceTable, paymentTable, paymentText, printJson } from './output.ts';
+import { amountOf, assetBook, assetNamed, formatAmount, parseAmount, shortHex } from './units.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -97,11 +97,106 @@ example(
   'lanes keygen --out alice.key',
 );
 
+function confirmationsOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`--confirmations must be a whole number, got "${v}"`);
+  return n;
+}
+
+example(
+  program
+    .command('deploy')
+    .description('deploy the adjudicator on an EVM chain, wait until it is confirmed, and print its address')
+    .option('--chain-rpc <url>', 'JSON-RPC URL of the chain')
+    .option('--key-file <file>', 'the key (0x hex, mode 0600) that signs and pays for the deployment')
+    .option('--confirmations <n>', 'blocks on top of the deployment before it counts (default: 0 on dev chains, 12 elsewhere)')
+    .option('--timeout <seconds>', 'how long to wait for the confirmations', '600')
+    .action(async function (this: Command, o: { chainRpc?: string; keyFile?: string; confirmations?: string; timeout: string }) {
+      const g = globals(this);
+      if (!o.chainRpc) throw new InvalidArgumentError('give --chain-rpc');
+      if (!o.keyFile) throw new InvalidArgumentError('give --key-file (lanes keygen --out FILE makes one; fund its address first)');
+      const timeout = Number(o.timeout);
+      if (!(timeout > 0)) throw new InvalidArgumentError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
+      const key = readKeyFile(o.keyFile);
+      const privateKey = bytesToHex(key);
+      key.fill(0);
+      const { deployAdjudicatorOnChain } = await import('../chain/deploy.ts');
+      const confirmations = confirmationsOption(o.confirmations);
+      const d = await deployAdjudicatorOnChain({
+        rpc: o.chainRpc,
+        privateKey,
+        ...(confirmations === undefined ? {} : { confirmations }),
+        timeoutMs: timeout * 1000,
+        onStep: (m) => process.stderr.write(`${m}\n`),
+      });
+      if (g.json)
+        printJson({
+          ...d,
+          chainId: d.chainId.toString(),
+          blockNumber: d.blockNumber.toString(),
+          gasUsed: d.gasUsed.toString(),
+        });
+      else
+        process.stdout.write(
+          `adjudicator ${d.adjudicator}\nchain ${d.chainId}, block ${d.blockNumber} (${d.confirmations} confirmations), tx ${d.transactionHash}\ncode hash ${d.codeHash}\n`,
+        );
+    }),
+  'lanes deploy --chain-rpc http://127.0.0.1:8545 --key-file deployer.key',
+  'lanes deploy --chain-rpc https://rpc.example.org --key-file deployer.key --confirmations 3 --json',
+);
+
+const chainCmd = program.command('chain').description('the chain a node or coordinator runs on');
+
+example(
+  chainCmd
+    .command('info')
+    .description("show the chain id, the head, the confirmations used, and the adjudicator's code hash")
+    .option('--chain-rpc <url>', 'JSON-RPC URL of the chain')
+    .option('--adjudicator <address>', 'the LanesAdjudicator contract to check')
+    .option('--confirmations <n>', 'the depth configured for this chain (default: 0 on dev chains, 12 elsewhere)')
+    .action(async function (this: Command, o: { chainRpc?: string; adjudicator?: string; confirmations?: string }) {
+      const g = globals(this);
+      if (!o.chainRpc) throw new InvalidArgumentError('give --chain-rpc');
+      const adjudicator = o.adjudicator?.toLowerCase();
+      if (adjudicator !== undefined && !isAddress(adjudicator)) throw new InvalidArgumentError('--adjudicator must be a 0x address');
+      const confirmations = confirmationsOption(o.confirmations);
+      const { readChainInfo } = await import('../chain/deploy.ts');
+      const info = await readChainInfo({
+        rpc: o.chainRpc,
+        ...(adjudicator === undefined ? {} : { adjudicator }),
+        ...(confirmations === undefined ? {} : { confirmations }),
+      });
+      if (g.json)
+        printJson({ ...info, chainId: info.chainId.toString(), head: info.head.toString(), headTimestamp: info.headTimestamp.toString() });
+      else {
+        const a = info.adjudicator;
+        const lines = [
+          `chain id       ${info.chainId}`,
+          `head           ${info.head} (${new Date(Number(info.headTimestamp) * 1000).toISOString()})`,
+          `confirmations  ${info.confirmations} (${info.confirmationsSource === 'default' ? 'the default for this chain' : 'configured'})`,
+          ...(a
+            ? [
+                `adjudicator    ${a.address}`,
+                `code hash      ${a.codeHash}`,
+                `               ${a.matchesBuild ? 'this build of LanesAdjudicator' : a.deployed ? 'NOT this build of LanesAdjudicator' : 'no contract at this address'}`,
+              ]
+            : []),
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      if (info.adjudicator && !info.adjudicator.matchesBuild) process.exitCode = 1;
+    }),
+  'lanes chain info --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3',
+);
+
 const node = program.command('node').description('run and inspect the node daemon');
 
 interface StartOptions {
   config?: string;
   keyFile?: string;
+  gasKeyFile?: string;
+  metricsPort?: string;
   listen?: string[];
   chainRpc?: string;
   adjudicator?: string;
@@ -121,6 +216,10 @@ interface StartOptions {
 interface ConfigFile {
   dataDir?: string;
   keyFile?: string;
+  /** A separate key that sends transactions and pays gas (`--gas-key-file`). */
+  gasKeyFile?: string;
+  /** A loopback port for Prometheus metrics without the token (`--metrics-port`). */
+  metricsPort?: number;
   listen?: string[];
   chainRpc?: string;
   adjudicator?: string;
@@ -191,6 +290,8 @@ example(
     .description('run a node and its control API until interrupted (Ctrl-C stops it cleanly)')
     .option('--config <file>', 'a JSON config file (flags override it)')
     .option('--key-file <file>', 'node key (default <data-dir>/node.key, created on first start)')
+    .option('--gas-key-file <file>', 'a separate key that sends transactions and pays gas and deposits (default: the node key)')
+    .option('--metrics-port <port>', 'also serve Prometheus metrics on this 127.0.0.1 port, without the token')
     .option('--listen <multiaddr...>', 'libp2p listen addresses (default /ip4/127.0.0.1/tcp/0)')
     .option('--chain-rpc <url>', 'JSON-RPC URL of the chain')
     .option('--adjudicator <address>', 'the LanesAdjudicator contract')
@@ -223,6 +324,10 @@ example(
       const confirmations = o.confirmations ?? file.confirmations;
       if (confirmations !== undefined && !/^\d{1,3}$/.test(String(confirmations)))
         throw new InvalidArgumentError(`--confirmations "${String(confirmations)}" must be a whole number of blocks`);
+      const metricsPort = o.metricsPort ?? file.metricsPort;
+      if (metricsPort !== undefined && !(/^\d{1,5}$/.test(String(metricsPort)) && Number(metricsPort) <= 65535))
+        throw new InvalidArgumentError(`--metrics-port "${String(metricsPort)}" must be a port number`);
+      const gasKeyFile = o.gasKeyFile ?? file.gasKeyFile;
       const autoWithdraw = o.autoWithdraw ?? file.autoWithdraw;
       const withdrawTo = typeof autoWithdraw === 'string' ? autoWithdraw.toLowerCase() : undefined;
       if (withdrawTo !== undefined && !isAddress(withdrawTo))
@@ -236,6 +341,8 @@ example(
         apiPort: Number(this.getOptionValueSource('apiPort') === 'default' ? (file.api?.port ?? o.apiPort) : o.apiPort),
         logLevel: o.logLevel ?? file.logLevel ?? 'info',
         ...((o.keyFile ?? file.keyFile) ? { keyFile: (o.keyFile ?? file.keyFile)! } : {}),
+        ...(gasKeyFile ? { gasKeyFile } : {}),
+        ...(metricsPort === undefined ? {} : { metricsPort: Number(metricsPort) }),
         ...((o.coordinator ?? file.coordinator) ? { coordinator: (o.coordinator ?? file.coordinator)! } : {}),
         ...(open || swap ? { policies: { ...(open ? { open } : {}), ...(swap ? { swap } : {}) } } : {}),
         ...(workers === undefined ? {} : { signerWorkers: Number(workers) }),
@@ -252,6 +359,7 @@ example(
   'lanes node start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3 --listen /ip4/127.0.0.1/tcp/4001',
   'lanes --data-dir ./bob node start --config bob.json --max-deposit eth=2eth',
   'lanes node start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3 --auto-withdraw 0x7099…79c8',
+  'lanes node start --chain-rpc http://127.0.0.1:8545 --adjudicator 0x5fbd…0aa3 --gas-key-file gas.key --metrics-port 9464',
 );
 
 example(
@@ -268,7 +376,11 @@ example(
             `peer id    ${i.peerId}`,
             ...i.multiaddrs.map((m) => `listening  ${m}`),
             `chain      ${i.chainId}, adjudicator ${i.adjudicator}`,
+            ...(i.gasAccount ? [`gas        ${i.gasAccount} sends transactions and pays gas and deposits`] : []),
             `signer     ${i.signer}`,
+            ...(i.assets ?? [])
+              .filter((a) => a.asset !== NATIVE_ASSET)
+              .map((a) => `token      ${a.asset} ${a.symbol ?? '(no usable symbol)'}${a.decimals === undefined ? ', base units' : `, ${a.decimals} decimals`}`),
           ].join('\n'),
         };
       }),
@@ -317,17 +429,20 @@ example(
             wait: boolean;
           },
         ) => {
+          const book = await assetBook(n);
+          const assets = o.asset ? o.asset.map((a) => asset(a)!) : [NATIVE_ASSET];
+          // Each amount in its asset's units (or base units): `--asset eth 0xTOKEN --deposit 1eth 500tUSD`.
+          const amounts = (list: string[], what: string) =>
+            list.map((a, i) => (assets[i] === undefined ? parseAmount(a, what) : amountOf(book, a, [assets[i]!], assets[i], what).amount));
           const c = await n.openChannel({
             peer: o.peer,
-            deposit: o.deposit.map((a) => parseAmount(a, 'deposit')),
-            ...(o.asset ? { assets: o.asset.map((a) => asset(a)!) } : {}),
-            ...(o.counterpartyDeposit
-              ? { counterpartyDeposit: o.counterpartyDeposit.map((a) => parseAmount(a, 'counterparty deposit')) }
-              : {}),
+            deposit: amounts(o.deposit, 'deposit'),
+            ...(o.asset ? { assets } : {}),
+            ...(o.counterpartyDeposit ? { counterpartyDeposit: amounts(o.counterpartyDeposit, 'counterparty deposit') } : {}),
             challengeDuration: BigInt(parseAmount(o.challengeDuration, 'challenge duration')),
             waitFor: o.wait ? 'open' : 'signed',
           });
-          return { json: c, text: `opened channel ${c.id} (${c.status})\n${channelDetails(c)}` };
+          return { json: c, text: `opened channel ${c.id} (${c.status})\n${channelDetails(c, await assetBook(n))}` };
         },
       ),
     ),
@@ -342,7 +457,7 @@ example(
     .action(
       client(async (n) => {
         const cs = await n.channels();
-        return { json: cs, text: cs.length === 0 ? 'no channels' : channelTable(cs) };
+        return { json: cs, text: cs.length === 0 ? 'no channels' : channelTable(cs, await assetBook(n)) };
       }),
     ),
   'lanes channel list',
@@ -355,7 +470,7 @@ example(
     .action(
       client(async (n, _g, id: string) => {
         const c = await n.channel(id.toLowerCase() as `0x${string}`);
-        return { json: c, text: channelDetails(c) };
+        return { json: c, text: channelDetails(c, await assetBook(n)) };
       }),
     ),
   'lanes channel show 0x3f2a…',
@@ -388,7 +503,8 @@ example(
           waitFor: o.wait ? 'closed' : 'submitted',
           ...(o.direct ? { direct: true } : {}),
         });
-        const credited = (r.credited ?? []).map((c) => `\ncredited ${formatAmount(c.amount, c.asset)} on the adjudicator: lanes withdraw`);
+        const book = await assetBook(n);
+        const credited = (r.credited ?? []).map((c) => `\ncredited ${formatAmount(c.amount, c.asset, book)} on the adjudicator: lanes withdraw`);
         return {
           json: r,
           text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}${credited.join('')}`,
@@ -402,17 +518,113 @@ example(
 
 example(
   program
-    .command('pay <channel> <amount>')
-    .description('pay the counterparty; returns once a state carrying the payment is signed by both and stored')
-    .option('--asset <asset>', 'eth or a token address (needed in a channel of several assets)')
+    .command('pay [target] [amount]')
+    .description(
+      'pay a channel counterparty (CHANNEL AMOUNT: returns once a state carrying it is signed by both and stored), an invoice (lanes…), or an address (--to, keysend); those two return once the payee settled',
+    )
+    .option('--asset <asset>', 'eth, a token address or symbol (needed in a channel of several assets for base units)')
+    .option('--to <address>', 'pay this address without an invoice (keysend; today: a direct channel peer)')
+    .option('--amount <amount>', 'the amount, with --to or for an any-amount invoice')
     .action(
-      client(async (n, _g, id: string, amount: string, o: { asset?: string }) => {
-        const a = asset(o.asset);
-        const r = await n.pay(id.toLowerCase() as `0x${string}`, { amount: parseAmount(amount), ...(a ? { asset: a } : {}) });
-        return { json: r, text: `paid ${formatAmount(r.amount, r.asset)} in channel ${shortHex(r.channelId)} (version ${r.version})` };
+      client(async (n, _g, id: string | undefined, amount: string | undefined, o: { asset?: string; to?: string; amount?: string }) => {
+        if (o.to !== undefined || /^lanes/i.test(id ?? '')) return payInvoiceOrAddress(n, id, amount, o);
+        if (id === undefined || amount === undefined)
+          throw new InvalidArgumentError('give CHANNEL AMOUNT, an invoice, or --to ADDRESS --amount AMOUNT');
+        const channelId = id.toLowerCase() as `0x${string}`;
+        const [book, c] = await Promise.all([assetBook(n), n.channel(channelId)]);
+        const p = amountOf(book, amount, c.assets, o.asset === undefined ? undefined : assetNamed(book, o.asset, c.assets));
+        const r = await n.pay(channelId, { amount: p.amount, ...(p.asset ? { asset: p.asset } : {}) });
+        return { json: r, text: `paid ${formatAmount(r.amount, r.asset, book)} in channel ${shortHex(r.channelId)} (version ${r.version})` };
       }),
     ),
   'lanes pay 0x3f2a… 0.01eth',
+  'lanes pay 0x3f2a… 10tUSD',
+  'lanes pay lanes313371qq…',
+  'lanes pay --to 0x7099…79c8 --amount 0.01eth',
+);
+
+/** `lanes pay INVOICE [--amount A]` and `lanes pay --to ADDRESS --amount A` (docs/adr/0018). */
+async function payInvoiceOrAddress(
+  n: RemoteNode,
+  target: string | undefined,
+  amount: string | undefined,
+  o: { asset?: string; to?: string; amount?: string },
+): Promise<{ json: unknown; text: string }> {
+  if (o.to !== undefined && target !== undefined && o.amount !== undefined)
+    throw new InvalidArgumentError('give an invoice or --to, not both');
+  const howMuch = o.amount ?? (o.to !== undefined ? (target ?? amount) : amount);
+  const a = asset(o.asset);
+  const r =
+    o.to !== undefined
+      ? await n.sendPayment({ to: o.to.toLowerCase() as Address, amount: parseAmount(howMuch ?? '', 'amount'), ...(a ? { asset: a } : {}) })
+      : await n.payInvoice(target!, howMuch === undefined ? {} : { amount: parseAmount(howMuch, 'amount') });
+  return { json: r, text: paymentText(r) };
+}
+
+const invoice = program.command('invoice').description('create, decode and list invoices (docs/adr/0018)');
+
+example(
+  invoice
+    .command('create')
+    .description('issue an invoice signed by this node; its secret stays in the node store')
+    .option('--amount <amount>', 'the amount asked (default: any amount)')
+    .option('--asset <asset>', 'eth or a token address', 'eth')
+    .option('--memo <text>', 'what it is for (at most 639 bytes)')
+    .option('--expires-in <seconds>', 'seconds it can be paid', '3600')
+    .action(
+      client(async (n, _g, o: { amount?: string; asset: string; memo?: string; expiresIn: string }) => {
+        const r = await n.createInvoice({
+          ...(o.amount === undefined ? {} : { amount: parseAmount(o.amount, 'amount') }),
+          asset: asset(o.asset)!,
+          ...(o.memo === undefined ? {} : { memo: o.memo }),
+          expiresIn: Number(o.expiresIn),
+        });
+        return { json: r, text: r.invoice };
+      }),
+    ),
+  'lanes invoice create --amount 0.01eth --memo "coffee"',
+);
+
+example(
+  invoice
+    .command('decode <invoice>')
+    .description('check an invoice (checksum, signature, chain) and show what it asks')
+    .action(
+      client(async (n, _g, text: string) => {
+        const r = await n.decodeInvoice(text);
+        return { json: r, text: invoiceDetails(r) };
+      }),
+    ),
+  'lanes invoice decode lanes313371qq…',
+);
+
+example(
+  invoice
+    .command('list')
+    .description('the invoices this node issued')
+    .action(
+      client(async (n) => {
+        const r = await n.invoices();
+        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r) };
+      }),
+    ),
+  'lanes invoice list',
+);
+
+example(
+  program
+    .command('payments')
+    .description('payment history (made and received): status, route, fee, time')
+    .addOption(new Option('--direction <direction>', 'only payments made (out) or received (in)').choices(['in', 'out']))
+    .addOption(new Option('--status <status>', 'only payments in this status').choices(['pending', 'in-flight', 'settled', 'failed']))
+    .action(
+      client(async (n, _g, o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed' }) => {
+        const r = await n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) });
+        return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r) };
+      }),
+    ),
+  'lanes payments',
+  'lanes payments --direction out --status failed --json',
 );
 
 example(
@@ -426,14 +638,18 @@ example(
     .option('--expires-in <seconds>', 'seconds the offer stays valid', '60')
     .action(
       client(async (n, _g, id: string, o: { give: string; giveAsset: string; take: string; takeAsset: string; expiresIn: string }) => {
-        const r = await n.swap(id.toLowerCase() as `0x${string}`, {
-          give: { asset: asset(o.giveAsset)!, amount: parseAmount(o.give, 'give') },
-          take: { asset: asset(o.takeAsset)!, amount: parseAmount(o.take, 'take') },
+        const channelId = id.toLowerCase() as `0x${string}`;
+        const [book, c] = await Promise.all([assetBook(n), n.channel(channelId)]);
+        const give = assetNamed(book, o.giveAsset, c.assets, '--give-asset');
+        const take = assetNamed(book, o.takeAsset, c.assets, '--take-asset');
+        const r = await n.swap(channelId, {
+          give: { asset: give, amount: amountOf(book, o.give, c.assets, give, 'give').amount },
+          take: { asset: take, amount: amountOf(book, o.take, c.assets, take, 'take').amount },
           expiresIn: Number(o.expiresIn),
         });
         return {
           json: r,
-          text: `swapped ${formatAmount(r.give.amount, r.give.asset)} for ${formatAmount(r.take.amount, r.take.asset)} (version ${r.version})`,
+          text: `swapped ${formatAmount(r.give.amount, r.give.asset, book)} for ${formatAmount(r.take.amount, r.take.asset, book)} (version ${r.version})`,
         };
       }),
     ),
@@ -447,9 +663,12 @@ example(
     .option('--asset <asset>', 'eth or a token address')
     .action(
       client(async (n, _g, id: string, amount: string, o: { asset?: string }) => {
-        const a = asset(o.asset);
-        const c = await n.deposit(id.toLowerCase() as `0x${string}`, { amount: parseAmount(amount), ...(a ? { asset: a } : {}) });
-        return { json: c, text: `deposited ${amount}\n${channelDetails(c)}` };
+        const channelId = id.toLowerCase() as `0x${string}`;
+        const [book, ch] = await Promise.all([assetBook(n), n.channel(channelId)]);
+        const p = amountOf(book, amount, ch.assets, o.asset === undefined ? undefined : assetNamed(book, o.asset, ch.assets));
+        const c = await n.deposit(channelId, { amount: p.amount, ...(p.asset ? { asset: p.asset } : {}) });
+        const asset = p.asset ?? (c.assets.length === 1 ? c.assets[0] : undefined);
+        return { json: c, text: `deposited ${asset === undefined ? amount : formatAmount(p.amount, asset, book)}\n${channelDetails(c, book)}` };
       }),
     ),
   'lanes deposit 0x3f2a… 0.5eth',
@@ -468,7 +687,8 @@ example(
         const to = o.to?.toLowerCase();
         if (to !== undefined && !isAddress(to)) throw new InvalidArgumentError(`--to "${o.to}" must be a 0x address of 40 hex digits`);
         const r = await n.withdraw({ ...(a ? { asset: a } : {}), ...(to ? { to } : {}) });
-        const lines = r.withdrawals.map((w) => `withdrew ${formatAmount(w.amount, w.asset)} to ${r.to}\ntransaction ${w.transactionHash}`);
+        const book = await assetBook(n);
+        const lines = r.withdrawals.map((w) => `withdrew ${formatAmount(w.amount, w.asset, book)} to ${r.to}\ntransaction ${w.transactionHash}`);
         return { json: r, text: lines.length === 0 ? 'nothing to withdraw' : lines.join('\n') };
       }),
     ),
@@ -483,8 +703,8 @@ example(
     .description("show this node's credited balances on the adjudicator, waiting for `lanes withdraw`")
     .action(
       client(async (n) => {
-        const b = await n.withdrawable();
-        const lines = b.map((x) => (x.asset === NATIVE_ASSET ? formatAmount(x.amount) : `${x.amount} of token ${x.asset}`));
+        const [b, book] = await Promise.all([n.withdrawable(), assetBook(n)]);
+        const lines = b.map((x) => formatAmount(x.amount, x.asset, book));
         return { json: b, text: lines.length === 0 ? 'nothing to withdraw' : lines.join('\n') };
       }),
     ),
@@ -669,6 +889,10 @@ example(
     .option('--warmup-runs <n>', 'loads to run first and leave out of the report', '0')
     .option('--out <dir>', 'where report.json and report.html go (default ./reports/testnet-<time>)')
     .option('--keep', 'keep the data directories and logs of a passing run')
+    .option('--chain-rpc <url>', 'run on this existing chain instead of starting one (needs --funder-key)')
+    .option('--funder-key <file>', 'key file (0600) of the account that deploys and funds everything on --chain-rpc')
+    .option('--adjudicator <address>', 'on --chain-rpc: use this adjudicator (lanes deploy) instead of deploying one')
+    .option('--confirmations <n>', "on --chain-rpc: blocks on top of the adjudicator's deployment before going on")
     .addOption(
       new Option('--log-level <level>', "the daemons' log level (in their log files)")
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -676,6 +900,7 @@ example(
     )
     .action(async function (this: Command, o: TopologyFlags & Record<string, string | boolean | undefined>) {
       const g = globals(this);
+      const chain = existingChain(o);
       const { runTestnet } = await import('../testnet/run.ts');
       const { createProgress } = await import('../testnet/progress.ts');
       const out = o.out ? String(o.out) : join('reports', `testnet-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -694,6 +919,7 @@ example(
           ...(o.dir ? { dir: String(o.dir) } : {}),
           keep: o.keep === true,
           logLevel: String(o.logLevel),
+          ...(chain ? { chain } : {}),
         },
         createProgress({ quiet: g.json === true }),
       );
@@ -707,7 +933,31 @@ example(
   'lanes testnet',
   'lanes testnet --nodes 6 --topology mesh --duration 30 --concurrency 64',
   'lanes testnet --topology star --rate 2000 --json > report.json',
+  'lanes testnet --chain-rpc http://127.0.0.1:8545 --funder-key funder.key --nodes 2 --duration 5 --deposit 1',
 );
+
+/** `--chain-rpc URL --funder-key F [--adjudicator A] [--confirmations N]` of `lanes testnet`, checked. */
+function existingChain(o: Record<string, string | boolean | undefined>) {
+  if (o.chainRpc === undefined) {
+    for (const flag of ['funderKey', 'adjudicator', 'confirmations'])
+      if (o[flag] !== undefined)
+        throw new InvalidArgumentError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --chain-rpc`);
+    return undefined;
+  }
+  if (o.funderKey === undefined) throw new InvalidArgumentError('--chain-rpc needs --funder-key: the account that pays for the testnet');
+  const adjudicator = o.adjudicator === undefined ? undefined : String(o.adjudicator).toLowerCase();
+  if (adjudicator !== undefined && !isAddress(adjudicator)) throw new InvalidArgumentError('--adjudicator must be a 0x address');
+  const confirmations = confirmationsOption(o.confirmations === undefined ? undefined : String(o.confirmations));
+  const key = readKeyFile(String(o.funderKey));
+  const funderKey = bytesToHex(key);
+  key.fill(0);
+  return {
+    rpcUrl: String(o.chainRpc),
+    funderKey,
+    ...(adjudicator === undefined ? {} : { adjudicator }),
+    ...(confirmations === undefined ? {} : { confirmations }),
+  };
+}
 
 example(
   topologyOptions(testnet.command('up').description('start a network and keep it running until Ctrl-C; writes network.json'))

@@ -1,7 +1,7 @@
 /** Printing results: JSON for scripts (--json), text and tables for people. */
 import Table from 'cli-table3';
 import { jsonify } from '../sdk/json.ts';
-import type { ChannelInfo } from '../sdk/api.ts';
+import type { ChannelInfo, InvoiceInfo, PaymentInfo } from '../sdk/api.ts';
 import { AssetBook } from '../sdk/asset-info.ts';
 import { formatAmount, shortHex } from './units.ts';
 
@@ -46,4 +46,62 @@ export function channelDetails(c: ChannelInfo, book: AssetBook = new AssetBook()
       `balance       ${formatAmount(b.mine, b.asset, book)} mine, ${formatAmount(b.theirs, b.asset, book)} theirs${b.locked ? `, ${formatAmount(b.locked, b.asset, book)} locked` : ''}`,
     );
   return lines.join('\n');
+}
+
+const time = (unixSeconds: bigint) => new Date(Number(unixSeconds) * 1000).toISOString();
+
+export function invoiceDetails(i: InvoiceInfo): string {
+  const lines = [
+    `payee         ${i.payee.address}`,
+    `              ${i.payee.peerId}`,
+    `amount        ${i.amount === undefined ? `any amount of ${shortHex(i.asset)}` : formatAmount(i.amount, i.asset)}`,
+    `payment hash  ${i.paymentHash}`,
+    `memo          ${i.memo}`,
+    `created       ${time(i.createdAt)}`,
+    `expires       ${time(i.expiresAt)}`,
+    `chain         ${i.chainId}, adjudicator ${i.adjudicator}`,
+  ];
+  for (const h of i.routeHints) lines.push(`route hint    ${shortHex(h.channelId)} via ${h.hop.address}`);
+  if (i.status !== undefined) lines.push(`status        ${i.status}${i.received ? `, received ${formatAmount(i.received, i.asset)}` : ''}`);
+  return lines.join('\n');
+}
+
+export function invoiceTable(invoices: readonly InvoiceInfo[]): string {
+  const t = new Table({ head: ['payment hash', 'amount', 'status', 'expires', 'memo'], style: { head: [], border: [] } });
+  for (const i of invoices)
+    t.push([
+      shortHex(i.paymentHash),
+      i.amount === undefined ? 'any' : formatAmount(i.amount, i.asset),
+      i.status ?? '',
+      time(i.expiresAt),
+      i.memo,
+    ]);
+  return t.toString();
+}
+
+export function paymentText(p: PaymentInfo): string {
+  const hop = p.route[0];
+  const via = hop ? ` through channel ${shortHex(hop.channelId)}` : '';
+  const secret = p.secret ? `\nsecret ${p.secret}` : '';
+  return `${p.status === 'settled' ? 'paid' : p.status} ${formatAmount(p.amount, p.asset)} to ${p.counterparty}${via} (fee ${formatAmount(p.fee, p.asset)})${secret}`;
+}
+
+export function paymentTable(payments: readonly PaymentInfo[]): string {
+  const t = new Table({
+    head: ['time', 'dir', 'kind', 'status', 'amount', 'fee', 'counterparty', 'route', 'payment hash'],
+    style: { head: [], border: [] },
+  });
+  for (const p of payments)
+    t.push([
+      new Date(p.createdAt).toISOString(),
+      p.direction,
+      p.kind,
+      p.failure ? `${p.status} (${p.failure.reason}, hop ${p.failure.hop ?? 0})` : p.status,
+      formatAmount(p.amount, p.asset),
+      formatAmount(p.fee, p.asset),
+      shortHex(p.counterparty),
+      p.route.map((h) => shortHex(h.channelId)).join(' > '),
+      shortHex(p.paymentHash),
+    ]);
+  return t.toString();
 }

@@ -48,3 +48,20 @@ export function amountOf(
   const r = book.parse(text, what, named === undefined ? assets : [named]);
   return { asset: r.asset ?? named, amount: r.amount };
 }
+
+/**
+ * An asset named on the command line: `eth`, a 0x token address, or the symbol of one of
+ * `among` (a channel's assets) that the book knows, unambiguously.
+ */
+export function assetNamed(book: AssetBook, text: string, among: readonly Address[], what = '--asset'): Address {
+  const lower = text.toLowerCase();
+  if (lower === 'eth') return NATIVE_ASSET;
+  if (/^0x[0-9a-f]{40}$/.test(lower)) return lower as Address;
+  const matches = among.filter((a) => book.get(a).symbol?.toLowerCase() === lower);
+  if (matches.length === 1) return matches[0]!;
+  throw new InvalidArgumentError(
+    matches.length > 1
+      ? `${what} "${text}": ${matches.length} tokens of this channel call themselves that: name one by address`
+      : `${what} "${text}" must be "eth", a 0x token address, or the symbol of a token of the channel`,
+  );
+}

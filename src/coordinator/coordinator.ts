@@ -487,17 +487,69 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     for (const e of step.removed) {
       if (e.type === 'challenged') recheck.add(e.channelId);
       else if (e.type === 'closed' || e.type === 'concluded')
-        log.error({ channel: e.channelId, tx: e.transactionHash }, 'a settlement was removed by a reorg: its watch is gone until the node sends it again');
+        log.error(
+          { channel: e.channelId, tx: e.transactionHash },
+          'a settlement was removed by a reorg: its watch is gone until the node sends it again',
+        );
     }
     for (const channelId of recheck) {
       const w = queue.watch(channelId);
       const d = w ? await chain.dispute(channelId, step.fork) : undefined;
       if (!w || !d || d.version >= w.version) continue;
-      await onChallenged({ type: 'challenged', channelId, version: d.version, finalizesAt: d.finalizesAt, ...REREAD, blockNumber: step.fork });
+      await onChallenged({
+        type: 'challenged',
+        channelId,
+        version: d.version,
+        finalizesAt: d.finalizesAt,
+        ...REREAD,
+        blockNumber: step.fork,
+      });
     }
     queue.setFollow(step.position);
     await queue.flush();
     schedule(0);
+  }
+
+  /** Watchtower answers whose transaction is `confirmations` deep (checked no more). */
+  const confirmedAnswers = new Set<bigint>();
+
+  /**
+   * A watchtower answer settles with its receipt, before its block is confirmed: a reorg may drop
+   * it then, before the follower even reads the block. So each settled answer is looked up until
+   * its block is deep enough; one whose transaction is gone goes again, with its deadline, unless
+   * the chain holds the state (or a newer one) already.
+   */
+  async function recheckAnswers(): Promise<void> {
+    let head: bigint | undefined;
+    for (const i of [...queue.items.values()]) {
+      const tx = i.result?.transactionHash;
+      if (i.kind !== 'dispute' || !i.watchtower || i.status !== 'settled' || !tx || !i.channelId || confirmedAnswers.has(i.id)) continue;
+      const w = queue.watch(i.channelId);
+      if (!w || w.version !== i.version) {
+        confirmedAnswers.add(i.id); // the watch moved on (or is gone): a newer state is its business
+        continue;
+      }
+      head ??= await chain.blockNumber();
+      const mined = await chain.transactionBlock(tx);
+      if (mined !== undefined) {
+        if (mined + BigInt(confirmations) <= head) confirmedAnswers.add(i.id);
+        continue;
+      }
+      confirmedAnswers.add(i.id);
+      const registered = await chain.dispute(i.channelId);
+      if (registered === undefined || registered.version >= w.version || active('dispute', i.channelId, i.stateHash)) continue;
+      const rec = await queue.loadWatch(i.channelId);
+      if (!rec) continue;
+      log.warn({ channel: i.channelId, tx, version: String(i.version) }, 'a watchtower answer was dropped by a reorg: answering again');
+      enqueue({ kind: 'dispute', params: rec.params, signed: rec.signed }, 'dispute', {
+        channelId: i.channelId,
+        version: rec.signed.state.version,
+        stateHash: stateHashOf(rec.signed.state),
+        ...(i.deadlineChain === undefined ? {} : { deadlineChain: i.deadlineChain }),
+        watchtower: true,
+      });
+      schedule(0);
+    }
   }
 
   async function onEvents(events: readonly ChainEvent[], next: FollowPosition): Promise<void> {
@@ -619,6 +671,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     if (stopped) return;
     following = (async () => {
       while (!stopped && !(await followOnce()));
+      if (!stopped) await recheckAnswers();
     })().catch((e: unknown) => log.warn({ err: e }, 'chain poll failed'));
     void following.finally(() => {
       if (!stopped) followTimer = setTimeout(follow, config.pollMs ?? 200);

@@ -46,7 +46,17 @@ export interface SwapOp extends OpBase {
 export interface LockOp extends OpBase {
   readonly kind: 'lock';
   readonly lock: Lock;
+  /**
+   * A routed lock's onion (src/core/forwarding/onion.ts): opaque to the channel, for the lock's
+   * receiver to read with its node key. Not part of the state: it rides the operation only.
+   */
+  readonly onion?: Uint8Array;
 }
+
+/** The largest onion a lock operation carries. */
+export const MAX_OP_ONION_BYTES = 8_192;
+/** The largest failure report a cancel carries. */
+export const MAX_OP_FAILURE_BYTES = 1_024;
 
 /** Pays a lock to its receiver, proven by the 32-byte `secret` whose keccak256 is the hashlock. */
 export interface SettleOp extends OpBase {
@@ -59,6 +69,8 @@ export interface SettleOp extends OpBase {
 export interface CancelOp extends OpBase {
   readonly kind: 'cancel';
   readonly lockId: bigint;
+  /** A routed lock failed downstream: the failing hop's sealed report, passed back towards the payer. */
+  readonly failure?: Uint8Array;
 }
 
 /**
@@ -98,6 +110,17 @@ export interface TransitionContext {
   readonly deposits?: readonly DepositFact[];
   /** Version 0's balances: each participant's committed share, which its first deposits fill. */
   readonly shares?: Balances;
+  /**
+   * When a hashlock's secret was registered on-chain (chain seconds), as this node saw it. A lock
+   * whose secret was registered before its expiry pays its receiver on-chain whatever the clock
+   * says now, so off-chain it may still be settled, and no longer cancelled (docs/adr/0011).
+   */
+  readonly revealedAt?: (hashlock: Bytes32) => bigint | undefined;
+  /**
+   * Seconds before a lock's expiry from which it is settled only through the registry, not
+   * off-chain: the time a node needs to register a secret it learns late (docs/adr/0011). 0 if absent.
+   */
+  readonly settleMargin?: bigint;
 }
 
 /** Structural equality of two operations (used to match a proposal against a request). */
@@ -128,7 +151,8 @@ export function sameOp(a: Op, b: Op): boolean {
         x.sender === y.sender &&
         x.receiver === y.receiver &&
         x.hashlock === y.hashlock &&
-        x.expiry === y.expiry
+        x.expiry === y.expiry &&
+        sameBytes(a.onion, (b as LockOp).onion)
       );
     }
     case 'settle': {
@@ -136,7 +160,7 @@ export function sameOp(a: Op, b: Op): boolean {
       return a.lockId === o.lockId && a.secret === o.secret;
     }
     case 'cancel':
-      return a.lockId === (b as CancelOp).lockId;
+      return a.lockId === (b as CancelOp).lockId && sameBytes(a.failure, (b as CancelOp).failure);
     case 'deposit': {
       const o = b as DepositOp;
       return a.asset === o.asset && a.amount === o.amount && a.holdingsAfter === o.holdingsAfter;
@@ -144,4 +168,9 @@ export function sameOp(a: Op, b: Op): boolean {
     case 'finalize':
       return true;
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -31,6 +31,7 @@ export const REJECT_REASONS = [
   'unknown-lock',
   'lock-expired', // settling a lock at or after its expiry
   'lock-not-expired', // cancelling someone else's lock before its expiry
+  'lock-revealed', // cancelling a lock whose secret was registered on-chain before its expiry: it is the receiver's
   'wrong-secret', // the secret does not hash to the lock's hashlock
   'invalid-expiry',
   // Swaps

@@ -179,15 +179,24 @@ function credit(d: Draft, asset: number, to: ParticipantIndex, amount: bigint, w
   return ok(undefined);
 }
 
+/** Whether the lock's secret was registered on-chain before its expiry, as the context knows. */
+function registeredInTime(lock: Lock, ctx: TransitionContext): boolean {
+  const at = ctx.revealedAt?.(lock.hashlock);
+  return at !== undefined && at < lock.expiry;
+}
+
 function applySettle(d: Draft, op: Extract<Op, { kind: 'settle' }>, ctx: TransitionContext): Result<void> {
   const found = takeLock(d, op.lockId);
   if (!found.ok) return found;
   const lock = found.value;
   if (!isBytes32(op.secret)) return reject('malformed', 'secret must be 32 bytes of lowercase hex');
   if (keccak256Hex(hexToBytes(op.secret)) !== lock.hashlock) return reject('wrong-secret', `secret does not open lock ${lock.id}`);
-  // At or after the expiry the lock belongs to its sender on-chain; settling it off-chain then
-  // would let the state disagree with what the contract would pay.
-  if (ctx.now >= lock.expiry) return reject('lock-expired', `lock ${lock.id} expired at ${lock.expiry}, now ${ctx.now}`);
+  // At or after the expiry the lock belongs to its sender on-chain, unless its secret was
+  // registered before the expiry; settling it off-chain otherwise would let the state disagree
+  // with what the contract pays. Within the settle margin before the expiry, only a registered
+  // secret settles it: a forwarding node must have the time to register what it learns (ADR 0011).
+  if (!registeredInTime(lock, ctx) && ctx.now + (ctx.settleMargin ?? 0n) >= lock.expiry)
+    return reject('lock-expired', `lock ${lock.id} expires at ${lock.expiry}, now ${ctx.now}: it settles through the registry only`);
   const c = credit(d, lock.asset, lock.receiver, lock.amount, `settle lock ${lock.id}`);
   if (!c.ok) return c;
   removeLock(d, lock.id);
@@ -201,6 +210,9 @@ function applyCancel(d: Draft, op: Extract<Op, { kind: 'cancel' }>, ctx: Transit
   // The receiver may give a lock back at any time; the sender only once it has expired.
   if (op.by !== lock.receiver && ctx.now < lock.expiry) {
     return reject('lock-not-expired', `lock ${lock.id} expires at ${lock.expiry}; only its receiver may cancel it before`);
+  }
+  if (op.by !== lock.receiver && registeredInTime(lock, ctx)) {
+    return reject('lock-revealed', `the secret of lock ${lock.id} was registered on-chain before its expiry: it is its receiver's`);
   }
   const c = credit(d, lock.asset, lock.sender, lock.amount, `cancel lock ${lock.id}`);
   if (!c.ok) return c;

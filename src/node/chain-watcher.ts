@@ -21,14 +21,7 @@
  * and a removed close, conclusion or unlock, cannot be undone here (the machine has no fact for
  * it) and is reported loudly.
  */
-import {
-  type FollowPosition,
-  type FollowStep,
-  REORG_WINDOW,
-  decodeJson,
-  encodeJson,
-  followStep,
-} from '../chain/chain-follower.ts';
+import { type FollowPosition, type FollowStep, REORG_WINDOW, decodeJson, encodeJson, followStep } from '../chain/chain-follower.ts';
 import type { ChainEvent } from '../chain/events.ts';
 import type { ChannelEventName, LogFilter } from '../chain/log-reader.ts';
 import type { Address, Bytes32 } from '../core/bytes.ts';
@@ -101,11 +94,7 @@ interface Touched {
   readonly waiting: ((credited: readonly CreditedBalance[]) => void)[];
 }
 
-export async function createChainWatcher(
-  ctx: Context,
-  options: number | WatcherOptions,
-  hooks: WatcherHooks,
-): Promise<ChainWatcher> {
+export async function createChainWatcher(ctx: Context, options: number | WatcherOptions, hooks: WatcherHooks): Promise<ChainWatcher> {
   const o: WatcherOptions = typeof options === 'number' ? { pollMs: options, confirmations: 0 } : options;
   const { pollMs, confirmations } = o;
   const window = o.window ?? REORG_WINDOW;
@@ -144,7 +133,12 @@ export async function createChainWatcher(
       for (const s of [ch.latest?.state, ch.record.concludedLocks?.state, ch.record.dispute?.state])
         for (const l of s?.locks ?? []) hashlocks.add(l.hashlock);
     }
-    return { channelEvents: ids.length > 0 ? CHANNEL_EVENTS : [], channelIds: ids, hashlocks: [...hashlocks], account: ctx.transport.self.address };
+    return {
+      channelEvents: ids.length > 0 ? CHANNEL_EVENTS : [],
+      channelIds: ids,
+      hashlocks: [...hashlocks],
+      account: ctx.transport.self.address,
+    };
   }
 
   /** One step of the follower: new confirmed events handled, or a reorg undone; true when caught up. */
@@ -170,7 +164,11 @@ export async function createChainWatcher(
       if (e.type !== 'deposited') return true;
       const again = saved.removed.find(
         (r) =>
-          r.transactionHash === e.transactionHash && r.channelId === e.channelId && r.asset === e.asset && r.participant === e.participant && r.amount === e.amount,
+          r.transactionHash === e.transactionHash &&
+          r.channelId === e.channelId &&
+          r.asset === e.asset &&
+          r.participant === e.participant &&
+          r.amount === e.amount,
       );
       if (!again || again.holdingsAfter === e.holdingsAfter) return true; // a replay of the same fact: harmless
       ctx.log.info({ channel: e.channelId, tx: e.transactionHash }, 'a deposit a reorg removed was mined again: counted once');
@@ -209,7 +207,10 @@ export async function createChainWatcher(
         case 'concluded':
         case 'unlocked':
           // The machine has no fact to reopen a channel or un-pay a lock (docs/adr/0014).
-          clog.error({ tx: e.transactionHash, event: e.type }, 'a settlement the channel took in was removed by a reorg; it holds until mined again');
+          clog.error(
+            { tx: e.transactionHash, event: e.type },
+            'a settlement the channel took in was removed by a reorg; it holds until mined again',
+          );
           break;
         default:
       }
@@ -222,11 +223,14 @@ export async function createChainWatcher(
       const d = await ctx.chain.dispute(ch.id, step.fork);
       const mine = ch.record.dispute;
       if (d === undefined) {
-        if (mine) ctx.channelLog(ch).error({ registered: String(mine.version) }, 'the registration the channel answers was removed by a reorg');
+        if (mine)
+          ctx.channelLog(ch).error({ registered: String(mine.version) }, 'the registration the channel answers was removed by a reorg');
         continue;
       }
       if (mine?.version === d.version && mine.finalizesAt === d.finalizesAt) continue;
-      ctx.channelLog(ch).warn({ registered: String(d.version), was: String(mine?.version ?? -1n) }, 'the dispute after the reorg: answering it again');
+      ctx
+        .channelLog(ch)
+        .warn({ registered: String(d.version), was: String(mine?.version ?? -1n) }, 'the dispute after the reorg: answering it again');
       ch.input({ kind: 'chain', fact: { kind: 'challenged', version: d.version, finalizesAt: d.finalizesAt, transactionHash: ZERO_HASH } });
       await ch.idle();
     }

@@ -12,6 +12,7 @@ import { createInlineSigner } from '../crypto/inline-signer.ts';
 import { backendByName, bestBackend } from '../crypto/select-backend.ts';
 import { createWorkerSigner } from '../crypto/worker-signer.ts';
 import { type Logger, createLogger } from '../log/logger.ts';
+import { createGraphGossip, graphTopic } from '../p2p/graph-gossip.ts';
 import { createLibp2pTransport } from '../p2p/libp2p-transport.ts';
 import { createSettleClient } from '../p2p/settle-client.ts';
 import { openLmdbStore } from '../store/lmdb-store.ts';
@@ -22,6 +23,7 @@ import type { CoordinatorLink } from './coordinator-link.ts';
 import { FatalNodeError } from '../sdk/errors.ts';
 import { LanesNode } from './node.ts';
 import { MAX_PENDING_PER_PEER } from './opening.ts';
+import { type GraphOptions, GraphService } from './graph-service.ts';
 import { keysendKey } from '../core/payments/keysend.ts';
 
 /**
@@ -35,7 +37,7 @@ import { keysendKey } from '../core/payments/keysend.ts';
  * });
  * console.log((await node.info()).multiaddrs);
  */
-export async function createNode(config: NodeConfig): Promise<LanesNode> {
+export async function createNode(config: NodeConfig & { readonly graph?: GraphOptions }): Promise<LanesNode> {
   const privateKey = typeof config.privateKey === 'string' ? hexToBytes(config.privateKey) : new Uint8Array(config.privateKey);
   if (!isValidPrivateKey(privateKey)) throw new InvalidArgumentError('privateKey must be a valid 32-byte secp256k1 key');
   const log: Logger =
@@ -57,7 +59,12 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
   const store = config.store ?? (await openLmdbStore({ path: config.dataDir! }));
   const libp2pTransport = config.transport
     ? undefined
-    : await createLibp2pTransport({ privateKey, listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])] });
+    : await createLibp2pTransport({
+        privateKey,
+        listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])],
+        ...(config.graph === undefined ? {} : { gossip: true }),
+      });
+  if (config.graph !== undefined && !libp2pTransport) throw new InvalidArgumentError('graph gossip needs the libp2p transport');
   const transport = config.transport ?? libp2pTransport!;
   if (!config.chainService && !config.chain) throw new InvalidArgumentError('give a chain ({ rpc, adjudicator }) or a chainService');
   const chain =
@@ -138,5 +145,34 @@ export async function createNode(config: NodeConfig): Promise<LanesNode> {
     },
   });
   await node.start();
+  if (config.graph !== undefined && libp2pTransport) {
+    // The channel graph (ADR 0017): gossip on this node's libp2p, checked against the chain port.
+    const { libp2p } = libp2pTransport;
+    const graph = new GraphService(
+      {
+        gossip: createGraphGossip({
+          libp2p,
+          topic: graphTopic(chain.chainId, chain.adjudicator),
+          maxSyncMessages: 4 * (config.graph.capacity?.maxChannels ?? 200_000),
+          onError: (what, err) => log.debug({ err, what }, 'graph gossip'),
+        }),
+        chain,
+        domain: { chainId: chain.chainId, adjudicator: chain.adjudicator },
+        backend,
+        sign: (digest) => signer.sign(digest),
+        self: transport.self.address,
+        now: ctx.now,
+        clockMs: clock,
+        log: log.child({ part: 'graph' }) as Logger,
+        ownChannel: (id) => {
+          const ch = ctx.channels.get(id);
+          return ch && { params: ch.record.params, status: ch.record.status, peerId: ch.record.peer.peerId };
+        },
+      },
+      config.graph,
+    );
+    await graph.start();
+    node.graph = graph;
+  }
   return node;
 }

@@ -297,6 +297,24 @@ export class GraphService {
   // Our own messages
 
   /**
+   * Checks a message as if a peer had sent it (without the budget), applies it, and publishes
+   * it when valid: how a node relays what it learnt elsewhere, or publishes its own node
+   * announcement.
+   */
+  async publish(m: GraphMessage): Promise<GraphResult<unknown>> {
+    const data = encodeGraphMessage(m);
+    const o = { now: this.#d.now(), backend: this.#d.backend };
+    const r: GraphResult<unknown> =
+      m.kind === 'channel-announcement'
+        ? await this.#addAnnouncement(m.announcement)
+        : m.kind === 'channel-update'
+          ? acceptChannelUpdate(this.graph, m.update, o)
+          : acceptNodeAnnouncement(this.graph, m.announcement, o);
+    if (r.ok) await this.#d.gossip.publish(data);
+    return r;
+  }
+
+  /**
    * Announces one of our channels: signs the announcement as our participant, asks the
    * counterparty (over graph gossip's signing exchange) for its signature, adds the channel to
    * our graph (after the same chain check as anyone's) and publishes it.
@@ -320,6 +338,29 @@ export class GraphService {
     if (!added.ok && added.reason !== 'duplicate') return added;
     await this.#d.gossip.publish(encodeGraphMessage({ kind: 'channel-announcement', announcement: a }));
     return graphOk(id);
+  }
+
+  /**
+   * Announces one of our channels once it is open on both sides (the counterparty co-signs only
+   * a channel it sees funded): tries every `everyMs` up to `attempts` times, in the background.
+   * Resolves with the last result.
+   */
+  announceWhenOpen(id: Bytes32, o: { readonly everyMs?: number; readonly attempts?: number } = {}): Promise<GraphResult<Bytes32>> {
+    const everyMs = o.everyMs ?? 1_000;
+    const attempts = o.attempts ?? 60;
+    const run = async (): Promise<GraphResult<Bytes32>> => {
+      let last: GraphResult<Bytes32> = graphReject('unverified', 'not tried');
+      for (let i = 0; i < attempts && !this.#stopped; i++) {
+        if (this.#d.ownChannel(id)?.status === 'open') {
+          last = await this.announceChannel(id).catch((e: unknown) => graphReject('unverified', String(e)));
+          if (last.ok) return last;
+        }
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+      this.#d.log.warn({ channel: id, reason: last.ok ? undefined : last.detail }, 'public channel not announced');
+      return last;
+    };
+    return run();
   }
 
   /**

@@ -56,6 +56,7 @@ import type {
   SendPaymentParameters,
 } from '../sdk/payments.ts';
 import { NodeMetrics, instrumentContext } from './metrics.ts';
+import type { GraphService } from './graph-service.ts';
 import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
 
 export interface NodeParts {
@@ -94,6 +95,8 @@ export class LanesNode implements LanesApi, ChannelHost {
   private readonly outbox = new Map<Channel, { op: Op; caller: number }[]>();
   /** Prometheus metrics of this node (src/node/metrics.ts): served by the daemon at /metrics. */
   readonly metrics: NodeMetrics;
+  /** The channel graph and pathfinder, when the node runs graph gossip (`createNode({ graph })`, ADR 0017). */
+  graph: GraphService | undefined;
   /** Each token's symbol and decimals as shown, read once (ADR 0016). */
   private readonly assetInfos = new Map<Address, Promise<AssetInfo>>();
 
@@ -161,9 +164,13 @@ export class LanesNode implements LanesApi, ChannelHost {
     await ctx.transport.start();
     await this.withdrawals.load();
     await this.payments_.start();
-    this.watcher = await createChainWatcher(ctx, { pollMs: this.parts.chainPollMs, confirmations: this.parts.confirmations }, {
-      onAccountActivity: (tx, channels, assets) => this.withdrawals.settled(tx, channels, assets),
-    });
+    this.watcher = await createChainWatcher(
+      ctx,
+      { pollMs: this.parts.chainPollMs, confirmations: this.parts.confirmations },
+      {
+        onAccountActivity: (tx, channels, assets) => this.withdrawals.settled(tx, channels, assets),
+      },
+    );
     await this.watcher.catchUp();
     await this.rebuildDisputes();
     this.watcher.start();
@@ -269,10 +276,12 @@ export class LanesNode implements LanesApi, ChannelHost {
     return { peerId: peer.peerId, address: peer.address, connected: true };
   }
 
-  async openChannel(p: OpenChannelParameters): Promise<ChannelInfo> {
+  async openChannel(p: OpenChannelParameters & { readonly public?: boolean }): Promise<ChannelInfo> {
     this.live();
     const { peer, multiaddrs } = await this.resolvePeer(p.peer);
     const ch = await openChannel(this.ctx, this, peer, multiaddrs, p, this.firstOpId());
+    // A public channel is announced once both sides see it funded (in the background: ADR 0017).
+    if (p.public === true && this.graph) this.graph.announceWhenOpen(ch.id);
     return this.info_(ch);
   }
 
@@ -438,6 +447,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     clearInterval(this.ticker);
     clearInterval(this.reconnector);
     clearInterval(this.watcherSync);
+    this.graph?.stop();
     await this.watcher?.stop();
     this.payments_.stop();
     await this.withdrawals.close();

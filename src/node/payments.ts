@@ -98,8 +98,8 @@ export class Payments {
   private readonly issued = new Map<Bytes32, Invoice>();
   /** Our locks in flight, per channel and lock id. */
   private readonly out = new Map<Bytes32, Map<bigint, OutLock>>();
-  /** Locks to us already looked at (`channel:lock`). */
-  private readonly handled = new Set<string>();
+  /** Locks to us already looked at, per channel (pruned as they leave the state). */
+  private readonly handled = new Map<Bytes32, Set<bigint>>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly keysendKeys = new Map<string, Uint8Array>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -269,7 +269,11 @@ export class Payments {
 
   async payments(filter: PaymentsFilter = {}): Promise<PaymentInfo[]> {
     return [...this.records.values()]
-      .filter((r) => (filter.direction === undefined || r.direction === filter.direction) && (filter.status === undefined || r.status === filter.status))
+      .filter(
+        (r) =>
+          (filter.direction === undefined || r.direction === filter.direction) &&
+          (filter.status === undefined || r.status === filter.status),
+      )
       .sort((a, b) => b.createdAt - a.createdAt)
       .map((r) => ({ ...r }));
   }
@@ -305,7 +309,9 @@ export class Payments {
     if (o.paymentHash !== undefined) {
       const prior = this.records.get(paymentKey('out', o.paymentHash));
       if (prior && prior.status !== 'failed')
-        throw new InvalidArgumentError(`this invoice is already ${prior.status === 'settled' ? 'paid' : 'being paid'} (payments: ${o.paymentHash})`);
+        throw new InvalidArgumentError(
+          `this invoice is already ${prior.status === 'settled' ? 'paid' : 'being paid'} (payments: ${o.paymentHash})`,
+        );
     }
     const route = this.directRoute(o.payee, o.asset, o.amount);
     const now = ctx.clock();
@@ -373,8 +379,10 @@ export class Payments {
       hashlock: paymentHash,
       expiry: hop.expiry,
     };
+    let locked = false;
     try {
       await this.host.submit(ch, { kind: 'lock', id: this.host.nextOpId(ch), by: ch.self, lock });
+      locked = true;
     } catch (e) {
       const maybe = (e as { maybeApplied?: unknown }).maybeApplied === true;
       if (!maybe) {
@@ -383,18 +391,26 @@ export class Payments {
         this.finish(key, { failure: { reason: 'lock-refused', detail: trim(detail), hop: 0 } });
         return outcome;
       }
-      // The counterparty may hold a state with the lock: it stays in flight until settled or expired.
+      // The counterparty may hold a state with the lock: it stays pending until a co-signed state
+      // shows it (then in flight), or its expiry passes without one (then failed: sweep).
       this.ctx.log.warn({ paymentHash, channel: ch.id }, 'a payment lock may or may not be co-signed; watching it');
     }
-    const current = this.records.get(key);
-    if (current?.status === 'pending') this.save({ ...current, status: 'in-flight', updatedAt: ctx.clock() });
-    this.markPresent(ch, lockId);
+    if (locked) {
+      this.inFlight(key);
+      this.markPresent(ch, lockId);
+    }
+    outcome.catch(() => undefined); // settled later than the timeout below: the record tells, not the caller
     return Promise.race([
       outcome,
       new Promise<never>((_, reject) =>
         setTimeout(() => reject(new OperationTimeoutError('waiting for the payee to settle', true)), ctx.timeouts.operationMs).unref(),
       ),
     ]);
+  }
+
+  private inFlight(key: string): void {
+    const r = this.records.get(key);
+    if (r?.status === 'pending') this.save({ ...r, status: 'in-flight', updatedAt: this.ctx.clock() });
   }
 
   private wait(key: string): Promise<PaymentInfo> {
@@ -474,25 +490,47 @@ export class Payments {
       const ids = new Set<bigint>();
       for (const l of state.locks) if (l.sender === ch.self) ids.add(l.id);
       for (const [lockId, t] of [...mine]) {
-        if (ids.has(lockId)) t.present = true;
-        else if (t.present) this.resolveOut(ch, lockId, t);
+        if (ids.has(lockId)) {
+          if (!t.present) this.inFlight(t.key);
+          t.present = true;
+        } else if (t.present) this.resolveOut(ch, lockId, t);
       }
     }
-    if (state.locks.length === 0) return;
+    let seen = this.handled.get(channelId);
+    if (state.locks.length === 0) {
+      if (seen) this.handled.delete(channelId);
+      return;
+    }
+    if (!seen) this.handled.set(channelId, (seen = new Set()));
+    const current = new Set<bigint>();
     for (const l of state.locks) {
       if (l.receiver !== ch.self) continue;
-      const k = `${channelId}:${l.id}`;
-      if (this.handled.has(k)) continue;
-      this.handled.add(k);
-      this.incoming(ch, l);
+      current.add(l.id);
+      if (seen.has(l.id)) continue;
+      seen.add(l.id);
+      if (!this.incoming(ch, l)) {
+        // Not decidable yet (the peer's key is not known before it reconnects): at the next sweep.
+        seen.delete(l.id);
+        this.retry.add(channelId);
+      }
     }
+    for (const id of seen) if (!current.has(id)) seen.delete(id);
   }
 
   private resolveOut(ch: Channel, lockId: bigint, t: OutLock): void {
     this.untrack(ch.id, lockId);
-    const r = this.records.get(t.key);
+    let r = this.records.get(t.key);
     if (!r || r.status === 'settled' || r.status === 'failed') return;
-    // The record holds a secret only once the payee's settle carried it (observe), keysends too.
+    // The channel record's learned secrets (src/core/channel/learned.ts), where the machine keeps
+    // the secrets of settles it applied to our locks: exact, when that field is there.
+    const learned = (ch.record as { readonly learned?: readonly { readonly hashlock: Bytes32; readonly secret: Bytes32 }[] }).learned;
+    const secret = learned?.find((l) => l.hashlock === t.hash)?.secret;
+    if (secret !== undefined && paymentHashOf(secret) === t.hash) {
+      r = { ...r, secret };
+      this.save(r);
+      return this.finish(t.key, { settled: true });
+    }
+    // Else the secret the payee's settle carried (observe): held only once one was seen, keysends too.
     if (r.secret !== undefined && !t.cancelFirst) return this.finish(t.key, { settled: true });
     const expired = t.expiredByUs || this.ctx.now() >= (r.route[0]?.expiry ?? 0n);
     const failure: PaymentFailure = expired
@@ -501,8 +539,14 @@ export class Payments {
     this.finish(t.key, { failure });
   }
 
-  /** A lock to us: settle it if we know its secret and it pays what the invoice asks, else leave or cancel it. */
-  private incoming(ch: Channel, l: Lock): void {
+  /** Channels with locks to us to look at again (a settle failed, or a peer's key was missing). */
+  private readonly retry = new Set<Bytes32>();
+
+  /**
+   * A lock to us: settle it if we know its secret and it pays what the invoice asks, else leave or
+   * cancel it. False when it cannot be decided yet.
+   */
+  private incoming(ch: Channel, l: Lock): boolean {
     const { ctx } = this;
     const now = ctx.now();
     const asset = ch.record.params.assets[l.asset]!;
@@ -545,8 +589,9 @@ export class Payments {
     if (refuse !== undefined || secret === undefined) {
       ctx.channelLog(ch).info({ paymentHash: l.hashlock, reason: refuse }, 'refusing a lock to us: cancelling it');
       void this.host.submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id }).catch(() => undefined);
-      if (!prior) this.save({ ...record, status: 'failed', failure: { reason: refuse ?? 'unknown-payment', detail: 'lock cancelled', hop: 0 } });
-      return;
+      if (!prior)
+        this.save({ ...record, status: 'failed', failure: { reason: refuse ?? 'unknown-payment', detail: 'lock cancelled', hop: 0 } });
+      return true;
     }
     if (prior?.status !== 'settled') this.save(record);
     const op: Op = { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id, secret };
@@ -563,15 +608,21 @@ export class Payments {
         ctx.events.emit('payment-settled', { payment: { ...settled } });
       },
       (e: unknown) => {
-        this.handled.delete(`${ch.id}:${l.id}`); // looked at again at the next update
+        this.handled.get(ch.id)?.delete(l.id); // looked at again at the next sweep
+        this.retry.add(ch.id);
         ctx.channelLog(ch).warn({ err: e, paymentHash: l.hashlock }, 'settling a lock to us failed');
       },
     );
+    return true;
   }
 
   /** Our locks past their expiry: cancel them (the sender may, once expired). */
   private sweep(): void {
     if (this.stopped) return;
+    for (const id of [...this.retry]) {
+      this.retry.delete(id);
+      this.updated(id);
+    }
     const now = this.ctx.now();
     for (const [channelId, locks] of this.out) {
       const ch = this.ctx.channels.get(channelId);

@@ -64,6 +64,7 @@ export function graphGossipsub(): ReturnType<typeof gossipsub> {
 
 /** The class's method for `asyncValidation` verdicts, which the exported `GossipSub` interface omits. */
 interface AsyncValidation {
+  // (getMeshPeers, used below, is missing from the interface too.)
   reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void;
 }
 
@@ -98,8 +99,10 @@ export interface GraphGossip {
   serveSignatures(handler: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined>): void;
   /** Dials a peer (a bootstrap address, or any known one) so that gossip and sync reach us. */
   dial(address: string): Promise<void>;
-  /** Peers we exchange graph gossip with now. */
+  /** Peers subscribed to the graph topic, as far as we know. */
   peers(): string[];
+  /** Peers in our gossipsub mesh for the topic (those we relay to). */
+  meshPeers(): string[];
   stop(): void;
 }
 
@@ -324,6 +327,9 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
     },
     peers() {
       return pubsub.getSubscribers(o.topic).map((p) => p.toString());
+    },
+    meshPeers() {
+      return (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(o.topic);
     },
     stop() {
       if (stopped) return;

@@ -96,8 +96,7 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
     invoices: async () => ((await request('GET', '/v1/invoices')) as unknown as Json[]).map(readInvoice),
     payInvoice: async (invoice, params = {}) => readPaymentInfo(await request('POST', '/v1/payments', { ...params, invoice })),
     sendPayment: async (params) => readPaymentInfo(await request('POST', '/v1/payments/keysend', params)),
-    payments: async (filter = {}) =>
-      ((await request('POST', '/v1/payments/list', filter)) as unknown as Json[]).map(readPaymentInfo),
+    payments: async (filter = {}) => ((await request('POST', '/v1/payments/list', filter)) as unknown as Json[]).map(readPaymentInfo),
     on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void) {
       const set = listeners.get(event) ?? new Set();
       set.add(listener as (payload: never) => void);

@@ -27,7 +27,8 @@ function body(x: unknown, where: string): Json {
 }
 
 function onlyKeys(j: Json, keys: readonly string[], where: string): void {
-  for (const k of Object.keys(j)) if (!keys.includes(k)) throw new InvalidArgumentError(`${where}: unknown field ${JSON.stringify(k.slice(0, 40))}`);
+  for (const k of Object.keys(j))
+    if (!keys.includes(k)) throw new InvalidArgumentError(`${where}: unknown field ${JSON.stringify(k.slice(0, 40))}`);
 }
 
 function assetOf(x: unknown, where: string): Address | undefined {
@@ -77,7 +78,8 @@ export function parseSendPayment(x: unknown): SendPaymentParameters {
 export function parsePaymentsFilter(x: unknown): PaymentsFilter {
   const j = body(x, 'the filter');
   onlyKeys(j, ['direction', 'status'], 'the filter');
-  if (j.direction !== undefined && j.direction !== 'in' && j.direction !== 'out') throw new InvalidArgumentError('direction must be in or out');
+  if (j.direction !== undefined && j.direction !== 'in' && j.direction !== 'out')
+    throw new InvalidArgumentError('direction must be in or out');
   if (j.status !== undefined && !(PAYMENT_STATUSES as readonly unknown[]).includes(j.status))
     throw new InvalidArgumentError(`status must be one of ${PAYMENT_STATUSES.join(', ')}`);
   return {

@@ -34,7 +34,7 @@ import {
 } from './json.ts';
 import { readInvoice, readPaymentInfo } from './payments-json.ts';
 import { redactUrl } from './redact.ts';
-import { MAX_MESSAGE_BYTES, MUTATING, STREAM_PATH, type StreamMethod, decodeReplies, encodeRequest } from './stream-frames.ts';
+import { MAX_FRAMES, MAX_MESSAGE_BYTES, MUTATING, STREAM_PATH, type StreamMethod, decodeReplies, encodeRequest } from './stream-frames.ts';
 
 /** Calls sent and not yet answered, at most (the daemon's own bound: src/api/stream-server.ts). */
 export const MAX_IN_FLIGHT = 8192;
@@ -238,7 +238,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
     for (const call of batch) {
       call.sent = true;
       sentCount++;
-      if (bytes + call.frame.length > MAX_MESSAGE_BYTES - 2 && frames.length > 0) {
+      if ((bytes + call.frame.length > MAX_MESSAGE_BYTES - 2 || frames.length === MAX_FRAMES) && frames.length > 0) {
         ws.send(`[${frames.join(',')}]`);
         frames = [];
         bytes = 0;

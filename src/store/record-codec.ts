@@ -57,7 +57,14 @@ import {
   state as wireState,
   u,
 } from '../core/codec/primitives.ts';
-import type { ConcludedLocks, DisputeRecord, FinalProposal, LockDelta } from '../core/channel/record.ts';
+import {
+  type ConcludedLocks,
+  type DisputeRecord,
+  type FinalProposal,
+  type LearnedSecret,
+  type LockDelta,
+  MAX_LEARNED,
+} from '../core/channel/record.ts';
 import { encodeOp, readOp } from '../core/codec/wire.ts';
 import { MAX_LOCKS } from '../core/state.ts';
 import type { ChannelRecord, ChannelStatus, StoredChannel } from './store.ts';
@@ -236,6 +243,7 @@ function recordToWire(r: ChannelRecord): Wire[] {
     r.lockDeltas === undefined ? null : r.lockDeltas.map((d) => [u(d.version), u(d.base), d.ops.map(encodeOp)]),
     r.concludedLocks === undefined ? null : [encodeState(r.concludedLocks.state), [...r.concludedLocks.unlocked]],
     r.revealed === undefined ? null : r.revealed.map((x) => [hexToBytes(x.hashlock), u(x.at)]),
+    r.learned === undefined ? null : r.learned.map((x) => [hexToBytes(x.hashlock), hexToBytes(x.secret), u(x.expiry)]),
   ];
 }
 
@@ -265,6 +273,18 @@ function readRevealed(x: unknown): { hashlock: `0x${string}`; at: bigint }[] | u
   });
 }
 
+function readLearned(x: unknown): LearnedSecret[] | undefined {
+  if (x === null) return undefined;
+  return arr(x, 'learned', 0, MAX_LEARNED).map((r, i) => {
+    const f = arr(r, `learned[${i}]`, 3, 3);
+    return {
+      hashlock: b32(f[0], 'learned hashlock'),
+      secret: b32(f[1], 'learned secret'),
+      expiry: uint(f[2], 'learned expiry', MAX_UINT64),
+    };
+  });
+}
+
 function readDispute(x: unknown): DisputeRecord | undefined {
   if (x === null) return undefined;
   const f = arr(x, 'dispute', 4, 4);
@@ -287,14 +307,15 @@ function readFinalProposal(x: unknown): FinalProposal | undefined {
 
 function recordFromWire(w: unknown, format: number): ChannelRecord {
   // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal; format 3
-  // the lock deltas, the concluded locks and the revealed secrets.
-  const fields = format === 1 ? 12 : format === 2 ? 14 : 17;
+  // the lock deltas, the concluded locks, the revealed secrets and the secrets learned.
+  const fields = format === 1 ? 12 : format === 2 ? 14 : 18;
   const f = arr(w, `format ${format} record`, fields, fields);
   const dispute = fields >= 14 ? readDispute(f[12]) : undefined;
   const finalProposal = fields >= 14 ? readFinalProposal(f[13]) : undefined;
   const lockDeltas = fields >= 17 ? readLockDeltas(f[14]) : undefined;
   const concludedLocks = fields >= 17 ? readConcludedLocks(f[15]) : undefined;
   const revealed = fields >= 17 ? readRevealed(f[16]) : undefined;
+  const learned = fields >= 18 ? readLearned(f[17]) : undefined;
   const peer = arr(f[3], 'peer', 2, 2);
   const createdAt = f[10];
   if (typeof createdAt !== 'number' || !Number.isSafeInteger(createdAt) || createdAt < 0) {
@@ -319,6 +340,7 @@ function recordFromWire(w: unknown, format: number): ChannelRecord {
     ...(lockDeltas === undefined ? {} : { lockDeltas }),
     ...(concludedLocks === undefined ? {} : { concludedLocks }),
     ...(revealed === undefined ? {} : { revealed }),
+    ...(learned === undefined ? {} : { learned }),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
- * A local Lanes network in real processes: Hardhat's EDR node, the contracts and test tokens
- * deployed on it, a settlement coordinator and N node daemons, each started through the
- * `lanes` CLI exactly as a user would start it, all on 127.0.0.1.
+ * A local Lanes network in real processes: Hardhat's EDR node (or an existing chain: `chain`),
+ * the contracts and test tokens deployed on it, a settlement coordinator and N node daemons, each
+ * started through the `lanes` CLI exactly as a user would start it, all on 127.0.0.1.
  *
  * Every process is tracked by PID. `stop()` ends the nodes (SIGTERM: they finish in-flight
  * updates and flush), then the coordinator, then the chain, escalating to SIGKILL after a grace
@@ -12,11 +12,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Address } from '../core/bytes.ts';
+import type { Address, Hex } from '../core/bytes.ts';
 import { LanesError } from '../core/errors.ts';
-import { createClients, deployAdjudicator, type Clients } from '../chain/chain-service.ts';
+import { createClients, type Clients } from '../chain/chain-service.ts';
+import { deployAdjudicatorOnChain, verifyAdjudicator } from '../chain/deploy.ts';
 import { DEV_KEYS, type LocalChain, startLocalChain } from '../chain/local-chain.ts';
-import { TestTokenAbi, TestTokenBytecode } from '../chain/artifacts/mocks/TestToken.ts';
+import { type Funder, chainFunder, devChainFunder } from './funder.ts';
 import { createKeyFile } from '../files/key-file.ts';
 import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
 import { COORDINATOR_JSON } from '../coordinator/daemon.ts';
@@ -52,7 +53,31 @@ export interface TestnetOptions {
   readonly fund?: { readonly ether?: bigint; readonly tokens?: bigint };
   /** Progress messages. */
   readonly onStep?: (message: string) => void;
+  /** Run on an existing chain instead of starting EDR ({@link ExistingChain}). */
+  readonly chain?: ExistingChain;
 }
+
+/**
+ * An EVM chain that is already running (`lanes testnet --chain-rpc URL --funder-key F`). The
+ * funder's account deploys the adjudicator (unless one is given) and the test tokens, and pays
+ * every process: each node gets what it deposits plus {@link NODE_GAS_ETHER} for gas, the
+ * coordinator {@link COORDINATOR_GAS_ETHER}. What is left in the nodes' accounts after the run
+ * stays there (their keys are in the data directories).
+ */
+export interface ExistingChain {
+  readonly rpcUrl: string;
+  /** The funder's key (0x hex). */
+  readonly funderKey: Hex;
+  /** An adjudicator already deployed (`lanes deploy`): checked against this build instead of deploying one. */
+  readonly adjudicator?: Address;
+  /** Blocks on top of the adjudicator's deployment before the testnet goes on (default: the chain's). */
+  readonly confirmations?: number;
+}
+
+/** Wei each node gets for gas on an existing chain, beyond its deposits. */
+export const NODE_GAS_ETHER = 10n ** 17n;
+/** Wei the coordinator gets for gas on an existing chain. */
+export const COORDINATOR_GAS_ETHER = 10n ** 18n / 2n;
 
 export interface TestnetToken {
   readonly symbol: AssetSymbol;
@@ -89,12 +114,13 @@ export interface TestnetCoordinator {
 
 export interface Testnet {
   readonly dir: string;
-  readonly chain: { readonly rpcUrl: string; readonly chainId: bigint; readonly pid: number };
+  /** The chain; `pid` only when the testnet started it. */
+  readonly chain: { readonly rpcUrl: string; readonly chainId: bigint; readonly pid?: number };
   readonly adjudicator: Address;
   readonly tokens: readonly TestnetToken[];
   readonly coordinator: TestnetCoordinator;
   readonly nodes: readonly TestnetNode[];
-  /** The deployer's viem clients (the chain's first dev account). */
+  /** The deployer's viem clients (the chain's first dev account, or the funder on an existing chain). */
   readonly clients: Clients;
   /** Address of an asset symbol. */
   asset(symbol: AssetSymbol): Address;
@@ -107,7 +133,7 @@ export interface Testnet {
   stop(): Promise<void>;
 }
 
-const TOKENS: readonly { symbol: AssetSymbol; name: string }[] = [
+export const TOKENS: readonly { symbol: AssetSymbol; name: string }[] = [
   { symbol: 'tUSD', name: 'Lanes Test Dollar' },
   { symbol: 'tEUR', name: 'Lanes Test Euro' },
 ];
@@ -204,41 +230,51 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
   const onCrash = (why: string) => {
     crash ??= why;
   };
+  const startedPids = () => [...(chain ? [chain.pid] : []), ...managed.map((m) => m.child.pid!)];
   try {
-    step('starting the chain (Hardhat EDR)');
-    chain = await startLocalChain();
-    const clients = await createClients({ rpc: chain.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
-    step('deploying the adjudicator and test tokens');
-    const adjudicator = await deployAdjudicator(clients);
-    const tokens: TestnetToken[] = [];
-    for (const t of TOKENS) {
-      const hash = await clients.walletClient.deployContract({ abi: TestTokenAbi, bytecode: TestTokenBytecode, args: [t.name, t.symbol] });
-      const address = (await clients.publicClient.waitForTransactionReceipt({ hash })).contractAddress!.toLowerCase() as Address;
-      tokens.push({ ...t, address });
-    }
-    const rpc = (method: string, params: unknown[]) => clients.publicClient.request({ method: method as never, params: params as never });
-    const ether = (o.fund?.ether ?? 10_000n) * 10n ** 18n;
-    const tokenUnits = (o.fund?.tokens ?? 1_000_000n) * 10n ** 18n;
-    // One deployer account: its transactions go one at a time.
-    let funding: Promise<unknown> = Promise.resolve();
-    const fund = (who: Address, withTokens: boolean) => {
-      const next = funding.then(() => fundNow(who, withTokens));
-      funding = next.catch(() => undefined);
-      return next;
-    };
-    const fundNow = async (who: Address, withTokens: boolean) => {
-      await rpc('hardhat_setBalance', [who, `0x${ether.toString(16)}`]);
-      if (!withTokens) return;
-      for (const t of tokens) {
-        const h = await clients.walletClient.writeContract({
-          address: t.address,
-          abi: TestTokenAbi,
-          functionName: 'mint',
-          args: [who, tokenUnits],
-        });
-        await clients.publicClient.waitForTransactionReceipt({ hash: h });
+    let rpcUrl: string;
+    let clients: Clients;
+    let funder: Funder;
+    let adjudicator: Address;
+    if (o.chain) {
+      rpcUrl = o.chain.rpcUrl;
+      clients = await createClients({ rpc: rpcUrl, privateKey: o.chain.funderKey, pollingIntervalMs: 100 });
+      funder = chainFunder(clients);
+      step(`on chain ${clients.chain.id} at ${rpcUrl}, funded by ${funder.address}`);
+      await checkFunder(clients, o);
+      if (o.chain.adjudicator) {
+        await verifyAdjudicator(rpcUrl, o.chain.adjudicator);
+        adjudicator = o.chain.adjudicator;
+        step(`using the adjudicator at ${adjudicator}`);
+      } else {
+        step('deploying the adjudicator');
+        adjudicator = (
+          await deployAdjudicatorOnChain({
+            rpc: rpcUrl,
+            privateKey: o.chain.funderKey,
+            ...(o.chain.confirmations === undefined ? {} : { confirmations: o.chain.confirmations }),
+            pollingIntervalMs: 100,
+            onStep: step,
+          })
+        ).adjudicator;
       }
-    };
+    } else {
+      step('starting the chain (Hardhat EDR)');
+      chain = await startLocalChain();
+      rpcUrl = chain.rpcUrl;
+      clients = await createClients({ rpc: rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
+      funder = devChainFunder(clients);
+      step('deploying the adjudicator');
+      adjudicator = (await deployAdjudicatorOnChain({ rpc: rpcUrl, privateKey: DEV_KEYS[0], confirmations: 0, pollingIntervalMs: 20 }))
+        .adjudicator;
+    }
+    step('deploying the test tokens');
+    const tokens: TestnetToken[] = await Promise.all(
+      TOKENS.map(async (t) => ({ ...t, address: await funder.deployToken(t.name, t.symbol) })),
+    );
+    const { ether, tokenUnits, coordinatorEther } = fundingWei(o);
+    const fund = (who: Address, withTokens: boolean, wei = ether) =>
+      funder.fund(who, wei, withTokens ? tokens.map((t) => ({ token: t.address, amount: tokenUnits })) : []);
 
     step('starting the coordinator');
     const coordDir = join(o.dir, 'coordinator');
@@ -252,7 +288,7 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
         'coordinator',
         'start',
         '--chain-rpc',
-        chain.rpcUrl,
+        rpcUrl,
         '--adjudicator',
         adjudicator,
         '--listen',
@@ -275,7 +311,7 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
       coordProc,
       60_000,
     );
-    await fund(cj.address.toLowerCase() as Address, false);
+    await fund(cj.address.toLowerCase() as Address, false, coordinatorEther);
     const coordinator: TestnetCoordinator = {
       pid: coordProc.child.pid!,
       address: cj.address.toLowerCase() as Address,
@@ -334,7 +370,7 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
           '--config',
           configFile,
           '--chain-rpc',
-          chain!.rpcUrl,
+          rpcUrl,
           '--adjudicator',
           adjudicator,
           '--coordinator',
@@ -391,15 +427,15 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
     await Promise.all(starts);
     return {
       dir: o.dir,
-      chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, pid: chain.pid },
+      chain: { rpcUrl, chainId: BigInt(clients.chain.id), ...(chain ? { pid: chain.pid } : {}) },
       adjudicator,
       tokens,
       coordinator,
       nodes,
       clients,
       asset: (symbol) => (symbol === 'ETH' ? NATIVE_ASSET : symbols[symbol]!),
-      pids: () => [chain!.pid, ...managed.map((m) => m.child.pid!)].filter(isRunning),
-      started: () => [chain!.pid, ...managed.map((m) => m.child.pid!)],
+      pids: () => startedPids().filter(isRunning),
+      started: startedPids,
       crashed: () => crash,
       stop,
     };
@@ -407,6 +443,31 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
     await stop();
     throw e;
   }
+}
+
+/** What each process gets, in wei: on an existing chain only what it needs ({@link ExistingChain}). */
+function fundingWei(o: TestnetOptions): { ether: bigint; tokenUnits: bigint; coordinatorEther: bigint } {
+  const unit = 10n ** 18n;
+  const tokenUnits = (o.fund?.tokens ?? 1_000_000n) * unit;
+  if (!o.chain) {
+    const ether = (o.fund?.ether ?? 10_000n) * unit;
+    return { ether, tokenUnits, coordinatorEther: ether };
+  }
+  return { ether: (o.fund?.ether ?? 0n) * unit + NODE_GAS_ETHER, tokenUnits, coordinatorEther: COORDINATOR_GAS_ETHER };
+}
+
+/** Refuses to start when the funder cannot pay for every process (a clear error, not a failed transfer later). */
+async function checkFunder(clients: Clients, o: TestnetOptions): Promise<void> {
+  const { ether, coordinatorEther } = fundingWei(o);
+  // Deployments and funding transactions: a few million gas at the chain's price, with room.
+  const gasPrice = await clients.publicClient.getGasPrice();
+  const need = ether * BigInt(o.nodes) + coordinatorEther + gasPrice * 12_000_000n * 2n;
+  const has = await clients.publicClient.getBalance({ address: clients.account.address });
+  if (has < need)
+    throw new LanesError(`the funder ${clients.account.address.toLowerCase()} has ${has} wei; this testnet needs ${need}`, {
+      code: 'FUNDER_UNDERFUNDED',
+      details: 'fund it, or ask for less: --nodes, --channels-per-link, --deposit',
+    });
 }
 
 export function isRunning(pid: number): boolean {

@@ -16,10 +16,10 @@ import type { ChannelInfo, CloseResult } from '../sdk/api.ts';
 import { type LatencySummary, newHistogram, summarize } from '../load/histogram.ts';
 import type { LoadSnapshot } from '../load/load-generator.ts';
 import type { EventLoopStats } from '../load/window-probe.ts';
-import { type Testnet, defaultSignerWorkers, isRunning, startTestnet } from './network.ts';
+import { type ExistingChain, type Testnet, defaultSignerWorkers, isRunning, startTestnet } from './network.ts';
 import { type Progress, createProgress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
-import { type ChannelPlan, type TopologyName, fundingFor, planChannels } from './topology.ts';
+import { type ChannelPlan, type TopologyName, fundingFor, fundingOnChain, planChannels } from './topology.ts';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly keep?: boolean;
   /** No progress output (the report is still written). */
   readonly quiet?: boolean;
+  /** An existing chain instead of a new EDR one (`--chain-rpc URL --funder-key F`, src/testnet/network.ts). */
+  readonly chain?: ExistingChain;
 }
 
 export const DEFAULTS = {
@@ -211,7 +213,8 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
     net = await startTestnet({
       dir,
       nodes: o.nodes,
-      fund: fundingFor(plans, o.nodes, o.deposit),
+      fund: (o.chain ? fundingOnChain : fundingFor)(plans, o.nodes, o.deposit),
+      ...(o.chain ? { chain: o.chain } : {}),
       loadGenerator: true,
       logLevel: o.logLevel ?? 'warn',
       ...(o.signerWorkers === undefined ? {} : { signerWorkers: o.signerWorkers }),

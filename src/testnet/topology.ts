@@ -120,12 +120,23 @@ export function planChannels(o: TopologyOptions): ChannelPlan[] {
  * is in, with room for gas: at least 10,000 ETH and 1,000,000 of each token.
  */
 export function fundingFor(plans: readonly ChannelPlan[], nodes: number, deposit: bigint): { ether: bigint; tokens: bigint } {
+  const need = deposit * BigInt(mostChannels(plans, nodes)) + 1_000n;
+  return { ether: need > 10_000n ? need : 10_000n, tokens: need > 1_000_000n ? need : 1_000_000n };
+}
+
+/**
+ * The same on an existing chain, where ETH is real: exactly the ETH the busiest node deposits
+ * (the testnet adds gas money, src/testnet/network.ts); tokens are the testnet's own, as before.
+ */
+export function fundingOnChain(plans: readonly ChannelPlan[], nodes: number, deposit: bigint): { ether: bigint; tokens: bigint } {
+  return { ether: deposit * BigInt(mostChannels(plans, nodes)), tokens: fundingFor(plans, nodes, deposit).tokens };
+}
+
+function mostChannels(plans: readonly ChannelPlan[], nodes: number): number {
   const channels = new Array<number>(nodes).fill(0);
   for (const p of plans) {
     channels[p.leader]!++;
     channels[p.follower]!++;
   }
-  const most = Math.max(0, ...channels);
-  const need = deposit * BigInt(most) + 1_000n;
-  return { ether: need > 10_000n ? need : 10_000n, tokens: need > 1_000_000n ? need : 1_000_000n };
+  return Math.max(0, ...channels);
 }

@@ -109,7 +109,8 @@ export async function testnetUp(o: UpOptions, progress: Progress): Promise<{ net
     }
     const info: NetworkJson = {
       pid: process.pid,
-      chain: { rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId.toString(), pid: net.chain.pid },
+      // `up` always starts its own chain (an existing one is for `lanes testnet` only, for now).
+      chain: { rpcUrl: net.chain.rpcUrl, chainId: net.chain.chainId.toString(), pid: net.chain.pid! },
       contracts: { adjudicator: net.adjudicator, tokens: net.tokens.map((t) => ({ symbol: t.symbol, name: t.name, address: t.address })) },
       coordinator: { ...net.coordinator },
       nodes: net.nodes.map((n) => ({

@@ -128,43 +128,46 @@ test.serial('3. a lying token cannot make a credit overflow and revert later bat
   t.is(await tc.svc.irene.withdrawable(mallory.address, lying), 2n * max);
 });
 
-test.serial('4. a conclusion pays the balances and leaves each lock to its outcome: a secret revealed after the period but before the expiry pays the receiver', async (t) => {
-  const params = tc.params(alice, bob, { challengeDuration: 600n });
-  await fund(tc, params, [5n * ETHER, 5n * ETHER]);
-  const now = await tc.svc.irene.timestamp();
-  const secret = b32(0x42);
-  const lock: Lock = {
-    id: 1n,
-    asset: 0,
-    amount: 2n * ETHER,
-    sender: 0,
-    receiver: 1,
-    hashlock: bytesToHex(keccak256(coreHex(secret))),
-    expiry: now + 2000n,
-  };
-  const s = sign(params, stateOf(params, 3n, [3n * ETHER, 5n * ETHER], { locks: [lock] }), [alice, bob]);
-  t.deepEqual(reasons((await tc.svc.alice.challengeBatch([challengeItem(params, s)])).items), ['ok']);
-  await tc.chain.increaseTime(601);
-  // The challenge period is over and the lock has not expired: anyone may conclude, and the
-  // lock's 2 ETH stay in the channel (before the fix, a conclusion here returned them to alice).
-  const before = [await tc.ethBalance(alice.address), await tc.ethBalance(bob.address)];
-  t.deepEqual(reasons((await tc.svc.irene.concludeBatch([concludeItem(params, s.state)])).items), ['ok']);
-  t.is((await tc.ethBalance(alice.address)) - before[0]!, 3n * ETHER);
-  t.is((await tc.ethBalance(bob.address)) - before[1]!, 5n * ETHER);
-  t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 2n * ETHER, closed: true });
-  // Unrevealed and unexpired: nobody may take it yet.
-  t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['locks-pending']);
-  await tc.svc.bob.revealSecrets([secret]);
-  // A forged lock (more than was locked) is not in the tree.
-  const forged = { ...unlockItem(params, s.state, 0), lock: { ...contractLock(lock), amount: 5n * ETHER } };
-  t.deepEqual(reasons((await tc.svc.irene.unlockBatch([forged])).items), ['unknown-lock']);
-  const bobBefore = await tc.ethBalance(bob.address);
-  // Anyone may submit the unlock: it pays whom the lock is due to.
-  t.deepEqual(reasons((await tc.svc.irene.unlockBatch([unlockItem(params, s.state, 0)])).items), ['ok']);
-  t.is((await tc.ethBalance(bob.address)) - bobBefore, 2n * ETHER);
-  t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['already-unlocked']);
-  t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 0n, closed: true });
-});
+test.serial(
+  '4. a conclusion pays the balances and leaves each lock to its outcome: a secret revealed after the period but before the expiry pays the receiver',
+  async (t) => {
+    const params = tc.params(alice, bob, { challengeDuration: 600n });
+    await fund(tc, params, [5n * ETHER, 5n * ETHER]);
+    const now = await tc.svc.irene.timestamp();
+    const secret = b32(0x42);
+    const lock: Lock = {
+      id: 1n,
+      asset: 0,
+      amount: 2n * ETHER,
+      sender: 0,
+      receiver: 1,
+      hashlock: bytesToHex(keccak256(coreHex(secret))),
+      expiry: now + 2000n,
+    };
+    const s = sign(params, stateOf(params, 3n, [3n * ETHER, 5n * ETHER], { locks: [lock] }), [alice, bob]);
+    t.deepEqual(reasons((await tc.svc.alice.challengeBatch([challengeItem(params, s)])).items), ['ok']);
+    await tc.chain.increaseTime(601);
+    // The challenge period is over and the lock has not expired: anyone may conclude, and the
+    // lock's 2 ETH stay in the channel (before the fix, a conclusion here returned them to alice).
+    const before = [await tc.ethBalance(alice.address), await tc.ethBalance(bob.address)];
+    t.deepEqual(reasons((await tc.svc.irene.concludeBatch([concludeItem(params, s.state)])).items), ['ok']);
+    t.is((await tc.ethBalance(alice.address)) - before[0]!, 3n * ETHER);
+    t.is((await tc.ethBalance(bob.address)) - before[1]!, 5n * ETHER);
+    t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 2n * ETHER, closed: true });
+    // Unrevealed and unexpired: nobody may take it yet.
+    t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['locks-pending']);
+    await tc.svc.bob.revealSecrets([secret]);
+    // A forged lock (more than was locked) is not in the tree.
+    const forged = { ...unlockItem(params, s.state, 0), lock: { ...contractLock(lock), amount: 5n * ETHER } };
+    t.deepEqual(reasons((await tc.svc.irene.unlockBatch([forged])).items), ['unknown-lock']);
+    const bobBefore = await tc.ethBalance(bob.address);
+    // Anyone may submit the unlock: it pays whom the lock is due to.
+    t.deepEqual(reasons((await tc.svc.irene.unlockBatch([unlockItem(params, s.state, 0)])).items), ['ok']);
+    t.is((await tc.ethBalance(bob.address)) - bobBefore, 2n * ETHER);
+    t.deepEqual(reasons((await tc.svc.alice.unlockBatch([unlockItem(params, s.state, 0)])).items), ['already-unlocked']);
+    t.deepEqual(await tc.svc.irene.holdings(s.state.channelId, NATIVE_ASSET), { amount: 0n, closed: true });
+  },
+);
 
 test.serial('4b. an unrevealed lock returns to its sender once it has expired, and a reveal after expiry changes nothing', async (t) => {
   const params = tc.params(alice, bob, { challengeDuration: 600n });

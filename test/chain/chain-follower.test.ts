@@ -38,20 +38,18 @@ class FakeChain implements FollowSource {
   mine(...amounts: bigint[]): bigint {
     const number = BigInt(this.blocks.length);
     const hash = b32((this.#fork << 32n) | (number + 0xa0000n));
-    const events = amounts.map(
-      (amount, logIndex): Deposit => ({
-        type: 'deposited',
-        channelId: CHANNEL,
-        asset: ETH,
-        participant: ETH,
-        amount,
-        holdingsAfter: amount,
-        blockNumber: number,
-        blockHash: hash,
-        logIndex,
-        transactionHash: b32(amount),
-      }),
-    );
+    const events = amounts.map((amount, logIndex): Deposit => ({
+      type: 'deposited',
+      channelId: CHANNEL,
+      asset: ETH,
+      participant: ETH,
+      amount,
+      holdingsAfter: amount,
+      blockNumber: number,
+      blockHash: hash,
+      logIndex,
+      transactionHash: b32(amount),
+    }));
     this.blocks.push({ hash, events });
     return number;
   }

@@ -72,7 +72,7 @@ function provider(logs: readonly Log[], o: { limit: bigint; hint?: boolean; maxT
 /** Reads [from, to] to the end, range after range; checks the ranges cover every block once. */
 async function readAll(reader: LogReader, from: bigint, to: bigint, filter: Parameters<LogReader['read']>[2]) {
   const events = [];
-  for (let next = from; next <= to; ) {
+  for (let next = from; next <= to;) {
     const r = await reader.read(next, to, filter);
     if (r.to < next) throw new Error('no progress');
     events.push(...r.events);
@@ -103,7 +103,7 @@ test('a long range is read in ranges the provider accepts, every event once, in 
     p.asked.filter((q) => q.to - q.from + 1n > 500n).map((q) => q.to - q.from + 1n),
     [2_000n, 1_000n],
   );
-  t.is(p.asked.length, 2 + 41, "20,001 blocks in reads of 500");
+  t.is(p.asked.length, 2 + 41, '20,001 blocks in reads of 500');
 });
 
 test("a provider's hint of a range that works is taken at once", async (t) => {

@@ -57,32 +57,35 @@ test.serial('a dispute must be newer than the registered state, within its perio
   t.is(reason(await admit({ kind: 'dispute', params: p, signed: v3 }, tc.svc.irene, none)), 'closed', 'too late: only a conclusion now');
 });
 
-test.serial('a conclusion must be exactly the registered state, and waits for its period only (its locks are unlocked after)', async (t) => {
-  const p = await funded([10n, 0n], { challengeDuration: 100n });
-  const now = BigInt((await tc.deployer.publicClient.getBlock()).timestamp);
-  const lock: Lock = { id: 1n, asset: 0, amount: 1n, sender: 0, receiver: 1, hashlock: b32(0x42), expiry: now + 10_000n };
-  const state = stateOf(p, 4n, [5n, 4n], { locks: [lock] });
-  const never = await funded([10n, 0n]);
-  t.is(
-    reason(await admit({ kind: 'conclude', params: never, state: stateOf(never, 1n, [10n, 0n]) }, tc.svc.irene, none)),
-    'state-mismatch',
-    'never challenged: nothing to conclude',
-  );
-  const r = await tc.svc.alice.challengeBatch([challengeItem(p, sign(p, state, [alice, bob]))]);
-  t.true(r.items[0]!.ok);
-  const junk = { ...state, balances: [[9n, 0n]] as [bigint, bigint][] };
-  t.is(reason(await admit({ kind: 'conclude', params: p, state: junk }, tc.svc.irene, none)), 'state-mismatch', 'a made-up state');
-  const good = await admit({ kind: 'conclude', params: p, state }, tc.svc.irene, none);
-  const d = (await tc.svc.irene.dispute(state.channelId))!;
-  t.true(lock.expiry > d.finalizesAt);
-  t.is(good.ok ? good.value.notBeforeChain : undefined, d.finalizesAt, 'due when the period ends, whatever its locks');
-  // And the adjudicator agrees: before the period ends it refuses, after it pays the balances.
-  const early = await tc.svc.alice.concludeBatch([concludeItem(p, state)]);
-  t.deepEqual(early.items[0], { channelId: state.channelId, ok: false, reason: 'challenge-pending' });
-  await tc.chain.increaseTime(101);
-  const due = await tc.svc.alice.concludeBatch([concludeItem(p, state)]);
-  t.deepEqual(due.items[0], { channelId: state.channelId, ok: true });
-});
+test.serial(
+  'a conclusion must be exactly the registered state, and waits for its period only (its locks are unlocked after)',
+  async (t) => {
+    const p = await funded([10n, 0n], { challengeDuration: 100n });
+    const now = BigInt((await tc.deployer.publicClient.getBlock()).timestamp);
+    const lock: Lock = { id: 1n, asset: 0, amount: 1n, sender: 0, receiver: 1, hashlock: b32(0x42), expiry: now + 10_000n };
+    const state = stateOf(p, 4n, [5n, 4n], { locks: [lock] });
+    const never = await funded([10n, 0n]);
+    t.is(
+      reason(await admit({ kind: 'conclude', params: never, state: stateOf(never, 1n, [10n, 0n]) }, tc.svc.irene, none)),
+      'state-mismatch',
+      'never challenged: nothing to conclude',
+    );
+    const r = await tc.svc.alice.challengeBatch([challengeItem(p, sign(p, state, [alice, bob]))]);
+    t.true(r.items[0]!.ok);
+    const junk = { ...state, balances: [[9n, 0n]] as [bigint, bigint][] };
+    t.is(reason(await admit({ kind: 'conclude', params: p, state: junk }, tc.svc.irene, none)), 'state-mismatch', 'a made-up state');
+    const good = await admit({ kind: 'conclude', params: p, state }, tc.svc.irene, none);
+    const d = (await tc.svc.irene.dispute(state.channelId))!;
+    t.true(lock.expiry > d.finalizesAt);
+    t.is(good.ok ? good.value.notBeforeChain : undefined, d.finalizesAt, 'due when the period ends, whatever its locks');
+    // And the adjudicator agrees: before the period ends it refuses, after it pays the balances.
+    const early = await tc.svc.alice.concludeBatch([concludeItem(p, state)]);
+    t.deepEqual(early.items[0], { channelId: state.channelId, ok: false, reason: 'challenge-pending' });
+    await tc.chain.increaseTime(101);
+    const due = await tc.svc.alice.concludeBatch([concludeItem(p, state)]);
+    t.deepEqual(due.items[0], { channelId: state.channelId, ok: true });
+  },
+);
 
 test.serial('reveals only of secrets whose hashlocks are in watched states, unexpired and not yet revealed', async (t) => {
   const secret = b32(0x07);

@@ -90,7 +90,16 @@ const malformed: [string, unknown][] = [
   ['too many operations', [3, new Uint8Array(32), Array.from({ length: DEFAULT_LIMITS.maxOps + 1 }, () => [7, 0, 1])]],
   [
     'too many locks',
-    [9, new Uint8Array(32), 1, [[1, 1]], Array.from({ length: MAX_LOCKS + 1 }, () => [1, 0, 1, 0, 1, new Uint8Array(32), 1]), false, sig, sig],
+    [
+      9,
+      new Uint8Array(32),
+      1,
+      [[1, 1]],
+      Array.from({ length: MAX_LOCKS + 1 }, () => [1, 0, 1, 0, 1, new Uint8Array(32), 1]),
+      false,
+      sig,
+      sig,
+    ],
   ],
   ['a non-boolean final flag', [9, new Uint8Array(32), 1, [[1, 1]], [], 1, sig, sig]],
   [
@@ -150,4 +159,22 @@ test('random bytes and mutated messages never throw', (t) => {
     { numRuns: 3000, seed: Number(process.env.SEED ?? Date.now() % 2 ** 31) },
   );
   t.pass();
+});
+
+test('a lock may carry a route onion and a cancel a failure report; both round-trip and are bounded', (t) => {
+  const lockOp = {
+    kind: 'lock' as const,
+    id: 3n,
+    by: 0 as const,
+    lock: { id: 3n, asset: 0, amount: 5n, sender: 0 as const, receiver: 1 as const, hashlock: `0x${'11'.repeat(32)}` as const, expiry: 9n },
+    onion: new Uint8Array([1, 2, 3]),
+  };
+  const cancel = { kind: 'cancel' as const, id: 4n, by: 1 as const, lockId: 3n, failure: new Uint8Array([9]) };
+  const msg: Message = { type: 'request', channelId: `0x${'22'.repeat(32)}`, ops: [lockOp, cancel] };
+  const r = decodeMessage(encodeMessage(msg));
+  t.deepEqual(r.ok ? r.value : r, msg);
+  const big = { ...msg, ops: [{ ...lockOp, onion: new Uint8Array(8193) }] };
+  t.like(decodeMessage(encodeMessage(big)), { ok: false, reason: 'malformed' });
+  const empty = { ...msg, ops: [{ ...cancel, failure: new Uint8Array(0) }] };
+  t.like(decodeMessage(encodeMessage(empty)), { ok: false, reason: 'malformed' });
 });

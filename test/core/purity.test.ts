@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CORE = new URL('../../src/core/', import.meta.url).pathname;
-const ALLOWED = /^(\.{1,2}\/|@noble\/hashes\/|@noble\/secp256k1$|@scure\/base$|msgpackr$|hash-wasm$)/;
+const ALLOWED = /^(\.{1,2}\/|@noble\/hashes\/|@noble\/ciphers\/|@noble\/secp256k1$|@scure\/base$|msgpackr$|hash-wasm$)/;
 const FORBIDDEN = [
   /\bDate\.now\b/,
   /\bnew Date\b/,

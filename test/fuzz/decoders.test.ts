@@ -20,8 +20,9 @@ import { fuzz as wire } from './decoders/wire.ts';
 import { fuzz as settle } from './decoders/settle.ts';
 import { fuzz as store, sealed } from './decoders/store.ts';
 import { fuzz as controlApi } from './decoders/control-api.ts';
+import { fuzz as payments } from './decoders/payments.ts';
 
-const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi };
+const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi, payments };
 
 for (const target of TARGETS) {
   test(`every ${target} corpus input holds the decoder properties`, (t) => {

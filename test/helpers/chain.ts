@@ -1,7 +1,9 @@
 /**
- * A real EVM for contract tests: in-process EDR running the compiled adjudicator, with the
- * named actors funded, each with its own chain service.
+ * A real EVM for contract tests: in-process EDR running the compiled adjudicator (or anvil, a
+ * second EVM, with interval mining: {@link useAnvil}), with the named actors funded, each with
+ * its own chain service.
  */
+import test from 'ava';
 import { type Abi, type EIP1193Provider, createPublicClient, http } from 'viem';
 import {
   type Address,
@@ -55,8 +57,15 @@ export interface TestChain {
 export const ETHER = 10n ** 18n;
 let nonceCounter = 1n;
 
-let evm: { readonly kind: 'edr' } | { readonly kind: 'anvil'; readonly blockTime?: number } = { kind: 'edr' };
+/**
+ * `LANES_TEST_EVM=anvil` runs any suite that uses {@link setupChain} on anvil, mining every
+ * `LANES_ANVIL_BLOCK_TIME` seconds (default 1): `LANES_TEST_EVM=anvil ava test/chain/*.test.ts`
+ * reruns every chain suite there. `npm test` reruns a few of them on anvil (test/chain/anvil/).
+ */
+let evm: { readonly kind: 'edr' } | { readonly kind: 'anvil'; readonly blockTime?: number } =
+  process.env.LANES_TEST_EVM === 'anvil' ? { kind: 'anvil', blockTime: Number(process.env.LANES_ANVIL_BLOCK_TIME ?? 1) } : { kind: 'edr' };
 const anvils: Anvil[] = [];
+if (evm.kind === 'anvil') test.after.always(stopTestChains);
 
 /**
  * Makes {@link setupChain} start anvil (a second EVM) instead of in-process EDR, mining every

@@ -3,6 +3,10 @@
  * on anvil (a second EVM, beside EDR) with interval mining, blocks every
  * {@link ANVIL_BLOCK_TIME} seconds as on a real chain, not a block per transaction. Its anvil
  * process is stopped (by PID) after the file's tests.
+ *
+ * `npm test` reruns the suites of the money path this way (close, dispute, vectors): each waits a
+ * block per transaction, ~40 s a suite. Every other chain suite runs on anvil on demand:
+ * `LANES_TEST_EVM=anvil ava test/chain/*.test.ts` (test/helpers/chain.ts).
  */
 import test from 'ava';
 import { stopTestChains, useAnvil } from './chain.ts';

@@ -42,13 +42,30 @@ test('an answer to a stale state that a reorg dropped is sent again', async (t) 
   const deployer = await createClients({ rpc: anvil.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
   const adjudicator: Address = await deployAdjudicator(deployer);
   for (const who of [alice, bob]) await anvil.setBalance(who.address, 1000n * ETHER);
+  /** The first blocks of bob's chain watcher's reads: it has handled what is below one once it reads from there. */
+  const reads: bigint[] = [];
   const start = async (who: typeof alice) => {
     const dir = mkdtempSync(join(tmpdir(), 'lanes-reorg-'));
     dirs.push(dir);
+    const svc = await createChainService({
+      rpc: anvil!.rpcUrl,
+      privateKey: bytesToHex(who.privateKey),
+      adjudicator,
+      pollingIntervalMs: 20,
+    });
     const node = await createNode({
       privateKey: who.privateKey,
       dataDir: dir,
-      chain: { rpc: anvil!.rpcUrl, adjudicator },
+      chainService:
+        who === bob
+          ? {
+              ...svc,
+              readLogs: (from, upTo, filter) => {
+                reads.push(from);
+                return svc.readLogs(from, upTo, filter);
+              },
+            }
+          : svc,
       policies: { open: () => true },
       logger: pino({ level: process.env.LANES_TEST_LOG ?? 'silent' }),
       chainPollMs: 50,
@@ -90,11 +107,24 @@ test('an answer to a stale state that a reorg dropped is sent again', async (t) 
   );
   t.deepEqual(answered, [ours], 'bob answered');
 
-  // The answer's block (and any after it) is replaced: the chain holds alice's old state again.
-  const head = await raw.blockNumber();
-  const { events } = await raw.events(0n, head);
+  // bob's node has taken in its answer's registration once its watcher reads past the block.
+  const { events } = await raw.events(0n, await raw.blockNumber());
   const answer = events.find((e) => e.type === 'challenged' && e.version === ours)!;
-  await anvil.reorg(Number(head - answer.blockNumber + 1n));
+  // (the loop reads one step after another: a read from above the block means the step that
+  // read the block is done, its facts handled and durable).
+  await anvil.mine();
+  await eventually(
+    async () => reads.at(-1)!,
+    (from) => from >= answer.blockNumber,
+  );
+  await anvil.mine();
+  await eventually(
+    async () => reads.at(-1)!,
+    (from) => from > answer.blockNumber,
+  );
+
+  // The answer's block (and any after it) is replaced: the chain holds alice's old state again.
+  await anvil.reorg(Number((await raw.blockNumber()) - answer.blockNumber + 1n));
   t.is((await raw.dispute(ch.id))?.version, old.state.version, 'the reorg dropped the answer');
 
   // bob's node notices (the block's hash changed), reads the dispute again, and answers again.

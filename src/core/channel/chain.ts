@@ -196,8 +196,11 @@ function onSettled(m: Machine, fx: Effect[], how: 'closed' | 'concluded', versio
   // A conclusion leaves its locks' funds in the channel, to unlock one by one (ADR 0010).
   const d = m.rec.dispute;
   const concluded =
-    how === 'concluded' ? (d?.version === version ? d.state : undefined) ?? (m.latest?.state.version === version ? m.latest.state : undefined) : undefined;
-  if (how === 'concluded' && !concluded) log(fx, 'warn', 'concluded with a state we do not hold: its locks cannot be unlocked by us', { version: String(version) });
+    how === 'concluded'
+      ? ((d?.version === version ? d.state : undefined) ?? (m.latest?.state.version === version ? m.latest.state : undefined))
+      : undefined;
+  if (how === 'concluded' && !concluded)
+    log(fx, 'warn', 'concluded with a state we do not hold: its locks cannot be unlocked by us', { version: String(version) });
   setRecord(m, fx, {
     dispute: undefined,
     finalProposal: undefined,

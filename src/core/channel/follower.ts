@@ -14,7 +14,8 @@ import type { RejectReason } from '../result.ts';
 import { MAX_VERSION_GAP, validateProposal } from '../validate.ts';
 import type { CallerId, Effect, Now } from './io.ts';
 import { answer, submitClose } from './chain.ts';
-import { type Machine, canUpdate, definitely, fail, log, maybe, resolve, setStatus, token, whyNot } from './types.ts';
+import { learnSecrets } from './learned.ts';
+import { type Machine, canUpdate, transitionContext, definitely, fail, log, maybe, resolve, setStatus, token, whyNot } from './types.ts';
 
 /** Reasons an honest leader never causes: they count against it. */
 const MISBEHAVIOUR: ReadonlySet<RejectReason> = new Set<RejectReason>([
@@ -136,7 +137,7 @@ export function onPropose(m: Machine, fx: Effect[], msg: ProposeMessage, now: No
   if (unknown.length > 0)
     return refuse(m, fx, msg, 'not-authorized', `${unknown.length} operation(s) attributed to us were not requested`, unknown);
   const v = validateProposal(m.rec.params, latest.state, msg, {
-    ctx: { now: BigInt(Math.floor(now.ms / 1000)), deposits: m.rec.depositFacts, shares: m.rec.deposits },
+    ctx: transitionContext(m, now),
     minVersion: expected,
     requested: { get: (id: bigint) => m.requested.get(id)?.op },
   });
@@ -241,6 +242,8 @@ export function onSigned(m: Machine, fx: Effect[], t: number, signature: Uint8Ar
   if (!inc || inc.stage !== 'signing' || inc.token !== t) return;
   inc.signed = { state: inc.state, signatures: [inc.message.signature, signature] };
   fx.push({ kind: 'persist-state', signed: inc.signed });
+  // Secrets the leader revealed to settle our locks: durable with the state, before it hears from us.
+  if (m.latest) learnSecrets(m, fx, m.latest.state, inc.message.ops);
   inc.stage = 'flushing';
   inc.token = token(m);
   fx.push({ kind: 'flush', token: inc.token });

@@ -5,3 +5,4 @@ export { type Machine, restore, RETRY_MS, CONCLUDE_GRACE_MS, VERSION_LEASE } fro
 export { step } from './step.ts';
 export { acceptChannel, proposeChannel } from './opening.ts';
 export { isMisbehaviour } from './follower.ts';
+export { learnSecrets, learnedSecret } from './learned.ts';

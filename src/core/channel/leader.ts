@@ -38,15 +38,13 @@ import {
   setRecord,
   setStatus,
   token,
+  transitionContext,
   whyNot,
 } from './types.ts';
 import { answer, submitClose } from './chain.ts';
+import { learnSecrets } from './learned.ts';
 
-const contextOf = (m: Machine, now: Now) => ({
-  now: BigInt(Math.floor(now.ms / 1000)),
-  deposits: m.rec.depositFacts,
-  shares: m.rec.deposits,
-});
+const contextOf = transitionContext;
 
 /** Our own operations: queued for the next proposal. */
 export function onOwnOps(m: Machine, fx: Effect[], ops: readonly { op: Op; caller: CallerId }[], now: Now): void {
@@ -86,7 +84,8 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
   // A proposal that changes the locks is kept durably (its lock operations) before it leaves: a
   // registered state carries its locks only by root, and we must be able to rebuild them to
   // unlock what is ours (docs/adr/0010). Deltas below the latest co-signed state are dropped.
-  const lockOps = sel.accepted.filter(changesLocks);
+  // Without onions and failure reports: only the locks are rebuilt from them.
+  const lockOps = sel.accepted.filter(changesLocks).map(bareLockOp);
   const kept = (m.rec.lockDeltas ?? []).filter((d) => d.version > latest.state.version);
   const deltas = lockOps.length > 0 ? [...kept, { version, base: latest.state.version, ops: lockOps }] : kept;
   if (leaseRaised || deltas.length !== (m.rec.lockDeltas?.length ?? 0) || lockOps.length > 0) {
@@ -95,6 +94,8 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
       lockDeltas: deltas.length > 0 ? deltas : undefined,
     });
   }
+  // Secrets the follower revealed to settle our locks: durable before our signature leaves.
+  const learned = learnSecrets(m, fx, latest.state, sel.accepted, now);
   const state = version === sel.state.version ? sel.state : { ...sel.state, version };
   const digest = stateDigest(m.rec.params, state);
   const p: Proposal = {
@@ -107,7 +108,7 @@ function prepare(m: Machine, fx: Effect[], now: Now): boolean {
     base: latest.state.version,
     // Beyond the durable lease (raised now, or by a proposal abandoned before its flush): a
     // crash before the lease is on disk would let a restart sign this version again.
-    flushFirst: version > m.leaseDurable || state.isFinal || lockOps.length > 0,
+    flushFirst: version > m.leaseDurable || state.isFinal || lockOps.length > 0 || learned,
     lease: m.rec.versionLease,
   };
   m.proposal = p;
@@ -529,4 +530,11 @@ export function settledAt(m: Machine, fx: Effect[], version: bigint): void {
   for (const x of gone) if (!completed.has(x)) fail(fx, x.caller, definitely('closed', 'the channel was settled on-chain without it'));
   m.released = [];
   m.proposal = undefined;
+}
+
+/** A lock-changing operation without what rides along for routing (onion, failure report). */
+function bareLockOp(op: Op): Op {
+  if (op.kind === 'lock' && op.onion !== undefined) return { kind: 'lock', id: op.id, by: op.by, lock: op.lock };
+  if (op.kind === 'cancel' && op.failure !== undefined) return { kind: 'cancel', id: op.id, by: op.by, lockId: op.lockId };
+  return op;
 }

@@ -92,4 +92,20 @@ export interface ChannelRecord {
   readonly concludedLocks?: ConcludedLocks;
   /** When the secrets of our locks' hashlocks were registered on-chain (chain time), as seen. */
   readonly revealed?: readonly { readonly hashlock: Bytes32; readonly at: bigint }[];
+  /**
+   * Secrets the counterparty revealed to settle locks we sent: what pays us upstream when we
+   * forwarded them (docs/adr/0011). Durable with the state that settled them, before anyone
+   * holds our signature on it; kept until a day after the lock's expiry, at most {@link MAX_LEARNED}.
+   */
+  readonly learned?: readonly LearnedSecret[];
 }
+
+export interface LearnedSecret {
+  readonly hashlock: Bytes32;
+  readonly secret: Bytes32;
+  /** The settled lock's expiry (unix seconds): the upstream lock with this hashlock expires then too. */
+  readonly expiry: bigint;
+}
+
+/** The most learned secrets a record keeps (the soonest to expire go first). */
+export const MAX_LEARNED = 4096;

@@ -5,11 +5,11 @@
  * chain.ts and opening.ts.
  */
 import type { ProposeMessage } from '../codec/messages.ts';
-import type { Op } from '../ops.ts';
+import type { Op, TransitionContext } from '../ops.ts';
 import { type ParticipantIndex, other } from '../params.ts';
 import type { ChannelState } from '../state.ts';
 import type { SignedState } from '../validate.ts';
-import type { CallerId, Effect, Failure, PeerKey, Submission } from './io.ts';
+import type { CallerId, Effect, Failure, Now, PeerKey, Submission } from './io.ts';
 import type { ChannelRecord, ChannelStatus } from './record.ts';
 
 /** An operation waiting to ride a proposal (leader): ours, with its caller, or the follower's request. */
@@ -115,6 +115,8 @@ export interface Machine {
   latest: SignedState | undefined;
   /** Our own public key (to check our signature on a catch-up state). */
   readonly selfKey: Uint8Array;
+  /** Seconds before a lock's expiry from which it settles only through the registry (docs/adr/0011). */
+  readonly settleMargin: bigint;
   /** The counterparty's key, once the transport authenticated it. */
   peer: PeerKey | undefined;
   connected: boolean;
@@ -182,7 +184,7 @@ export const VERSION_LEASE = 1024n;
 export function restore(
   rec: ChannelRecord,
   latest: SignedState | undefined,
-  o: { readonly selfKey: Uint8Array; readonly firstOpId: bigint },
+  o: { readonly selfKey: Uint8Array; readonly firstOpId: bigint; readonly settleMargin?: bigint },
 ): Machine {
   // As leader we may have signed and sent proposals up to the lease that we never stored:
   // skip them all, so no version is ever signed twice (ADR 0006).
@@ -191,6 +193,7 @@ export function restore(
     rec: burned === rec.burnedVersion ? rec : { ...rec, burnedVersion: burned },
     latest,
     selfKey: o.selfKey,
+    settleMargin: o.settleMargin ?? 0n,
     peer: undefined,
     connected: false,
     nextToken: 1,
@@ -301,4 +304,20 @@ export function log(fx: Effect[], level: 'info' | 'warn', message: string, field
 export function isLive(m: Machine): boolean {
   const s = m.rec.status;
   return s === 'funding' || s === 'open' || s === 'closing' || s === 'disputed';
+}
+
+/**
+ * What the transition rules need from this channel: the node's clock, the deposits seen, and
+ * when secrets of its locks were registered on-chain (a lock registered in time is its
+ * receiver's, docs/adr/0011).
+ */
+export function transitionContext(m: Machine, now: Now): TransitionContext {
+  const revealed = m.rec.revealed;
+  return {
+    now: BigInt(Math.floor(now.ms / 1000)),
+    deposits: m.rec.depositFacts,
+    shares: m.rec.deposits,
+    settleMargin: m.settleMargin,
+    ...(revealed && revealed.length > 0 ? { revealedAt: (h: string) => revealed.find((r) => r.hashlock === h)?.at } : {}),
+  };
 }

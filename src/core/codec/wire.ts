@@ -10,7 +10,7 @@
  * number or excess element with a `malformed` result (never an exception, never a partly
  * parsed object).
  */
-import { MAX_OPS, type Op } from '../ops.ts';
+import { MAX_OPS, MAX_OP_FAILURE_BYTES, MAX_OP_ONION_BYTES, type Op } from '../ops.ts';
 import { MAX_ASSETS, type ChannelParams } from '../params.ts';
 import type { Result } from '../result.ts';
 import { MAX_LOCKS } from '../state.ts';
@@ -63,11 +63,11 @@ function encodeOp(op: Op): Wire[] {
     case 'swap':
       return [...head, op.giveAsset, u(op.giveAmount), op.takeAsset, u(op.takeAmount), u(op.expiry)];
     case 'lock':
-      return [...head, encodeLock(op.lock)];
+      return op.onion === undefined ? [...head, encodeLock(op.lock)] : [...head, encodeLock(op.lock), op.onion];
     case 'settle':
       return [...head, u(op.lockId), addr(op.secret)];
     case 'cancel':
-      return [...head, u(op.lockId)];
+      return op.failure === undefined ? [...head, u(op.lockId)] : [...head, u(op.lockId), op.failure];
     case 'deposit':
       return [...head, op.asset, u(op.amount), u(op.holdingsAfter)];
     case 'finalize':
@@ -125,14 +125,28 @@ export function encodeMessage(message: Message): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding: a validating parser. Each reader throws `Malformed`, caught once in decodeMessage.
 
-const OP_ARITY: Record<number, number> = { 1: 5, 2: 8, 3: 4, 4: 5, 5: 4, 6: 6, 7: 3 };
+/** Fields per operation tag: [fewest, most] (a lock may carry an onion, a cancel a failure). */
+const OP_ARITY: Record<number, readonly [number, number]> = {
+  1: [5, 5],
+  2: [8, 8],
+  3: [4, 5],
+  4: [5, 5],
+  5: [4, 5],
+  6: [6, 6],
+  7: [3, 3],
+};
+
+function blob(x: unknown, what: string, max: number): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.length === 0 || x.length > max) fail(`${what} must be 1..${max} bytes`);
+  return new Uint8Array(x);
+}
 
 function op(x: unknown, limits: CodecLimits): Op {
   if (!Array.isArray(x) || x.length === 0) fail('operation must be a non-empty array');
   const tag = x[0];
   const arity = typeof tag === 'number' ? OP_ARITY[tag] : undefined;
   if (arity === undefined) fail(`unknown operation tag ${describe(tag)}`);
-  const f = arr(x, 'operation', arity, arity);
+  const f = arr(x, 'operation', arity[0], arity[1]);
   const id = uint(f[1], 'operation id', MAX_UINT64);
   const by = party(f[2], 'operation by');
   const maxAsset = limits.maxAssets - 1;
@@ -151,11 +165,15 @@ function op(x: unknown, limits: CodecLimits): Op {
         expiry: uint(f[7], 'swap expiry', MAX_UINT64),
       };
     case 3:
-      return { kind: 'lock', id, by, lock: lock(f[3], limits) };
+      return f.length === 5
+        ? { kind: 'lock', id, by, lock: lock(f[3], limits), onion: blob(f[4], 'lock onion', MAX_OP_ONION_BYTES) }
+        : { kind: 'lock', id, by, lock: lock(f[3], limits) };
     case 4:
       return { kind: 'settle', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64), secret: b32(f[4], 'secret') };
     case 5:
-      return { kind: 'cancel', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64) };
+      return f.length === 5
+        ? { kind: 'cancel', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64), failure: blob(f[4], 'cancel failure', MAX_OP_FAILURE_BYTES) }
+        : { kind: 'cancel', id, by, lockId: uint(f[3], 'lock id', MAX_UINT64) };
     case 6:
       return {
         kind: 'deposit',

@@ -121,7 +121,8 @@ function text(x: unknown, what: string, max: number): string {
 }
 
 function pick<T extends string>(x: unknown, set: readonly T[], what: string): T {
-  if (typeof x !== 'string' || !(set as readonly string[]).includes(x)) fail(`${what} must be one of ${set.join(', ')}, got ${describe(x)}`);
+  if (typeof x !== 'string' || !(set as readonly string[]).includes(x))
+    fail(`${what} must be one of ${set.join(', ')}, got ${describe(x)}`);
   return x as T;
 }
 

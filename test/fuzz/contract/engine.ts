@@ -884,7 +884,8 @@ export class Engine {
     c.unlocked.add(e.index);
     const when = this.model.revealedAt.get(l.hashlock) ?? 0n;
     const toReceiver = when !== 0n && when < l.expiry;
-    if (!toReceiver && this.model.now < l.expiry) this.#fail(`honest channel ${ch.index}: slot ${e.index} paid out before its outcome was fixed`);
+    if (!toReceiver && this.model.now < l.expiry)
+      this.#fail(`honest channel ${ch.index}: slot ${e.index} paid out before its outcome was fixed`);
     const who = ch.pair[toReceiver ? l.receiver : l.sender]!.address;
     if (e.to !== who || e.amount !== l.amount)
       this.#fail(`honest channel ${ch.index}: slot ${e.index} paid ${e.amount} to ${e.to}, owed ${l.amount} to ${who}`);
@@ -936,8 +937,7 @@ export class Engine {
   async #honestUnlocks(ch: HonestChannel): Promise<void> {
     const c = ch.concluded!;
     const reveal = c.locks.filter(
-      (l, i) =>
-        !c.unlocked.has(i) && ch.known.has(l.hashlock) && !this.model.revealedAt.has(l.hashlock) && this.model.now + 1n < l.expiry,
+      (l, i) => !c.unlocked.has(i) && ch.known.has(l.hashlock) && !this.model.revealedAt.has(l.hashlock) && this.model.now + 1n < l.expiry,
     );
     if (reveal.length > 0)
       await this.#reveal(

@@ -3,7 +3,15 @@
  * purpose), and both forms of the item: the model's, which says who signed what, and the
  * contract's ABI struct.
  */
-import type { ChallengeItem, CloseItem, ConcludeItem, ContractLock, ContractParams, ContractSignature, UnlockItem } from '../../../src/chain/encode.ts';
+import type {
+  ChallengeItem,
+  CloseItem,
+  ConcludeItem,
+  ContractLock,
+  ContractParams,
+  ContractSignature,
+  UnlockItem,
+} from '../../../src/chain/encode.ts';
 import {
   type Address,
   type Bytes32,
@@ -123,7 +131,14 @@ export function closeAbi(it: BuiltItem): CloseItem {
 
 export function challengeAbi(it: BuiltItem): ChallengeItem {
   const s = it.model.state;
-  return { params: it.model.params, version: s.version, balances: [...s.balances], locksRoot: rootOf(s), isFinal: s.isFinal, sigs: it.sigs };
+  return {
+    params: it.model.params,
+    version: s.version,
+    balances: [...s.balances],
+    locksRoot: rootOf(s),
+    isFinal: s.isFinal,
+    sigs: it.sigs,
+  };
 }
 
 export function concludeAbi(it: BuiltItem): ConcludeItem {

@@ -534,7 +534,8 @@ export class AdjudicatorModel {
       return fail(ZERO_ID, 'malformed');
     const id = this.id(p);
     const tree = this.lockTrees.get(id);
-    if (!tree || !verifyLockProof(locksRoot(tree as readonly Lock[]), l as Lock, Number(it.index), it.proof)) return fail(id, 'unknown-lock');
+    if (!tree || !verifyLockProof(locksRoot(tree as readonly Lock[]), l as Lock, Number(it.index), it.proof))
+      return fail(id, 'unknown-lock');
     const slot = `${id}|${it.index}`;
     if (this.unlocked.has(slot)) return fail(id, 'already-unlocked');
     const outcome = this.lockOutcome(l);

@@ -16,6 +16,7 @@ export const DICTIONARY: Record<Target, string> = {
   settle: join(here, 'msgpack.dict'),
   store: join(here, 'msgpack.dict'),
   'control-api': join(here, 'json.dict'),
+  payments: join(here, 'msgpack.dict'),
 };
 
 /** Node's arguments for `jazzer entry.mjs -f <target> --sync`, instrumenting src/ only, then `args`. */

@@ -52,6 +52,8 @@ export const OPS: Op[] = [
   { kind: 'cancel', id: 5n, by: 1, lockId: 3n },
   { kind: 'deposit', id: 6n, by: 0, asset: 2, amount: 1n, holdingsAfter: MAX_UINT256 },
   { kind: 'finalize', id: 7n, by: 0 },
+  { kind: 'lock', id: 8n, by: 0, lock: lock(8n, 0), onion: new Uint8Array(300).fill(7) },
+  { kind: 'cancel', id: 9n, by: 1, lockId: 8n, failure: Uint8Array.of(1, 2, 3) },
 ];
 
 export const wireSamples = once((): [string, Message][] => {
@@ -71,7 +73,10 @@ export const wireSamples = once((): [string, Message][] => {
       },
     ],
     ['open-accept', { type: 'open-accept', channelId: id, signature: sig }],
-    ...OPS.map((op): [string, Message] => [`request-${op.kind}`, { type: 'request', channelId: id, ops: [op] }]),
+    ...OPS.map((op, i): [string, Message] => [
+      `request-${op.kind}${OPS.findIndex((o) => o.kind === op.kind) === i ? '' : `-${i}`}`,
+      { type: 'request', channelId: id, ops: [op] },
+    ]),
     ['request-every-op', { type: 'request', channelId: id, ops: OPS }],
     ['propose', { type: 'propose', channelId: id, version: 8n, ops: [OPS[0]!, OPS[3]!], signature: sig }],
     ['propose-no-ops-max-version', { type: 'propose', channelId: id, version: MAX_UINT64, ops: [], signature: sig }],
@@ -160,7 +165,11 @@ export const recordSamples = once((): [string, ChannelRecord][] => {
       record(swap, {
         status: 'closed',
         lockDeltas: [
-          { version: MAX_UINT64, base: MAX_UINT64 - 1n, ops: OPS.filter((o) => o.kind === 'lock' || o.kind === 'settle' || o.kind === 'cancel') },
+          {
+            version: MAX_UINT64,
+            base: MAX_UINT64 - 1n,
+            ops: OPS.filter((o) => o.kind === 'lock' || o.kind === 'settle' || o.kind === 'cancel'),
+          },
           { version: 2n, base: 1n, ops: [] },
         ],
         concludedLocks: { state: swapSigned.state, unlocked: [0, 1023] },

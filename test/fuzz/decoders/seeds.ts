@@ -13,10 +13,11 @@ import { STORE_FORMAT, encodeChannelRecord, encodeMeta, encodeSignedState } from
 import { TOKEN_A } from '../../helpers/factories.ts';
 import { FORM, PARSERS } from './control-api.ts';
 import { MODE } from './store.ts';
+import { paymentSeeds } from './payments.ts';
 import { STRUCTURED } from './structured.ts';
 import { b, eth, id, metaSamples, record, recordSamples, settleSamples, sig, stateSamples, wireSamples } from './samples.ts';
 
-export const TARGETS = ['wire', 'settle', 'store', 'control-api'] as const;
+export const TARGETS = ['wire', 'settle', 'store', 'control-api', 'payments'] as const;
 export type Target = (typeof TARGETS)[number];
 
 /** Packs any structure, as a hostile peer could (no validation). */
@@ -218,5 +219,6 @@ export function seedCorpus(): Map<Target, Map<string, Uint8Array>> {
     ['settle', settle()],
     ['store', store()],
     ['control-api', controlApi()],
+    ['payments', paymentSeeds()],
   ]);
 }

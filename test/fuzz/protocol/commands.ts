@@ -127,7 +127,7 @@ export type Step =
   | { t: 'link'; up: boolean }
   | { t: 'tick'; seconds: number }
   | { t: 'deposit'; asset: number; participant: 0 | 1; amount: bigint }
-  | { t: 'chain'; what: 'register' | 'close' | 'conclude'; pick: number }
+  | { t: 'chain'; what: 'register' | 'close' | 'conclude' | 'reveal'; pick: number }
   | { t: 'adv'; spec: AdvSpec };
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
@@ -168,6 +168,8 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
       pick: fc.nat(40),
     }),
   },
+  // A secret registered on-chain (by the payee, a hop, a watchtower): locks it opens are the receiver's.
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('chain' as const), what: fc.constant('reveal' as const), pick: fc.nat(10) }) },
   { weight: 20, arbitrary: fc.record({ t: fc.constant('adv' as const), spec: advSpec }) },
 );
 
@@ -383,6 +385,7 @@ export function runStep(w: ProtocolWorld, s: Step): void {
       const pool = w.advPool;
       const entry = pool[s.pick % Math.max(1, pool.length)];
       if (s.what === 'conclude') w.advConclude();
+      else if (s.what === 'reveal') w.chainReveal(s.pick);
       else if (entry && s.what === 'register') w.advRegister(entry);
       else if (entry && s.what === 'close' && entry.state.isFinal) w.advClose(entry);
       break;
@@ -433,7 +436,7 @@ const setup = fc.record({
 
 /** Runs the fuzzer; throws fast-check's report (the shrunk counterexample and its seed) on a violation. */
 export function runProtocolFuzz(o: ProtocolFuzz): WorldStats {
-  const totals: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, updates: 0 };
+  const totals: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0 };
   let sequences = 0;
   fc.assert(
     fc.property(setup, fc.commands([step.map((s) => new StepCommand(s))], { maxCommands: o.maxSteps, size: 'max' }), (su, cmds) => {

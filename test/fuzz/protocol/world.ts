@@ -73,6 +73,8 @@ export interface WorldStats {
   settled: number;
   /** Locks paid out after a conclusion. */
   unlocked: number;
+  /** Secrets registered on-chain. */
+  reveals: number;
   /** Co-signed updates the honest side completed. */
   updates: number;
 }
@@ -85,7 +87,7 @@ export class ProtocolWorld {
   readonly id: Bytes32;
   h: MachineHarness;
   readonly log: string[] = [];
-  readonly stats: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, updates: 0 };
+  readonly stats: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0 };
   // The honest side's signatures: everything it ever signed, by signature, and what left the node.
   private readonly bySignature = new Map<string, SignedByHonest>();
   private readonly byDigest = new Map<string, SignedByHonest>();
@@ -217,6 +219,14 @@ export class ProtocolWorld {
       }
       if (!state) this.fail(`a signature the oracle cannot place (token ${e.token})`);
       if (!equalBytes(stateDigest(this.params, state), e.digest)) this.fail('a signature over a digest that is not its state');
+      // A lock of ours whose secret we know was registered in time is ours on-chain: never signed away.
+      for (const op of ops) {
+        if (op.kind !== 'cancel' || op.by === this.role || !base) continue;
+        const l = base.state.locks.find((x) => x.id === op.lockId);
+        const at = l ? m.rec.revealed?.find((r) => r.hashlock === l.hashlock)?.at : undefined;
+        if (l && l.receiver === this.role && at !== undefined && at < l.expiry)
+          this.fail(`signed the counterparty's cancel of lock ${l.id}, whose secret was registered before its expiry`);
+      }
       // The history of what is signed: the base's, plus this update's operations.
       const history = state.version === 0n ? [] : [...(baseEntry?.history ?? this.fail('signing on a base of unknown history')), ...ops];
       const signature = backend.sign(e.digest, this.honest.privateKey);
@@ -497,6 +507,17 @@ export class ProtocolWorld {
       transactionHash: `0x${'22'.repeat(32)}`,
       ...(signed ? { signed } : {}),
     });
+  }
+
+  /** Someone registers on-chain the secret of a lock in the honest side's latest state. */
+  chainReveal(pick: number): void {
+    const locks = (this.h.m.latest?.state.locks ?? []).filter((l) => this.secrets.has(l.hashlock) && !this.revealedAt.has(l.hashlock));
+    const l = locks[pick % Math.max(1, locks.length)];
+    if (!l) return;
+    const at = this.h.now.chainTime ?? 0n;
+    this.revealedAt.set(l.hashlock, at);
+    this.stats.reveals++;
+    this.input({ kind: 'chain', fact: { kind: 'secret-revealed', hashlock: l.hashlock, secret: this.secrets.get(l.hashlock)!, at } });
   }
 
   /** The adversary registers, closes with, or concludes states through the chain. */

@@ -1,3 +1,0 @@
-/** test/chain/attacks.test.ts on anvil, with interval mining (test/helpers/on-anvil.ts). */
-import '../../helpers/on-anvil.ts';
-import '../attacks.test.ts';
