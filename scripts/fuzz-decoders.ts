@@ -51,6 +51,7 @@ const DECODER_FILES: Record<Target, readonly DecoderFile[]> = {
   store: [{ file: 'src/store/record-codec.ts', to: '// Layout:' }],
   'control-api': [{ file: 'src/sdk/json.ts', from: '// Parsing input', to: '// Reading results' }],
   payments: [{ file: 'src/core/payments/invoice.ts' }, { file: 'src/core/payments/record.ts' }],
+  graph: [{ file: 'src/core/routing/codec.ts' }],
 };
 
 const targets = (values.targets?.split(',') ?? [...TARGETS]) as Target[];

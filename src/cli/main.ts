@@ -892,7 +892,7 @@ example(
     .option('--chain-rpc <url>', 'run on this existing chain instead of starting one (needs --funder-key)')
     .option('--funder-key <file>', 'key file (0600) of the account that deploys and funds everything on --chain-rpc')
     .option('--adjudicator <address>', 'on --chain-rpc: use this adjudicator (lanes deploy) instead of deploying one')
-    .option('--confirmations <n>', "on --chain-rpc: blocks on top of the adjudicator's deployment before going on")
+    .option('--confirmations <n>', "on --chain-rpc: the chain's confirmation depth, for the deployment and every node")
     .addOption(
       new Option('--log-level <level>', "the daemons' log level (in their log files)")
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

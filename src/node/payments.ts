@@ -560,8 +560,9 @@ export class Payments {
       else if (now >= invoice.expiresAt && this.invoiceRecords.get(l.hashlock)?.status !== 'paid') refuse = 'unknown-payment';
     } else {
       const key = this.keysendKeyFor(ch);
-      const candidate = key ? keysendSecret(key, ch.id, l.id) : undefined;
-      if (candidate === undefined || paymentHashOf(candidate) !== l.hashlock) return; // not ours to settle (a route's, later)
+      if (!key) return !this.host.keysendKey; // without keysend it is simply not ours
+      const candidate = keysendSecret(key, ch.id, l.id);
+      if (paymentHashOf(candidate) !== l.hashlock) return true; // not ours to settle (a route's, later)
       secret = candidate;
       kind = 'keysend';
     }

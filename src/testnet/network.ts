@@ -70,7 +70,11 @@ export interface ExistingChain {
   readonly funderKey: Hex;
   /** An adjudicator already deployed (`lanes deploy`): checked against this build instead of deploying one. */
   readonly adjudicator?: Address;
-  /** Blocks on top of the adjudicator's deployment before the testnet goes on (default: the chain's). */
+  /**
+   * The chain's confirmation depth (default: the chain's, `defaultConfirmations`): the
+   * adjudicator's deployment waits for it, and every node counts events only that deep
+   * (`lanes node start --confirmations`). The coordinator follows the chain's default.
+   */
   readonly confirmations?: number;
 }
 
@@ -381,6 +385,8 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
           o.logLevel ?? 'warn',
           '--signer-workers',
           String(o.signerWorkers ?? defaultSignerWorkers(o.nodes)),
+          // The chain's depth, for the nodes' chain watchers too (ADR 0014); unset, each uses the chain's default.
+          ...(o.chain?.confirmations === undefined ? [] : ['--confirmations', String(o.chain.confirmations)]),
           ...(o.loadGenerator ? ['--load-generator'] : []),
         ],
         logFile,

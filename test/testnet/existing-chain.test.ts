@@ -125,6 +125,9 @@ test.serial('lanes testnet runs on the existing chain and on the adjudicator lan
       funder,
       '--adjudicator',
       deployed.adjudicator,
+      // Nodes count deposits and closes one block deep, as on a chain that reorgs.
+      '--confirmations',
+      '1',
       '--nodes',
       '2',
       '--channels-per-link',

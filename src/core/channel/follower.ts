@@ -149,11 +149,18 @@ export function onPropose(m: Machine, fx: Effect[], msg: ProposeMessage, now: No
       return;
     }
     const culprit = v.index === undefined ? undefined : [msg.ops[v.index]!.id];
-    return refuse(m, fx, msg, v.reason, v.detail, culprit, isMisbehaviour(v.reason) && culprit === undefined);
+    return refuse(m, fx, msg, v.reason, v.detail, culprit, isMisbehaviour(v.reason) && culprit === undefined && !excused(m));
   }
   const t = token(m);
   m.incoming = { stage: 'verifying', token: t, message: msg, state: v.value.state, digest: v.value.digest };
   fx.push({ kind: 'verify', token: t, checks: [{ signature: msg.signature, digest: v.value.digest, publicKey: m.peer.publicKey }] });
+}
+
+/** Whether a failed proposal is excused: the leader said it is behind us (uses one free refusal). */
+function excused(m: Machine): boolean {
+  if (m.peerBehind <= 0) return false;
+  m.peerBehind--;
+  return true;
 }
 
 function refuse(
@@ -188,9 +195,11 @@ export function onVerified(m: Machine, fx: Effect[], t: number, ok: boolean, now
   if (!inc || inc.stage !== 'verifying' || inc.token !== t) return;
   if (!ok) {
     m.incoming = undefined;
-    refuse(m, fx, inc.message, 'wrong-signer', 'the proposal is not signed by the leader', undefined, true);
+    // A leader still catching up signed its own (older) base: honest, so not penalised.
+    refuse(m, fx, inc.message, 'wrong-signer', 'the proposal is not signed by the leader', undefined, !excused(m));
     return next(m, fx, now);
   }
+  m.peerBehind = 0; // a proposal on our latest state: it caught up
   const swaps = inc.message.ops.filter((op): op is Extract<Op, { kind: 'swap' }> => op.kind === 'swap' && op.by !== 1);
   if (swaps.length > 0) {
     inc.stage = 'deciding';

@@ -50,6 +50,8 @@ const contextOf = transitionContext;
 export function onOwnOps(m: Machine, fx: Effect[], ops: readonly { op: Op; caller: CallerId }[], now: Now): void {
   for (const { op, caller } of ops) {
     if (!canUpdate(m)) fail(fx, caller, whyNot(m));
+    // As on the follower side: nothing was signed for it, so it fails at once, for certain.
+    else if (!m.connected) fail(fx, caller, definitely('unreachable', 'the counterparty is not connected'));
     else m.queue.push({ op, caller, since: now.ms });
   }
   pump(m, fx, now);

@@ -28,10 +28,14 @@ export function onConnected(m: Machine, fx: Effect[], peer: PeerKey, now: Now): 
   } else follower.resendRequests(m, fx);
 }
 
+/** Refusals a peer that said it is behind gets without a penalty (its proposals in flight). */
+const FREE_REFUSALS_BEHIND = 4;
+
 /** The peer's latest version: if we are ahead, it gets our co-signed state. */
 export function onSync(m: Machine, fx: Effect[], msg: SyncMessage): void {
   const latest = m.latest;
   if (latest && msg.version < latest.state.version) {
+    m.peerBehind = FREE_REFUSALS_BEHIND;
     fx.push({ kind: 'send', message: { type: 'state', state: latest.state, signatures: latest.signatures } });
   }
 }

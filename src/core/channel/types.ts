@@ -120,6 +120,13 @@ export interface Machine {
   /** The counterparty's key, once the transport authenticated it. */
   peer: PeerKey | undefined;
   connected: boolean;
+  /**
+   * The counterparty told us (its `sync`) it is behind our latest co-signed state: a leader that
+   * restarted before its last state was on disk. Until it catches up, its proposals are built on
+   * an old state and fail our checks honestly: refused, not penalised. A count of such free
+   * refusals left (a few: a peer that lies about being behind still gets penalised soon).
+   */
+  peerBehind: number;
   nextToken: number;
   /** Ids for operations the machine makes itself (finalize, deposit credits); seeded by the node. */
   nextOpId: bigint;
@@ -196,6 +203,7 @@ export function restore(
     settleMargin: o.settleMargin ?? 0n,
     peer: undefined,
     connected: false,
+    peerBehind: 0,
     nextToken: 1,
     nextOpId: o.firstOpId,
     queue: [],

@@ -324,6 +324,9 @@ const PREFIX_RE = /^lanes([1-9][0-9]{0,76})$/;
  */
 export function decodeInvoice(input: unknown, backend: SignatureBackend = nobleBackend): InvoiceResult<Invoice> {
   if (typeof input !== 'string') return refuse('malformed', 'an invoice is a string');
+  // Bounded before any work on it (trimming a huge paste costs its length).
+  if (input.length > 2 * MAX_INVOICE_LENGTH)
+    return refuse('too-long', `an invoice has at most ${MAX_INVOICE_LENGTH} characters, got ${input.length}`);
   const text = input.trim();
   if (text.length > MAX_INVOICE_LENGTH)
     return refuse('too-long', `an invoice has at most ${MAX_INVOICE_LENGTH} characters, got ${text.length}`);

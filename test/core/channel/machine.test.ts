@@ -228,3 +228,40 @@ test('a proposal abandoned before its lease was durable does not let the next on
     'the payment went out in the end',
   );
 });
+
+test('a payment on the leader side while the counterparty is away fails at once, for certain (it used to wait for the timeout)', (t) => {
+  for (const self of [0, 1] as const) {
+    const h = machine(self, 2048n);
+    h.input({ kind: 'disconnected' });
+    h.input({ kind: 'ops', ops: [{ op: pay(self, 2n), caller: 7 }] });
+    const o = h.outcomes.get(7);
+    t.like(o, { ok: false, failure: { reason: 'unreachable', maybeApplied: false } }, `participant ${self}`);
+  }
+});
+
+test('a leader that restarted behind us (its last state not on disk) is refused but not penalised until it catches up', (t) => {
+  const h = machine(1);
+  // v1 co-signed: the follower has it durably; the leader lost it in a crash.
+  h.input({ kind: 'message', message: proposal([pay(0, 2n)]) });
+  h.settle();
+  t.is(h.durable.latest?.state.version, 1n);
+  // The leader comes back at v0: its sync says so, and we send it our v1.
+  h.input({ kind: 'message', message: { type: 'sync', channelId: v0.channelId, version: 0n } });
+  t.true(h.sent.some((m) => m.type === 'state'));
+  // Before it adopts v1 it proposes on v0, past its burned lease: the signature does not match our state.
+  const before = h.effects.length;
+  h.input({ kind: 'message', message: proposal([pay(0, 3n)], 1025n) });
+  h.settle();
+  const fx = h.effects.slice(before);
+  t.true(fx.some((e) => e.kind === 'send' && e.message.type === 'reject'));
+  t.false(
+    fx.some((e) => e.kind === 'penalize'),
+    'an honest leader catching up is not treated as a cheater',
+  );
+  // A forged proposal from a leader that is not behind is still penalised.
+  const h2 = machine(1);
+  const before2 = h2.effects.length;
+  h2.input({ kind: 'message', message: { ...(proposal([pay(0, 2n)]) as Extract<Message, { type: 'propose' }>), signature: sig(bob) } });
+  h2.settle();
+  t.true(h2.effects.slice(before2).some((e) => e.kind === 'penalize'));
+});

@@ -17,6 +17,7 @@ export const DICTIONARY: Record<Target, string> = {
   store: join(here, 'msgpack.dict'),
   'control-api': join(here, 'json.dict'),
   payments: join(here, 'msgpack.dict'),
+  graph: join(here, 'msgpack.dict'),
 };
 
 /** Node's arguments for `jazzer entry.mjs -f <target> --sync`, instrumenting src/ only, then `args`. */

@@ -14,10 +14,11 @@ import { TOKEN_A } from '../../helpers/factories.ts';
 import { FORM, PARSERS } from './control-api.ts';
 import { MODE } from './store.ts';
 import { paymentSeeds } from './payments.ts';
+import { graphSeeds } from './graph.ts';
 import { STRUCTURED } from './structured.ts';
 import { b, eth, id, metaSamples, record, recordSamples, settleSamples, sig, stateSamples, wireSamples } from './samples.ts';
 
-export const TARGETS = ['wire', 'settle', 'store', 'control-api', 'payments'] as const;
+export const TARGETS = ['wire', 'settle', 'store', 'control-api', 'payments', 'graph'] as const;
 export type Target = (typeof TARGETS)[number];
 
 /** Packs any structure, as a hostile peer could (no validation). */
@@ -220,5 +221,6 @@ export function seedCorpus(): Map<Target, Map<string, Uint8Array>> {
     ['store', store()],
     ['control-api', controlApi()],
     ['payments', paymentSeeds()],
+    ['graph', graphSeeds()],
   ]);
 }
