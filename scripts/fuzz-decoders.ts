@@ -52,6 +52,7 @@ const DECODER_FILES: Record<Target, readonly DecoderFile[]> = {
   'control-api': [{ file: 'src/sdk/json.ts', from: '// Parsing input', to: '// Reading results' }],
   payments: [{ file: 'src/core/payments/invoice.ts' }, { file: 'src/core/payments/record.ts' }],
   graph: [{ file: 'src/core/routing/codec.ts' }],
+  onion: [{ file: 'src/core/forwarding/onion.ts', from: 'export function peelOnion' }],
 };
 
 const targets = (values.targets?.split(',') ?? [...TARGETS]) as Target[];

@@ -17,10 +17,16 @@ export interface MetricsServer {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Serves `source` at http://host:port/metrics; `host` must be a loopback address. */
-export async function startMetricsServer(o: { readonly source: MetricsSource; readonly port: number; readonly host?: string }): Promise<MetricsServer> {
+export async function startMetricsServer(o: {
+  readonly source: MetricsSource;
+  readonly port: number;
+  readonly host?: string;
+}): Promise<MetricsServer> {
   const host = o.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host)) throw new InvalidArgumentError(`the metrics port listens on loopback only, not ${host}: serve it further through a proxy you control`);
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new InvalidArgumentError(`metrics port ${o.port} is not a port number`);
+  if (!LOOPBACK.has(host))
+    throw new InvalidArgumentError(`the metrics port listens on loopback only, not ${host}: serve it further through a proxy you control`);
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+    throw new InvalidArgumentError(`metrics port ${o.port} is not a port number`);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {

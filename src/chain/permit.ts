@@ -11,16 +11,7 @@
  * so even a hostile token that lies about its domain (to have us sign a permit of another token)
  * gets a signature that lets nobody but our own deposits move our tokens.
  */
-import {
-  BaseError,
-  type Hex,
-  type PublicClient,
-  concatHex,
-  encodeAbiParameters,
-  keccak256,
-  parseSignature,
-  stringToHex,
-} from 'viem';
+import { BaseError, type Hex, type PublicClient, concatHex, encodeAbiParameters, keccak256, parseSignature, stringToHex } from 'viem';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import type { Address } from '../core/bytes.ts';
 import { isTransportError } from './token-metadata.ts';
@@ -131,10 +122,7 @@ export async function permitDomain(client: PublicClient, token: Address, chainId
 }
 
 /** The EIP-2612 digest of a permit. */
-export function permitDigest(
-  separator: Hex,
-  p: { owner: Address; spender: Address; value: bigint; nonce: bigint; deadline: bigint },
-): Hex {
+export function permitDigest(separator: Hex, p: { owner: Address; spender: Address; value: bigint; nonce: bigint; deadline: bigint }): Hex {
   const struct = keccak256(
     encodeAbiParameters(
       [{ type: 'bytes32' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }],

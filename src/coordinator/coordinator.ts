@@ -516,8 +516,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   /**
    * A watchtower answer settles with its receipt, before its block is confirmed: a reorg may drop
    * it then, before the follower even reads the block. So each settled answer is looked up until
-   * its block is deep enough; one whose transaction is gone goes again, with its deadline, unless
-   * the chain holds the state (or a newer one) already.
+   * its block is deep enough; one whose transaction is gone is broadcast again as it was signed,
+   * or, when that fails, queued again with its deadline, unless the chain holds the state (or a
+   * newer one) already.
    */
   async function recheckAnswers(): Promise<void> {
     let head: bigint | undefined;
@@ -534,6 +535,18 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       if (mined !== undefined) {
         if (mined + BigInt(confirmations) <= head) confirmedAnswers.add(i.id);
         continue;
+      }
+      // The very transaction goes again (what a node does with a reorg's transactions; anvil drops
+      // them): same nonce, so the nonces after it are not left behind a gap.
+      const sent = [...queue.batches.values()].flatMap((b) => b.txs).find((x) => x.hash === tx);
+      if (sent) {
+        try {
+          await clients.publicClient.sendRawTransaction({ serializedTransaction: sent.raw });
+          log.warn({ channel: i.channelId, tx }, 'a watchtower answer was dropped by a reorg: sent again');
+          continue;
+        } catch (err) {
+          log.warn({ err, channel: i.channelId, tx }, 'sending a dropped watchtower answer again failed: queueing it again');
+        }
       }
       confirmedAnswers.add(i.id);
       const registered = await chain.dispute(i.channelId);

@@ -54,14 +54,23 @@ export class NodeMetrics {
       buckets: LATENCY,
       registers,
     });
-    this.swaps = new Counter({ name: 'lanes_node_swaps_total', help: 'Swaps this node asked for, by outcome', labelNames: ['outcome'], registers });
+    this.swaps = new Counter({
+      name: 'lanes_node_swaps_total',
+      help: 'Swaps this node asked for, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.swapSeconds = new Histogram({
       name: 'lanes_node_swap_duration_seconds',
       help: 'From a swap call to the co-signed, stored state carrying it (completed swaps)',
       buckets: LATENCY,
       registers,
     });
-    this.updates = new Counter({ name: 'lanes_node_channel_updates_total', help: 'Co-signed states stored, in every channel and role', registers });
+    this.updates = new Counter({
+      name: 'lanes_node_channel_updates_total',
+      help: 'Co-signed states stored, in every channel and role',
+      registers,
+    });
     this.operations = new Counter({
       name: 'lanes_node_channel_operations_total',
       help: 'Operations (payments, swaps, deposits, locks…) the co-signed states carried',
@@ -101,9 +110,21 @@ export class NodeMetrics {
       },
     });
     const followed = () => this.#followed;
-    const head = new Gauge({ name: 'lanes_node_chain_head_block', help: 'The chain head, as the RPC endpoint reports it when scraped', registers });
-    const seen = new Gauge({ name: 'lanes_node_chain_followed_block', help: 'The highest block the node has read events up to', registers });
-    const headErrors = new Counter({ name: 'lanes_node_chain_head_errors_total', help: 'Scrapes that could not read the chain head', registers });
+    const head = new Gauge({
+      name: 'lanes_node_chain_head_block',
+      help: 'The chain head, as the RPC endpoint reports it when scraped',
+      registers,
+    });
+    const seen = new Gauge({
+      name: 'lanes_node_chain_followed_block',
+      help: 'The highest block the node has read events up to',
+      registers,
+    });
+    const headErrors = new Counter({
+      name: 'lanes_node_chain_head_errors_total',
+      help: 'Scrapes that could not read the chain head',
+      registers,
+    });
     new Gauge({
       name: 'lanes_node_chain_head_lag_blocks',
       help: 'Blocks between the chain head and the highest block the node has read events up to',

@@ -105,12 +105,12 @@ export class AssetBook {
     if (!m) throw new InvalidArgumentError(`${what} "${text}" is not an amount: use 1.5eth, 10tUSD, or a whole number of base units`);
     const [, whole, fraction = '', unit = ''] = m;
     if (unit === '') {
-      if (fraction !== '') throw new InvalidArgumentError(`${what} "${text}" has decimals but no unit: write ${text}eth, ${text}<symbol>, or base units`);
+      if (fraction !== '')
+        throw new InvalidArgumentError(`${what} "${text}" has decimals but no unit: write ${text}eth, ${text}<symbol>, or base units`);
       return { asset: undefined, amount: BigInt(whole!) };
     }
     const { asset, decimals } = this.#unit(text, what, unit, candidates);
-    if (fraction.length > decimals)
-      throw new InvalidArgumentError(`${what} "${text}" has more decimals than ${unit} allows (${decimals})`);
+    if (fraction.length > decimals) throw new InvalidArgumentError(`${what} "${text}" has more decimals than ${unit} allows (${decimals})`);
     return { asset, amount: BigInt(whole!) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, '0') || '0') };
   }
 
@@ -118,7 +118,8 @@ export class AssetBook {
     const native = NATIVE_UNITS[unit.toLowerCase()];
     const allowed = (a: Address) => candidates === undefined || candidates.includes(a);
     if (native !== undefined) {
-      if (!allowed(NATIVE_ASSET)) throw new InvalidArgumentError(`${what} "${text}" is in ${unit}, but names a token: use its symbol or base units`);
+      if (!allowed(NATIVE_ASSET))
+        throw new InvalidArgumentError(`${what} "${text}" is in ${unit}, but names a token: use its symbol or base units`);
       return { asset: NATIVE_ASSET, decimals: native };
     }
     const matches = (this.#bySymbol.get(unit.toLowerCase()) ?? []).filter((i) => allowed(i.asset));
@@ -128,7 +129,10 @@ export class AssetBook {
       );
     const info = matches[0];
     if (info === undefined) {
-      const known = [...this.#bySymbol.values()].flat().filter((i) => allowed(i.asset)).map((i) => i.symbol);
+      const known = [...this.#bySymbol.values()]
+        .flat()
+        .filter((i) => allowed(i.asset))
+        .map((i) => i.symbol);
       throw new InvalidArgumentError(
         `${what} "${text}" has an unknown unit "${unit}" (known here: ${known.join(', ') || 'none'}; or give base units)`,
       );

@@ -13,7 +13,6 @@ import { ChannelNotFoundError, LanesError, NodeStoppedError, RejectedError } fro
 import type { LanesApi, LanesEventName, LanesEvents, PaymentResult } from '../../src/sdk/api.ts';
 import { connect } from '../../src/sdk/connect.ts';
 import { ConnectionLostError } from '../../src/sdk/errors.ts';
-import { MAX_IN_FLIGHT } from '../../src/sdk/stream-client.ts';
 
 const TOKEN = 'stream-test-token';
 const CHANNEL = `0x${'ab'.repeat(32)}` as const;
@@ -289,25 +288,6 @@ test.serial('a stopping daemon answers the calls in flight first, then refuses n
   t.is(after?.code, 'DAEMON_UNREACHABLE');
   await node.stop();
   await t.throwsAsync(node.info(), { instanceOf: NodeStoppedError });
-});
-
-test.serial(`at most ${MAX_IN_FLIGHT} calls are in flight per connection; the rest wait in the client, in order`, async (t) => {
-  const own = await serve();
-  const node = await connect({ url: own.server.url, token: TOKEN });
-  own.node.hold = true;
-  const n = MAX_IN_FLIGHT + 500;
-  const all = Promise.all(Array.from({ length: n }, (_, i) => node.pay(CHANNEL, { amount: BigInt(i + 1000) })));
-  await until(() => own.node.held.length === MAX_IN_FLIGHT, 'the daemon holds the most calls in flight');
-  await new Promise((r) => setTimeout(r, 50));
-  t.is(own.node.held.length, MAX_IN_FLIGHT);
-  own.node.hold = false;
-  for (const d of own.node.held.splice(0)) d.resolve(own.node.payment(d.amount));
-  const results = await all;
-  t.is(results.length, n);
-  t.is(results.at(-1)!.amount, BigInt(n - 1 + 1000));
-  t.is(own.node.mostInFlight, MAX_IN_FLIGHT);
-  await node.stop();
-  await own.server.close();
 });
 
 test.serial('the http transport still serves the same calls', async (t) => {

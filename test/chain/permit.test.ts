@@ -55,7 +55,7 @@ async function later() {
 /** Sends depositWithPermit from `sender` with `permit`; resolves to the receipt status, or the revert's message. */
 async function sendWithPermit(
   sender: 'alice' | 'bob' | 'irene' | 'mallory',
-  token: Address,
+  _token: Address,
   params: ReturnType<TestChain['params']>,
   amount: bigint,
   permit: { deadline: bigint; v: number; r: Hex; s: Hex },

@@ -64,7 +64,10 @@ test.before(async () => {
   }
   gas = await json<{ address: string; keyFile: string }>(dirs.alice!, 'keygen', '--out', join(dirs.alice!, 'gas.key'));
   await net.fund(actor('gas', gas.address), 100n, 1000n * ETHER);
-  writeFileSync(join(dirs.bob!, 'bob.json'), JSON.stringify({ policies: { open: { maxDeposit: { eth: '5eth', [net.token]: '1000000000000000000000' } } } }));
+  writeFileSync(
+    join(dirs.bob!, 'bob.json'),
+    JSON.stringify({ policies: { open: { maxDeposit: { eth: '5eth', [net.token]: '1000000000000000000000' } } } }),
+  );
   metricsPort = await freePort();
   await startDaemon('alice', ['--gas-key-file', gas.keyFile, '--metrics-port', String(metricsPort)]);
   await startDaemon('bob', ['--config', join(dirs.bob!, 'bob.json')]);

@@ -22,8 +22,9 @@ import { fuzz as store, sealed } from './decoders/store.ts';
 import { fuzz as controlApi } from './decoders/control-api.ts';
 import { fuzz as payments } from './decoders/payments.ts';
 import { fuzz as graph } from './decoders/graph.ts';
+import { fuzz as onion } from './decoders/onion.ts';
 
-const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi, payments, graph };
+const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi, payments, graph, onion };
 
 for (const target of TARGETS) {
   test(`every ${target} corpus input holds the decoder properties`, (t) => {

@@ -111,6 +111,15 @@ test.serial('lanes deploy refuses a key file other users can read, and sends not
   t.is(await anvil.rpc<string>('eth_getTransactionCount', [DEV_ADDRESS_3, 'latest']), nonce);
 });
 
+test.serial('lanes testnet: the existing chain flags go together', async (t) => {
+  const alone = await lanes('testnet', '--funder-key', join(dir, 'funder.key'));
+  t.is(alone.code, 1);
+  t.regex(alone.stderr, /--funder-key needs --chain-rpc/);
+  const noFunder = await lanes('testnet', '--chain-rpc', anvil.rpcUrl);
+  t.is(noFunder.code, 1);
+  t.regex(noFunder.stderr, /--chain-rpc needs --funder-key/);
+});
+
 test.serial('lanes testnet runs on the existing chain and on the adjudicator lanes deploy put there', async (t) => {
   if (!deployed) return t.fail('the deploy test did not run');
   const out = join(dir, 'report');

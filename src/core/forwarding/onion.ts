@@ -111,6 +111,18 @@ function readPayload(x: unknown): HopPayload {
   };
 }
 
+/** One layer: `plaintext` (a layer's msgpack `[payload, inner onion | null]`) sealed to `publicKey`. */
+export function sealLayer(
+  publicKey: Uint8Array,
+  ephemeralKey: Uint8Array,
+  plaintext: Uint8Array,
+): { onion: Uint8Array; replyKey: Uint8Array } {
+  const ephPub = secp.getPublicKey(ephemeralKey, true);
+  const shared = secp.getSharedSecret(ephemeralKey, publicKey, true).subarray(1);
+  const { key, nonce, reply } = keys(shared, ephPub);
+  return { onion: packr.pack([VERSION, ephPub, chacha20poly1305(key, nonce).encrypt(plaintext)]), replyKey: reply };
+}
+
 /**
  * The onion for `hops` (first hop first; the last is the payee), sealed with one ephemeral
  * private key per hop. Throws on arguments no payer should pass (it is the payer's own code).
@@ -128,13 +140,9 @@ export function buildOnion(
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
     const eph = ephemeralKeys[i]!;
-    const ephPub = secp.getPublicKey(eph, true);
-    const shared = secp.getSharedSecret(eph, hop.publicKey, true).subarray(1);
-    const { key, nonce, reply } = keys(shared, ephPub);
-    replyKeys.unshift(reply);
-    const plain = packr.pack([encodePayload(hop.payload), inner]);
-    const sealed = chacha20poly1305(key, nonce).encrypt(plain);
-    inner = packr.pack([VERSION, ephPub, sealed]);
+    const layer = sealLayer(hop.publicKey, eph, packr.pack([encodePayload(hop.payload), inner]));
+    replyKeys.unshift(layer.replyKey);
+    inner = layer.onion;
   }
   if (inner!.length > MAX_ONION_BYTES) throw new RangeError(`the onion is ${inner!.length} bytes, over ${MAX_ONION_BYTES}`);
   return { onion: inner!, replyKeys };

@@ -7,3 +7,4 @@ export { fuzz as store } from './store.ts';
 export { fuzz as 'control-api' } from './control-api.ts';
 export { fuzz as payments } from './payments.ts';
 export { fuzz as graph } from './graph.ts';
+export { fuzz as onion } from './onion.ts';

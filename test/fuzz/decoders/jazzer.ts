@@ -18,6 +18,7 @@ export const DICTIONARY: Record<Target, string> = {
   'control-api': join(here, 'json.dict'),
   payments: join(here, 'msgpack.dict'),
   graph: join(here, 'msgpack.dict'),
+  onion: join(here, 'msgpack.dict'),
 };
 
 /** Node's arguments for `jazzer entry.mjs -f <target> --sync`, instrumenting src/ only, then `args`. */

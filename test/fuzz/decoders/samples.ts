@@ -172,7 +172,7 @@ export const recordSamples = once((): [string, ChannelRecord][] => {
           },
           { version: 2n, base: 1n, ops: [] },
         ],
-        concludedLocks: { state: swapSigned.state, unlocked: [0, 1023] },
+        concludedLocks: { state: swapSigned.state, unlocked: [1] },
         revealed: [
           { hashlock: HASH, at: MAX_UINT64 },
           { hashlock: `0x${'00'.repeat(32)}`, at: 0n },
