@@ -40,7 +40,14 @@ const all = [...graph.channels()];
 for (let i = 0; i < 2000; i++) {
   const ch = all[Math.floor(rand() * all.length)]!;
   const amount = BigInt(Math.floor(Number(ch.capacity[0]!) * rand())) + 1n;
-  const hop = { channelId: ch.id, direction: (i & 1) as 0 | 1, assetIndex: 0, amount, capacity: ch.capacity[0]!, from: ch.params.participants[i & 1]! };
+  const hop = {
+    channelId: ch.id,
+    direction: (i & 1) as 0 | 1,
+    assetIndex: 0,
+    amount,
+    capacity: ch.capacity[0]!,
+    from: ch.params.participants[i & 1]!,
+  };
   if (rand() < 0.5) scorer.recordSuccess([hop], NOW);
   else scorer.recordFailure([hop], 0, 'insufficient-liquidity', NOW);
 }
@@ -84,7 +91,13 @@ const result = {
   found,
   meanHops: found === 0 ? 0 : Number((hops / found).toFixed(2)),
   notFound: reasons,
-  perRouteMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), mean: Number((times.reduce((s, x) => s + x, 0) / times.length).toFixed(2)) },
+  perRouteMs: {
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: at(1),
+    mean: Number((times.reduce((s, x) => s + x, 0) / times.length).toFixed(2)),
+  },
   /** CPU time of the process per route (includes GC threads): what the search costs when the machine is shared. */
   cpuPerRouteMs: { p50: pick(cpuTimes, 0.5), p90: pick(cpuTimes, 0.9), p99: pick(cpuTimes, 0.99) },
   target: { perRouteMs: 50, met: at(0.9) <= 50 },
@@ -97,6 +110,8 @@ else {
   console.log(
     `  ${routes} routes: p50 ${result.perRouteMs.p50} ms, p90 ${result.perRouteMs.p90} ms, p99 ${result.perRouteMs.p99} ms, max ${result.perRouteMs.max} ms; ${found} found, ${result.meanHops} hops on average`,
   );
-  console.log(`  CPU per route: p50 ${result.cpuPerRouteMs.p50} ms, p90 ${result.cpuPerRouteMs.p90} ms, p99 ${result.cpuPerRouteMs.p99} ms`);
+  console.log(
+    `  CPU per route: p50 ${result.cpuPerRouteMs.p50} ms, p90 ${result.cpuPerRouteMs.p90} ms, p99 ${result.cpuPerRouteMs.p99} ms`,
+  );
   console.log(`  target ≤ 50 ms per route: ${result.target.met ? 'met' : 'MISSED'} (p90 wall time)`);
 }

@@ -355,7 +355,13 @@ export function chainServiceFromClients(
     const separator = await domain;
     if (separator === null) return undefined;
     const now = (await publicClient.getBlock({ blockTag: 'latest' })).timestamp;
-    const permit = await signPermit(publicClient, account, { token, separator, spender: adjudicator, value: amount, deadline: now + PERMIT_TTL_S });
+    const permit = await signPermit(publicClient, account, {
+      token,
+      separator,
+      spender: adjudicator,
+      value: amount,
+      deadline: now + PERMIT_TTL_S,
+    });
     const call = {
       ...contract,
       account,
@@ -449,7 +455,10 @@ export function chainServiceFromClients(
       );
     },
     unlockBatch(items, payout = 'transfer') {
-      const args = items.map((it) => ({ ...it, proof: it.proof as unknown as readonly [Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32] }));
+      const args = items.map((it) => ({
+        ...it,
+        proof: it.proof as unknown as readonly [Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32, Bytes32],
+      }));
       return batch('unlock', items.length, () =>
         walletClient.writeContract({ ...contract, functionName: 'unlockBatch', args: [args, PAYOUT[payout]] }),
       );

@@ -30,7 +30,8 @@ export async function daemon(o: ClientOptions): Promise<RemoteNode> {
   refuseExposed(tokenFile, 'API token file', true);
   const token = readFileSync(tokenFile, 'utf8').trim();
   try {
-    return await connect({ url, token });
+    // One command is one call: a plain HTTP request, without a WebSocket upgrade's extra round trip.
+    return await connect({ url, token, transport: 'http' });
   } catch (e) {
     if (e instanceof LanesError && e.code === 'DAEMON_UNREACHABLE') {
       throw new LanesError(`the daemon at ${redactUrl(url)} is not running`, {

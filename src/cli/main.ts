@@ -380,7 +380,10 @@ example(
             `signer     ${i.signer}`,
             ...(i.assets ?? [])
               .filter((a) => a.asset !== NATIVE_ASSET)
-              .map((a) => `token      ${a.asset} ${a.symbol ?? '(no usable symbol)'}${a.decimals === undefined ? ', base units' : `, ${a.decimals} decimals`}`),
+              .map(
+                (a) =>
+                  `token      ${a.asset} ${a.symbol ?? '(no usable symbol)'}${a.decimals === undefined ? ', base units' : `, ${a.decimals} decimals`}`,
+              ),
           ].join('\n'),
         };
       }),
@@ -504,7 +507,9 @@ example(
           ...(o.direct ? { direct: true } : {}),
         });
         const book = await assetBook(n);
-        const credited = (r.credited ?? []).map((c) => `\ncredited ${formatAmount(c.amount, c.asset, book)} on the adjudicator: lanes withdraw`);
+        const credited = (r.credited ?? []).map(
+          (c) => `\ncredited ${formatAmount(c.amount, c.asset, book)} on the adjudicator: lanes withdraw`,
+        );
         return {
           json: r,
           text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}${credited.join('')}`,
@@ -534,7 +539,10 @@ example(
         const [book, c] = await Promise.all([assetBook(n), n.channel(channelId)]);
         const p = amountOf(book, amount, c.assets, o.asset === undefined ? undefined : assetNamed(book, o.asset, c.assets));
         const r = await n.pay(channelId, { amount: p.amount, ...(p.asset ? { asset: p.asset } : {}) });
-        return { json: r, text: `paid ${formatAmount(r.amount, r.asset, book)} in channel ${shortHex(r.channelId)} (version ${r.version})` };
+        return {
+          json: r,
+          text: `paid ${formatAmount(r.amount, r.asset, book)} in channel ${shortHex(r.channelId)} (version ${r.version})`,
+        };
       }),
     ),
   'lanes pay 0x3f2a… 0.01eth',
@@ -668,7 +676,10 @@ example(
         const p = amountOf(book, amount, ch.assets, o.asset === undefined ? undefined : assetNamed(book, o.asset, ch.assets));
         const c = await n.deposit(channelId, { amount: p.amount, ...(p.asset ? { asset: p.asset } : {}) });
         const asset = p.asset ?? (c.assets.length === 1 ? c.assets[0] : undefined);
-        return { json: c, text: `deposited ${asset === undefined ? amount : formatAmount(p.amount, asset, book)}\n${channelDetails(c, book)}` };
+        return {
+          json: c,
+          text: `deposited ${asset === undefined ? amount : formatAmount(p.amount, asset, book)}\n${channelDetails(c, book)}`,
+        };
       }),
     ),
   'lanes deposit 0x3f2a… 0.5eth',
@@ -688,7 +699,9 @@ example(
         if (to !== undefined && !isAddress(to)) throw new InvalidArgumentError(`--to "${o.to}" must be a 0x address of 40 hex digits`);
         const r = await n.withdraw({ ...(a ? { asset: a } : {}), ...(to ? { to } : {}) });
         const book = await assetBook(n);
-        const lines = r.withdrawals.map((w) => `withdrew ${formatAmount(w.amount, w.asset, book)} to ${r.to}\ntransaction ${w.transactionHash}`);
+        const lines = r.withdrawals.map(
+          (w) => `withdrew ${formatAmount(w.amount, w.asset, book)} to ${r.to}\ntransaction ${w.transactionHash}`,
+        );
         return { json: r, text: lines.length === 0 ? 'nothing to withdraw' : lines.join('\n') };
       }),
     ),

@@ -29,7 +29,6 @@ import type { ChannelParams } from './params.ts';
 import { locksRootBytes } from './locks.ts';
 import type { ChannelState } from './state.ts';
 
-
 export const DOMAIN_NAME = 'Lanes';
 export const DOMAIN_VERSION = '1';
 

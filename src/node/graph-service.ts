@@ -227,7 +227,8 @@ export class GraphService {
       const holdings = await Promise.all(params.assets.map((asset) => this.#d.chain.holdings(id, asset)));
       if (holdings.some((h) => h.closed)) return graphReject('closed', `channel ${id} is closed on-chain`);
       if (holdings.every((h) => h.amount === 0n)) return graphReject('not-funded', `the adjudicator holds nothing for channel ${id}`);
-      if ((await this.#d.chain.dispute(id)) !== undefined) return graphReject('closed', `channel ${id} has a state registered: it is closing`);
+      if ((await this.#d.chain.dispute(id)) !== undefined)
+        return graphReject('closed', `channel ${id} has a state registered: it is closing`);
       return graphOk(holdings.map((h) => h.amount));
     } catch (e) {
       return graphReject('unverified', `the chain could not be read: ${e instanceof Error ? e.message.slice(0, 120) : 'error'}`);
@@ -277,7 +278,11 @@ export class GraphService {
         } else if (e.type === 'deposited') {
           const ch = this.graph.channel(e.channelId)!;
           const i = ch.params.assets.indexOf(e.asset);
-          if (i >= 0) this.graph.setCapacity(e.channelId, ch.capacity.map((c, k) => (k === i ? e.holdingsAfter : c)));
+          if (i >= 0)
+            this.graph.setCapacity(
+              e.channelId,
+              ch.capacity.map((c, k) => (k === i ? e.holdingsAfter : c)),
+            );
         }
       }
       this.#cursor = nextBlock;
@@ -391,7 +396,12 @@ export class GraphService {
   /** Signs, applies and publishes our policy for the direction we forward on one of our public channels. */
   async setPolicy(
     id: Bytes32,
-    p: { readonly enabled?: boolean; readonly maxLocks?: number; readonly minExpirySeconds?: number; readonly policies: readonly AssetPolicy[] },
+    p: {
+      readonly enabled?: boolean;
+      readonly maxLocks?: number;
+      readonly minExpirySeconds?: number;
+      readonly policies: readonly AssetPolicy[];
+    },
   ): Promise<GraphResult<ChannelUpdate>> {
     const ch = this.graph.channel(id);
     if (ch === undefined) return graphReject('unknown-channel', `channel ${id} is not in the graph (announce it first)`);
@@ -399,7 +409,8 @@ export class GraphService {
     if (direction < 0) return graphReject('wrong-signer', `we are not a participant of ${id}`);
     const held = ch.updates[direction as 0 | 1];
     const now = this.#d.now();
-    const timestamp = held === undefined || now >= held.timestamp + GRAPH_RULES.updateInterval ? now : held.timestamp + GRAPH_RULES.updateInterval;
+    const timestamp =
+      held === undefined || now >= held.timestamp + GRAPH_RULES.updateInterval ? now : held.timestamp + GRAPH_RULES.updateInterval;
     const body: Omit<ChannelUpdate, 'signature'> = {
       channelId: id,
       direction: direction as 0 | 1,

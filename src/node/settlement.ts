@@ -40,7 +40,9 @@ export async function submit(ctx: Context, ch: Channel, s: Submission): Promise<
         const receipt = await ctx.chain.unlockBatch(s.indexes.map((i) => unlockItem(ch.record.params, s.state, i)));
         const failed = receipt.items.find((r) => !r.ok);
         ctx.channelLog(ch).info({ tx: receipt.hash, locks: s.indexes.length, failed: failed ? failed.reason : undefined }, 'unlocked');
-        return failed && !failed.ok ? { ok: false, reason: failed.reason, transactionHash: receipt.hash } : { ok: true, transactionHash: receipt.hash };
+        return failed && !failed.ok
+          ? { ok: false, reason: failed.reason, transactionHash: receipt.hash }
+          : { ok: true, transactionHash: receipt.hash };
       }
     }
   } catch (e) {

@@ -132,10 +132,13 @@ export class ConnectionLostError extends LanesError {
   readonly operation: string;
   readonly maybeApplied: boolean;
   constructor(operation: string, maybeApplied: boolean, options: LanesErrorOptions = {}) {
-    super(`the connection to the daemon was lost during ${operation}${maybeApplied ? ' (it was sent and may have been carried out)' : ''}`, {
-      code: 'CONNECTION_LOST',
-      ...options,
-    });
+    super(
+      `the connection to the daemon was lost during ${operation}${maybeApplied ? ' (it was sent and may have been carried out)' : ''}`,
+      {
+        code: 'CONNECTION_LOST',
+        ...options,
+      },
+    );
     this.operation = operation;
     this.maybeApplied = maybeApplied;
   }

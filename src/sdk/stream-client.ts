@@ -21,17 +21,7 @@ import type { LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
 import type { ConnectParameters, RemoteNode, ServedApi } from './connect.ts';
 import { errorFromJson } from './error-registry.ts';
 import { ConnectionLostError, NodeStoppedError, OperationTimeoutError } from './errors.ts';
-import {
-  readChannel,
-  readClose,
-  readCredited,
-  readEvent,
-  readNodeInfo,
-  readPayment,
-  readPeer,
-  readSwap,
-  readWithdraw,
-} from './json.ts';
+import { readChannel, readClose, readCredited, readEvent, readNodeInfo, readPayment, readPeer, readSwap, readWithdraw } from './json.ts';
 import { readInvoice, readPaymentInfo } from './payments-json.ts';
 import { redactUrl } from './redact.ts';
 import { MAX_FRAMES, MAX_MESSAGE_BYTES, MUTATING, STREAM_PATH, type StreamMethod, decodeReplies, encodeRequest } from './stream-frames.ts';
@@ -281,7 +271,15 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
       return Promise.reject(e);
     }
     return new Promise<never>((resolve, reject) => {
-      const c: Call = { id, method, frame, deadline: Date.now() + timeoutMs, sent: false, resolve: resolve as (v: unknown) => void, reject };
+      const c: Call = {
+        id,
+        method,
+        frame,
+        deadline: Date.now() + timeoutMs,
+        sent: false,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      };
       calls.set(id, c);
       queue.push(c);
       sweepLater();
@@ -345,7 +343,11 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
       clearInterval(sweep);
       for (const c of [...calls.values()]) {
         settle(c);
-        c.reject(c.sent ? new ConnectionLostError(c.method, MUTATING.has(c.method), { details: 'the client was stopped' }) : new NodeStoppedError());
+        c.reject(
+          c.sent
+            ? new ConnectionLostError(c.method, MUTATING.has(c.method), { details: 'the client was stopped' })
+            : new NodeStoppedError(),
+        );
       }
       const ws = socket ?? (await opening?.catch(() => undefined));
       socket = undefined;

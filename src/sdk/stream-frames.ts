@@ -158,7 +158,9 @@ export function isStreamMethod(x: unknown): x is StreamMethod {
 }
 
 /** A call as the daemon decoded it: the method and its arguments, checked and typed. */
-export type StreamRequest = { readonly [M in StreamMethod]: { readonly id: number; readonly method: M; readonly params: MethodParams[M] } }[StreamMethod];
+export type StreamRequest = {
+  readonly [M in StreamMethod]: { readonly id: number; readonly method: M; readonly params: MethodParams[M] };
+}[StreamMethod];
 
 /** A frame that did not decode: the error to answer, to its id when it has a usable one. */
 export interface FrameError {

@@ -240,38 +240,41 @@ test.serial('an id already in flight is refused; the first call still completes'
   c.ws.close();
 });
 
-test.serial('a lost connection fails calls in flight with ConnectionLostError (maybeApplied for a payment); the next call reconnects', async (t) => {
-  const own = await serve();
-  const link = await relay(own.server.url);
-  const node = await connect({ url: link.url, token: TOKEN });
-  const got: bigint[] = [];
-  node.on('payment-received', (e) => got.push(e.amount));
-  await until(() => own.node.listening('payment-received') === 1, 'subscribed');
-  own.node.hold = true;
-  const pending = node.pay(CHANNEL, { amount: 7n });
-  await until(() => own.node.held.length === 1, 'payment held at the daemon');
-  const lost = pending.catch((e: unknown) => e);
-  const read = node.channel(UNKNOWN).catch((e: unknown) => e);
-  await new Promise((r) => setTimeout(r, 20));
-  link.cut();
-  const e = await lost;
-  const r = await read;
-  t.true(r instanceof ConnectionLostError || r instanceof ChannelNotFoundError, String(r));
-  if (r instanceof ConnectionLostError) t.false(r.maybeApplied);
-  t.true(e instanceof ConnectionLostError, String(e));
-  t.true((e as ConnectionLostError).maybeApplied);
-  t.is((e as ConnectionLostError).operation, 'pay');
-  own.node.hold = false;
-  t.is((await node.pay(CHANNEL, { amount: 8n })).amount, 8n);
-  // The listener was subscribed again on the new connection.
-  await until(() => own.node.listening('payment-received') === 1, 'subscribed again');
-  own.node.emit('payment-received', { channelId: CHANNEL, id: 1n, version: 1n, asset: ADDRESS, amount: 3n });
-  await until(() => got.length === 1, 'event after reconnect');
-  t.deepEqual(got, [3n]);
-  await node.stop();
-  await link.close();
-  await own.server.close();
-});
+test.serial(
+  'a lost connection fails calls in flight with ConnectionLostError (maybeApplied for a payment); the next call reconnects',
+  async (t) => {
+    const own = await serve();
+    const link = await relay(own.server.url);
+    const node = await connect({ url: link.url, token: TOKEN });
+    const got: bigint[] = [];
+    node.on('payment-received', (e) => got.push(e.amount));
+    await until(() => own.node.listening('payment-received') === 1, 'subscribed');
+    own.node.hold = true;
+    const pending = node.pay(CHANNEL, { amount: 7n });
+    await until(() => own.node.held.length === 1, 'payment held at the daemon');
+    const lost = pending.catch((e: unknown) => e);
+    const read = node.channel(UNKNOWN).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    link.cut();
+    const e = await lost;
+    const r = await read;
+    t.true(r instanceof ConnectionLostError || r instanceof ChannelNotFoundError, String(r));
+    if (r instanceof ConnectionLostError) t.false(r.maybeApplied);
+    t.true(e instanceof ConnectionLostError, String(e));
+    t.true((e as ConnectionLostError).maybeApplied);
+    t.is((e as ConnectionLostError).operation, 'pay');
+    own.node.hold = false;
+    t.is((await node.pay(CHANNEL, { amount: 8n })).amount, 8n);
+    // The listener was subscribed again on the new connection.
+    await until(() => own.node.listening('payment-received') === 1, 'subscribed again');
+    own.node.emit('payment-received', { channelId: CHANNEL, id: 1n, version: 1n, asset: ADDRESS, amount: 3n });
+    await until(() => got.length === 1, 'event after reconnect');
+    t.deepEqual(got, [3n]);
+    await node.stop();
+    await link.close();
+    await own.server.close();
+  },
+);
 
 test.serial('a stopping daemon answers the calls in flight first, then refuses new ones', async (t) => {
   const own = await serve();

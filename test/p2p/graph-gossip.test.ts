@@ -45,8 +45,18 @@ interface Peer {
 
 const silent = createLogger({ level: 'silent' });
 
-async function peer(t: ExecutionContext, who: Actor, funded: Set<Bytes32>, own: Map<Bytes32, { params: ReturnType<typeof channelParams>; peerId: string }> = new Map()): Promise<Peer> {
-  const libp2p = await createLibp2pNode({ privateKey: who.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5_000, gossip: true });
+async function peer(
+  t: ExecutionContext,
+  who: Actor,
+  funded: Set<Bytes32>,
+  own: Map<Bytes32, { params: ReturnType<typeof channelParams>; peerId: string }> = new Map(),
+): Promise<Peer> {
+  const libp2p = await createLibp2pNode({
+    privateKey: who.privateKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dialTimeoutMs: 5_000,
+    gossip: true,
+  });
   await libp2p.start();
   const reads: Bytes32[] = [];
   const service = new GraphService({
@@ -88,7 +98,9 @@ async function connect(a: Peer, b: Peer): Promise<void> {
 }
 
 function mesh(p: Peer, other: Peer): boolean {
-  return (gossipsubOf(p.libp2p) as unknown as { getMeshPeers(t: string): string[] }).getMeshPeers(TOPIC).includes(other.libp2p.peerId.toString());
+  return (gossipsubOf(p.libp2p) as unknown as { getMeshPeers(t: string): string[] })
+    .getMeshPeers(TOPIC)
+    .includes(other.libp2p.peerId.toString());
 }
 
 const carol = actor('carol');
@@ -103,7 +115,10 @@ test('an announcement from A reaches C through B; forged and unfunded ones stop 
   await connect(a, b);
   await connect(b, c);
   await until(() => mesh(a, b) && mesh(b, a) && mesh(b, c) && mesh(c, b), 'the gossipsub mesh A–B–C');
-  t.false(a.libp2p.getConnections().some((x) => x.remotePeer.equals(c.libp2p.peerId)), 'A and C are not connected');
+  t.false(
+    a.libp2p.getConnections().some((x) => x.remotePeer.equals(c.libp2p.peerId)),
+    'A and C are not connected',
+  );
 
   // A turns hostile: it publishes raw bytes, past its own checks.
   const pubsubA = gossipsubOf(a.libp2p)!;
@@ -113,10 +128,7 @@ test('an announcement from A reaches C through B; forged and unfunded ones stop 
   await pubsubA.publish(TOPIC, encodeGraphMessage({ kind: 'channel-announcement', announcement: forged }));
   await pubsubA.publish(TOPIC, encodeGraphMessage({ kind: 'channel-announcement', announcement: notFunded }));
   await until(() => b.verdicts.length >= 2, 'B to check both');
-  t.deepEqual(
-    b.verdicts.map((v) => (v.result.ok ? 'ok' : v.result.reason)).sort(),
-    ['not-funded', 'wrong-signer'],
-  );
+  t.deepEqual(b.verdicts.map((v) => (v.result.ok ? 'ok' : v.result.reason)).sort(), ['not-funded', 'wrong-signer']);
   t.deepEqual(b.reads, [channelId(unfunded)], 'the forged one costs no chain read');
 
   // Then a valid one: B relays it after checking it; C gets it, and only it.
@@ -168,7 +180,10 @@ test('a public channel is announced with both signatures: the counterparty co-si
   await until(() => b.service.graph.channelCount === 1, 'B to hold the announced channel');
   // mallory shares no channel with B: B refuses to co-sign for it.
   const blank = new Uint8Array(65);
-  const asked = await b.service.coSign(mallory.address, encodeGraphMessage({ kind: 'channel-announcement', announcement: { params: ab, timestamp: NOW, signatures: [blank, blank] } }));
+  const asked = await b.service.coSign(
+    mallory.address,
+    encodeGraphMessage({ kind: 'channel-announcement', announcement: { params: ab, timestamp: NOW, signatures: [blank, blank] } }),
+  );
   t.is(asked, undefined);
   t.like(await m.service.announceChannel(channelId(ab)), { ok: false, reason: 'unknown-channel' });
 });

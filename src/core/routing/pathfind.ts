@@ -609,11 +609,7 @@ function search(s: Space, o: SearchOptions): Path | undefined {
           let p = 1;
           if (!o.ignoreAmounts) {
             if (send < ix.minAmount[e]! || send > ix.maxAmount[e]! || send > ix.capacity[e]!) continue;
-            p = probability(
-              send,
-              ix.capacity[e]!,
-              byEdge === undefined ? undefined : byEdge.get(e),
-            );
+            p = probability(send, ix.capacity[e]!, byEdge === undefined ? undefined : byEdge.get(e));
             if (p <= 0) continue;
           }
           const penalty = hopPpm === 0 && liqPpm === 0 ? 0 : (send * (hopPpm + liqPpm * -Math.log2(p))) / 1e6;

@@ -26,7 +26,8 @@ export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(params: RateLimitParams) {
-    if (!(params.perSecond > 0) || !(params.burst >= 1) || !(params.maxKeys >= 1)) throw new InvalidArgumentError('rate limits must be positive');
+    if (!(params.perSecond > 0) || !(params.burst >= 1) || !(params.maxKeys >= 1))
+      throw new InvalidArgumentError('rate limits must be positive');
     this.params = params;
   }
 

@@ -81,7 +81,13 @@ export interface LiquidityEntry {
 /** The scorer's knowledge at one instant, as the pathfinder reads it (floats, decayed). */
 export interface ScorerView {
   /** Decayed bounds on participant 0's balance, per channel and asset (the pathfinder indexes them by edge). */
-  readonly liquidity: readonly { readonly channelId: Bytes32; readonly assetIndex: number; readonly lo: number; readonly hi: number; readonly cap: number }[];
+  readonly liquidity: readonly {
+    readonly channelId: Bytes32;
+    readonly assetIndex: number;
+    readonly lo: number;
+    readonly hi: number;
+    readonly cap: number;
+  }[];
   /** Bounds on the amount the direction can forward, per `channelId/direction/assetIndex` (built on first use). */
   readonly bounds: ReadonlyMap<string, { readonly lo: number; readonly hi: number }>;
   readonly avoidChannels: ReadonlySet<Bytes32>;

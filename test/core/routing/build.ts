@@ -36,7 +36,11 @@ export function link(
   o: { assets?: readonly Address[]; back?: Side } = {},
 ): `0x${string}` {
   const params = channelParams(a, b, { nonce: nonce++, assets: o.assets ?? [NATIVE_ASSET] });
-  const r = g.addChannel({ params, timestamp: NOW, signatures: [SIG, SIG] }, [a.publicKey, b.publicKey], params.assets.map(() => capacity));
+  const r = g.addChannel(
+    { params, timestamp: NOW, signatures: [SIG, SIG] },
+    [a.publicKey, b.publicKey],
+    params.assets.map(() => capacity),
+  );
   if (!r.ok) throw new Error(r.detail);
   for (const d of [0, 1] as const) {
     const s = d === 1 && o.back ? o.back : side;

@@ -45,7 +45,14 @@ test('hostile fields are malformed, with a detail', (t) => {
     ['empty array', []],
     ['unknown tag', [9, 1, 2]],
     ['short announcement', ann.slice(0, 4)],
-    ['announcement with equal participants', [...ann.slice(0, 1), [...(ann[1] as unknown[]).slice(0, 2), (ann[1] as unknown[])[2], (ann[1] as unknown[])[2], ...(ann[1] as unknown[]).slice(4)], ...ann.slice(2)]],
+    [
+      'announcement with equal participants',
+      [
+        ...ann.slice(0, 1),
+        [...(ann[1] as unknown[]).slice(0, 2), (ann[1] as unknown[])[2], (ann[1] as unknown[])[2], ...(ann[1] as unknown[]).slice(4)],
+        ...ann.slice(2),
+      ],
+    ],
     ['enabled as 1', [...upd.slice(0, 4), 1, ...upd.slice(5)]],
     ['direction 2', [...upd.slice(0, 2), 2, ...upd.slice(3)]],
     ['fee over 100%', [...upd.slice(0, 7), [[1, GRAPH_LIMITS.maxFeePpm + 1, 1, 2]], upd[8]]],

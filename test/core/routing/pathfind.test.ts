@@ -60,9 +60,11 @@ test('the cheapest route, with fees computed exactly backwards from the payee', 
 test('a disabled, stale or excluded channel is routed around', (t) => {
   const { g, pf, bd, cd } = diamond();
   t.deepEqual(
-    (pf.findRoute({ ...q, from: alice.address, to: dave.address, amount: 1000n, exclude: { channels: [bd] } }) as { route: Route }).route.hops.map(
-      (h) => h.channelId,
-    ).at(-1),
+    (
+      pf.findRoute({ ...q, from: alice.address, to: dave.address, amount: 1000n, exclude: { channels: [bd] } }) as { route: Route }
+    ).route.hops
+      .map((h) => h.channelId)
+      .at(-1),
     cd,
   );
   const ch = g.channel(bd)!;
@@ -133,7 +135,14 @@ test('a routed swap converts at a node that offers the pair', (t) => {
   link(g, bob, dave, 10n ** 20n, {}, { assets: [TOKEN_SAMPLE] });
   const offer = { from: NATIVE_ASSET, to: TOKEN_SAMPLE, rateNum: 3000n, rateDen: 1n, maxAmount: 10n ** 24n };
   g.applyNodeAnnouncement(nodeAnnouncement(bob, { swaps: [offer] }));
-  const r = new Pathfinder(g).findRoute({ from: alice.address, to: dave.address, asset: TOKEN_SAMPLE, payWith: NATIVE_ASSET, amount: 3000n, now: NOW });
+  const r = new Pathfinder(g).findRoute({
+    from: alice.address,
+    to: dave.address,
+    asset: TOKEN_SAMPLE,
+    payWith: NATIVE_ASSET,
+    amount: 3000n,
+    now: NOW,
+  });
   if (!r.ok) return t.fail(r.detail);
   t.is(r.route.hops.length, 2);
   t.like(r.route.hops[1]!.conversion, { from: NATIVE_ASSET, to: TOKEN_SAMPLE, amountIn: 1n });
@@ -146,12 +155,23 @@ test('a routed swap converts at a node that offers the pair', (t) => {
 test('first hops replace the payer’s public channels; route hints reach a private payee', (t) => {
   const { g, pf, ac } = diamond();
   const firstHops = [
-    { channelId: ac, to: carol.address, toPeerId: '', asset: NATIVE_ASSET, direction: 0 as const, assetIndex: 0, spendable: 5_000n, capacity: 10_000_000n },
+    {
+      channelId: ac,
+      to: carol.address,
+      toPeerId: '',
+      asset: NATIVE_ASSET,
+      direction: 0 as const,
+      assetIndex: 0,
+      spendable: 5_000n,
+      capacity: 10_000_000n,
+    },
   ];
   const r = pf.findRoute({ ...q, from: alice.address, to: dave.address, amount: 1000n, firstHops });
   t.true(r.ok && r.route.hops[0]!.channelId === ac);
   t.like(pf.findRoute({ ...q, from: alice.address, to: dave.address, amount: 6000n, firstHops }), { ok: false });
-  const hint = [{ from: dave.address, channelId: `0x${'ee'.repeat(32)}` as const, asset: NATIVE_ASSET, feeBase: 5n, feePpm: 0, minExpirySeconds: 300 }];
+  const hint = [
+    { from: dave.address, channelId: `0x${'ee'.repeat(32)}` as const, asset: NATIVE_ASSET, feeBase: 5n, feePpm: 0, minExpirySeconds: 300 },
+  ];
   const h = pf.findRoute({ ...q, from: alice.address, to: erin.address, amount: 1000n, hints: [hint] });
   if (!h.ok) return t.fail(h.detail);
   t.is(h.route.hops.at(-1)!.to, erin.address);
@@ -179,7 +199,14 @@ test('property: every route found on a random graph holds the route invariants a
       fc.option(fc.bigInt(0n, 10n ** 6n), { nil: undefined }),
       (a, b, amount, feeLimit) => {
         if (a === b) return true;
-        const r = pf.findRoute({ from: nodes[a]!, to: nodes[b]!, asset: NATIVE_ASSET, amount, now: NOW, ...(feeLimit === undefined ? {} : { feeLimit }) });
+        const r = pf.findRoute({
+          from: nodes[a]!,
+          to: nodes[b]!,
+          asset: NATIVE_ASSET,
+          amount,
+          now: NOW,
+          ...(feeLimit === undefined ? {} : { feeLimit }),
+        });
         if (!r.ok) return r.reason !== 'fee-limit' || (feeLimit !== undefined && r.cheapestFee! > feeLimit);
         found++;
         const bad = checkRoute(r.route, amount, feeLimit);

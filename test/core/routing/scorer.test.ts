@@ -131,7 +131,10 @@ test('retries stop after a success, at the payee’s refusal, and at the attempt
 
 test('rate limits: a burst, then the refill rate; keys are bounded', (t) => {
   const r = new RateLimiter({ perSecond: 2, burst: 3, maxKeys: 2 });
-  t.deepEqual([0, 0, 0, 0].map(() => r.take('a', 1000)), [true, true, true, false]);
+  t.deepEqual(
+    [0, 0, 0, 0].map(() => r.take('a', 1000)),
+    [true, true, true, false],
+  );
   t.false(r.take('a', 1400));
   t.true(r.take('a', 1500));
   t.true(r.take('b', 0));

@@ -27,7 +27,9 @@ export function graphSamples(): [string, GraphMessage][] {
       'node-announcement-swaps',
       {
         kind: 'node-announcement',
-        announcement: nodeAnnouncement(bob, { swaps: [{ from: params.assets[0]!, to: TOKEN_A, rateNum: 3000n, rateDen: 1n, maxAmount: 10n ** 22n }] }),
+        announcement: nodeAnnouncement(bob, {
+          swaps: [{ from: params.assets[0]!, to: TOKEN_A, rateNum: 3000n, rateDen: 1n, maxAmount: 10n ** 22n }],
+        }),
       },
     ],
   ];
