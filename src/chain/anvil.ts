@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Hex } from '../core/bytes.ts';
 import { LanesError } from '../core/errors.ts';
-import type { LocalChain } from './local-chain.ts';
+import { type LocalChain, waitForPort } from './local-chain.ts';
 
 /** Where the binary is, or undefined when the package is not installed (it is for linux-x64 only). */
 export function anvilBinary(): string | undefined {
@@ -191,32 +191,9 @@ function rpcCaller(url: string) {
   };
 }
 
-/** anvil prints `Listening on 127.0.0.1:PORT` once its server is bound. */
-function waitForListening(child: ChildProcess, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new LanesError('anvil did not start in time', { details: out.slice(-2000) })), timeoutMs);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      const m = /Listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        // Keep draining the pipes (anvil logs every block and call) so it never blocks on a full one.
-        child.stdout!.removeListener('data', onData).resume();
-        child.stderr!.removeListener('data', onData).resume();
-        resolve(Number(m[1]));
-      }
-    };
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new LanesError(`anvil exited with code ${code} before it was ready`, { details: out.slice(-2000) }));
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
+/** anvil prints `Listening on 127.0.0.1:PORT` once its server is bound (and then logs every block and call). */
+const waitForListening = (child: ChildProcess, timeoutMs: number) =>
+  waitForPort(child, /Listening on 127\.0\.0\.1:(\d+)/, 'anvil', timeoutMs);
 
 function stopper(child: ChildProcess): (graceMs?: number) => Promise<void> {
   return (graceMs = 5000) =>

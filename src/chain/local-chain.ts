@@ -42,7 +42,7 @@ export async function startLocalChain(options: StartLocalChainOptions = {}): Pro
   });
   const stop = stopper(child);
   try {
-    const port = await waitForPort(child, options.timeoutMs ?? 60_000);
+    const port = await waitForPort(child, /JSON-RPC server at http:\/\/[^:]+:(\d+)\//, 'local chain', options.timeoutMs ?? 60_000);
     const rpcUrl = `http://127.0.0.1:${port}`;
     const chainId = await waitForRpc(rpcUrl, options.timeoutMs ?? 60_000);
     return { rpcUrl, chainId, pid: child.pid!, stop };
@@ -52,17 +52,20 @@ export async function startLocalChain(options: StartLocalChainOptions = {}): Pro
   }
 }
 
-function waitForPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+/**
+ * Waits for a chain process to print the port it is bound to (`pattern`'s first group), then
+ * keeps draining its pipes so it never blocks on a full one. `what` names it in errors.
+ */
+export function waitForPort(child: ChildProcess, pattern: RegExp, what: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new LanesError('local chain did not start in time', { details: out.slice(-2000) })), timeoutMs);
+    const timer = setTimeout(() => reject(new LanesError(`${what} did not start in time`, { details: out.slice(-2000) })), timeoutMs);
     const onData = (b: Buffer) => {
       out += b.toString();
-      const m = /JSON-RPC server at http:\/\/[^:]+:(\d+)\//.exec(out);
+      const m = pattern.exec(out);
       if (m) {
         clearTimeout(timer);
         child.off('exit', onExit);
-        // Keep draining the pipes so the node never blocks on a full one.
         child.stdout!.removeListener('data', onData).resume();
         child.stderr!.removeListener('data', onData).resume();
         resolve(Number(m[1]));
@@ -70,7 +73,7 @@ function waitForPort(child: ChildProcess, timeoutMs: number): Promise<number> {
     };
     const onExit = (code: number | null) => {
       clearTimeout(timer);
-      reject(new LanesError(`local chain exited with code ${code} before it was ready`, { details: out.slice(-2000) }));
+      reject(new LanesError(`${what} exited with code ${code} before it was ready`, { details: out.slice(-2000) }));
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

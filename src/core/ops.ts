@@ -7,7 +7,7 @@
  * `id` is chosen by `by` (unique among its own operations) so each operation gets its own
  * result even when many share one update.
  */
-import type { Bytes32 } from './bytes.ts';
+import { type Bytes32, equalBytes } from './bytes.ts';
 import type { ParticipantIndex } from './params.ts';
 import type { Balances, Lock } from './state.ts';
 
@@ -171,6 +171,5 @@ export function sameOp(a: Op, b: Op): boolean {
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === undefined || b === undefined ? a === b : equalBytes(a, b);
 }
