@@ -25,6 +25,7 @@ import { LanesNode } from './node.ts';
 import { MAX_PENDING_PER_PEER } from './opening.ts';
 import { type GraphOptions, GraphService } from './graph-service.ts';
 import { keysendKey } from '../core/payments/keysend.ts';
+import { peelOnion } from '../core/forwarding/onion.ts';
 
 /**
  * Creates and starts a node.
@@ -138,6 +139,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     confirmations,
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
     keysendKey: (peerPublicKey) => keysendKey(privateKey, peerPublicKey),
+    peelOnion: (onion) => peelOnion(onion, privateKey),
     release: async () => {
       settle?.close();
       await signer.close();

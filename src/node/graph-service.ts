@@ -105,6 +105,8 @@ export class GraphService {
   readonly #limiter: RateLimiter;
   readonly #checked = new Map<Bytes32, { result: GraphResult<bigint[]>; at: number }>();
   readonly #reading = new Map<Bytes32, Promise<GraphResult<bigint[]>>>();
+  /** Announcements being checked (on-chain), by channel id: an update for one waits for it. */
+  readonly #adding = new Map<Bytes32, Promise<GraphResult<Bytes32>>>();
   /** Updates whose channel we have not seen yet, by channel id (bounded). */
   readonly #pending = new Map<Bytes32, { update: ChannelUpdate; m: GossipMessage }[]>();
   readonly #listeners = new Set<(v: GraphVerdict) => void>();
@@ -172,10 +174,25 @@ export class GraphService {
     const now = this.#d.now();
     const o = { now, backend: this.#d.backend };
     switch (msg.kind) {
-      case 'channel-announcement':
-        return { kind: msg.kind, result: await this.#addAnnouncement(msg.announcement), from: m.from };
+      case 'channel-announcement': {
+        const id = channelId(msg.announcement.params);
+        const adding = this.#addAnnouncement(msg.announcement);
+        if (!this.#adding.has(id)) this.#adding.set(id, adding);
+        try {
+          return { kind: msg.kind, result: await adding, from: m.from };
+        } finally {
+          if (this.#adding.get(id) === adding) this.#adding.delete(id);
+        }
+      }
       case 'channel-update': {
-        const r = acceptChannelUpdate(this.graph, msg.update, o);
+        let r = acceptChannelUpdate(this.graph, msg.update, o);
+        const adding = this.#adding.get(msg.update.channelId);
+        if (!r.ok && r.reason === 'unknown-channel' && adding !== undefined) {
+          // Its announcement is being checked on-chain: wait for it, so that this update is
+          // accepted (and relayed by gossipsub) rather than held and never relayed by us.
+          await adding.catch(() => undefined);
+          r = acceptChannelUpdate(this.graph, msg.update, { now: this.#d.now(), backend: this.#d.backend });
+        }
         if (r.ok) this.scorer.policyChanged(msg.update.channelId);
         else if (r.reason === 'unknown-channel') this.#hold(msg.update, m);
         return { kind: msg.kind, result: r, from: m.from };

@@ -58,6 +58,18 @@ import type {
 import { NodeMetrics, instrumentContext } from './metrics.ts';
 import type { GraphService } from './graph-service.ts';
 import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
+import { DEFAULT_TIMING, type ForwardPolicy, type ForwardTiming } from '../core/forwarding/index.ts';
+import { Forwarder, type Peeled } from './forwarder.ts';
+
+/** How this node forwards on a channel it has announced no policy for (a private one). */
+export const DEFAULT_FORWARD_POLICY: ForwardPolicy = {
+  enabled: true,
+  baseFee: 0n,
+  feePpm: 0n,
+  minAmount: 1n,
+  maxAmount: (1n << 255n) - 1n,
+  maxLocks: 483,
+};
 
 export interface NodeParts {
   readonly ctx: Context;
@@ -70,6 +82,12 @@ export interface NodeParts {
   readonly release: () => Promise<void>;
   /** The x of the ECDH point of the node key and a peer's key, for keysend (src/core/payments/keysend.ts). */
   readonly keysendKey?: (peerPublicKey: Uint8Array) => Uint8Array;
+  /** Opens a route onion's outer layer with the node key (src/core/forwarding/onion.ts); absent: no forwarding. */
+  readonly peelOnion?: (onion: Uint8Array) => Peeled;
+  /** Forwarding timing (ADR 0011; default DEFAULT_TIMING): the channel machines' settle margin is its registration margin. */
+  readonly forwardTiming?: ForwardTiming;
+  /** Forwarding terms on channels without an announced policy (default DEFAULT_FORWARD_POLICY). */
+  readonly forwardPolicy?: ForwardPolicy;
 }
 
 /** How often every channel machine gets a tick: retries, conclusions, timeouts (ms). */
@@ -80,6 +98,9 @@ export class LanesNode implements LanesApi, ChannelHost {
   private readonly parts: NodeParts;
   private readonly withdrawals: Withdrawals;
   private readonly payments_: Payments;
+  /** Routed locks through this node (forwarder.ts); absent when the node cannot peel onions. */
+  readonly forwarder: Forwarder | undefined;
+  private readonly timing: ForwardTiming;
   private readonly callers = new Callers();
   private readonly shell: Shell;
   private watcher: ChainWatcher | undefined;
@@ -107,11 +128,28 @@ export class LanesNode implements LanesApi, ChannelHost {
     this.withdrawals = new Withdrawals(this.ctx, parts.autoWithdraw);
     this.opCounter = BigInt(parts.ctx.clock()) << 20n;
     this.shell = { ctx: this.ctx, callers: this.callers, chainTime: () => this.watcher?.chainTime() };
+    this.timing = parts.forwardTiming ?? DEFAULT_TIMING;
+    const peel = parts.peelOnion;
+    this.forwarder =
+      peel === undefined
+        ? undefined
+        : new Forwarder({
+            ctx: parts.ctx,
+            submit: (ch, op) => this.submit(ch, op),
+            nextOpId: (ch) => this.nextOpId(ch),
+            peel,
+            policy: (ch, assetIndex) => this.forwardPolicy(ch, assetIndex),
+            timing: this.timing,
+            register: (secrets) => this.registerSecrets(secrets),
+            ownsLock: (channelId, lockId) => this.payments_.ownsLock(channelId, lockId),
+          });
     this.payments_ = new Payments({
       ctx: parts.ctx,
       submit: (ch, op) => this.submit(ch, op),
       nextOpId: (ch) => this.nextOpId(ch),
       ...(parts.keysendKey ? { keysendKey: parts.keysendKey } : {}),
+      ...(this.forwarder ? { forwarder: this.forwarder } : {}),
+      graph: () => this.graph,
     });
   }
 
@@ -129,8 +167,48 @@ export class LanesNode implements LanesApi, ChannelHost {
     return (++this.opCounter << 1n) | BigInt(ch.self);
   }
 
+  /**
+   * Our forwarding terms for one asset of a channel: the policy our channel update announces
+   * when the channel is public, else the node's default.
+   */
+  private forwardPolicy(ch: Channel, assetIndex: number): ForwardPolicy {
+    const fallback = this.parts.forwardPolicy ?? DEFAULT_FORWARD_POLICY;
+    if (this.forwarder?.enabled === false) return { ...fallback, enabled: false };
+    const update = this.graph?.graph.channel(ch.id)?.updates[ch.self];
+    const p = update?.policies[assetIndex];
+    if (!update || !p) return fallback;
+    return {
+      enabled: update.enabled,
+      baseFee: p.feeBase,
+      feePpm: BigInt(p.feePpm),
+      minAmount: p.minAmount,
+      maxAmount: p.maxAmount,
+      maxLocks: update.maxLocks,
+    };
+  }
+
+  /** Registers secrets on-chain for the forwarder: through the coordinator (batched) when there is one, else directly. */
+  private async registerSecrets(secrets: readonly Bytes32[]): Promise<void> {
+    const { ctx } = this;
+    for (let i = 0; i < secrets.length; i += 256) {
+      const chunk = secrets.slice(i, i + 256);
+      if (ctx.settle) {
+        try {
+          const { result } = await ctx.settle.submit({ kind: 'reveal', secrets: chunk });
+          const r = await result;
+          if (r.ok) continue;
+          ctx.log.warn({ reason: r.reason }, 'the coordinator did not register the secrets: registering them directly');
+        } catch (e) {
+          ctx.log.warn({ err: e }, 'the coordinator is unreachable: registering the secrets directly');
+        }
+      }
+      await ctx.chain.revealSecrets(chunk);
+    }
+  }
+
   /** Registers a channel and executes its machine's first effects (ChannelHost). */
   adopt(machine: Machine, effects: readonly Effect[]): Channel {
+    machine.settleMargin = this.timing.registrationMargin;
     const ch = new Channel(machine, (c, input) => runStep(this.shell, c, input));
     this.ctx.channels.set(ch.id, ch);
     executeAll(this.shell, ch, effects);
@@ -141,7 +219,11 @@ export class LanesNode implements LanesApi, ChannelHost {
   async start(): Promise<void> {
     const { ctx } = this;
     for (const stored of await ctx.store.load()) {
-      const machine = restore(stored.record, stored.latest, { selfKey: ctx.transport.self.publicKey, firstOpId: this.firstOpId() });
+      const machine = restore(stored.record, stored.latest, {
+        selfKey: ctx.transport.self.publicKey,
+        firstOpId: this.firstOpId(),
+        settleMargin: this.timing.registrationMargin,
+      });
       const ch = new Channel(machine, (c, input) => runStep(this.shell, c, input));
       ctx.channels.set(ch.id, ch);
     }
@@ -164,11 +246,13 @@ export class LanesNode implements LanesApi, ChannelHost {
     await ctx.transport.start();
     await this.withdrawals.load();
     await this.payments_.start();
+    this.forwarder?.start();
     this.watcher = await createChainWatcher(
       ctx,
       { pollMs: this.parts.chainPollMs, confirmations: this.parts.confirmations },
       {
         onAccountActivity: (tx, channels, assets) => this.withdrawals.settled(tx, channels, assets),
+        onSecretRevealed: (hashlock, secret, at) => this.forwarder?.learn(hashlock, secret, at),
       },
     );
     await this.watcher.catchUp();
@@ -418,6 +502,35 @@ export class LanesNode implements LanesApi, ChannelHost {
     return this.payments_.invoices();
   }
 
+  /** Settles the locks held for a hold invoice (`createInvoice({ hold: true })`). Embedded SDK only, for now. */
+  async settleInvoice(paymentHash: Bytes32): Promise<InvoiceInfo> {
+    this.live();
+    return this.payments_.settleInvoice(paymentHash);
+  }
+
+  /** Pauses (false) or resumes forwarding: while paused, routed locks through this node fail with `channel-disabled`. */
+  async setForwarding(enabled: boolean): Promise<void> {
+    this.live();
+    if (this.forwarder) this.forwarder.enabled = enabled === true;
+  }
+
+  /** What this node forwarded: counts, and fees earned per asset. */
+  async forwardingStats(): Promise<{ forwarded: number; failed: number; registered: number; fees: Record<Address, bigint> }> {
+    const s = this.forwarder?.stats;
+    return {
+      forwarded: s?.forwarded ?? 0,
+      failed: s?.failed ?? 0,
+      registered: s?.registered ?? 0,
+      fees: Object.fromEntries(s?.feesEarned ?? []) as Record<Address, bigint>,
+    };
+  }
+
+  /** Gives back the locks held for a hold invoice. Embedded SDK only, for now. */
+  async cancelInvoice(paymentHash: Bytes32): Promise<void> {
+    this.live();
+    return this.payments_.cancelInvoice(paymentHash);
+  }
+
   async payInvoice(invoice: string, p?: PayInvoiceParameters): Promise<PaymentInfo> {
     this.live();
     return this.payments_.payInvoice(invoice, p);
@@ -450,6 +563,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     this.graph?.stop();
     await this.watcher?.stop();
     this.payments_.stop();
+    this.forwarder?.stop();
     await this.withdrawals.close();
     const { ctx } = this;
     const busy = () =>

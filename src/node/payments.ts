@@ -38,6 +38,14 @@ import {
   type RouteHop,
 } from '../core/payments/record.ts';
 import type { Lock } from '../core/state.ts';
+import { isValidPrivateKey } from '../core/crypto.ts';
+import { type HopPayload, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
+import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
+import type { FirstHop, Route } from '../core/routing/pathfind.ts';
+import { PaymentAttempts } from '../core/routing/retry.ts';
+import type { PaymentFailure as HopFailure } from '../core/routing/scorer.ts';
+import type { FinalPayload, Forwarder } from './forwarder.ts';
+import type { GraphService } from './graph-service.ts';
 import { InvalidInvoiceError, OperationTimeoutError, PaymentFailedError, RejectedError } from '../sdk/errors.ts';
 import type {
   CreateInvoiceParameters,
@@ -66,7 +74,61 @@ export interface PaymentHost {
   nextOpId(ch: Channel): bigint;
   /** The x of the ECDH point of our key and a peer's (keysend.ts); absent: keysend is refused. */
   readonly keysendKey?: (peerPublicKey: Uint8Array) => Uint8Array;
+  /** The forwarding engine: routed locks to us that are not ours to receive. */
+  readonly forwarder?: Forwarder;
+  /** The channel graph, when the node runs graph gossip: payments to nodes we have no channel with. */
+  graph?(): GraphService | undefined;
 }
+
+/** How one attempt's lock ended. */
+type AttemptOutcome =
+  | { readonly kind: 'settled' }
+  | { readonly kind: 'refused'; readonly detail: string }
+  | { readonly kind: 'failed'; readonly failure: Uint8Array | undefined; readonly expired: boolean };
+
+/** What a routed attempt's hop reported (a hop's forward failure, or a payee's record reason) for the scorer. */
+function hopFailure(reason: string): HopFailure {
+  switch (reason) {
+    case 'unknown-next-channel':
+    case 'asset-mismatch':
+      return 'unknown-channel';
+    case 'channel-disabled':
+    case 'fee-insufficient':
+    case 'expiry-too-soon':
+      return reason;
+    case 'expiry-too-far':
+      return 'expiry-too-soon';
+    case 'amount-below-minimum':
+    case 'amount-above-maximum':
+      return 'amount-out-of-range';
+    case 'temporary-channel-failure':
+      return 'insufficient-liquidity';
+    default:
+      return 'node-failure';
+  }
+}
+
+/** The record's reason for what a hop reported. */
+function recordReason(reason: string, payee: boolean): PaymentFailureReason {
+  if (payee) return reason === 'incorrect-amount' || reason === 'expiry-too-soon' ? reason : 'unknown-payment';
+  switch (reason) {
+    case 'fee-insufficient':
+      return 'fee-insufficient';
+    case 'expiry-too-soon':
+    case 'expiry-too-far':
+      return 'expiry-too-soon';
+    case 'unknown-next-channel':
+    case 'asset-mismatch':
+      return 'unknown-next-hop';
+    case 'invalid-onion':
+      return 'cancelled';
+    default:
+      return 'temporary-channel-failure';
+  }
+}
+
+/** The default fee limit of a routed payment: 1% of the amount, at least 1,000 base units. */
+export const defaultMaxFee = (amount: bigint): bigint => (amount / 100n > 1000n ? amount / 100n : 1000n);
 
 /** A lock of ours in flight. */
 interface OutLock {
@@ -79,11 +141,36 @@ interface OutLock {
   cancelFirst: boolean;
   /** We cancelled it, past its expiry. */
   expiredByUs: boolean;
+  /** The failure report a routed lock's cancel carried (the first hop's, wrapping those after it). */
+  failure?: Uint8Array;
+  /** A routed attempt: its outcome goes to the attempt loop, which decides to retry or finish. */
+  onResolve?: (o: AttemptOutcome) => void;
 }
 
 interface Waiter {
   resolve(p: PaymentInfo): void;
   reject(e: Error): void;
+}
+
+/** What a payment to send says. */
+interface SendArgs {
+  readonly kind: 'invoice' | 'keysend';
+  readonly paymentHash?: Bytes32;
+  readonly payee: Address;
+  readonly payeePeerId?: string;
+  readonly asset?: Address;
+  readonly amount: bigint;
+  readonly maxFee?: bigint;
+  readonly invoice?: string;
+  readonly memo: string;
+}
+
+/** A fresh secp256k1 private key for one onion layer. */
+function ephemeralKey(): Uint8Array {
+  for (;;) {
+    const k = new Uint8Array(randomBytes(32));
+    if (isValidPrivateKey(k)) return k;
+  }
 }
 
 const trim = (s: string) => (s.length > MAX_FAILURE_DETAIL ? `${s.slice(0, MAX_FAILURE_DETAIL - 1)}…` : s);
@@ -158,6 +245,7 @@ export class Payments {
       throw new InvalidArgumentError('amount must be a positive bigint (or absent: any amount)');
     const asset = (p.asset ?? NATIVE_ASSET).toLowerCase() as Address;
     if (!isAddress(asset)) throw new InvalidArgumentError('asset must be an address');
+    if (p.hold !== undefined && typeof p.hold !== 'boolean') throw new InvalidArgumentError('hold must be a boolean');
     const secret = bytesToHex(randomBytes(32)) as Bytes32;
     const paymentHash = paymentHashOf(secret);
     const now = ctx.now();
@@ -177,7 +265,7 @@ export class Payments {
     const text = completeInvoice(prepared.value, await ctx.signer.sign(prepared.value.digest));
     const decoded = decodeInvoice(text, ctx.backend);
     if (!decoded.ok) throw new Error(`an invoice this node made does not decode: ${decoded.detail}`);
-    const record: InvoiceRecord = { text, paymentHash, secret, status: 'open', received: 0n };
+    const record: InvoiceRecord = { text, paymentHash, secret, status: 'open', received: 0n, ...(p.hold === true ? { hold: true } : {}) };
     this.store.putInvoice(record);
     // The secret is on disk before anyone can pay the invoice.
     await ctx.flush();
@@ -245,7 +333,11 @@ export class Payments {
       throw new InvalidArgumentError(`the invoice asks for ${inv.amount}; leave the amount out or give exactly that`);
     const amount = inv.amount ?? p.amount;
     if (amount === undefined) throw new InvalidArgumentError('this invoice is for any amount: give the amount to pay');
+    if (p.maxFee !== undefined && (typeof p.maxFee !== 'bigint' || p.maxFee < 0n))
+      throw new InvalidArgumentError('maxFee must be a bigint ≥ 0');
     return this.send({
+      ...(p.maxFee === undefined ? {} : { maxFee: p.maxFee }),
+      payeePeerId: inv.payee.peerId,
       kind: 'invoice',
       paymentHash: inv.paymentHash,
       payee: inv.payee.address,
@@ -264,7 +356,16 @@ export class Payments {
     if (typeof p.amount !== 'bigint' || p.amount <= 0n) throw new InvalidArgumentError('amount must be a positive bigint');
     const asset = p.asset === undefined ? undefined : (String(p.asset).toLowerCase() as Address);
     if (asset !== undefined && !isAddress(asset)) throw new InvalidArgumentError('asset must be an address');
-    return this.send({ kind: 'keysend', payee: to, amount: p.amount, ...(asset === undefined ? {} : { asset }), memo: '' });
+    if (p.maxFee !== undefined && (typeof p.maxFee !== 'bigint' || p.maxFee < 0n))
+      throw new InvalidArgumentError('maxFee must be a bigint ≥ 0');
+    return this.send({
+      kind: 'keysend',
+      payee: to,
+      amount: p.amount,
+      ...(asset === undefined ? {} : { asset }),
+      ...(p.maxFee === undefined ? {} : { maxFee: p.maxFee }),
+      memo: '',
+    });
   }
 
   async payments(filter: PaymentsFilter = {}): Promise<PaymentInfo[]> {
@@ -296,15 +397,7 @@ export class Payments {
     return why;
   }
 
-  private async send(o: {
-    kind: 'invoice' | 'keysend';
-    paymentHash?: Bytes32;
-    payee: Address;
-    asset?: Address;
-    amount: bigint;
-    invoice?: string;
-    memo: string;
-  }): Promise<PaymentInfo> {
+  private async send(o: SendArgs): Promise<PaymentInfo> {
     const { ctx } = this;
     if (o.paymentHash !== undefined) {
       const prior = this.records.get(paymentKey('out', o.paymentHash));
@@ -315,6 +408,8 @@ export class Payments {
     }
     const route = this.directRoute(o.payee, o.asset, o.amount);
     const now = ctx.clock();
+    const graph = this.host.graph?.();
+    if (typeof route === 'string' && graph !== undefined) return this.sendRouted(o, graph);
     if (typeof route === 'string') {
       if (o.paymentHash === undefined) throw new PaymentFailedError('no-route', route, 0, '');
       const failed: PaymentRecord = {
@@ -408,6 +503,208 @@ export class Payments {
     ]);
   }
 
+  /** Our open channels with their balances: where a route may leave us (pathfind.ts's first hops). */
+  private firstHops(): FirstHop[] {
+    const hops: FirstHop[] = [];
+    for (const ch of this.ctx.channels.values()) {
+      const state = ch.latest?.state;
+      if (!state || ch.record.status !== 'open' || !ch.machine.connected) continue;
+      const p = ch.record.params;
+      p.assets.forEach((asset, i) => {
+        const b = state.balances[i]!;
+        hops.push({
+          channelId: ch.id,
+          to: p.participants[ch.counterparty],
+          toPeerId: ch.record.peer.peerId,
+          asset,
+          direction: ch.self,
+          assetIndex: i,
+          spendable: b[ch.self],
+          capacity: b[0] + b[1],
+        });
+      });
+    }
+    return hops;
+  }
+
+  /**
+   * A payment over a route of the channel graph (ADR 0019): a route from the pathfinder, an
+   * onion for it, one lock on our first channel; on failure, the report tells which hop failed
+   * and why, the scorer learns, and another route is tried within the fee limit.
+   */
+  private async sendRouted(o: SendArgs, graph: GraphService): Promise<PaymentInfo> {
+    const { ctx } = this;
+    const asset = (o.asset ?? NATIVE_ASSET).toLowerCase() as Address;
+    let paymentHash = o.paymentHash;
+    let preimage: Bytes32 | undefined;
+    if (paymentHash === undefined) {
+      preimage = bytesToHex(randomBytes(32)) as Bytes32; // keysend over a route: the payee finds it in its onion layer
+      paymentHash = paymentHashOf(preimage);
+    }
+    const attempts = new PaymentAttempts(graph.pathfinder, graph.scorer, {
+      from: ctx.transport.self.address,
+      to: o.payee,
+      asset,
+      amount: o.amount,
+      feeLimit: o.maxFee ?? defaultMaxFee(o.amount),
+      firstHops: this.firstHops(),
+      ...(o.payeePeerId === undefined ? {} : { toPeerId: o.payeePeerId }),
+      now: ctx.now(),
+    });
+    const now = ctx.clock();
+    const record: PaymentRecord = {
+      direction: 'out',
+      kind: o.kind,
+      status: 'pending',
+      paymentHash,
+      asset,
+      amount: o.amount,
+      fee: 0n,
+      counterparty: o.payee,
+      route: [],
+      ...(o.invoice === undefined ? {} : { invoice: o.invoice }),
+      memo: o.memo,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const key = this.save(record);
+    await ctx.flush();
+    const outcome = this.wait(key);
+    outcome.catch(() => undefined);
+    this.attemptLoop(key, attempts, paymentHash, preimage).catch((e: unknown) => {
+      ctx.log.error({ err: e, paymentHash }, 'a routed payment failed unexpectedly');
+      this.finish(key, { failure: { reason: 'cancelled', detail: trim(e instanceof Error ? e.message : String(e)), hop: 0 } });
+    });
+    return Promise.race([
+      outcome,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new OperationTimeoutError('waiting for the route to settle', true)), ctx.timeouts.operationMs).unref(),
+      ),
+    ]);
+  }
+
+  private async attemptLoop(key: string, attempts: PaymentAttempts, paymentHash: Bytes32, preimage: Bytes32 | undefined): Promise<void> {
+    const { ctx } = this;
+    let last: PaymentFailure | undefined;
+    for (;;) {
+      const found = attempts.next(ctx.now());
+      if (!found.ok) {
+        const failure: PaymentFailure =
+          last === undefined
+            ? { reason: 'no-route', detail: trim(found.detail), hop: 0 }
+            : { ...last, detail: trim(`${last.detail} (${attempts.attempts} route(s) tried)`) };
+        return this.finish(key, { failure });
+      }
+      const route = found.route;
+      const ch = ctx.channels.get(route.hops[0]!.channelId);
+      if (!ch) {
+        attempts.failed(route, 0, 'unknown-channel', ctx.now());
+        continue;
+      }
+      const attempt = await this.attempt(key, ch, route, paymentHash, preimage);
+      const now = ctx.now();
+      if (attempt.kind === 'settled') {
+        attempts.succeeded(route, now);
+        return this.finish(key, { settled: true });
+      }
+      if (attempt.kind === 'refused') {
+        attempts.failed(route, 0, 'insufficient-liquidity', now);
+        last = { reason: 'lock-refused', detail: trim(attempt.detail), hop: 0 };
+        continue;
+      }
+      if (attempt.expired) {
+        return this.finish(key, {
+          failure: { reason: 'lock-expired', detail: 'nobody settled before the lock expired; the amount is back', hop: 0 },
+        });
+      }
+      const replyKeys = this.replyKeys.get(key) ?? [];
+      const opened = attempt.failure === undefined ? ({ ok: false, hop: 0 } as const) : openFailure(attempt.failure, replyKeys);
+      const node = opened.hop; // route.hops[node].to failed it
+      const payee = node === route.hops.length - 1;
+      const reason = opened.ok ? opened.reason : 'node-failure';
+      const scored: HopFailure = payee && opened.ok ? 'payee-rejected' : hopFailure(reason);
+      attempts.failed(route, node + 1, scored, now);
+      last = {
+        reason: opened.ok ? recordReason(reason, payee) : 'cancelled',
+        detail: trim(opened.ok ? `${reason}: ${opened.detail}` : 'a hop gave the lock back without a report we could open'),
+        hop: node + 1,
+      };
+      ctx.log.debug({ paymentHash, hop: node + 1, reason, detail: last.detail }, 'a route failed');
+      if (scored === 'payee-rejected') return this.finish(key, { failure: last });
+    }
+  }
+
+  /** Reply keys of each payment's current attempt (to open its failure report), by record key. */
+  private readonly replyKeys = new Map<string, readonly Uint8Array[]>();
+
+  /** One attempt over `route`: the onion, the record, the lock; resolves when the lock ends. */
+  private async attempt(
+    key: string,
+    ch: Channel,
+    route: Route,
+    paymentHash: Bytes32,
+    preimage: Bytes32 | undefined,
+  ): Promise<AttemptOutcome> {
+    const { ctx } = this;
+    const n = route.hops.length;
+    const publicKeys: Uint8Array[] = [];
+    for (const h of route.hops) {
+      const k = publicKeyOfPeerId(h.toPeerId);
+      if (k === undefined) return { kind: 'failed', failure: undefined, expired: false };
+      publicKeys.push(k);
+    }
+    const payloads: HopPayload[] = route.hops.map((_, i) =>
+      i < n - 1
+        ? { kind: 'forward', channelId: route.hops[i + 1]!.channelId, amount: route.hops[i + 1]!.amount }
+        : { kind: 'final', amount: route.amount, ...(preimage === undefined ? {} : { preimage }) },
+    );
+    const { onion, replyKeys } = buildOnion(
+      publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
+      publicKeys.map(() => ephemeralKey()),
+    );
+    this.replyKeys.set(key, replyKeys);
+    const window = BigInt(route.minExpirySeconds) + 60n;
+    const expiry = ctx.now() + (window > DIRECT_LOCK_EXPIRY ? window : DIRECT_LOCK_EXPIRY);
+    const lockId = this.host.nextOpId(ch);
+    const first = route.hops[0]!;
+    const prior = this.records.get(key)!;
+    this.save({
+      ...prior,
+      status: 'pending',
+      fee: route.totalFee,
+      route: route.hops.map((h, i) => ({ channelId: h.channelId, to: h.to, amount: h.amount, expiry, lockId: i === 0 ? lockId : 0n })),
+      updatedAt: ctx.clock(),
+    });
+    await ctx.flush(); // the record is on disk before the lock can be
+    const ended = new Promise<AttemptOutcome>((resolve) => {
+      this.track(ch.id, lockId, paymentHash, key);
+      this.out.get(ch.id)!.get(lockId)!.onResolve = resolve;
+    });
+    const lock: Lock = {
+      id: lockId,
+      asset: first.assetIndex,
+      amount: first.amount,
+      sender: ch.self,
+      receiver: ch.counterparty,
+      hashlock: paymentHash,
+      expiry,
+    };
+    this.host.submit(ch, { kind: 'lock', id: this.host.nextOpId(ch), by: ch.self, lock, onion }).then(
+      () => {
+        this.inFlight(key);
+        this.markPresent(ch, lockId);
+      },
+      (e: unknown) => {
+        if ((e as { maybeApplied?: unknown }).maybeApplied === true) return; // watched: it shows up, or expires (sweep)
+        const t = this.out.get(ch.id)?.get(lockId);
+        this.untrack(ch.id, lockId);
+        const detail = e instanceof RejectedError ? `${e.reason}: ${e.detail}` : e instanceof Error ? e.message : 'the lock failed';
+        t?.onResolve?.({ kind: 'refused', detail });
+      },
+    );
+    return ended;
+  }
+
   private inFlight(key: string): void {
     const r = this.records.get(key);
     if (r?.status === 'pending') this.save({ ...r, status: 'in-flight', updatedAt: this.ctx.clock() });
@@ -458,9 +755,12 @@ export class Payments {
   /** The counterparty's operations, before they are applied: secrets of our locks. */
   private observe(from: string, channelId: Bytes32, ops: readonly Op[]): void {
     const locks = this.out.get(channelId);
-    if (!locks) return;
+    const forwarder = this.host.forwarder;
+    if (!locks && !forwarder) return;
     const ch = this.ctx.channels.get(channelId);
     if (!ch || ch.record.peer.peerId !== from) return;
+    forwarder?.observe(ch, ops);
+    if (!locks) return;
     for (const op of ops) {
       if (op.kind !== 'settle' && op.kind !== 'cancel') continue;
       const t = locks.get(op.lockId);
@@ -470,6 +770,7 @@ export class Payments {
       if (!r || r.status === 'settled' || r.status === 'failed') continue;
       if (op.kind === 'cancel') {
         if (r.secret === undefined) t.cancelFirst = true;
+        if (op.failure !== undefined) t.failure = op.failure;
         continue;
       }
       if (t.cancelFirst || keccak256Hex(hexToBytes(op.secret)) !== t.hash) continue;
@@ -521,6 +822,16 @@ export class Payments {
     this.untrack(ch.id, lockId);
     let r = this.records.get(t.key);
     if (!r || r.status === 'settled' || r.status === 'failed') return;
+    if (t.onResolve) {
+      const learned = ch.record.learned?.find((l) => l.hashlock === t.hash)?.secret;
+      const secret = learned !== undefined && paymentHashOf(learned) === t.hash ? learned : t.cancelFirst ? undefined : r.secret;
+      if (secret !== undefined) {
+        this.save({ ...r, secret, updatedAt: this.ctx.clock() });
+        return t.onResolve({ kind: 'settled' });
+      }
+      const expired = t.expiredByUs || this.ctx.now() >= (r.route[0]?.expiry ?? 0n);
+      return t.onResolve({ kind: 'failed', failure: t.failure, expired });
+    }
     // The channel record's learned secrets (src/core/channel/learned.ts), where the machine keeps
     // the secrets of settles it applied to our locks: exact, when that field is there.
     const learned = (ch.record as { readonly learned?: readonly { readonly hashlock: Bytes32; readonly secret: Bytes32 }[] }).learned;
@@ -548,13 +859,23 @@ export class Payments {
    */
   private incoming(ch: Channel, l: Lock): boolean {
     const { ctx } = this;
+    const taken = this.host.forwarder?.take(ch, l) ?? { kind: 'none' };
+    if (taken.kind === 'taken') return true;
+    const final: { payload: FinalPayload; replyKey: Uint8Array } | undefined = taken.kind === 'final' ? taken : undefined;
     const now = ctx.now();
     const asset = ch.record.params.assets[l.asset]!;
     const invoice = this.issued.get(l.hashlock);
     let secret: Bytes32 | undefined;
     let kind: 'invoice' | 'keysend' = 'invoice';
     let refuse: PaymentFailureReason | undefined;
-    if (invoice) {
+    if (!invoice && final) {
+      // Keysend over a route: the payer put the preimage in our onion layer.
+      const p = final.payload.preimage;
+      if (p !== undefined && paymentHashOf(p) === l.hashlock) {
+        secret = p;
+        kind = 'keysend';
+      } else refuse = 'unknown-payment';
+    } else if (invoice) {
       secret = this.invoiceRecords.get(l.hashlock)?.secret;
       if (invoice.asset !== asset || (invoice.amount !== undefined && l.amount < invoice.amount)) refuse = 'incorrect-amount';
       else if (now >= invoice.expiresAt && this.invoiceRecords.get(l.hashlock)?.status !== 'paid') refuse = 'unknown-payment';
@@ -589,12 +910,24 @@ export class Payments {
     };
     if (refuse !== undefined || secret === undefined) {
       ctx.channelLog(ch).info({ paymentHash: l.hashlock, reason: refuse }, 'refusing a lock to us: cancelling it');
-      void this.host.submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id }).catch(() => undefined);
+      // A routed lock's payer learns why from the report sealed with our layer's reply key.
+      const failure = final ? sealFailure(final.replyKey, refuse ?? 'unknown-payment', 'refused by the payee') : undefined;
+      void this.host
+        .submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id, ...(failure ? { failure } : {}) })
+        .catch(() => undefined);
       if (!prior)
         this.save({ ...record, status: 'failed', failure: { reason: refuse ?? 'unknown-payment', detail: 'lock cancelled', hop: 0 } });
       return true;
     }
     if (prior?.status !== 'settled') this.save(record);
+    if (kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock)) {
+      // A hold invoice: the lock stays until settleInvoice or cancelInvoice (or its sender takes it at expiry).
+      const list = this.held.get(l.hashlock) ?? [];
+      if (!list.some((x) => x.channelId === ch.id && x.lockId === l.id))
+        list.push({ channelId: ch.id, lockId: l.id, ...(final ? { replyKey: final.replyKey } : {}) });
+      this.held.set(l.hashlock, list);
+      return true;
+    }
     const op: Op = { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id, secret };
     this.host.submit(ch, op).then(
       () => {
@@ -615,6 +948,47 @@ export class Payments {
       },
     );
     return true;
+  }
+
+  /** Locks held for hold invoices, by payment hash. */
+  private readonly held = new Map<Bytes32, { channelId: Bytes32; lockId: bigint; replyKey?: Uint8Array }[]>();
+  /** Hold invoices the node was told to settle. */
+  private readonly released = new Set<Bytes32>();
+
+  /** Settles the locks held for a hold invoice of ours (they were kept since they arrived). */
+  async settleInvoice(paymentHash: Bytes32): Promise<InvoiceInfo> {
+    const inv = this.issued.get(paymentHash);
+    const rec = this.invoiceRecords.get(paymentHash);
+    if (!inv || !rec) throw new InvalidArgumentError(`no invoice of ours with payment hash ${paymentHash}`);
+    if (rec.hold !== true) throw new InvalidArgumentError('this invoice is not a hold invoice: it settles by itself');
+    this.released.add(paymentHash);
+    for (const h of this.held.get(paymentHash) ?? []) {
+      this.handled.get(h.channelId)?.delete(h.lockId);
+      this.updated(h.channelId);
+    }
+    this.held.delete(paymentHash);
+    return this.invoiceInfo(inv, this.invoiceRecords.get(paymentHash));
+  }
+
+  /** Gives back the locks held for a hold invoice of ours, with a report for the payer. */
+  async cancelInvoice(paymentHash: Bytes32): Promise<void> {
+    const rec = this.invoiceRecords.get(paymentHash);
+    if (!rec) throw new InvalidArgumentError(`no invoice of ours with payment hash ${paymentHash}`);
+    if (rec.hold !== true) throw new InvalidArgumentError('this invoice is not a hold invoice');
+    for (const h of this.held.get(paymentHash) ?? []) {
+      const ch = this.ctx.channels.get(h.channelId);
+      if (!ch) continue;
+      const failure = h.replyKey ? sealFailure(h.replyKey, 'unknown-payment', 'the payee cancelled the invoice') : undefined;
+      await this.host
+        .submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: h.lockId, ...(failure ? { failure } : {}) })
+        .catch(() => undefined);
+    }
+    this.held.delete(paymentHash);
+  }
+
+  /** Whether a lock we sent on `channelId` is one of our payments'. */
+  ownsLock(channelId: Bytes32, lockId: bigint): boolean {
+    return this.out.get(channelId)?.has(lockId) === true;
   }
 
   /** Our locks past their expiry: cancel them (the sender may, once expired). */

@@ -20,6 +20,11 @@ export interface CreateInvoiceParameters {
   readonly memo?: string;
   /** Seconds the invoice can be paid (default 3600, at most a year). */
   readonly expiresIn?: number;
+  /**
+   * A hold invoice: locks paying it are kept until `settleInvoice` (or `cancelInvoice`), not
+   * settled at once. Settle well before the locks' expiry, or their senders take them back.
+   */
+  readonly hold?: boolean;
 }
 
 export interface InvoiceRouteHint {
@@ -55,15 +60,19 @@ export interface InvoiceInfo {
 export interface PayInvoiceParameters {
   /** Required for an any-amount invoice; must equal the invoice's amount otherwise. */
   readonly amount?: bigint;
+  /** The most to pay in routing fees, in the payment's asset (default: 1% of the amount, at least 1,000 base units). */
+  readonly maxFee?: bigint;
 }
 
 /** A spontaneous payment (keysend): no invoice, the payer chooses the secret. */
 export interface SendPaymentParameters {
-  /** The payee's address (today: a direct channel peer). */
+  /** The payee's address: a channel peer, or any node the channel graph reaches. */
   readonly to: Address;
   readonly amount: bigint;
-  /** May be omitted when the channel to the payee holds one asset. */
+  /** May be omitted when the channel to the payee holds one asset (default for a route: the native asset). */
   readonly asset?: Address;
+  /** The most to pay in routing fees (default: 1% of the amount, at least 1,000 base units). */
+  readonly maxFee?: bigint;
 }
 
 export interface PaymentHop {
@@ -112,10 +121,7 @@ export interface PaymentEvents {
     readonly hop: number;
     readonly detail: string;
   };
-  /**
-   * This node forwarded a payment and earned `fee`: emitted by the route-based engine (issue 14),
-   * which is not built yet; defined here so applications can subscribe now.
-   */
+  /** This node forwarded a payment (the next hop settled it with the secret) and earned `fee`. */
   'payment-forwarded': {
     readonly paymentHash: Bytes32;
     readonly asset: Address;

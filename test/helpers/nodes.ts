@@ -16,6 +16,7 @@ import { TestTokenAbi, TestTokenBytecode } from '../../src/chain/artifacts/mocks
 import type { NodeConfig } from '../../src/node/config.ts';
 import { createNode } from '../../src/node/create-node.ts';
 import type { LanesNode } from '../../src/node/node.ts';
+import type { GraphOptions } from '../../src/node/graph-service.ts';
 import { type Actor, actor } from './actors.ts';
 
 export const ETHER = 10n ** 18n;
@@ -42,7 +43,10 @@ export interface Network {
 }
 
 /** A node's config in a test network; `wrapChain` wraps its chain service (to inject failures). */
-export type TestNodeConfig = Partial<NodeConfig> & { readonly wrapChain?: (s: ChainService) => ChainService };
+export type TestNodeConfig = Partial<NodeConfig> & {
+  readonly wrapChain?: (s: ChainService) => ChainService;
+  readonly graph?: GraphOptions;
+};
 
 export async function network(names: readonly string[], configFor: (name: string) => TestNodeConfig = () => ({})): Promise<Network> {
   const chain = await createInProcessChain();

@@ -30,6 +30,10 @@ export interface ProcessNodeConfig {
   maxPendingChannels?: number;
   swapToken?: `0x${string}`;
   coordinator?: string;
+  /** Runs graph gossip (routed payments). */
+  graph?: boolean;
+  /** Start with the clock this many ms ahead (tests that moved every clock past an expiry). */
+  clockOffset?: number;
 }
 
 const live = new Set<ChildProcess>();

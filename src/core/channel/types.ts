@@ -115,8 +115,11 @@ export interface Machine {
   latest: SignedState | undefined;
   /** Our own public key (to check our signature on a catch-up state). */
   readonly selfKey: Uint8Array;
-  /** Seconds before a lock's expiry from which it settles only through the registry (docs/adr/0011). */
-  readonly settleMargin: bigint;
+  /**
+   * Seconds before a lock's expiry from which it settles only through the registry (docs/adr/0011).
+   * Set by the node from its forwarding timing when it adopts a machine.
+   */
+  settleMargin: bigint;
   /** The counterparty's key, once the transport authenticated it. */
   peer: PeerKey | undefined;
   connected: boolean;

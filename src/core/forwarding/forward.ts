@@ -87,7 +87,9 @@ const fail = (reason: ForwardFailure, detail: string): ForwardDecision => ({ act
 
 /** The fee a policy charges to forward `amount`. */
 export function forwardFee(p: Pick<ForwardPolicy, 'baseFee' | 'feePpm'>, amount: bigint): bigint {
-  return p.baseFee + (amount * p.feePpm + 999_999n) / 1_000_000n; // rounded up: never less than the terms
+  // Rounded down, as BOLT 7 and the payer's pathfinder (src/core/routing/pathfind.ts) compute it:
+  // both sides must agree to the unit, or every route fails at its first forwarder.
+  return p.baseFee + (amount * p.feePpm) / 1_000_000n;
 }
 
 /** Whether a lock expiring at `expiry` can still be settled off-chain at `now` (else only by the registry). */

@@ -50,3 +50,21 @@ export function identityOf(publicKey: Uint8Array): NodeIdentity | undefined {
   if (compressed === undefined) return undefined;
   return { publicKey: bytesToHex(compressed), address: publicKeyToAddress(compressed), peerId: peerIdOf(compressed) };
 }
+
+/**
+ * The compressed secp256k1 key a peer id names, or undefined when the id is not that of a
+ * secp256k1 key (a route's onion is sealed to each hop's key, known from its peer id).
+ */
+export function publicKeyOfPeerId(peerId: string): Uint8Array | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = base58.decode(peerId);
+  } catch {
+    return undefined;
+  }
+  const head = MULTIHASH_HEADER.length + PROTOBUF_HEADER.length;
+  if (bytes.length !== head + 33) return undefined;
+  for (let i = 0; i < MULTIHASH_HEADER.length; i++) if (bytes[i] !== MULTIHASH_HEADER[i]) return undefined;
+  for (let i = 0; i < PROTOBUF_HEADER.length; i++) if (bytes[MULTIHASH_HEADER.length + i] !== PROTOBUF_HEADER[i]) return undefined;
+  return compressPublicKey(bytes.subarray(head));
+}

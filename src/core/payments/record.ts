@@ -104,6 +104,11 @@ export interface InvoiceRecord {
   /** What was received for it (0 while open). */
   readonly received: bigint;
   readonly paidAt?: number;
+  /**
+   * A hold invoice: a lock paying it is kept, not settled, until the node is told to settle or
+   * cancel it (lnd's "hodl" invoices: a merchant settles once the goods ship).
+   */
+  readonly hold?: true;
 }
 
 export type DecodeResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
@@ -238,11 +243,13 @@ export function decodePaymentRecord(bytes: Uint8Array): DecodeResult<PaymentReco
 }
 
 // ---------------------------------------------------------------------------------------------
-// Invoice records: [format, text, secret, status, received, paidAt|nil]. The payment hash is the
+// Invoice records: [format, text, secret, status, received, paidAt|nil, (true: hold)]. The payment hash is the
 // secret's (checked by the node when it loads them, with the invoice's signature).
 
 function invoiceWire(r: InvoiceRecord): Wire[] {
-  return [INVOICE_RECORD_FORMAT, r.text, hexToBytes(r.secret), r.status, u(r.received), r.paidAt ?? null];
+  const w: Wire[] = [INVOICE_RECORD_FORMAT, r.text, hexToBytes(r.secret), r.status, u(r.received), r.paidAt ?? null];
+  if (r.hold === true) w.push(true);
+  return w;
 }
 
 export function invoiceRecordProblem(r: InvoiceRecord): string | undefined {
@@ -251,6 +258,7 @@ export function invoiceRecordProblem(r: InvoiceRecord): string | undefined {
   if (r.status !== 'open' && r.status !== 'paid') return 'status must be open or paid';
   if (typeof r.received !== 'bigint' || r.received < 0n || r.received > MAX_HOLDINGS) return 'received must be 0..2^128-1';
   if (r.paidAt !== undefined && (!Number.isSafeInteger(r.paidAt) || r.paidAt < 0)) return 'paidAt is unix ms';
+  if (r.hold !== undefined && r.hold !== true) return 'hold is true or absent';
   return undefined;
 }
 
@@ -265,7 +273,8 @@ export function decodeInvoiceRecord(bytes: Uint8Array, paymentHashOf: (secret: B
   return decodeWith(
     bytes,
     (raw) => {
-      const f = arr(raw, 'invoice record', 6, 6);
+      const f = arr(raw, 'invoice record', 6, 7);
+      if (f.length === 7 && f[6] !== true) fail('hold must be true when present');
       if (f[0] !== INVOICE_RECORD_FORMAT) fail(`unknown invoice record format ${describe(f[0])}`);
       const secret = b32(f[2], 'secret');
       const paidAt = optional(f[5], (x) => ms(x, 'paidAt'));
@@ -276,6 +285,7 @@ export function decodeInvoiceRecord(bytes: Uint8Array, paymentHashOf: (secret: B
         status: pick(f[3], ['open', 'paid'] as const, 'status'),
         received: uint(f[4], 'received', MAX_HOLDINGS),
         ...(paidAt === undefined ? {} : { paidAt }),
+        ...(f.length === 7 ? { hold: true as const } : {}),
       };
     },
     invoiceRecordProblem,

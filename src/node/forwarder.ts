@@ -1,0 +1,432 @@
+/**
+ * The forwarding engine (issue 14; docs/adr/0011, 0019): routed locks in, routed locks out.
+ *
+ * A lock to us that carries a route onion is peeled with the node key. Its payload says either
+ * "you are the payee" (handed to payments.ts) or "lock this much on channel C": the pure
+ * {@link decideForward} checks fees, amounts, expiry and liquidity, and we then lock the next
+ * channel with the same hashlock and the same expiry (one expiry per route, ADR 0011), carrying
+ * the inner onion. When the outgoing lock leaves the co-signed state:
+ *   - with the secret (the machine keeps it durably in the record's `learned` field before our
+ *     signature on the settling state leaves: src/core/channel/learned.ts), we settle the
+ *     incoming lock with it;
+ *   - without, we give the incoming lock back, with the downstream failure report wrapped in our
+ *     layer (or one of ours when there is none), so the payer learns which hop failed and why.
+ *
+ * What keeps an honest forwarder whole, even across a crash (nothing here is durable but what the
+ * channel records hold):
+ *   - an incoming lock is given back only once its outgoing lock was refused, or left the state
+ *     without its secret; after a restart we do not know which incoming lock an outgoing one
+ *     belonged to, so such an incoming lock is kept until its sender takes it back at expiry.
+ *     The outgoing lock expires at the same time and pays downstream only if the secret is
+ *     registered on-chain in time, and then it pays us upstream too (the registry is shared);
+ *   - a secret we learned settles every incoming lock to us with its hashlock, found by hashlock
+ *     in every channel's `learned` field, so a restart loses nothing;
+ *   - a secret not settled upstream off-chain by `expiry − registrationMargin − slack` (the
+ *     upstream refused, or is away) is registered on-chain, through the coordinator when there is
+ *     one and else directly: the lock then pays us at close. The channel machines refuse an
+ *     off-chain settle inside the margin (`settleMargin`), so downstream cannot hand us a secret
+ *     too late to register.
+ */
+import { type Address, type Bytes32, keccak256Hex, hexToBytes } from '../core/bytes.ts';
+import { learnedSecret } from '../core/channel/learned.ts';
+import {
+  type ForwardPolicy,
+  type ForwardTiming,
+  type HopPayload,
+  type OnionResult,
+  decideForward,
+  sealFailure,
+  wrapFailure,
+} from '../core/forwarding/index.ts';
+import type { Op } from '../core/ops.ts';
+import type { Lock } from '../core/state.ts';
+import { RejectedError } from '../sdk/errors.ts';
+import type { Channel } from './channel.ts';
+import type { Context } from './context.ts';
+
+/** Onions of locks to us, kept from the counterparty's message until the lock is co-signed (bounded). */
+const MAX_ONIONS = 65_536;
+/** Downstream failure reports kept until their lock leaves the state (bounded). */
+const MAX_FAILURES = 65_536;
+/** Seconds before `expiry − registrationMargin` at which an upstream settle still missing makes us register. */
+export const REGISTER_SLACK = 30n;
+/** How often incoming locks whose secret we know are looked at (ms). */
+const SWEEP_MS = 1000;
+
+export type Peeled = OnionResult<{ readonly payload: HopPayload; readonly next?: Uint8Array; readonly replyKey: Uint8Array }>;
+export type FinalPayload = Extract<HopPayload, { kind: 'final' }>;
+
+export interface ForwarderHost {
+  readonly ctx: Context;
+  submit(ch: Channel, op: Op): Promise<bigint>;
+  nextOpId(ch: Channel): bigint;
+  /** Opens the outer layer of an onion with the node key. */
+  peel(onion: Uint8Array): Peeled;
+  /** Our forwarding terms for asset `assetIndex` of `ch` (what our channel update announces). */
+  policy(ch: Channel, assetIndex: number): ForwardPolicy;
+  readonly timing: ForwardTiming;
+  /** Registers secrets on-chain: through the coordinator when there is one, else directly. */
+  register(secrets: readonly Bytes32[]): Promise<void>;
+  /** Whether a lock we sent is one of our own payments' (payments.ts cancels those itself). */
+  ownsLock(channelId: Bytes32, lockId: bigint): boolean;
+}
+
+/** What {@link Forwarder.take} did with a lock to us. */
+export type Taken =
+  | { readonly kind: 'none' } // no onion: not a routed lock (a direct payment's, payments.ts)
+  | { readonly kind: 'taken' } // forwarded, or failed back
+  | { readonly kind: 'final'; readonly payload: FinalPayload; readonly replyKey: Uint8Array };
+
+interface Forward {
+  readonly inCh: Bytes32;
+  readonly inLock: bigint;
+  readonly replyKey: Uint8Array;
+  readonly hashlock: Bytes32;
+  readonly asset: Address;
+  readonly amountIn: bigint;
+  readonly outCh: Bytes32;
+  readonly outLock: bigint;
+  readonly amountOut: bigint;
+  readonly expiry: bigint;
+  /** Seen in a co-signed state of the outgoing channel. */
+  present: boolean;
+}
+
+const key = (channelId: Bytes32, lockId: bigint): string => `${channelId}:${lockId}`;
+
+export class Forwarder {
+  private readonly host: ForwarderHost;
+  private readonly ctx: Context;
+  private readonly onions = new Map<string, Uint8Array>();
+  private readonly failures = new Map<string, Uint8Array>();
+  /** Our outgoing forwarded locks, per outgoing channel and lock id. */
+  private readonly out = new Map<Bytes32, Map<bigint, Forward>>();
+  /** Incoming locks we took (forwarded, failed back or handed to the payee), by `channel:lock`. */
+  private readonly taken = new Set<string>();
+  /** Incoming locks with a settle or a cancel of ours in flight. */
+  private readonly busy = new Set<string>();
+  /** Hashlocks whose secret we sent for registration, and when (unix s). */
+  private readonly registered = new Map<Bytes32, bigint>();
+  /** Incoming locks whose off-chain settle the upstream refused: register without waiting. */
+  private readonly refused = new Set<string>();
+  /** Secrets we know for hashlocks of locks to us (learned downstream), by hashlock. */
+  private readonly secrets = new Map<Bytes32, Bytes32>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private offs: (() => void)[] = [];
+  private stopped = false;
+  /** False: every routed lock to forward is refused with `channel-disabled` (an operator's pause). */
+  enabled = true;
+  /** Counts for metrics and the testnet report. */
+  readonly stats = { forwarded: 0, settled: 0, failed: 0, registered: 0, feesEarned: new Map<Address, bigint>() };
+
+  constructor(host: ForwarderHost) {
+    this.host = host;
+    this.ctx = host.ctx;
+  }
+
+  start(): void {
+    for (const ch of this.ctx.channels.values()) for (const l of ch.record.learned ?? []) this.secrets.set(l.hashlock, l.secret);
+    this.offs.push(this.ctx.events.on('channel-updated', (e) => this.updated(e.channelId)));
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  /**
+   * The counterparty's operations, before they are applied: onions of locks to us, failure
+   * reports on cancels of our forwarded locks. Called by payments.ts's message observer.
+   */
+  observe(ch: Channel, ops: readonly Op[]): void {
+    for (const op of ops) {
+      if (op.kind === 'lock') {
+        if (op.onion === undefined || op.lock.receiver !== ch.self) continue;
+        if (this.onions.size >= MAX_ONIONS) this.onions.delete(this.onions.keys().next().value!);
+        this.onions.set(key(ch.id, op.lock.id), op.onion);
+      } else if (op.kind === 'cancel') {
+        if (op.failure === undefined || !this.out.get(ch.id)?.has(op.lockId)) continue;
+        if (this.failures.size >= MAX_FAILURES) this.failures.delete(this.failures.keys().next().value!);
+        this.failures.set(key(ch.id, op.lockId), op.failure);
+      }
+    }
+  }
+
+  /** A co-signed lock to us, not one of our invoices': forward it, fail it, or hand it to the payee. */
+  take(ch: Channel, l: Lock): Taken {
+    const k = key(ch.id, l.id);
+    if (this.taken.has(k)) return { kind: 'taken' };
+    const onion = this.onions.get(k);
+    if (onion === undefined) return { kind: 'none' };
+    this.onions.delete(k);
+    const peeled = this.host.peel(onion);
+    if (!peeled.ok) {
+      // Not sealed to us, or garbled: we cannot seal a report the payer could open, so the cancel
+      // carries none and the payer blames the hop before us (openFailure).
+      this.ctx.channelLog(ch).info({ reason: peeled.reason, detail: peeled.detail }, 'a routed lock with a bad onion: giving it back');
+      this.taken.add(k);
+      this.cancelIn(ch, l.id, undefined);
+      return { kind: 'taken' };
+    }
+    const { payload, replyKey } = peeled.value;
+    const asset = ch.record.params.assets[l.asset]!;
+    const now = this.ctx.now();
+    const next = payload.kind === 'forward' ? this.ctx.channels.get(payload.channelId) : undefined;
+    const decision = decideForward({
+      incoming: l,
+      asset,
+      payload,
+      now,
+      timing: this.host.timing,
+      next:
+        next === undefined || next === ch
+          ? undefined
+          : {
+              channelId: next.id,
+              open: next.record.status === 'open' && next.latest !== undefined && next.machine.connected,
+              assets: next.record.params.assets,
+              spendable: next.latest?.state.balances.map((b) => b[next.self]) ?? [],
+              locks: next.latest?.state.locks.reduce((n, x) => (x.sender === next.self ? n + 1 : n), 0) ?? 0,
+              policy: this.host.policy(next, Math.max(0, next.record.params.assets.indexOf(asset))),
+            },
+    });
+    if (decision.action === 'receive') return { kind: 'final', payload: payload as FinalPayload, replyKey };
+    this.taken.add(k);
+    if (decision.action === 'fail') {
+      this.ctx.channelLog(ch).debug({ reason: decision.reason, detail: decision.detail, hashlock: l.hashlock }, 'routed lock refused');
+      this.stats.failed++;
+      this.cancelIn(ch, l.id, sealFailure(replyKey, decision.reason, decision.detail));
+      return { kind: 'taken' };
+    }
+    const outCh = next!;
+    const outLock = this.host.nextOpId(outCh);
+    const f: Forward = {
+      inCh: ch.id,
+      inLock: l.id,
+      replyKey,
+      hashlock: l.hashlock,
+      asset,
+      amountIn: l.amount,
+      outCh: outCh.id,
+      outLock,
+      amountOut: decision.lock.amount,
+      expiry: l.expiry,
+      present: false,
+    };
+    let m = this.out.get(outCh.id);
+    if (!m) this.out.set(outCh.id, (m = new Map()));
+    m.set(outLock, f);
+    const lock: Lock = { id: outLock, sender: outCh.self, receiver: outCh.counterparty, ...decision.lock };
+    const op: Op = {
+      kind: 'lock',
+      id: this.host.nextOpId(outCh),
+      by: outCh.self,
+      lock,
+      ...(peeled.value.next === undefined ? {} : { onion: peeled.value.next }),
+    };
+    this.host.submit(outCh, op).then(
+      () => this.markPresent(outCh, f),
+      (e: unknown) => {
+        if ((e as { maybeApplied?: unknown }).maybeApplied === true) {
+          // The next hop may hold a state with the lock: it is watched in the states that come
+          // (updated); the incoming lock stays until one shows it gone, or its sender takes it at expiry.
+          return;
+        }
+        this.untrack(f);
+        const detail = e instanceof RejectedError ? `${e.reason}: ${e.detail}` : e instanceof Error ? e.message : 'the lock failed';
+        this.stats.failed++;
+        this.cancelIn(ch, l.id, sealFailure(replyKey, 'temporary-channel-failure', detail));
+      },
+    );
+    return { kind: 'taken' };
+  }
+
+  /**
+   * A secret registered on-chain (by anyone: the next hop, us, the coordinator): locks to us
+   * with its hashlock are settled with it, off-chain (the machine accepts it after the expiry
+   * when the registration came before), or they pay us at close.
+   */
+  learn(hashlock: Bytes32, secret: Bytes32, at: bigint): void {
+    if (keccak256Hex(hexToBytes(secret)) !== hashlock) return;
+    this.secrets.set(hashlock, secret);
+    if (!this.registered.has(hashlock)) this.registered.set(hashlock, at);
+  }
+
+  /** Cancels (gives back) a lock to us, with a failure report for the payer. */
+  private cancelIn(ch: Channel, lockId: bigint, failure: Uint8Array | undefined): void {
+    const k = key(ch.id, lockId);
+    if (this.busy.has(k)) return;
+    this.busy.add(k);
+    const op: Op = { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId, ...(failure === undefined ? {} : { failure }) };
+    this.host.submit(ch, op).then(
+      () => {
+        this.busy.delete(k);
+      },
+      (e: unknown) => {
+        this.busy.delete(k);
+        // Its sender takes it back at expiry anyway; log and leave it.
+        this.ctx.channelLog(ch).debug({ err: e, lockId }, 'giving a routed lock back failed');
+      },
+    );
+  }
+
+  private markPresent(outCh: Channel, f: Forward): void {
+    if (!this.out.get(f.outCh)?.has(f.outLock)) return;
+    f.present = true;
+    if (!outCh.latest?.state.locks.some((x) => x.id === f.outLock && x.sender === outCh.self)) this.resolve(outCh, f);
+  }
+
+  private untrack(f: Forward): void {
+    const m = this.out.get(f.outCh);
+    m?.delete(f.outLock);
+    if (m?.size === 0) this.out.delete(f.outCh);
+    this.failures.delete(key(f.outCh, f.outLock));
+  }
+
+  /** A new co-signed state of `channelId`: our forwarded locks that left it. */
+  private updated(channelId: Bytes32): void {
+    if (this.stopped) return;
+    const mine = this.out.get(channelId);
+    if (!mine) return;
+    const ch = this.ctx.channels.get(channelId);
+    const state = ch?.latest?.state;
+    if (!ch || !state) return;
+    const ids = new Set<bigint>();
+    for (const l of state.locks) if (l.sender === ch.self) ids.add(l.id);
+    for (const f of [...mine.values()]) {
+      if (ids.has(f.outLock)) f.present = true;
+      else if (f.present) this.resolve(ch, f);
+    }
+  }
+
+  /** Our outgoing forwarded lock left the state: settle or give back the incoming one. */
+  private resolve(outCh: Channel, f: Forward): void {
+    const failure = this.failures.get(key(f.outCh, f.outLock));
+    this.untrack(f);
+    const inCh = this.ctx.channels.get(f.inCh);
+    const secret = learnedSecret(outCh.machine, f.hashlock)?.secret;
+    if (secret !== undefined && keccak256Hex(hexToBytes(secret)) === f.hashlock) {
+      this.secrets.set(f.hashlock, secret);
+      this.stats.forwarded++;
+      const fee = f.amountIn - f.amountOut;
+      this.stats.feesEarned.set(f.asset, (this.stats.feesEarned.get(f.asset) ?? 0n) + fee);
+      this.ctx.events.emit('payment-forwarded', {
+        paymentHash: f.hashlock,
+        asset: f.asset,
+        incoming: { channelId: f.inCh, amount: f.amountIn },
+        outgoing: { channelId: f.outCh, amount: f.amountOut },
+        fee,
+      });
+      if (inCh) this.settleIn(inCh, f.inLock, secret);
+      return;
+    }
+    if (!inCh) return;
+    this.stats.failed++;
+    const report =
+      failure !== undefined
+        ? wrapFailure(f.replyKey, failure)
+        : sealFailure(f.replyKey, 'temporary-channel-failure', 'the next hop gave the lock back without a report');
+    this.cancelIn(inCh, f.inLock, report);
+  }
+
+  /** Settles a lock to us with the secret we learned downstream. */
+  private settleIn(ch: Channel, lockId: bigint, secret: Bytes32): void {
+    const k = key(ch.id, lockId);
+    if (this.busy.has(k)) return;
+    if (!ch.latest?.state.locks.some((l) => l.id === lockId && l.receiver === ch.self)) return;
+    this.busy.add(k);
+    this.host.submit(ch, { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId, secret }).then(
+      () => {
+        this.busy.delete(k);
+        this.stats.settled++;
+      },
+      (e: unknown) => {
+        this.busy.delete(k);
+        if (e instanceof RejectedError && !e.maybeApplied) this.refused.add(k);
+        this.ctx.channelLog(ch).info({ err: e, lockId }, 'settling a forwarded lock upstream failed: again at the next sweep');
+      },
+    );
+  }
+
+  /**
+   * Every second: locks to us whose secret we know are settled (again), and those that cannot be
+   * settled off-chain in time get their secret registered on-chain (deadline-aware, batched).
+   */
+  private sweep(): void {
+    if (this.stopped) return;
+    const now = this.ctx.now();
+    this.cancelExpired(now);
+    if (this.secrets.size === 0) return;
+    const margin = this.host.timing.registrationMargin;
+    const toRegister: Bytes32[] = [];
+    const live = new Set<Bytes32>();
+    for (const ch of this.ctx.channels.values()) {
+      const state = ch.latest?.state;
+      if (!state || state.locks.length === 0) continue;
+      for (const l of state.locks) {
+        if (l.receiver !== ch.self) continue;
+        const secret = this.secrets.get(l.hashlock);
+        if (secret === undefined) continue;
+        live.add(l.hashlock);
+        const k = key(ch.id, l.id);
+        const open = ch.record.status === 'open';
+        if (open && ch.machine.connected && now + margin < l.expiry) this.settleIn(ch, l.id, secret);
+        const late = now + margin + REGISTER_SLACK >= l.expiry;
+        if ((late || this.refused.has(k) || !open || !ch.machine.connected) && now < l.expiry && !this.registered.has(l.hashlock)) {
+          this.registered.set(l.hashlock, now);
+          toRegister.push(secret);
+        }
+        // Registered in time: the machine now accepts the settle, even past the expiry.
+        if (this.registered.has(l.hashlock) && open && ch.machine.connected && !this.busy.has(k)) this.settleIn(ch, l.id, secret);
+      }
+    }
+    // Secrets no lock to us needs any more.
+    for (const h of [...this.secrets.keys()]) if (!live.has(h) && !this.pendingFor(h)) this.secrets.delete(h);
+    if (toRegister.length > 0) {
+      this.stats.registered += toRegister.length;
+      this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');
+      this.host.register(toRegister).catch((e: unknown) => {
+        for (const s of toRegister) this.registered.delete(keccak256Hex(hexToBytes(s)) as Bytes32);
+        this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
+      });
+    }
+  }
+
+  /**
+   * Forwarded locks we sent that passed their expiry unregistered are ours again: we cancel them
+   * (the sender may, once expired). Found in the channel states, not in our memory of forwards,
+   * so that a restart leaves none behind.
+   */
+  private cancelExpired(now: bigint): void {
+    for (const ch of this.ctx.channels.values()) {
+      const state = ch.latest?.state;
+      if (!state || state.locks.length === 0 || ch.record.status !== 'open' || !ch.machine.connected) continue;
+      for (const l of state.locks) {
+        if (l.sender !== ch.self || l.expiry > now || this.host.ownsLock(ch.id, l.id)) continue;
+        if (ch.record.revealed?.some((r) => r.hashlock === l.hashlock && r.at < l.expiry)) continue; // it pays downstream
+        const k = key(ch.id, l.id);
+        if (this.busy.has(k)) continue;
+        this.busy.add(k);
+        this.host.submit(ch, { kind: 'cancel', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id }).then(
+          () => this.busy.delete(k),
+          () => this.busy.delete(k),
+        );
+      }
+    }
+  }
+
+  /** Whether a forward of ours with this hashlock is still in flight. */
+  private pendingFor(h: Bytes32): boolean {
+    for (const m of this.out.values()) for (const f of m.values()) if (f.hashlock === h) return true;
+    return false;
+  }
+
+  /** Forwards in flight (for tests and status). */
+  get inFlight(): number {
+    let n = 0;
+    for (const m of this.out.values()) n += m.size;
+    return n;
+  }
+}
