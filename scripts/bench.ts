@@ -168,6 +168,24 @@ const floorUpdates = (cores * 1e6) / cryptoUsPerUpdate;
 const results: ScenarioResult[] = [];
 for (const s of scenarios) results.push(await scenario(s));
 
+interface RoutedBench {
+  readonly idle: { readonly p50Ms: number; readonly p99Ms: number };
+  readonly loaded: {
+    readonly concurrencyPerPayer: number;
+    readonly paymentsPerSecond: number;
+    readonly successRate: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+  };
+}
+log('… routed payments over 3 hops, 4 node processes in a line (scripts/bench-routed.ts)');
+const routed = await jsonOf<RoutedBench>('bench-routed.ts', ['--seconds', String(seconds), '--concurrency', '200']);
+log('… route computation on 10,000 nodes and 50,000 channels (scripts/bench-route.ts)');
+const route = await jsonOf<{ readonly perRouteMs: { readonly p50: number; readonly p90: number; readonly p99: number } }>(
+  'bench-route.ts',
+  ['--routes', args.quick ? '20' : '100'],
+);
+
 const byName = (name: string) => results.find((r) => r.name === name)!;
 const testnet = byName('testnet');
 const updates = byName('two nodes: updates');
@@ -179,6 +197,20 @@ const targets = [
     met: testnet.paymentsPerSecond.median >= 100_000,
   },
   { target: 'testnet p99 latency < 50 ms', measured: testnet.p99.median, goal: 50, met: testnet.p99.median < 50 },
+  {
+    target: '≥ 20,000 routed payments/s over 3 hops',
+    measured: routed.loaded.paymentsPerSecond,
+    goal: 20_000,
+    met: routed.loaded.paymentsPerSecond >= 20_000,
+  },
+  { target: 'routed p99 latency ≤ 100 ms (loaded)', measured: Math.round(routed.loaded.p99Ms), goal: 100, met: routed.loaded.p99Ms <= 100 },
+  {
+    target: 'one routed payment, idle: p50 latency ≤ 20 ms',
+    measured: Math.round(routed.idle.p50Ms),
+    goal: 20,
+    met: routed.idle.p50Ms <= 20,
+  },
+  { target: 'route computation p90 ≤ 50 ms', measured: route.perRouteMs.p90, goal: 50, met: route.perRouteMs.p90 <= 50 },
   {
     target: 'co-signed updates/s ≥ half the crypto floor',
     measured: updates.updatesPerSecond.median,
@@ -207,6 +239,8 @@ if (args.json) {
           cpuPerUpdateVsCrypto: r.cpuPerUpdateUs / cryptoUsPerUpdate,
           paymentsVsCryptoFloorUpdates: r.paymentsPerSecond.median / floorUpdates,
         })),
+        routed,
+        route,
         targets,
       },
       null,
@@ -242,6 +276,12 @@ if (args.json) {
       `  settlement          ${n(r.gasPerChannel)} gas per channel, ${r.ok ? 'every check passed' : `FAILED: ${r.failedChecks.join('; ')}`}`,
     );
   }
+  console.log('\nrouted: 4 node processes in a line, 3-hop keysends both ways, 200 in flight per payer');
+  console.log(
+    `  routed payments/s   ${n(routed.loaded.paymentsPerSecond)}, success ${(100 * routed.loaded.successRate).toFixed(2)}%, p50 ${n(routed.loaded.p50Ms)} ms, p99 ${n(routed.loaded.p99Ms)} ms`,
+  );
+  console.log(`  idle, one at a time p50 ${routed.idle.p50Ms.toFixed(1)} ms, p99 ${routed.idle.p99Ms.toFixed(1)} ms`);
+  console.log(`  route computation   p50 ${route.perRouteMs.p50} ms, p99 ${route.perRouteMs.p99} ms (10,000 nodes, 50,000 channels)`);
   console.log('\nTargets');
   for (const t of targets) {
     const gap = t.target.includes('latency') ? `${t.measured} ms` : `${n(t.measured)} of ${n(t.goal)} (${pct(t.measured / t.goal)})`;

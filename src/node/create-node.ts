@@ -25,7 +25,8 @@ import { LanesNode } from './node.ts';
 import { MAX_PENDING_PER_PEER } from './opening.ts';
 import { type GraphOptions, GraphService } from './graph-service.ts';
 import { keysendKey } from '../core/payments/keysend.ts';
-import { peelOnion } from '../core/forwarding/onion.ts';
+import { NOBLE_CURVE, peelOnion } from '../core/forwarding/onion.ts';
+import { nativeOnionCurve } from '../crypto/native-backend.ts';
 
 /**
  * Creates and starts a node.
@@ -133,13 +134,16 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     watchDirty: new Set(),
   };
 
+  // libsecp256k1's ECDH for route onions when the addon loads (46× noble's): one per hop per payment.
+  const onionCurve = nativeOnionCurve() ?? NOBLE_CURVE;
   const node: LanesNode = new LanesNode({
     ctx,
     chainPollMs: config.chainPollMs ?? 250,
     confirmations,
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
     keysendKey: (peerPublicKey) => keysendKey(privateKey, peerPublicKey),
-    peelOnion: (onion) => peelOnion(onion, privateKey),
+    peelOnion: (onion) => peelOnion(onion, privateKey, onionCurve),
+    onionCurve,
     release: async () => {
       settle?.close();
       await signer.close();

@@ -58,7 +58,7 @@ import type {
 import { NodeMetrics, instrumentContext } from './metrics.ts';
 import type { GraphService } from './graph-service.ts';
 import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
-import { DEFAULT_TIMING, type ForwardPolicy, type ForwardTiming } from '../core/forwarding/index.ts';
+import { DEFAULT_TIMING, type ForwardPolicy, type ForwardTiming, type OnionCurve } from '../core/forwarding/index.ts';
 import { Forwarder, type Peeled } from './forwarder.ts';
 
 /** How this node forwards on a channel it has announced no policy for (a private one). */
@@ -86,6 +86,8 @@ export interface NodeParts {
   readonly peelOnion?: (onion: Uint8Array) => Peeled;
   /** Forwarding timing (ADR 0011; default DEFAULT_TIMING): the channel machines' settle margin is its registration margin. */
   readonly forwardTiming?: ForwardTiming;
+  /** The curve operations of route onions (default noble's; create-node passes libsecp256k1's). */
+  readonly onionCurve?: OnionCurve;
   /** Forwarding terms on channels without an announced policy (default DEFAULT_FORWARD_POLICY). */
   readonly forwardPolicy?: ForwardPolicy;
 }
@@ -150,6 +152,7 @@ export class LanesNode implements LanesApi, ChannelHost {
       ...(parts.keysendKey ? { keysendKey: parts.keysendKey } : {}),
       ...(this.forwarder ? { forwarder: this.forwarder } : {}),
       graph: () => this.graph,
+      ...(parts.onionCurve ? { onionCurve: parts.onionCurve } : {}),
     });
   }
 

@@ -39,7 +39,7 @@ import {
 } from '../core/payments/record.ts';
 import type { Lock } from '../core/state.ts';
 import { isValidPrivateKey } from '../core/crypto.ts';
-import { type HopPayload, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
+import { type HopPayload, type OnionCurve, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
 import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
 import type { FirstHop, Route } from '../core/routing/pathfind.ts';
 import { PaymentAttempts } from '../core/routing/retry.ts';
@@ -76,6 +76,8 @@ export interface PaymentHost {
   readonly keysendKey?: (peerPublicKey: Uint8Array) => Uint8Array;
   /** The forwarding engine: routed locks to us that are not ours to receive. */
   readonly forwarder?: Forwarder;
+  /** The curve operations of route onions (default noble's). */
+  readonly onionCurve?: OnionCurve;
   /** The channel graph, when the node runs graph gossip: payments to nodes we have no channel with. */
   graph?(): GraphService | undefined;
 }
@@ -634,6 +636,9 @@ export class Payments {
     }
   }
 
+  /** Route hops' node keys, by peer id. */
+  private readonly hopKeys = new Map<string, Uint8Array>();
+
   /** Reply keys of each payment's current attempt (to open its failure report), by record key. */
   private readonly replyKeys = new Map<string, readonly Uint8Array[]>();
 
@@ -649,7 +654,11 @@ export class Payments {
     const n = route.hops.length;
     const publicKeys: Uint8Array[] = [];
     for (const h of route.hops) {
-      const k = publicKeyOfPeerId(h.toPeerId);
+      let k = this.hopKeys.get(h.toPeerId);
+      if (k === undefined) {
+        k = publicKeyOfPeerId(h.toPeerId); // decompressing a point: once per peer, not per payment
+        if (k !== undefined && this.hopKeys.size < 100_000) this.hopKeys.set(h.toPeerId, k);
+      }
       if (k === undefined) return { kind: 'failed', failure: undefined, expired: false };
       publicKeys.push(k);
     }
@@ -661,6 +670,7 @@ export class Payments {
     const { onion, replyKeys } = buildOnion(
       publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
       publicKeys.map(() => ephemeralKey()),
+      this.host.onionCurve,
     );
     this.replyKeys.set(key, replyKeys);
     const window = BigInt(route.minExpirySeconds) + 60n;
