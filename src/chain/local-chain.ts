@@ -40,7 +40,15 @@ export async function startLocalChain(options: StartLocalChainOptions = {}): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: 'true', NO_COLOR: '1' },
   });
-  const stop = stopper(child);
+  const stopChild = stopper(child);
+  // A process that exits before it stops the chain (a test that dies, `lanes testnet up` signalled
+  // while it starts) must not leave the chain running.
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  const stop = async (graceMs?: number) => {
+    await stopChild(graceMs);
+    process.off('exit', onExit);
+  };
   try {
     const port = await waitForPort(child, /JSON-RPC server at http:\/\/[^:]+:(\d+)\//, 'local chain', options.timeoutMs ?? 60_000);
     const rpcUrl = `http://127.0.0.1:${port}`;

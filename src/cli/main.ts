@@ -984,7 +984,15 @@ example(
       const g = globals(this);
       const { testnetUp, describeNetwork } = await import('../testnet/up.ts');
       const { createProgress } = await import('../testnet/progress.ts');
+      const { onStopSignal } = await import('../runtime/stop-signals.ts');
       const dir = o.dir ?? join('.lanes', 'testnet');
+      // A stop signal while the network starts ends this process at once: the exit hooks kill
+      // what was started (nothing of value is in it yet). Once up, a signal stops it cleanly.
+      let stopNow = (signal: string): void => {
+        process.stderr.write(`\n${signal}: stopping what was started…\n`);
+        process.exit(130);
+      };
+      const stopSignals = onStopSignal((signal) => stopNow(signal));
       const progress = createProgress({ quiet: g.json === true });
       const up = await testnetUp({ ...topologyFlags(o), dir, channels: o.channels, logLevel: String(o.logLevel) }, progress);
       progress.close();
@@ -995,9 +1003,9 @@ example(
           process.stderr.write(`\n${signal}: stopping every process…\n`);
           void up.stop().then(resolveStop, resolveStop);
         };
-        process.once('SIGINT', () => shutdown('SIGINT'));
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        stopNow = shutdown;
       });
+      stopSignals();
       process.stderr.write('stopped\n');
     }),
   'lanes testnet up',

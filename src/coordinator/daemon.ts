@@ -13,6 +13,7 @@ import { jsonify } from '../sdk/json.ts';
 import { prepareDataDir } from '../files/data-dir.ts';
 import { loadOrCreateKey } from '../files/key-file.ts';
 import { createLogger } from '../log/logger.ts';
+import { onStopSignal } from '../runtime/stop-signals.ts';
 import { type Coordinator, startCoordinator } from './coordinator.ts';
 import type { BatchPolicy } from './planner.ts';
 
@@ -97,6 +98,5 @@ export async function runCoordinatorDaemon(c: CoordinatorDaemonConfig): Promise<
       () => process.exit(0),
       () => process.exit(1),
     );
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  onStopSignal(shutdown);
 }

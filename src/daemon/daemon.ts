@@ -26,6 +26,7 @@ import { loadOrCreateKey, readKeyFile } from '../files/key-file.ts';
 import { bytesToHex } from '../core/bytes.ts';
 import { type MetricsServer, startMetricsServer } from '../api/metrics-server.ts';
 import { octal } from '../files/permissions.ts';
+import { onStopSignal } from '../runtime/stop-signals.ts';
 
 export interface DaemonConfig {
   readonly dataDir: string;
@@ -173,6 +174,5 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  onStopSignal(shutdown, (signal) => daemon.log.info({ signal }, 'already stopping'));
 }
