@@ -27,8 +27,11 @@ const LAYERS = {
   coordinator: { may: ['core', 'runtime', 'log', 'sdk', 'files', 'chain', 'crypto', 'p2p', 'store'] },
   load: { may: ['core', 'sdk'] },
   api: { may: ['core', 'log', 'sdk', 'load'] },
-  daemon: { may: ['core', 'log', 'sdk', 'files', 'node', 'api', 'load'] },
-  cli: { may: ['core', 'sdk', 'files'], lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store'] },
+  daemon: { may: ['core', 'runtime', 'log', 'sdk', 'files', 'node', 'api', 'load'] },
+  cli: {
+    may: ['core', 'sdk', 'files'],
+    lazy: ['daemon', 'node', 'coordinator', 'testnet', 'load', 'chain', 'crypto', 'p2p', 'store', 'runtime'],
+  },
   testnet: { may: ['core', 'log', 'sdk', 'files', 'chain', 'p2p', 'coordinator', 'daemon', 'load'] },
 };
 /** src/index.ts, the package's entry: the embedded SDK. */

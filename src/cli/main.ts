@@ -378,6 +378,13 @@ example(
             `chain      ${i.chainId}, adjudicator ${i.adjudicator}`,
             ...(i.gasAccount ? [`gas        ${i.gasAccount} sends transactions and pays gas and deposits`] : []),
             `signer     ${i.signer}`,
+            ...(i.watchtower
+              ? [
+                  i.watchtower.reachable
+                    ? `watchtower ${i.watchtower.coordinator}`
+                    : `watchtower UNREACHABLE since ${new Date(i.watchtower.since).toISOString()}: ${i.watchtower.coordinator}; stale states are answered only while this node runs`,
+                ]
+              : []),
             ...(i.assets ?? [])
               .filter((a) => a.asset !== NATIVE_ASSET)
               .map(

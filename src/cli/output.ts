@@ -19,7 +19,7 @@ export function channelTable(channels: readonly ChannelInfo[], book: AssetBook =
     const b = c.balances;
     t.push([
       shortHex(c.id),
-      c.status,
+      c.loss ? `${c.status} (LOSS)` : c.status,
       c.role,
       `${shortHex(c.counterparty.address)}${c.counterparty.connected ? '' : ' (offline)'}`,
       b.map((x) => formatAmount(x.mine, x.asset, book)).join('\n'),
@@ -45,6 +45,13 @@ export function channelDetails(c: ChannelInfo, book: AssetBook = new AssetBook()
     lines.push(
       `balance       ${formatAmount(b.mine, b.asset, book)} mine, ${formatAmount(b.theirs, b.asset, book)} theirs${b.locked ? `, ${formatAmount(b.locked, b.asset, book)} locked` : ''}`,
     );
+  if (c.loss) {
+    lines.push(`LOSS          settled on-chain with version ${c.loss.version}, older than our latest ${c.loss.latest}:`);
+    for (const a of c.loss.assets)
+      lines.push(
+        `              paid ${a.paid === undefined ? 'an unknown amount' : formatAmount(a.paid, a.asset, book)}, our latest state gives us ${formatAmount(a.expected, a.asset, book)}`,
+      );
+  }
   return lines.join('\n');
 }
 

@@ -14,6 +14,7 @@ import { prepareDataDir } from '../files/data-dir.ts';
 import { loadOrCreateKey } from '../files/key-file.ts';
 import { createLogger } from '../log/logger.ts';
 import { onStopSignal } from '../runtime/stop-signals.ts';
+import { rememberListen, stickyListen } from '../files/listen-ports.ts';
 import { type Coordinator, startCoordinator } from './coordinator.ts';
 import type { BatchPolicy } from './planner.ts';
 
@@ -47,7 +48,7 @@ export async function startCoordinatorDaemon(
     chainRpc: c.chainRpc,
     adjudicator: c.adjudicator,
     privateKey: key,
-    listen: c.listen,
+    listen: await stickyListen(c.dataDir, c.listen),
     logger: log,
     ...(c.policy ? { policy: c.policy } : {}),
     ...(c.payout ? { payout: c.payout } : {}),
@@ -56,6 +57,7 @@ export async function startCoordinatorDaemon(
     ...(c.maxWatchesPerPeer === undefined ? {} : { maxWatchesPerPeer: c.maxWatchesPerPeer }),
   });
   key.fill(0);
+  rememberListen(c.dataDir, coordinator.multiaddrs());
   const http = Fastify({ logger: false });
   http.get('/status', async (_req, reply) =>
     reply.header('content-type', 'application/json').send(JSON.stringify(jsonify(coordinator.status()))),

@@ -27,6 +27,7 @@ import { bytesToHex } from '../core/bytes.ts';
 import { type MetricsServer, startMetricsServer } from '../api/metrics-server.ts';
 import { octal } from '../files/permissions.ts';
 import { onStopSignal } from '../runtime/stop-signals.ts';
+import { rememberListen, stickyListen } from '../files/listen-ports.ts';
 
 export interface DaemonConfig {
   readonly dataDir: string;
@@ -70,6 +71,9 @@ export interface Daemon {
 
 export { API_JSON, API_TOKEN };
 
+/** Loopback, on the port this data directory's daemon had last time (else a free one). */
+const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const { previousMode } = prepareDataDir(config.dataDir);
   const log = createLogger({ level: config.logLevel, name: 'lanes' });
@@ -83,7 +87,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const node = await createNode({
     privateKey: key,
     dataDir: join(config.dataDir, 'store'),
-    listen: config.listen,
+    listen: await stickyListen(config.dataDir, config.listen ?? DEFAULT_LISTEN),
     chain: {
       rpc: config.chainRpc,
       adjudicator: config.adjudicator,
@@ -100,6 +104,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   });
   key.fill(0);
   gasKey?.fill(0);
+  rememberListen(config.dataDir, (await node.info()).multiaddrs);
   const token = randomBytes(32).toString('hex');
   const tokenFile = join(config.dataDir, API_TOKEN);
   rmSync(tokenFile, { force: true });

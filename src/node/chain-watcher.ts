@@ -314,9 +314,10 @@ export async function createChainWatcher(ctx: Context, options: number | Watcher
       case 'challenged': {
         ch.settlementTx = e.transactionHash;
         // A state newer than ours (the counterparty registered a proposal of ours it never
-        // countersigned back): its calldata carries it, so we can conclude it ourselves.
-        const newer = (ch.latest?.state.version ?? -1n) < e.version;
-        const registered = newer
+        // countersigned back): its calldata carries it, so we can conclude it ourselves. An older
+        // one: what it pays us, should it stand (the channel's loss, if no one answers it).
+        const other = (ch.latest?.state.version ?? -1n) !== e.version;
+        const registered = other
           ? await ctx.chain.registeredState(e.transactionHash, ch.record.params).catch((err: unknown) => {
               ctx.channelLog(ch).warn({ err }, 'reading the registered state from the chain failed');
               return undefined;

@@ -21,5 +21,9 @@ export interface CoordinatorLink {
   readonly coordinator: string;
   /** Queues an item at the coordinator; resolves once it is stored there, with a promise of its result. */
   submit(item: SettleItem): Promise<{ itemId: bigint; result: Promise<SettleResult> }>;
+  /** Whether the link is up now. */
+  reachable(): boolean;
+  /** Tries to bring the link up if it is down; resolves whether the coordinator is reachable. */
+  probe(): Promise<boolean>;
   close(): void;
 }

@@ -89,7 +89,15 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
   // The coordinator link over this node's own libp2p (the engine sees only the port).
   const settle: CoordinatorLink | undefined =
     config.coordinator && libp2pTransport
-      ? createSettleClient({ libp2p: libp2pTransport.libp2p, coordinator: config.coordinator })
+      ? createSettleClient({
+          libp2p: libp2pTransport.libp2p,
+          coordinator: config.coordinator,
+          // Every new link (the first, and after the coordinator or the link came back) gets every
+          // channel's latest state again: a restarted coordinator may hold older ones (issue 16).
+          onOpen: () => {
+            for (const ch of ctx.channels.values()) ctx.watchDirty.add(ch);
+          },
+        })
       : undefined;
 
   const ctx: Context = {

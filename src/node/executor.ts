@@ -18,7 +18,7 @@ import type { Context } from './context.ts';
 import { decideSwap } from './policy.ts';
 import { applied } from './results.ts';
 import { refreshDeposits, submit } from './settlement.ts';
-import { assetOf, channelInfo } from './views.ts';
+import { assetOf, channelInfo, lossInfo } from './views.ts';
 
 export interface Shell {
   readonly ctx: Context;
@@ -97,6 +97,9 @@ function execute(shell: Shell, ch: Channel, fx: Effect): void {
       return onStatus(ctx, ch);
     case 'answered':
       ctx.events.emit('stale-state-answered', { channelId: ch.id, registered: fx.registered, answered: fx.answered });
+      return;
+    case 'loss':
+      ctx.events.emit('channel-loss', { channelId: ch.id, loss: lossInfo(ch, fx.loss) });
       return;
     case 'penalize':
       ctx.transport.penalize(peer, fx.why);

@@ -94,6 +94,8 @@ export interface NodeParts {
 
 /** How often every channel machine gets a tick: retries, conclusions, timeouts (ms). */
 const TICK_MS = 1000;
+/** How often the watchtower link is probed (and brought back up when it is down). */
+const WATCHTOWER_PROBE_MS = 2000;
 
 export class LanesNode implements LanesApi, ChannelHost {
   private readonly ctx: Context;
@@ -109,6 +111,9 @@ export class LanesNode implements LanesApi, ChannelHost {
   private ticker: NodeJS.Timeout | undefined;
   private watcherSync: NodeJS.Timeout | undefined;
   private sendingWatches = false;
+  /** The watchtower (coordinator) link as last probed, and since when (unix ms). */
+  private watchtower: { reachable: boolean; since: number } | undefined;
+  private watchtowerProbe: NodeJS.Timeout | undefined;
   private reconnector: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopped = false;
@@ -276,6 +281,10 @@ export class LanesNode implements LanesApi, ChannelHost {
       this.watcherSync = setInterval(() => {
         if (!this.stopping) void this.sendWatches();
       }, 1000).unref();
+      void this.probeWatchtower();
+      this.watchtowerProbe = setInterval(() => {
+        if (!this.stopping) void this.probeWatchtower();
+      }, WATCHTOWER_PROBE_MS).unref();
     }
     void this.reconnect();
     ctx.log.info({ address: ctx.transport.self.address, peerId: ctx.transport.self.peerId, channels: ctx.channels.size }, 'node started');
@@ -321,7 +330,42 @@ export class LanesNode implements LanesApi, ChannelHost {
       signer: ctx.signer.description,
       ...(ctx.chain.account === ctx.transport.self.address ? {} : { gasAccount: ctx.chain.account }),
       assets: await this.assetInfosOfChannels(),
+      ...(ctx.settle
+        ? {
+            watchtower: {
+              coordinator: ctx.settle.coordinator,
+              reachable: this.watchtower?.reachable ?? ctx.settle.reachable(),
+              since: this.watchtower?.since ?? Date.now(),
+            },
+          }
+        : {}),
     };
+  }
+
+  /**
+   * Probes the watchtower link, and raises the alarm while it is down: a warning in the log, the
+   * `watchtower-unreachable` event, and `info().watchtower.reachable` false (issue 16). While it
+   * is down, a counterparty that registers a stale state is answered only by this node itself.
+   */
+  private async probeWatchtower(): Promise<void> {
+    const { ctx } = this;
+    if (!ctx.settle) return;
+    const reachable = await ctx.settle.probe();
+    if (this.stopping) return;
+    const was = this.watchtower;
+    if (was?.reachable === reachable) return;
+    const now = Date.now();
+    this.watchtower = { reachable, since: now };
+    if (!reachable) {
+      ctx.log.warn(
+        { coordinator: ctx.settle.coordinator },
+        'the watchtower is unreachable: stale states are answered only while this node runs',
+      );
+      ctx.events.emit('watchtower-unreachable', { coordinator: ctx.settle.coordinator, since: now });
+    } else if (was !== undefined) {
+      ctx.log.info({ coordinator: ctx.settle.coordinator, downForMs: now - was.since }, 'the watchtower is reachable again');
+      ctx.events.emit('watchtower-reachable', { coordinator: ctx.settle.coordinator, downForMs: now - was.since });
+    }
   }
 
   /** ETH and every token of this node's channels, as shown (a token's answers read once). */
@@ -562,6 +606,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     this.stopping = true;
     clearInterval(this.ticker);
     clearInterval(this.reconnector);
+    clearInterval(this.watchtowerProbe);
     clearInterval(this.watcherSync);
     this.graph?.stop();
     await this.watcher?.stop();

@@ -1,7 +1,8 @@
 /** Read-only views of a channel for the API: no I/O, no mutation. */
 import { type Address, bytesToHex } from '../core/bytes.ts';
 import { stateDigest } from '../core/eip712.ts';
-import type { ChannelInfo, SignedStateJson } from '../sdk/api.ts';
+import type { LossRecord } from '../core/channel/record.ts';
+import type { ChannelInfo, ChannelLoss, SignedStateJson } from '../sdk/api.ts';
 import type { Channel } from './channel.ts';
 
 export function assetOf(ch: Channel, index: number): Address {
@@ -28,6 +29,20 @@ export function channelInfo(ch: Channel, connected: boolean): ChannelInfo {
     challengeDuration: p.challengeDuration,
     createdAt: ch.record.createdAt,
     ...(ch.record.note === undefined ? {} : { note: ch.record.note }),
+    ...(ch.record.loss === undefined ? {} : { loss: lossInfo(ch, ch.record.loss) }),
+  };
+}
+
+/** A channel's loss record as the API shows it. */
+export function lossInfo(ch: Channel, loss: LossRecord): ChannelLoss {
+  return {
+    version: loss.version,
+    latest: loss.latest,
+    assets: ch.record.params.assets.map((asset, i) => ({
+      asset,
+      expected: loss.expected[i]!,
+      ...(loss.paid === undefined ? {} : { paid: loss.paid[i]! }),
+    })),
   };
 }
 

@@ -24,6 +24,10 @@ export interface SettleClient {
   readonly coordinator: string;
   /** Queues an item at the coordinator; resolves when it is stored there. */
   submit(item: SettleItem): Promise<{ itemId: bigint; result: Promise<SettleResult> }>;
+  /** Whether a stream to the coordinator is open now. */
+  reachable(): boolean;
+  /** Opens the stream if it is not open; resolves whether the coordinator is reachable. */
+  probe(): Promise<boolean>;
   close(): void;
 }
 
@@ -34,7 +38,17 @@ interface Pending {
   acceptedYet: boolean;
 }
 
-export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; timeoutMs?: number }): SettleClient {
+export function createSettleClient(o: {
+  libp2p: Libp2p;
+  coordinator: string;
+  timeoutMs?: number;
+  /**
+   * Called each time a new stream to the coordinator opens: the first, and each one after the
+   * coordinator or the link came back. The node re-sends every watch then (the coordinator may
+   * have come back without what it was sent).
+   */
+  onOpen?: () => void;
+}): SettleClient {
   const timeoutMs = o.timeoutMs ?? 10_000;
   let stream: SettleStream | undefined;
   let opening: Promise<SettleStream> | undefined;
@@ -42,7 +56,10 @@ export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; tim
   // Request ids stay distinct across restarts (the coordinator may still hold results for old ones).
   let nextId = BigInt(Date.now()) << 20n;
 
+  let closed = false;
+
   function open(): Promise<SettleStream> {
+    if (closed) return Promise.reject(new PeerUnreachableError(o.coordinator));
     if (stream?.open) return Promise.resolve(stream);
     opening ??= o.libp2p
       .dialProtocol(multiaddr(o.coordinator), SETTLE_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
@@ -80,6 +97,7 @@ export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; tim
           },
         });
         stream = s;
+        o.onOpen?.();
         return s;
       })
       .finally(() => {
@@ -122,7 +140,14 @@ export function createSettleClient(o: { libp2p: Libp2p; coordinator: string; tim
       });
       return { itemId, result };
     },
+    reachable: () => stream?.open === true,
+    probe: () =>
+      open().then(
+        () => true,
+        () => false,
+      ),
     close() {
+      closed = true;
       stream?.close();
       stream = undefined;
     },

@@ -50,6 +50,12 @@ export interface NodeInfo {
    * are used). For printing amounts and reading typed ones (`10tUSD`).
    */
   readonly assets?: readonly AssetInfo[];
+  /**
+   * The coordinator that watches this node's channels while it is offline, when there is one:
+   * whether it is reachable now, and since when (unix ms). While it is not, a stale state is
+   * answered only while this node runs (the `watchtower-unreachable` event).
+   */
+  readonly watchtower?: { readonly coordinator: string; readonly reachable: boolean; readonly since: number };
 }
 
 export interface PeerInfo {
@@ -85,6 +91,21 @@ export interface ChannelInfo {
   readonly createdAt: number;
   /** Why the channel ended, when it did not end normally. */
   readonly note?: string;
+  /**
+   * The channel settled on-chain with an older state than our latest, and it paid us less:
+   * `balances` still show our latest state, this what the chain paid by the older one.
+   */
+  readonly loss?: ChannelLoss;
+}
+
+/** What a channel settled with on-chain, when that was an older state than ours that paid us less. */
+export interface ChannelLoss {
+  /** The version the channel settled with. */
+  readonly version: bigint;
+  /** Our latest co-signed version. */
+  readonly latest: bigint;
+  /** Per asset: what our latest state gives us, and what the settled one paid (absent when we do not hold that state). */
+  readonly assets: readonly { readonly asset: Address; readonly expected: bigint; readonly paid?: bigint }[];
 }
 
 export interface OpenChannelParameters {
@@ -261,6 +282,15 @@ export interface LanesEvents extends PaymentEvents {
   };
   /** The counterparty registered an older state than ours on-chain; we answered with ours. */
   'stale-state-answered': { readonly channelId: Bytes32; readonly registered: bigint; readonly answered: bigint };
+  /**
+   * A channel settled on-chain with an older state than ours, which paid us less than our latest
+   * (a counterparty's stale state that no one answered in time). Also in `channel(id).loss`.
+   */
+  'channel-loss': { readonly channelId: Bytes32; readonly loss: ChannelLoss };
+  /** The watchtower cannot be reached: stale states are answered only while this node runs. */
+  'watchtower-unreachable': { readonly coordinator: string; readonly since: number };
+  /** The watchtower is reachable again; every channel's latest state is sent to it again. */
+  'watchtower-reachable': { readonly coordinator: string; readonly downForMs: number };
   'peer-connected': { readonly peerId: string; readonly address: Address };
   'peer-disconnected': { readonly peerId: string; readonly address: Address };
 }

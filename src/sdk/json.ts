@@ -10,6 +10,7 @@ import type { SignedState } from '../core/validate.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type {
   ChannelInfo,
+  ChannelLoss,
   CloseResult,
   CreditedBalance,
   LanesEventName,
@@ -210,7 +211,25 @@ export function readChannel(j: Json): ChannelInfo {
     theirs: big(b.theirs),
     locked: big(b.locked),
   }));
-  return { ...(j as unknown as ChannelInfo), balances, version: big(j.version), challengeDuration: big(j.challengeDuration) };
+  return {
+    ...(j as unknown as ChannelInfo),
+    balances,
+    version: big(j.version),
+    challengeDuration: big(j.challengeDuration),
+    ...(j.loss === undefined || j.loss === null ? {} : { loss: readLoss(j.loss as Json) }),
+  };
+}
+
+function readLoss(j: Json): ChannelLoss {
+  return {
+    version: big(j.version),
+    latest: big(j.latest),
+    assets: (j.assets as Json[]).map((a) => ({
+      asset: a.asset as Address,
+      expected: big(a.expected),
+      ...(a.paid === undefined || a.paid === null ? {} : { paid: big(a.paid) }),
+    })),
+  };
 }
 
 export function readPayment(j: Json): PaymentResult {
@@ -254,6 +273,8 @@ export function readEvent<E extends LanesEventName>(event: E, j: Json): LanesEve
       return { ...j, version: big(j.version), gave: leg(j.gave as Json), received: leg(j.received as Json) } as LanesEvents[E];
     case 'stale-state-answered':
       return { ...j, registered: big(j.registered), answered: big(j.answered) } as LanesEvents[E];
+    case 'channel-loss':
+      return { ...j, loss: readLoss(j.loss as Json) } as LanesEvents[E];
     case 'balance-credited':
       return { ...j, amount: big(j.amount), total: big(j.total) } as LanesEvents[E];
     case 'payment-settled':

@@ -63,6 +63,7 @@ import {
   type FinalProposal,
   type LearnedSecret,
   type LockDelta,
+  type LossRecord,
   MAX_LEARNED,
 } from '../core/channel/record.ts';
 import { encodeOp, readOp } from '../core/codec/wire.ts';
@@ -244,7 +245,22 @@ function recordToWire(r: ChannelRecord): Wire[] {
     r.concludedLocks === undefined ? null : [encodeState(r.concludedLocks.state), [...r.concludedLocks.unlocked]],
     r.revealed === undefined ? null : r.revealed.map((x) => [hexToBytes(x.hashlock), u(x.at)]),
     r.learned === undefined ? null : r.learned.map((x) => [hexToBytes(x.hashlock), hexToBytes(x.secret), u(x.expiry)]),
+    // An optional 19th field: records without a loss keep the 18 fields older builds read.
+    ...(r.loss === undefined
+      ? []
+      : [[u(r.loss.version), u(r.loss.latest), r.loss.expected.map(u), r.loss.paid === undefined ? null : r.loss.paid.map(u)]]),
   ];
+}
+
+function readLoss(x: unknown, assets: number): LossRecord {
+  const f = arr(x, 'loss', 4, 4);
+  const amounts = (y: unknown, what: string) => arr(y, what, assets, assets).map((a, i) => uint(a, `${what}[${i}]`, MAX_UINT256));
+  return {
+    version: uint(f[0], 'loss version', MAX_UINT64),
+    latest: uint(f[1], 'loss latest', MAX_UINT64),
+    expected: amounts(f[2], 'loss expected'),
+    ...(f[3] === null ? {} : { paid: amounts(f[3], 'loss paid') }),
+  };
 }
 
 function readLockDeltas(x: unknown): LockDelta[] | undefined {
@@ -308,8 +324,9 @@ function readFinalProposal(x: unknown): FinalProposal | undefined {
 function recordFromWire(w: unknown, format: number): ChannelRecord {
   // Format 1 records have 12 fields; format 2 adds the dispute and the final proposal; format 3
   // the lock deltas, the concluded locks, the revealed secrets and the secrets learned.
+  // (and may add a 19th: the loss).
   const fields = format === 1 ? 12 : format === 2 ? 14 : 18;
-  const f = arr(w, `format ${format} record`, fields, fields);
+  const f = arr(w, `format ${format} record`, fields, format === 3 ? 19 : fields);
   const dispute = fields >= 14 ? readDispute(f[12]) : undefined;
   const finalProposal = fields >= 14 ? readFinalProposal(f[13]) : undefined;
   const lockDeltas = fields >= 17 ? readLockDeltas(f[14]) : undefined;
@@ -322,9 +339,11 @@ function recordFromWire(w: unknown, format: number): ChannelRecord {
     fail('createdAt must be a non-negative integer (unix ms)');
   }
   const note = f[11] === null ? undefined : str(f[11], 'note');
+  const params = readParams(f[1]);
+  const loss = f.length > 18 ? readLoss(f[18], params.assets.length) : undefined;
   return {
     id: b32(f[0], 'id'),
-    params: readParams(f[1]),
+    params,
     self: party(f[2], 'self'),
     peer: { peerId: str(peer[0], 'peerId'), multiaddrs: arr(peer[1], 'multiaddrs', 0, Infinity).map((m) => str(m, 'multiaddr')) },
     status: status(f[4]),
@@ -341,6 +360,7 @@ function recordFromWire(w: unknown, format: number): ChannelRecord {
     ...(concludedLocks === undefined ? {} : { concludedLocks }),
     ...(revealed === undefined ? {} : { revealed }),
     ...(learned === undefined ? {} : { learned }),
+    ...(loss === undefined ? {} : { loss }),
   };
 }
 

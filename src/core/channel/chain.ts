@@ -12,6 +12,7 @@ import type { ChannelState, Lock, SignedCommitment } from '../state.ts';
 import { replayLocks } from '../transitions.ts';
 import type { SignedState } from '../validate.ts';
 import type { ChainFact, CallerId, Effect, Now, SubmissionResult } from './io.ts';
+import type { LossRecord } from './record.ts';
 import * as leader from './leader.ts';
 import * as follower from './follower.ts';
 import { deposited, onDeposited, onRefreshed } from './funding.ts';
@@ -191,6 +192,22 @@ export function answer(m: Machine, fx: Effect[], now: Now): void {
   submit(m, fx, { kind: 'dispute', signed: latest, deadline: d.finalizesAt });
 }
 
+/**
+ * What we lost, if the channel settled with `version` below our latest: our balances in our
+ * latest state against those in the settled one (`settled`, when we know it). A settled state
+ * we do not know, at an older version, counts as a loss of unknown size.
+ */
+function lossOf(m: Machine, version: bigint, settled: ChannelState | undefined): LossRecord | undefined {
+  const latest = m.latest?.state;
+  if (!latest || version >= latest.version) return undefined;
+  const me = m.rec.self;
+  const expected = latest.balances.map((row) => row[me]);
+  if (!settled) return { version, latest: latest.version, expected };
+  const paid = settled.balances.map((row) => row[me]);
+  if (paid.every((p, i) => p >= expected[i]!)) return undefined;
+  return { version, latest: latest.version, expected, paid };
+}
+
 function onSettled(m: Machine, fx: Effect[], how: 'closed' | 'concluded', version: bigint, now: Now): void {
   if (m.rec.status === 'closed') return;
   // A conclusion leaves its locks' funds in the channel, to unlock one by one (ADR 0010).
@@ -201,7 +218,18 @@ function onSettled(m: Machine, fx: Effect[], how: 'closed' | 'concluded', versio
       : undefined;
   if (how === 'concluded' && !concluded)
     log(fx, 'warn', 'concluded with a state we do not hold: its locks cannot be unlocked by us', { version: String(version) });
+  const loss = lossOf(m, version, concluded ?? (d?.version === version ? d.state : undefined));
+  if (loss) {
+    log(fx, 'warn', 'the channel settled with an older state than ours: we were paid less than our latest state gives us', {
+      version: String(loss.version),
+      latest: String(loss.latest),
+      expected: loss.expected.map(String),
+      ...(loss.paid ? { paid: loss.paid.map(String) } : {}),
+    });
+    fx.push({ kind: 'loss', loss });
+  }
   setRecord(m, fx, {
+    ...(loss ? { loss } : {}),
     dispute: undefined,
     finalProposal: undefined,
     lockDeltas: undefined,

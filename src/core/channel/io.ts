@@ -13,7 +13,7 @@ import type { DepositFact, Op } from '../ops.ts';
 import type { RejectReason } from '../result.ts';
 import type { ChannelState, SignedCommitment } from '../state.ts';
 import type { SignedState } from '../validate.ts';
-import type { ChannelRecord, ChannelStatus } from './record.ts';
+import type { ChannelRecord, ChannelStatus, LossRecord } from './record.ts';
 
 /** Names a local caller waiting for an operation's result (allocated by the node). */
 export type CallerId = number;
@@ -142,6 +142,8 @@ export type Effect =
   | { readonly kind: 'updated'; readonly version: bigint; readonly ops: readonly Op[] }
   | { readonly kind: 'status'; readonly status: ChannelStatus }
   | { readonly kind: 'answered'; readonly registered: bigint; readonly answered: bigint }
+  /** The channel settled with an older state than ours, and it paid us less (record.loss). */
+  | { readonly kind: 'loss'; readonly loss: LossRecord }
   | { readonly kind: 'penalize'; readonly why: string }
   | {
       readonly kind: 'log';

@@ -98,6 +98,24 @@ export interface ChannelRecord {
    * holds our signature on it; kept until a day after the lock's expiry, at most {@link MAX_LEARNED}.
    */
   readonly learned?: readonly LearnedSecret[];
+  /** Set when the channel settled on-chain with an older state that paid us less than our latest. */
+  readonly loss?: LossRecord;
+}
+
+/**
+ * The channel settled on-chain with an older state than our latest, and paid us less by it than
+ * our latest gives us (issue 16): a watchtower that held only an old state, or an offline node
+ * past a challenge period. Kept so that the node shows it, not only the balances it expected.
+ */
+export interface LossRecord {
+  /** The version the channel settled with. */
+  readonly version: bigint;
+  /** Our latest co-signed version. */
+  readonly latest: bigint;
+  /** Our balance per asset (aligned with the params' assets) in our latest state. */
+  readonly expected: readonly bigint[];
+  /** Our balance per asset in the state it settled with, when we know that state. */
+  readonly paid?: readonly bigint[];
 }
 
 export interface LearnedSecret {

@@ -17,6 +17,7 @@ import {
   nobleBackend,
   stateDigest,
 } from '../../../src/core/index.ts';
+import { EMPTY_LOCKS_ROOT } from '../../../src/core/locks.ts';
 import { nativeBackend } from '../../../src/crypto/native-backend.ts';
 import { actor } from '../../helpers/actors.ts';
 import { MachineHarness } from '../../helpers/machine-harness.ts';
@@ -264,4 +265,51 @@ test('a leader that restarted behind us (its last state not on disk) is refused 
   h2.input({ kind: 'message', message: { ...(proposal([pay(0, 2n)]) as Extract<Message, { type: 'propose' }>), signature: sig(bob) } });
   h2.settle();
   t.true(h2.effects.slice(before2).some((e) => e.kind === 'penalize'));
+});
+
+test('a channel that settles with an older state that paid us less records the loss and says so; at our latest it does not', (t) => {
+  // bob (the follower) is paid 30 at v1; the chain then settles with `version`.
+  const settleWith = (version: bigint, registered: boolean) => {
+    const h = machine(1);
+    h.input({ kind: 'message', message: proposal([pay(0, 2n, 30n)]) });
+    h.settle();
+    t.is(h.m.latest?.state.version, 1n);
+    const before = h.effects.length;
+    if (version === 0n)
+      h.input({
+        kind: 'chain',
+        fact: {
+          kind: 'challenged',
+          version: 0n,
+          finalizesAt: 1n,
+          transactionHash: `0x${'11'.repeat(32)}`,
+          ...(registered
+            ? {
+                registered: {
+                  state: { channelId: v0.channelId, version: 0n, balances: v0.balances, locksRoot: EMPTY_LOCKS_ROOT, isFinal: false },
+                  signatures: [sig(alice), sig(bob)],
+                },
+              }
+            : {}),
+        },
+      });
+    h.input({ kind: 'chain', fact: { kind: 'settled', how: 'concluded', version, transactionHash: `0x${'22'.repeat(32)}` } });
+    h.settle();
+    return { h, fx: h.effects.slice(before) };
+  };
+  const stale = settleWith(0n, true);
+  const loss = stale.fx.find((e) => e.kind === 'loss');
+  t.deepEqual(loss?.kind === 'loss' ? loss.loss : undefined, { version: 0n, latest: 1n, expected: [130n], paid: [100n] });
+  t.deepEqual(stale.h.durable.record?.loss, { version: 0n, latest: 1n, expected: [130n], paid: [100n] }, 'durable with the closed status');
+  t.is(stale.h.durable.record?.status, 'closed');
+
+  // Without the settled state's contents, the loss is of unknown size, and still said.
+  const unknown = settleWith(0n, false);
+  t.deepEqual(unknown.h.durable.record?.loss, { version: 0n, latest: 1n, expected: [130n] });
+
+  // Settled with our latest state: nothing lost.
+  const latest = settleWith(1n, false);
+  t.false(latest.fx.some((e) => e.kind === 'loss'));
+  t.is(latest.h.durable.record?.loss, undefined);
+  t.is(latest.h.durable.record?.status, 'closed');
 });
