@@ -24,7 +24,7 @@ import {
   http,
 } from 'viem';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
-import { type Address, type Bytes32, type Hex, concatBytes, hexToBytes } from '../core/bytes.ts';
+import { type Address, type Bytes32, type Hex, NATIVE_ASSET, concatBytes, hexToBytes } from '../core/bytes.ts';
 import { channelId } from '../core/params.ts';
 import type { SignedCommitment } from '../core/state.ts';
 import type { SignedState } from '../core/validate.ts';
@@ -87,6 +87,8 @@ export interface ChainService {
   dispute(channelId: Bytes32, at?: bigint): Promise<{ version: bigint; finalizesAt: bigint; stateHash: Bytes32 } | undefined>;
   revealedAt(hashlock: Bytes32): Promise<bigint>;
   withdrawable(account: Address, asset: Address): Promise<bigint>;
+  /** What the sending account (`account`) holds of an asset in its wallet: ETH, or the token's balanceOf. */
+  walletBalance(asset: Address): Promise<bigint>;
   blockNumber(): Promise<bigint>;
   /**
    * An ERC-20's `symbol()` and `decimals()` as the token answered them, decoded without trusting
@@ -506,6 +508,10 @@ export function chainServiceFromClients(
     },
     revealedAt: (hashlock) => publicClient.readContract({ ...contract, functionName: 'revealedAt', args: [hashlock] }),
     withdrawable: (who, asset) => publicClient.readContract({ ...contract, functionName: 'withdrawable', args: [who, asset] }),
+    walletBalance: (asset) =>
+      asset === NATIVE_ASSET
+        ? publicClient.getBalance({ address: account.address })
+        : publicClient.readContract({ address: asset, abi: erc20Abi, functionName: 'balanceOf', args: [account.address] }),
     blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
     tokenMetadata: (token) => readTokenMetadata(publicClient, token),
     async timestamp() {

@@ -402,13 +402,16 @@ export class LanesNode implements LanesApi, ChannelHost {
     if (typeof multiaddr !== 'string' || !multiaddr.includes('/p2p/'))
       throw new InvalidArgumentError('multiaddr must end in /p2p/<peerId>');
     const peer = await this.ctx.transport.connect(multiaddr).catch((e: unknown) => {
-      throw new PeerUnreachableError(multiaddr, { cause: e });
+      throw e instanceof InvalidArgumentError ? e : new PeerUnreachableError(multiaddr, { cause: e });
     });
     return { peerId: peer.peerId, address: peer.address, connected: true };
   }
 
   async openChannel(p: OpenChannelParameters & { readonly public?: boolean }): Promise<ChannelInfo> {
     this.live();
+    if (Array.isArray(p.deposit))
+      for (const [i, amount] of p.deposit.entries())
+        if (typeof amount === 'bigint' && amount > 0n) await this.affordable(p.assets?.[i] ?? NATIVE_INFO.asset, amount);
     const { peer, multiaddrs } = await this.resolvePeer(p.peer);
     const ch = await openChannel(this.ctx, this, peer, multiaddrs, p, this.firstOpId());
     // A public channel is announced once both sides see it funded (in the background: ADR 0017).
@@ -421,6 +424,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     const ch = await this.open(channelId);
     const asset = this.assetIndex(ch, p.asset);
     this.positive(p.amount);
+    await this.affordable(ch.record.params.assets[asset]!, p.amount);
     await this.ctx.chain.deposit(ch.record.params, asset, ch.self, p.amount);
     // The leader credits the deposit once its chain watcher sees it: wait for the co-signed state.
     const target = (ch.latest ? ch.latest.state.balances[asset]![ch.self] : 0n) + p.amount;
@@ -715,11 +719,26 @@ export class LanesNode implements LanesApi, ChannelHost {
     }
   }
 
+  /**
+   * Refuses a deposit the paying account cannot cover: a clear refusal (422), and nothing sent
+   * to the chain (an unaffordable value can make a dev chain exit on `eth_estimateGas`). When the
+   * balance cannot be read, the chain call decides.
+   */
+  private async affordable(asset: Address, amount: bigint): Promise<void> {
+    const held = await this.ctx.chain.walletBalance(asset).catch(() => undefined);
+    if (held === undefined || held >= amount) return;
+    const what = asset === NATIVE_INFO.asset ? 'wei' : `base units of ${asset}`;
+    throw new RejectedError(
+      'insufficient-balance',
+      `the account ${this.ctx.chain.account} holds ${held} ${what}; the deposit needs ${amount}${asset === NATIVE_INFO.asset ? ' and gas' : ''}`,
+    );
+  }
+
   private async resolvePeer(peer: string): Promise<{ peer: PeerRef; multiaddrs: string[] }> {
     if (typeof peer !== 'string' || peer.length === 0) throw new InvalidArgumentError('peer must be a multiaddr or a peer id');
     if (peer.includes('/p2p/')) {
       const ref = await this.ctx.transport.connect(peer).catch((e: unknown) => {
-        throw new PeerUnreachableError(peer, { cause: e });
+        throw e instanceof InvalidArgumentError ? e : new PeerUnreachableError(peer, { cause: e });
       });
       return { peer: ref, multiaddrs: [peer] };
     }
@@ -732,6 +751,8 @@ export class LanesNode implements LanesApi, ChannelHost {
         }
       }
     }
+    if (!/^[1-9A-HJ-NP-Za-km-z]{40,80}$/.test(peer))
+      throw new InvalidArgumentError(`peer must be a multiaddr ending in /p2p/<peerId>, or a peer id: got ${peer.slice(0, 200)}`);
     throw new PeerUnreachableError(peer, { details: 'connect to it by multiaddr first' });
   }
 

@@ -46,6 +46,7 @@ import type { CodecLimits, Message } from '../core/codec/messages.ts';
 import { DEFAULT_LIMITS, decodeMessage } from '../core/codec/wire.ts';
 import { type Result, reject } from '../core/result.ts';
 import { withinTurnBudget } from '../runtime/turns.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 import { FrameReader, encodeFrame } from './framing.ts';
 import { createLibp2pNode } from './libp2p-node.ts';
 import { PenaltyBook, TransportEventHub, peerIdOfMultiaddr, peerRefFromPeerId, peerRefFromString } from './peer.ts';
@@ -400,11 +401,17 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   // --- links -------------------------------------------------------------------------------
 
+  /** The peer a multiaddr names; a malformed one is the caller's mistake (InvalidArgumentError), not an unreachable peer. */
   private parseTarget(address: string): PeerRef {
+    try {
+      multiaddr(address);
+    } catch (e) {
+      throw new InvalidArgumentError(`not a multiaddr: ${address.slice(0, 200)}`, { cause: e });
+    }
     const peerId = peerIdOfMultiaddr(address);
     const ref = peerId === undefined ? undefined : peerRefFromString(peerId);
-    if (ref === undefined) throw new Error(`a multiaddr must end in /p2p/<secp256k1 peer id>: ${address}`);
-    if (ref.peerId === this.self.peerId) throw new Error('cannot connect to self');
+    if (ref === undefined) throw new InvalidArgumentError(`a multiaddr must end in /p2p/<secp256k1 peer id>: ${address.slice(0, 200)}`);
+    if (ref.peerId === this.self.peerId) throw new InvalidArgumentError('cannot connect to self');
     if (this.penalties.isBanned(ref.peerId)) throw new Error(`peer ${ref.peerId} is banned`);
     return ref;
   }

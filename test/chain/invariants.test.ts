@@ -9,6 +9,7 @@
  */
 import test from 'ava';
 import { runContractFuzz } from '../fuzz/contract/commands.ts';
+import { PERMIT_MODES } from '../fuzz/contract/engine.ts';
 
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 
@@ -28,6 +29,27 @@ test('the adjudicator keeps every invariant through random honest and hostile se
     'conclude:challenge-pending',
     'unlock:ok',
     'unlock:unknown-lock',
+  ])
+    t.true((stats.outcomes[tag] ?? 0) > 0, `no ${tag} in this run`);
+  // depositWithPermit (docs/adr/0016): every permit mode, the permit tokens and the hostile ones.
+  for (const mode of PERMIT_MODES)
+    t.true(
+      Object.keys(stats.outcomes).some((k) => k.startsWith(`depositWithPermit:${mode}:`)),
+      `no depositWithPermit (${mode}) in this run`,
+    );
+  for (const tag of [
+    'depositWithPermit:valid:ok',
+    'depositWithPermit:valid:permit-took',
+    'depositWithPermit:front-run:token-took-permit',
+    'depositWithPermit:front-run:ok',
+    'depositWithPermit:stolen:TransferFailed',
+    'depositWithPermit:replay-again:TransferFailed',
+    'depositWithPermit:expired:TransferFailed',
+    'depositWithPermit:garbage:TransferFailed',
+    'depositWithPermit:reentry-blocked',
+    'depositWithPermit:token:plain',
+    'depositWithPermit:token:burnpermit',
+    'depositWithPermit:token:reenterpermit',
   ])
     t.true((stats.outcomes[tag] ?? 0) > 0, `no ${tag} in this run`);
 });

@@ -263,3 +263,32 @@ test('a node that comes back to a channel settled with a stale state says what i
   t.regex(stdout, /LOSS +settled on-chain with version \d+, older than our latest \d+:\n +paid 1 ETH, our latest state gives us 4 ETH/);
   await bob.stop();
 });
+
+test('two nodes that both restart reach each other again, and pay at once', async (t) => {
+  // issue 16, item 2: daemons on `tcp/0` used to pick new ports at each start, and each side
+  // redialed only the addresses it last saw, so neither found the other.
+  const aliceDir = net.tempDir('both-alice');
+  const bobDir = net.tempDir('both-bob');
+  await keygen(aliceDir);
+  await keygen(bobDir);
+  let alice = await startDaemon(aliceDir);
+  let bob = await startDaemon(bobDir);
+  const ch = await alice.api.openChannel({ peer: (await bob.api.info()).multiaddrs[0]!, deposit: [10n * ETHER] });
+  await alice.api.pay(ch.id, { amount: ETHER });
+  const before = { alice: (await alice.api.info()).multiaddrs, bob: (await bob.api.info()).multiaddrs };
+  await Promise.all([alice.stop(), bob.stop()]);
+  // Each with its own command line, bob first.
+  bob = await startDaemon(bobDir);
+  alice = await startDaemon(aliceDir);
+  t.deepEqual((await alice.api.info()).multiaddrs, before.alice, 'alice listens where she did');
+  t.deepEqual((await bob.api.info()).multiaddrs, before.bob, 'so does bob');
+  await eventually(
+    async () => (await alice.api.channel(ch.id)).counterparty.connected,
+    (c) => c,
+    20_000,
+  );
+  const paid = await alice.api.pay(ch.id, { amount: ETHER });
+  const back = await bob.api.pay(ch.id, { amount: ETHER / 2n });
+  t.true(paid.version > 0n && back.version > paid.version);
+  await Promise.all([alice.stop(), bob.stop()]);
+});

@@ -10,6 +10,7 @@ runSdkSuite('embedded', async () => {
   const net = await localNet();
   await net.fund(alice, 100n, 10n ** 24n);
   await net.fund(bob, 100n, 10n ** 24n);
+  await net.fund(actor('carol'), 1n);
   const common = { chain: { rpc: net.chain.rpcUrl, adjudicator: net.adjudicator }, logger: pino({ level: 'silent' }), chainPollMs: 50 };
   const a = await createNode({ ...common, privateKey: alice.privateKey, dataDir: net.tempDir('sdk-alice') });
   const b = await createNode({

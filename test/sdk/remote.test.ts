@@ -14,6 +14,7 @@ runSdkSuite('remote', async () => {
   const net = await localNet();
   await net.fund(alice, 100n, 10n ** 24n);
   await net.fund(bob, 100n, 10n ** 24n);
+  await net.fund(actor('carol'), 1n);
   const children: ChildProcess[] = [];
   const start = async (name: string, key: string, config?: object) => {
     const dir = net.tempDir(`remote-${name}`);

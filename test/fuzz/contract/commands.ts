@@ -6,7 +6,16 @@
  */
 import fc from 'fast-check';
 import { MAX_CHALLENGE_DURATION, MAX_HOLDINGS } from '../../../src/core/index.ts';
-import { Engine, type EngineStats, type ItemChoice, type LockChoice, type SigChoice, type StateChoice, type Step } from './engine.ts';
+import {
+  Engine,
+  type EngineStats,
+  type ItemChoice,
+  type LockChoice,
+  PERMIT_MODES,
+  type SigChoice,
+  type StateChoice,
+  type Step,
+} from './engine.ts';
 import { NATIVE } from './model.ts';
 import { type World, createWorld } from './world.ts';
 
@@ -101,8 +110,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       t: fc.constant('open-attacker' as const),
       keys: fc.tuple(fc.nat(2), fc.nat(2)),
       assets: fc.oneof(
-        { arbitrary: fc.uniqueArray(fc.nat(9), { minLength: 1, maxLength: 3 }), weight: 8 },
-        { arbitrary: fc.array(fc.nat(9), { maxLength: 9 }), weight: 1 },
+        { arbitrary: fc.uniqueArray(fc.nat(12), { minLength: 1, maxLength: 3 }), weight: 8 },
+        { arbitrary: fc.array(fc.nat(12), { maxLength: 9 }), weight: 1 },
       ),
       duration: fc.oneof(
         { arbitrary: fc.constantFrom(0n, 1n, 60n, 3600n, MAX_CHALLENGE_DURATION), weight: 8 },
@@ -173,7 +182,39 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       }),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('withdraw' as const), who: fc.nat(8), asset: fc.nat(9), to: fc.nat(2) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('withdraw' as const), who: fc.nat(8), asset: fc.nat(12), to: fc.nat(2) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('permit-deposit' as const),
+      mode: fc.constantFrom(...PERMIT_MODES),
+      who: fc.nat(2),
+      other: fc.nat(3),
+      target: fc.oneof(
+        { arbitrary: fc.constant('new' as const), weight: 6 },
+        { arbitrary: fc.constantFrom('attack' as const, 'honest' as const), weight: 1 },
+      ),
+      ch: fc.nat(20),
+      // The permit token, one without permit, the gas burner, the reentrant one; rarely the rest.
+      token: fc.oneof({ arbitrary: fc.nat(3), weight: 8 }, { arbitrary: fc.integer({ min: 4, max: 11 }), weight: 1 }),
+      withEth: fc.boolean(),
+      assetIndex: fc.oneof(
+        { arbitrary: fc.bigInt({ min: 0n, max: 1n }), weight: 6 },
+        { arbitrary: fc.bigInt({ min: 0n, max: 3n }), weight: 1 },
+      ),
+      participant: fc.oneof({ arbitrary: fc.bigInt({ min: 0n, max: 1n }), weight: 8 }, { arbitrary: fc.constant(2n), weight: 1 }),
+      // Mostly within the key's own balance (10^24 of each token).
+      amount: fc.oneof({ arbitrary: small, weight: 3 }, { arbitrary: amount, weight: 1 }),
+      approve: fc.oneof(
+        { arbitrary: fc.constant('none' as const), weight: 3 },
+        { arbitrary: fc.constantFrom('exact' as const, 'short' as const, 'max' as const, 'zero' as const), weight: 2 },
+      ),
+      deadline: fc.constantFrom('hour' as const, 'exact' as const),
+      late: fc.constantFrom(0n, 1n, 3600n),
+      garbage: fc.constantFrom('random' as const, 'high-s' as const, 'bad-v' as const, 'wrong-value' as const),
+      seed: fc.nat(1000),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({

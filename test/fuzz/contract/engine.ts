@@ -13,18 +13,34 @@
  *    its channels' latest co-signed states give it (the honest oracle, which ignores the model);
  * 5. a batch's valid honest items settle, whatever else is in the batch;
  * 6. every lock of an honest channel's concluded state is paid once, in full, to whom its
- *    secret's reveal time says (docs/adr/0010), and the honest side's unlocks always succeed.
+ *    secret's reveal time says (docs/adr/0010), and the honest side's unlocks always succeed;
+ * 7. after a deposit by permit, every tracked allowance to the adjudicator and every permit
+ *    nonce equals the model's (only an owner's own permit or approve moves them), a reverted
+ *    `depositWithPermit` reverted with the model's error, and a reentrant permit met the guard.
  */
-import { type Hex, encodeFunctionData, hexToBytes as viemHexToBytes, bytesToHex as viemBytesToHex } from 'viem';
+import {
+  type Hex,
+  decodeErrorResult,
+  decodeEventLog,
+  decodeFunctionResult,
+  encodeFunctionData,
+  toFunctionSelector,
+  hexToBytes as viemHexToBytes,
+  bytesToHex as viemBytesToHex,
+} from 'viem';
 import { LanesAdjudicatorAbi } from '../../../src/chain/artifacts/LanesAdjudicator.ts';
 import { ReentrantTokenAbi } from '../../../src/chain/artifacts/mocks/ReentrantToken.ts';
 import { FalseReturningTokenAbi } from '../../../src/chain/artifacts/mocks/FalseReturningToken.ts';
 import { GasBurningTokenAbi } from '../../../src/chain/artifacts/mocks/GasBurningToken.ts';
 import { LyingTokenAbi } from '../../../src/chain/artifacts/mocks/LyingToken.ts';
+import { PermitTokenAbi } from '../../../src/chain/artifacts/mocks/PermitToken.ts';
+import { ReentrantPermitTokenAbi } from '../../../src/chain/artifacts/mocks/ReentrantPermitToken.ts';
+import { TestTokenAbi } from '../../../src/chain/artifacts/mocks/TestToken.ts';
 import { itemResults } from '../../../src/chain/chain-service.ts';
 import type { ContractLock, ContractParams } from '../../../src/chain/encode.ts';
 import { type BatchOperation, decodeEvents } from '../../../src/chain/events.ts';
-import { type Address, type Bytes32, bytesToHex, hexToBytes, keccak256, readWord } from '../../../src/core/index.ts';
+import { permitDigest, separatorOf } from '../../../src/chain/permit.ts';
+import { type Address, type Bytes32, CURVE_N, bytesToHex, hexToBytes, keccak256, readWord } from '../../../src/core/index.ts';
 import { bestBackend } from '../../../src/crypto/select-backend.ts';
 import type { Actor } from '../../helpers/actors.ts';
 import { type HonestChannel, finalOf, honestPayout, latest, withLocks } from './honest.ts';
@@ -49,6 +65,7 @@ import {
   type ModelUnlock,
   NATIVE,
   type Payout,
+  type PermitSig,
 } from './model.ts';
 import type { World } from './world.ts';
 
@@ -120,7 +137,37 @@ export interface HonestLockChoice {
   readonly seed: number;
 }
 
+/** How the permit of a {@link Step} `permit-deposit` is made (docs/adr/0016). */
+export type PermitMode = 'valid' | 'stolen' | 'replay' | 'expired' | 'garbage' | 'front-run';
+export const PERMIT_MODES: readonly PermitMode[] = ['valid', 'stolen', 'replay', 'expired', 'garbage', 'front-run'];
+
 export type Step =
+  | {
+      /**
+       * `depositWithPermit` by attacker key `who`, into a new channel of its own (`token` from
+       * the permit pool, maybe beside ETH), an attacker channel or an honest one, maybe after an
+       * `approve`: `valid`, its own permit; `stolen`, another key's permit; `replay`, its own
+       * permit used twice; `expired`; `garbage`, a signature of no permit (random bytes, high s,
+       * bad v, or its own permit of another value); `front-run`, its permit sent to the token
+       * first by the attacker.
+       */
+      readonly t: 'permit-deposit';
+      readonly mode: PermitMode;
+      readonly who: number;
+      readonly other: number;
+      readonly target: 'new' | 'attack' | 'honest';
+      readonly ch: number;
+      readonly token: number;
+      readonly withEth: boolean;
+      readonly assetIndex: bigint;
+      readonly participant: bigint;
+      readonly amount: bigint;
+      readonly approve: 'none' | 'exact' | 'short' | 'max' | 'zero';
+      readonly deadline: 'hour' | 'exact';
+      readonly late: bigint;
+      readonly garbage: 'random' | 'high-s' | 'bad-v' | 'wrong-value';
+      readonly seed: number;
+    }
   | {
       readonly t: 'open-honest';
       readonly pair: number;
@@ -191,6 +238,7 @@ const FUNCTION = { close: 'closeBatch', challenge: 'challengeBatch', conclude: '
 const PAYOUT = { transfer: 0, credit: 1 } as const;
 const key = (a: string, b: string) => `${a}|${b}`;
 const secretOf = (tag: string, seed: number): Bytes32 => bytesToHex(keccak256(new TextEncoder().encode(`${tag}:${seed}`))) as Bytes32;
+const REENTRANCY = toFunctionSelector('Reentrancy()');
 const hashlockOf = (secret: Bytes32): Bytes32 => bytesToHex(keccak256(hexToBytes(secret))) as Bytes32;
 
 export interface EngineStats {
@@ -215,6 +263,8 @@ export class Engine {
   /** Secrets revealed on-chain: public, so an attacker may reveal them again. */
   readonly #publicSecrets: Bytes32[] = [];
   readonly #assetPool: readonly Address[];
+  /** Tokens of `permit-deposit`: the permit tokens and one without permit first, then the rest. */
+  readonly #permitPool: readonly Address[];
   readonly #withdrawers: readonly Address[];
   #nonce = 1n;
   readonly log: string[] = [];
@@ -236,7 +286,41 @@ export class Engine {
     for (const a of [...world.honest.flat(), ...world.attackers]) keys.set(a.address, a);
     this.#signer = { backend: bestBackend(), keys };
     const t = world.tokens;
-    this.#assetPool = [NATIVE, t.plain, t.fee, t.false, t.noreturn, t.reentrant, t.lying, t.burning, ...world.unknown];
+    this.#assetPool = [
+      NATIVE,
+      t.plain,
+      t.fee,
+      t.false,
+      t.noreturn,
+      t.reentrant,
+      t.lying,
+      t.burning,
+      t.permit,
+      t.burnpermit,
+      t.reenterpermit,
+      ...world.unknown,
+    ];
+    // The lying token is left out: its balances are not tracked, so its pulls cannot be predicted.
+    this.#permitPool = [
+      t.permit,
+      t.plain,
+      t.burnpermit,
+      t.reenterpermit,
+      NATIVE,
+      t.fee,
+      t.false,
+      t.noreturn,
+      t.reentrant,
+      t.burning,
+      ...world.unknown,
+    ];
+    // The attacker keys' allowances (none at first) are tracked in every token that has them;
+    // the funder's and attacker's unlimited ones in the tokens they may meet a permit of.
+    for (const a of world.attackers)
+      for (const token of [t.plain, t.fee, t.false, t.noreturn, t.reentrant, t.burning, t.permit, t.burnpermit, t.reenterpermit])
+        this.model.allowances.set(key(a.address, token), 0n);
+    for (const who of [world.funder, world.attacker])
+      for (const token of [t.plain, t.permit, t.burnpermit, t.reenterpermit]) this.model.allowances.set(key(who, token), 2n ** 256n - 1n);
     this.#withdrawers = [...world.attackers.map((a) => a.address), ...world.honest.flat().map((a) => a.address)];
   }
 
@@ -256,9 +340,9 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Transactions
 
-  async #tx(from: Address, to: Address, data: Hex, value = 0n) {
+  async #tx(from: Address, to: Address, data: Hex, value = 0n, gas?: bigint) {
     this.model.now += 1n;
-    const r = await this.world.send(from, to, data, value, this.model.now);
+    const r = await this.world.send(from, to, data, value, this.model.now, gas);
     this.stats.transactions++;
     if (!r.ok) this.stats.reverted++;
     this.model.payGas(from, r.gasCost);
@@ -478,6 +562,213 @@ export class Engine {
       }
       case 'crafted':
         return this.#crafted(s);
+      case 'permit-deposit':
+        return this.#permitDeposit(s);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Deposits by permit (docs/adr/0016)
+
+  #count(tag: string): void {
+    this.stats.outcomes[tag] = (this.stats.outcomes[tag] ?? 0) + 1;
+  }
+
+  /** `owner`'s EIP-2612 signature for the adjudicator over `value` of `token` at `nonce`, and what it is. */
+  #signPermit(owner: Actor, token: Address, value: bigint, nonce: bigint, deadline: bigint): { sig: PermitSig; v: number; r: Hex; s: Hex } {
+    const kind = this.model.kind(token);
+    const name = kind === 'permit' || kind === 'burnpermit' || kind === 'reenterpermit' ? this.world.permitNames[kind] : 'none';
+    const separator = separatorOf(['0x0f', name, '1', this.world.chainId, token, `0x${'00'.repeat(32)}`, []], this.world.chainId, token)!;
+    const spender = this.world.adjudicator;
+    const digest = permitDigest(separator, { owner: owner.address, spender, value, nonce, deadline });
+    const raw = this.#signer.backend.sign(hexToBytes(digest as Bytes32), owner.privateKey);
+    return {
+      sig: { signer: owner.address, owner: owner.address, spender, value, nonce, deadline },
+      v: raw[64]!,
+      r: bytesToHex(raw.subarray(0, 32)) as Hex,
+      s: bytesToHex(raw.subarray(32, 64)) as Hex,
+    };
+  }
+
+  async #permitDeposit(s: Extract<Step, { t: 'permit-deposit' }>): Promise<void> {
+    const keys = this.world.attackers;
+    const sender = keys[s.who % keys.length]!;
+    const other = keys[(s.who + 1 + (s.other % (keys.length - 1))) % keys.length]!;
+    let params: ContractParams;
+    let assetIndex = s.assetIndex;
+    const honest = this.honest.filter((h) => h.phase !== 'settled');
+    if (s.target === 'honest' && honest.length > 0) {
+      params = honest[s.ch % honest.length]!.params;
+    } else if (s.target === 'attack' && this.attack.length > 0) {
+      params = this.attack[s.ch % this.attack.length]!.params;
+    } else {
+      const token = this.#permitPool[s.token % this.#permitPool.length]!;
+      params = {
+        participants: s.other % 2 === 0 ? [sender.address, other.address] : [other.address, sender.address],
+        assets: s.withEth ? [NATIVE, token] : [token],
+        challengeDuration: 3600n,
+        nonce: this.#nonce++,
+      };
+      this.attack.push({ params, id: this.model.id(params) });
+      assetIndex = s.withEth ? 1n : 0n;
+    }
+    const token = params.assets[Number(assetIndex)] ?? NATIVE;
+    const kind = this.model.kind(token);
+    // Nobody's balance of the lying token is tracked: what a pull of it does cannot be predicted.
+    if (kind === 'lying') return;
+    this.#count(`depositWithPermit:token:${kind}`);
+    const t = this.world.tokens;
+
+    // The allowance it had already: an approve of its own first.
+    if (s.approve !== 'none' && kind !== 'eth' && kind !== 'unknown') {
+      const value = { exact: s.amount, short: s.amount > 0n ? s.amount - 1n : 0n, max: 2n ** 256n - 1n, zero: 0n }[s.approve];
+      const data = encodeFunctionData({ abi: TestTokenAbi, functionName: 'approve', args: [this.world.adjudicator, value] });
+      const r = await this.#tx(sender.address, token, data);
+      if (!r.ok) this.#fail(`approve of ${token} by ${sender.address} reverted`);
+      this.model.approve(sender.address, token, value);
+    }
+
+    // The permit: the deposit's transaction is the next one (after the front-runner's).
+    const txTime = this.model.now + (s.mode === 'front-run' ? 2n : 1n);
+    const deadline = s.mode === 'expired' ? txTime - 1n - s.late : s.deadline === 'exact' ? txTime : txTime + 3600n;
+    const own = () => this.#signPermit(sender, token, s.amount, this.model.nonce(sender.address, token), deadline);
+    let p: { sig: PermitSig; v: number; r: Hex; s: Hex };
+    switch (s.mode) {
+      case 'valid':
+      case 'replay':
+      case 'expired':
+      case 'front-run':
+        p = own();
+        break;
+      case 'stolen':
+        p = this.#signPermit(other, token, s.amount, this.model.nonce(other.address, token), deadline);
+        break;
+      case 'garbage': {
+        const g = s.garbage;
+        if (g === 'wrong-value') {
+          p = this.#signPermit(sender, token, s.amount + 1n, this.model.nonce(sender.address, token), deadline);
+          break;
+        }
+        const mine = own();
+        const garbage = { ...mine.sig, signer: 'garbage' as const };
+        if (g === 'random') {
+          const bytes = keccak256(new TextEncoder().encode(`garbage:${s.seed}`));
+          p = { sig: garbage, v: 27 + (s.seed % 2), r: bytesToHex(bytes) as Hex, s: bytesToHex(keccak256(bytes)) as Hex };
+        } else if (g === 'high-s') {
+          const high = CURVE_N - BigInt(mine.s);
+          p = { sig: garbage, v: mine.v === 27 ? 28 : 27, r: mine.r, s: `0x${high.toString(16).padStart(64, '0')}` };
+        } else {
+          p = { sig: garbage, v: s.seed % 2 === 0 ? 29 : 0, r: mine.r, s: mine.s };
+        }
+        break;
+      }
+    }
+
+    if (s.mode === 'front-run') {
+      // Seen in the mempool and sent to the token first (with a bounded gas: a burner takes it all).
+      const data = encodeFunctionData({
+        abi: PermitTokenAbi,
+        functionName: 'permit',
+        args: [sender.address, this.world.adjudicator, s.amount, deadline, p.v, p.r, p.s],
+      });
+      const r = await this.#tx(this.world.attacker, token, data, 0n, 500_000n);
+      const ok = this.model.permit(token, sender.address, this.world.adjudicator, s.amount, deadline, p.sig);
+      // An address without code accepts any call.
+      if (kind !== 'unknown' && kind !== 'eth' && r.ok !== ok)
+        this.#fail(`permit front-run to ${kind}: token ${r.ok ? 'took it' : 'refused'}, model ${ok ? 'takes it' : 'refuses'}`);
+      if (ok) this.#count('depositWithPermit:front-run:token-took-permit');
+    }
+
+    const d: DepositArgs = { params, assetIndex, participant: s.participant, amount: s.amount };
+    await this.#sendPermitDeposit(s.mode, sender.address, d, deadline, p);
+    if (s.mode === 'replay') await this.#sendPermitDeposit('replay-again', sender.address, d, deadline, p);
+    await this.#checkPermits([t.plain, t.fee, t.false, t.noreturn, t.reentrant, t.burning, t.permit, t.burnpermit, t.reenterpermit]);
+  }
+
+  /** One `depositWithPermit`, checked against the model: outcome, revert error, event, reentry. */
+  async #sendPermitDeposit(
+    mode: string,
+    sender: Address,
+    d: DepositArgs,
+    deadline: bigint,
+    p: { sig: PermitSig; v: number; r: Hex; s: Hex },
+  ): Promise<void> {
+    const data = encodeFunctionData({
+      abi: LanesAdjudicatorAbi,
+      functionName: 'depositWithPermit',
+      args: [d.params, d.assetIndex, d.participant, d.amount, deadline, p.v, p.r, p.s],
+    });
+    const r = await this.#tx(sender, this.world.adjudicator, data);
+    const m = this.model.depositWithPermit(sender, d, deadline, p.sig);
+    const what = `depositWithPermit (${mode}) of ${d.amount} of asset ${d.assetIndex} by ${sender}`;
+    this.#count(`depositWithPermit:${mode}:${m.ok ? 'ok' : m.error}`);
+    if (m.permitted) this.#count(`depositWithPermit:${mode}:permit-took`);
+    if (r.ok !== m.ok) this.#fail(`${what}: contract ${r.ok ? 'ok' : 'reverted'}, model ${m.ok ? 'ok' : `reverts ${m.error}`}`);
+    if (!m.ok) {
+      const ret = await this.world.revertData(r.hash!);
+      let name: string;
+      try {
+        name = decodeErrorResult({ abi: LanesAdjudicatorAbi, data: ret }).errorName;
+      } catch {
+        name = `undecodable ${ret}`;
+      }
+      if (name !== m.error) this.#fail(`${what}: contract reverted ${name}, model ${m.error}`);
+      return;
+    }
+    const asset = d.params.assets[Number(d.assetIndex)]!;
+    const events = decodeEvents(r.logs.filter((l) => l.address.toLowerCase() === this.world.adjudicator));
+    const deposited = events.filter((e) => e.type === 'deposited');
+    const want = { channelId: m.channelId, asset, participant: d.params.participants[Number(d.participant)], amount: m.received };
+    const e = deposited[0];
+    if (
+      events.length !== 1 ||
+      !e ||
+      e.channelId !== want.channelId ||
+      e.asset !== want.asset ||
+      e.participant !== want.participant ||
+      e.amount !== want.amount ||
+      e.holdingsAfter !== m.total
+    )
+      this.#fail(`${what}: events ${show(events)}, model Deposited ${show({ ...want, holdingsAfter: m.total })}`);
+    if (asset === this.world.tokens.reenterpermit) {
+      // Its permit called back into the adjudicator, and must have met the reentrancy guard.
+      const tries = r.logs
+        .filter((l) => l.address.toLowerCase() === asset)
+        .flatMap((l) => {
+          try {
+            const ev = decodeEventLog({ abi: ReentrantPermitTokenAbi, data: l.data, topics: l.topics as never });
+            return ev.eventName === 'Reentry' ? [ev.args] : [];
+          } catch {
+            return [];
+          }
+        });
+      if (tries.length !== 1) this.#fail(`${what}: ${tries.length} reentry attempts by the token's permit, expected 1`);
+      if (tries[0]!.ok || tries[0]!.selector !== REENTRANCY) this.#fail(`${what}: a reentrant permit got past the guard`);
+      this.#count('depositWithPermit:reentry-blocked');
+    }
+  }
+
+  /** Every tracked allowance to the adjudicator and permit nonce, on chain and in the model. */
+  async #checkPermits(tokens: readonly Address[]): Promise<void> {
+    const nonceTokens = [this.world.tokens.permit, this.world.tokens.reenterpermit, this.world.tokens.burnpermit];
+    for (const token of tokens) {
+      for (const owner of [...this.world.attackers.map((a) => a.address), this.world.funder, this.world.attacker]) {
+        const want = this.model.allowance(owner, token);
+        if (want === undefined) continue;
+        const out = await this.world.call(
+          token,
+          encodeFunctionData({ abi: TestTokenAbi, functionName: 'allowance', args: [owner, this.world.adjudicator] }),
+        );
+        const have = decodeFunctionResult({ abi: TestTokenAbi, functionName: 'allowance', data: out });
+        if (have !== want) this.#fail(`allowance of ${owner} in ${token}: chain ${have}, model ${want}`);
+      }
+      if (!nonceTokens.includes(token)) continue;
+      for (const owner of this.world.attackers.map((a) => a.address)) {
+        const out = await this.world.call(token, encodeFunctionData({ abi: PermitTokenAbi, functionName: 'nonces', args: [owner] }));
+        const have = decodeFunctionResult({ abi: PermitTokenAbi, functionName: 'nonces', data: out });
+        if (have !== this.model.nonce(owner, token))
+          this.#fail(`permit nonce of ${owner} in ${token}: chain ${have}, model ${this.model.nonce(owner, token)}`);
+      }
     }
   }
 
@@ -1028,7 +1319,11 @@ export class Engine {
 }
 
 function describe(s: Step): string {
-  return JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  return show(s);
+}
+
+function show(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 export type { ModelItem };

@@ -25,7 +25,37 @@ export const ZERO_ID: Bytes32 = `0x${'00'.repeat(32)}`;
 const MAX_UINT256 = 2n ** 256n - 1n;
 
 /** How a token behaves; `unknown` is an address that is not a token at all. */
-export type TokenKind = 'eth' | 'plain' | 'fee' | 'false' | 'noreturn' | 'reentrant' | 'lying' | 'burning' | 'unknown';
+export type TokenKind =
+  | 'eth'
+  | 'plain'
+  | 'fee'
+  | 'false'
+  | 'noreturn'
+  | 'reentrant'
+  | 'lying'
+  | 'burning'
+  | 'permit'
+  | 'burnpermit'
+  | 'reenterpermit'
+  | 'unknown';
+
+/**
+ * What an EIP-2612 permit signature is: whose key signed the permit digest of which fields, or
+ * `garbage` (no key's valid signature of any permit: random bytes, a high s, a bad v).
+ */
+export interface PermitSig {
+  readonly signer: Address | 'garbage';
+  readonly owner: Address;
+  readonly spender: Address;
+  readonly value: bigint;
+  readonly nonce: bigint;
+  readonly deadline: bigint;
+}
+
+/** A {depositWithPermit}'s result: what it credited, or the custom error it reverted with. */
+export type PermitDepositOutcome =
+  | { readonly ok: true; readonly permitted: boolean; readonly channelId: Bytes32; readonly received: bigint; readonly total: bigint }
+  | { readonly ok: false; readonly permitted: boolean; readonly error: string };
 
 /** What a signature in an item is: its encoding, and whose key signed exactly the digest checked. */
 export type SigForm = 'canonical' | 'high-s' | 'bad-v' | 'zero-r' | 'zero-s';
@@ -121,6 +151,13 @@ export class AdjudicatorModel {
   readonly balances = new Map<string, bigint>();
   /** Addresses whose code refuses ETH or burns the gas it is given. */
   readonly hostileReceivers = new Set<Address>();
+  /**
+   * Allowances given to the adjudicator, by `${owner}|${token}`, for the owners and tokens the
+   * model tracks (the attacker keys, who deposit by permit); an untracked pair is unlimited.
+   */
+  readonly allowances = new Map<string, bigint>();
+  /** EIP-2612 nonces by `${owner}|${token}` (0 when absent). */
+  readonly nonces = new Map<string, bigint>();
   falseFailing = false;
   burnBurning = false;
   liePending = 0n;
@@ -142,6 +179,8 @@ export class AdjudicatorModel {
     for (const [k, v] of this.lockTrees) m.lockTrees.set(k, v);
     for (const k of this.unlocked) m.unlocked.add(k);
     for (const a of this.hostileReceivers) m.hostileReceivers.add(a);
+    for (const [k, v] of this.allowances) m.allowances.set(k, v);
+    for (const [k, v] of this.nonces) m.nonces.set(k, v);
     m.falseFailing = this.falseFailing;
     m.burnBurning = this.burnBurning;
     m.liePending = this.liePending;
@@ -158,6 +197,8 @@ export class AdjudicatorModel {
       [this.withdrawable, other.withdrawable],
       [this.balances, other.balances],
       [this.lockTrees, other.lockTrees],
+      [this.allowances, other.allowances],
+      [this.nonces, other.nonces],
     ] as [Map<unknown, unknown>, Map<unknown, unknown>][]) {
       mine.clear();
       for (const [k, v] of theirs) mine.set(k, v);
@@ -275,6 +316,12 @@ export class AdjudicatorModel {
       return received;
     }
     if (this.balance(from, asset) < amount) return undefined;
+    // TestToken spends no unlimited allowance; NoReturnToken spends any.
+    const allowed = this.allowances.get(key(from, asset));
+    if (allowed !== undefined) {
+      if (allowed < amount) return undefined;
+      if (allowed !== MAX_UINT256 || k === 'noreturn') this.allowances.set(key(from, asset), allowed - amount);
+    }
     const received = k === 'fee' ? amount - amount / 100n : amount;
     this.#addBalance(from, asset, -amount);
     this.#addBalance(this.adjudicator, asset, received);
@@ -317,6 +364,75 @@ export class AdjudicatorModel {
     if (held.amount + received > MAX_HOLDINGS) return false;
     this.holdings.set(key(id, asset), { amount: held.amount + received, closed: false });
     return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Permits (EIP-2612) and {depositWithPermit}
+
+  /** Whether `token` has a working EIP-2612 `permit` (the gas burner's only looks like one). */
+  hasPermit(token: Address): boolean {
+    const k = this.kind(token);
+    return k === 'permit' || k === 'reenterpermit';
+  }
+
+  allowance(owner: Address, token: Address): bigint | undefined {
+    return this.allowances.get(key(owner, token));
+  }
+
+  nonce(owner: Address, token: Address): bigint {
+    return this.nonces.get(key(owner, token)) ?? 0n;
+  }
+
+  /** `token.approve(adjudicator, value)` by `owner`, on a token whose approve does something. */
+  approve(owner: Address, token: Address, value: bigint): void {
+    const k = this.kind(token);
+    if (k === 'eth' || k === 'lying' || k === 'unknown') return;
+    if (this.allowances.has(key(owner, token))) this.allowances.set(key(owner, token), value);
+  }
+
+  /**
+   * `token.permit(owner, spender, value, deadline, sig)` at the current time: whether it went
+   * through (it then spends the owner's nonce and sets the allowance).
+   */
+  permit(token: Address, owner: Address, spender: Address, value: bigint, deadline: bigint, sig: PermitSig): boolean {
+    if (!this.hasPermit(token) || this.now > deadline) return false;
+    if (sig.signer !== owner || sig.owner !== owner || sig.spender !== spender || sig.value !== value) return false;
+    if (sig.deadline !== deadline || sig.nonce !== this.nonce(owner, token)) return false;
+    this.nonces.set(key(owner, token), sig.nonce + 1n);
+    if (spender === this.adjudicator && this.allowances.has(key(owner, token))) this.allowances.set(key(owner, token), value);
+    return true;
+  }
+
+  /**
+   * {depositWithPermit} by `sender`: the token is asked for the sender's own permit of exactly
+   * the amount to this contract, whatever its outcome the deposit then pulls from the sender.
+   * On a revert the model is unchanged.
+   */
+  depositWithPermit(sender: Address, d: DepositArgs, deadline: bigint, sig: PermitSig): PermitDepositOutcome {
+    const next = this.clone();
+    const r = next.#depositWithPermit(sender, d, deadline, sig);
+    if (r.ok) this.assign(next);
+    return r;
+  }
+
+  #depositWithPermit(sender: Address, d: DepositArgs, deadline: bigint, sig: PermitSig): PermitDepositOutcome {
+    const err = (error: string, permitted = false): PermitDepositOutcome => ({ ok: false, permitted, error });
+    if (!this.validParams(d.params)) return err('InvalidParams');
+    if (d.assetIndex >= BigInt(d.params.assets.length)) return err('InvalidAsset');
+    if (d.participant > 1n) return err('InvalidParticipant');
+    if (d.amount === 0n) return err('ZeroAmount');
+    const asset = d.params.assets[Number(d.assetIndex)]!;
+    if (asset === NATIVE) return err('InvalidAsset');
+    const permitted = this.permit(asset, sender, this.adjudicator, d.amount, deadline, sig);
+    const id = this.id(d.params);
+    const held = this.holding(id, asset);
+    if (held.closed) return err('ChannelIsClosed', permitted);
+    const received = this.#pullToken(asset, sender, d.amount);
+    if (received === undefined) return err('TransferFailed', permitted);
+    if (received === 0n) return err('ZeroAmount', permitted);
+    if (held.amount + received > MAX_HOLDINGS) return err('HoldingsOverflow', permitted);
+    this.holdings.set(key(id, asset), { amount: held.amount + received, closed: false });
+    return { ok: true, permitted, channelId: id, received, total: held.amount + received };
   }
 
   /** {depositBatch}: all or nothing. */

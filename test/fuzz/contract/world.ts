@@ -9,10 +9,13 @@ import { AdjudicatorLensAbi, AdjudicatorLensBytecode } from '../../../src/chain/
 import { LanesAdjudicatorBytecode } from '../../../src/chain/artifacts/LanesAdjudicator.ts';
 import { FalseReturningTokenAbi, FalseReturningTokenBytecode } from '../../../src/chain/artifacts/mocks/FalseReturningToken.ts';
 import { FeeOnTransferTokenAbi, FeeOnTransferTokenBytecode } from '../../../src/chain/artifacts/mocks/FeeOnTransferToken.ts';
+import { GasBurningPermitTokenBytecode } from '../../../src/chain/artifacts/mocks/GasBurningPermitToken.ts';
 import { GasBurningReceiverBytecode } from '../../../src/chain/artifacts/mocks/GasBurningReceiver.ts';
 import { GasBurningTokenAbi, GasBurningTokenBytecode } from '../../../src/chain/artifacts/mocks/GasBurningToken.ts';
 import { LyingTokenAbi, LyingTokenBytecode } from '../../../src/chain/artifacts/mocks/LyingToken.ts';
 import { NoReturnTokenAbi, NoReturnTokenBytecode } from '../../../src/chain/artifacts/mocks/NoReturnToken.ts';
+import { PermitTokenAbi, PermitTokenBytecode } from '../../../src/chain/artifacts/mocks/PermitToken.ts';
+import { ReentrantPermitTokenAbi, ReentrantPermitTokenBytecode } from '../../../src/chain/artifacts/mocks/ReentrantPermitToken.ts';
 import { ReentrantTokenAbi, ReentrantTokenBytecode } from '../../../src/chain/artifacts/mocks/ReentrantToken.ts';
 import { RejectingReceiverBytecode } from '../../../src/chain/artifacts/mocks/RejectingReceiver.ts';
 import { TestTokenAbi, TestTokenBytecode } from '../../../src/chain/artifacts/mocks/TestToken.ts';
@@ -30,6 +33,7 @@ export interface Sent {
   readonly ok: boolean;
   readonly logs: readonly Log[];
   readonly gasCost: bigint;
+  readonly hash?: Hex;
 }
 
 export interface Snapshot {
@@ -62,8 +66,14 @@ export interface World {
   readonly assets: readonly Address[];
   /** Block time of the chain's latest block when the world was made. */
   readonly startTime: bigint;
-  /** Sends a transaction mined in its own block at `timestamp`. */
-  send(from: Address, to: Address, data: Hex, value: bigint, timestamp: bigint): Promise<Sent>;
+  /** The EIP-712 `name` of each token with `permit` (its domain is name, version "1", chain, token). */
+  readonly permitNames: Readonly<Record<'permit' | 'burnpermit' | 'reenterpermit', string>>;
+  /** Sends a transaction mined in its own block at `timestamp` (with `gas`, by default 30 M). */
+  send(from: Address, to: Address, data: Hex, value: bigint, timestamp: bigint, gas?: bigint): Promise<Sent>;
+  /** The return data of a mined transaction that reverted (its revert reason). */
+  revertData(hash: Hex): Promise<Hex>;
+  /** An `eth_call` at the latest block. */
+  call(to: Address, data: Hex): Promise<Hex>;
   /** Installs `code` (or removes code with `0x`) at `address`. */
   setCode(address: Address, code: Hex): Promise<void>;
   read(q: {
@@ -96,13 +106,13 @@ export async function createWorld(): Promise<World> {
   }
 
   let time = BigInt((await rpc<{ timestamp: string }>('eth_getBlockByNumber', ['latest', false])).timestamp);
-  async function send(from: Address, to: Address | undefined, data: Hex, value: bigint, timestamp?: bigint): Promise<Sent> {
+  async function send(from: Address, to: Address | undefined, data: Hex, value: bigint, timestamp?: bigint, gas = GAS): Promise<Sent> {
     time = timestamp ?? time + 1n;
     await rpc('evm_setNextBlockTimestamp', [hex(time)]);
     let hash: Hex;
     try {
       hash = await rpc<Hex>('eth_sendTransaction', [
-        { from, ...(to ? { to } : {}), data, value: hex(value), gas: hex(GAS), gasPrice: '0x0' },
+        { from, ...(to ? { to } : {}), data, value: hex(value), gas: hex(gas), gasPrice: '0x0' },
       ]);
     } catch (e) {
       // A value above the sender's balance: no node would even accept the transaction.
@@ -117,6 +127,7 @@ export async function createWorld(): Promise<World> {
       ok: r.status === '0x1',
       logs: r.logs,
       gasCost: BigInt(r.gasUsed) * BigInt(r.effectiveGasPrice),
+      hash,
       ...{ created: r.contractAddress },
     };
   }
@@ -141,7 +152,11 @@ export async function createWorld(): Promise<World> {
     reentrant: await deploy(ReentrantTokenBytecode),
     lying: await deploy(LyingTokenBytecode),
     burning: await deploy(GasBurningTokenBytecode),
+    permit: await deploy(PermitTokenBytecode, PermitTokenAbi, ['Permit', 'PRM']),
+    burnpermit: await deploy(GasBurningPermitTokenBytecode),
+    reenterpermit: await deploy(ReentrantPermitTokenBytecode, ReentrantPermitTokenAbi, [adjudicator]),
   };
+  const permitNames = { permit: 'Permit', burnpermit: 'Burn Permit', reenterpermit: 'Reenter Permit' };
   const abis: Record<keyof typeof tokens, Abi> = {
     plain: TestTokenAbi,
     fee: FeeOnTransferTokenAbi,
@@ -150,6 +165,9 @@ export async function createWorld(): Promise<World> {
     reentrant: ReentrantTokenAbi,
     lying: LyingTokenAbi,
     burning: GasBurningTokenAbi,
+    permit: PermitTokenAbi,
+    burnpermit: TestTokenAbi,
+    reenterpermit: ReentrantPermitTokenAbi,
   };
   // Senders hold plenty of every token and have approved the adjudicator for all of it.
   for (const [name, token] of Object.entries(tokens) as [keyof typeof tokens, Address][]) {
@@ -158,6 +176,10 @@ export async function createWorld(): Promise<World> {
       await call(who, token, abis[name], 'approve', [adjudicator, MAX]);
     }
   }
+  // The attacker keys deposit by permit (depositWithPermit): they hold tokens of their own and
+  // have approved nothing.
+  for (const token of [tokens.plain, tokens.permit, tokens.burnpermit, tokens.reenterpermit])
+    for (const a of attackers) await call(deployer, token, TestTokenAbi, 'mint', [a.address, 10n ** 24n]);
   const codeOf = async (bytecode: Hex) => rpc<Hex>('eth_getCode', [await deploy(bytecode), 'latest']);
   const code = { rejecting: await codeOf(RejectingReceiverBytecode), burning: await codeOf(GasBurningReceiverBytecode) };
   const kinds = new Map<Address, TokenKind>(Object.entries(tokens).map(([k, a]) => [a, k as TokenKind]));
@@ -177,9 +199,30 @@ export async function createWorld(): Promise<World> {
     attacker: attackerSender,
     code,
     accounts: [...accounts, adjudicator],
-    assets: [NATIVE, tokens.plain, tokens.fee, tokens.false, tokens.noreturn, tokens.reentrant, tokens.burning],
+    assets: [
+      NATIVE,
+      tokens.plain,
+      tokens.fee,
+      tokens.false,
+      tokens.noreturn,
+      tokens.reentrant,
+      tokens.burning,
+      tokens.permit,
+      tokens.burnpermit,
+      tokens.reenterpermit,
+    ],
     startTime: time,
-    send: (from, to, data, value, timestamp) => send(from, to, data, value, timestamp),
+    permitNames,
+    send: (from, to, data, value, timestamp, gas) => send(from, to, data, value, timestamp, gas),
+    async revertData(hash) {
+      const t = await rpc<{ returnValue: string }>('debug_traceTransaction', [
+        hash,
+        { disableStorage: true, disableMemory: true, disableStack: true },
+      ]);
+      const v = t.returnValue.startsWith('0x') ? t.returnValue : `0x${t.returnValue}`;
+      return v as Hex;
+    },
+    call: (to, data) => rpc<Hex>('eth_call', [{ to, data }, 'latest']),
     async setCode(address, c) {
       await rpc('hardhat_setCode', [address, c]);
     },
