@@ -211,6 +211,40 @@ interface StartOptions {
   signerWorkers?: string;
   loadGenerator?: boolean;
   autoWithdraw?: string | boolean;
+  graph?: boolean;
+  bootstrap?: string[];
+  feeBase?: string;
+  feePpm?: string;
+}
+
+/** `--graph`, `--bootstrap` and the config file's `graph` (flags win). */
+function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'graph'> {
+  const fromFile = file.graph === true ? {} : typeof file.graph === 'object' && file.graph !== null ? file.graph : undefined;
+  const bootstrap = o.bootstrap ?? fromFile?.bootstrap;
+  if (bootstrap !== undefined)
+    for (const b of bootstrap)
+      if (typeof b !== 'string' || !b.startsWith('/') || !b.includes('/p2p/'))
+        throw new InvalidArgumentError(`--bootstrap "${String(b)}" must be a multiaddr ending in /p2p/<peerId>`);
+  const feeBase = o.feeBase ?? fromFile?.feeBase;
+  const feePpm = o.feePpm ?? fromFile?.feePpm;
+  if (feeBase !== undefined && !/^\d{1,78}$/.test(String(feeBase)))
+    throw new InvalidArgumentError(`--fee-base "${String(feeBase)}" must be a whole number of base units`);
+  if (feePpm !== undefined && !(/^\d{1,7}$/.test(String(feePpm)) && Number(feePpm) <= 1_000_000))
+    throw new InvalidArgumentError(`--fee-ppm "${String(feePpm)}" must be a whole number from 0 to 1000000`);
+  if (o.graph !== true && bootstrap === undefined && fromFile === undefined && feeBase === undefined && feePpm === undefined) return {};
+  // Unset, the daemon's defaults (DEFAULT_FEES in src/daemon/daemon.ts: no base fee, 100 ppm).
+  const syncIntervalMs = fromFile?.syncIntervalMs;
+  if (syncIntervalMs !== undefined && !(Number.isInteger(syncIntervalMs) && syncIntervalMs >= 1000))
+    throw new InvalidArgumentError(`graph.syncIntervalMs "${String(syncIntervalMs)}" must be a whole number of ms, at least 1000`);
+  return {
+    graph: {
+      ...(bootstrap === undefined ? {} : { bootstrap }),
+      ...(syncIntervalMs === undefined ? {} : { syncIntervalMs }),
+      ...(feeBase === undefined && feePpm === undefined
+        ? {}
+        : { fees: { base: BigInt(feeBase ?? 0), ppm: feePpm === undefined ? 100 : Number(feePpm) } }),
+    },
+  };
 }
 
 interface ConfigFile {
@@ -233,6 +267,8 @@ interface ConfigFile {
   maxPendingChannels?: number;
   /** NodeConfig.confirmations. */
   confirmations?: number;
+  /** Join the channel graph (`--graph`); `bootstrap`: peers to find it from (`--bootstrap`). */
+  graph?: boolean | { bootstrap?: string[]; feeBase?: string; feePpm?: number; syncIntervalMs?: number };
   /** NodeConfig.timeouts, in milliseconds. */
   timeouts?: unknown;
   policies?: {
@@ -304,6 +340,13 @@ example(
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
     .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
+    .option(
+      '--graph',
+      'join the channel graph over gossipsub: pay nodes we have no channel with, forward payments, announce public channels',
+    )
+    .option('--bootstrap <multiaddr...>', 'peers to find the channel graph from (implies --graph)')
+    .option('--fee-base <amount>', 'base fee to forward a payment over our public channels, in base units (default 0)')
+    .option('--fee-ppm <n>', 'proportional forwarding fee, in millionths of the amount (default 100)')
     .option('--auto-withdraw [address]', 'withdraw credited payouts as soon as they are noticed (to ADDRESS, default the node address)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async function (this: Command, o: StartOptions) {
@@ -351,6 +394,7 @@ example(
         ...(file.timeouts === undefined ? {} : { timeouts: timeouts(file.timeouts) }),
         ...(maxPending === undefined ? {} : { limits: { maxPendingChannelsPerPeer: Number(maxPending) } }),
         ...(confirmations === undefined ? {} : { confirmations: Number(confirmations) }),
+        ...graphConfig(o, file),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).
       const { runDaemon } = await import('../daemon/daemon.ts');
@@ -425,6 +469,7 @@ example(
     .option('--counterparty-deposit <amounts...>', 'what the counterparty is asked to deposit, per asset')
     .option('--challenge-duration <seconds>', 'seconds a registered state can be answered', '3600')
     .option('--no-wait', 'return once both signed version 0, before the funding is on-chain')
+    .option('--public', 'announce the channel over the channel graph once funded, so others route through it (needs node start --graph)')
     .action(
       client(
         async (
@@ -437,6 +482,7 @@ example(
             counterpartyDeposit?: string[];
             challengeDuration: string;
             wait: boolean;
+            public?: boolean;
           },
         ) => {
           const book = await assetBook(n);
@@ -451,6 +497,7 @@ example(
             ...(o.counterpartyDeposit ? { counterpartyDeposit: amounts(o.counterpartyDeposit, 'counterparty deposit') } : {}),
             challengeDuration: BigInt(parseAmount(o.challengeDuration, 'challenge duration')),
             waitFor: o.wait ? 'open' : 'signed',
+            ...(o.public ? { public: true } : {}),
           });
           return { json: c, text: `opened channel ${c.id} (${c.status})\n${channelDetails(c, await assetBook(n))}` };
         },
@@ -900,6 +947,14 @@ example(
       ),
   )
     .option('--duration <seconds>', 'how long the load runs', '20')
+    .addOption(
+      new Option(
+        '--workload <kind>',
+        'direct: payments and swaps inside each channel; routed: keysends between nodes with no channel, routed through the others (8 nodes, 16 in flight per node unless given)',
+      )
+        .choices(['direct', 'routed'])
+        .default('direct'),
+    )
     .option('--warmup <seconds>', 'the first part of the load, left out of the measured figures', '2')
     .option('--concurrency <n>', 'operations each node keeps in flight per channel (closed loop)', '128')
     .option('--rate <n>', 'open loop instead: operations per second per channel per node')
@@ -924,12 +979,15 @@ example(
       const { runTestnet } = await import('../testnet/run.ts');
       const { createProgress } = await import('../testnet/progress.ts');
       const out = o.out ? String(o.out) : join('reports', `testnet-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const routed = o.workload === 'routed';
+      const given = (name: string) => this.getOptionValueSource(name) !== 'default';
       const report = await runTestnet(
         {
-          ...topologyFlags(o),
+          ...topologyFlags({ ...o, ...(routed && !given('nodes') ? { nodes: '8' } : {}) }),
+          ...(routed ? { workload: 'routed' as const, swapRatio: 0 } : {}),
           durationMs: intOption(String(o.duration), '--duration', 1) * 1000,
           warmupMs: Math.round(Number(o.warmup) * 1000),
-          concurrency: intOption(String(o.concurrency), '--concurrency', 1),
+          concurrency: routed && !given('concurrency') ? 16 : intOption(String(o.concurrency), '--concurrency', 1),
           ...(o.rate === undefined ? {} : { rate: intOption(String(o.rate), '--rate', 1) }),
           amount: parseAmount(String(o.amount), '--amount'),
           swapEvery: intOption(String(o.swapEvery), '--swap-every'),
@@ -953,6 +1011,7 @@ example(
   'lanes testnet',
   'lanes testnet --nodes 6 --topology mesh --duration 30 --concurrency 64',
   'lanes testnet --topology star --rate 2000 --json > report.json',
+  'lanes testnet --workload routed --nodes 8 --topology ring --duration 20',
   'lanes testnet --chain-rpc http://127.0.0.1:8545 --funder-key funder.key --nodes 2 --duration 5 --deposit 1',
 );
 

@@ -60,6 +60,14 @@ export interface DaemonConfig {
   readonly limits?: NodeConfig['limits'];
   /** NodeConfig.confirmations (`--confirmations`, the config file's `confirmations`). */
   readonly confirmations?: number;
+  /** Run graph gossip (routed payments, public channels: ADR 0017, 0019), from these bootstrap peers. */
+  readonly graph?: {
+    readonly bootstrap?: readonly string[];
+    /** What we charge to forward over our public channels (default: no base fee, 100 ppm). */
+    readonly fees?: { readonly base: bigint; readonly ppm: number };
+    /** GraphOptions.syncIntervalMs: how often lost gossip is repaired from each peer. */
+    readonly syncIntervalMs?: number;
+  };
 }
 
 export interface Daemon {
@@ -70,6 +78,9 @@ export interface Daemon {
 }
 
 export { API_JSON, API_TOKEN };
+
+/** What a daemon charges to forward over its public channels unless told otherwise: 0.01%, no base fee. */
+export const DEFAULT_FEES = { base: 0n, ppm: 100 } as const;
 
 /** Loopback, on the port this data directory's daemon had last time (else a free one). */
 const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
@@ -101,6 +112,20 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
     ...(config.limits === undefined ? {} : { limits: config.limits }),
     ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
+    ...(config.graph === undefined
+      ? {}
+      : {
+          graph: {
+            ...(config.graph.bootstrap ? { bootstrap: config.graph.bootstrap } : {}),
+            ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
+            defaultPolicy: {
+              feeBase: config.graph.fees?.base ?? DEFAULT_FEES.base,
+              feePpm: config.graph.fees?.ppm ?? DEFAULT_FEES.ppm,
+              minAmount: 1n,
+              maxAmount: 2n ** 256n - 1n,
+            },
+          },
+        }),
   });
   key.fill(0);
   gasKey?.fill(0);

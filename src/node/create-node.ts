@@ -168,6 +168,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
           libp2p,
           topic: graphTopic(chain.chainId, chain.adjudicator),
           maxSyncMessages: 4 * (config.graph.capacity?.maxChannels ?? 200_000),
+          ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
           onError: (what, err) => log.debug({ err, what }, 'graph gossip'),
         }),
         chain,

@@ -56,6 +56,14 @@ export interface GraphOptions {
   readonly chainPollMs?: number;
   /** Whether this node co-signs announcements of its channels when the counterparty asks (default true). */
   readonly acceptPublic?: boolean;
+  /**
+   * The policy this node publishes, per asset, for its direction of each of its channels once it
+   * is announced (the opener's and the co-signer's alike), unless one was set already. Without
+   * it, nothing is published until `setPolicy`, and no route leaves us through the channel.
+   */
+  readonly defaultPolicy?: AssetPolicy;
+  /** How often the graph is asked again of each gossip peer, to repair lost messages (ms, default 2 minutes). */
+  readonly syncIntervalMs?: number;
 }
 
 export interface GraphServiceDeps {
@@ -213,7 +221,22 @@ export class GraphService {
     const added = this.graph.addChannel(a, keys.value, funded.value);
     if (!added.ok) return added;
     this.#replayPending(c.value);
+    this.#publishDefaultPolicy(c.value, a.params);
     return graphOk(c.value);
+  }
+
+  /** Publishes our default policy for a channel of ours that just joined the graph without one. */
+  #publishDefaultPolicy(id: Bytes32, params: ChannelParams): void {
+    const policy = this.#o.defaultPolicy;
+    const me = params.participants.indexOf(this.#d.self);
+    if (policy === undefined || me < 0 || this.graph.channel(id)?.updates[me as 0 | 1] !== undefined) return;
+    void this.setPolicy(id, { policies: params.assets.map(() => policy) }).then(
+      (r) => {
+        if (!r.ok) this.#d.log.warn({ channel: id, reason: r.detail }, 'our policy for a public channel was not published');
+        else this.#d.log.info({ channel: id, direction: me }, 'our policy for a public channel is published');
+      },
+      (e: unknown) => this.#d.log.warn({ channel: id, err: e }, 'our policy for a public channel was not published'),
+    );
   }
 
   /** The adjudicator's holdings of every asset, if the channel is funded and neither closed nor disputed. */

@@ -407,7 +407,7 @@ export class LanesNode implements LanesApi, ChannelHost {
     return { peerId: peer.peerId, address: peer.address, connected: true };
   }
 
-  async openChannel(p: OpenChannelParameters & { readonly public?: boolean }): Promise<ChannelInfo> {
+  async openChannel(p: OpenChannelParameters): Promise<ChannelInfo> {
     this.live();
     if (Array.isArray(p.deposit))
       for (const [i, amount] of p.deposit.entries())
@@ -415,7 +415,11 @@ export class LanesNode implements LanesApi, ChannelHost {
     const { peer, multiaddrs } = await this.resolvePeer(p.peer);
     const ch = await openChannel(this.ctx, this, peer, multiaddrs, p, this.firstOpId());
     // A public channel is announced once both sides see it funded (in the background: ADR 0017).
-    if (p.public === true && this.graph) this.graph.announceWhenOpen(ch.id);
+    if (p.public === true) {
+      if (this.graph) this.graph.announceWhenOpen(ch.id);
+      else
+        this.ctx.log.warn({ channel: ch.id }, 'a public channel on a node without graph gossip is not announced (start it with --graph)');
+    }
     return this.info_(ch);
   }
 

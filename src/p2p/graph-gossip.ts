@@ -111,7 +111,11 @@ export interface GraphGossipOptions {
   readonly topic: string;
   /** Messages one sync hands over at most (either way). */
   readonly maxSyncMessages: number;
-  /** A peer may ask for our graph this often at most (ms). */
+  /**
+   * How often we ask each peer we gossip with for its graph again (ms, default 2 minutes): the
+   * repair of messages gossip lost (an update held because it came before its announcement is
+   * not relayed). A peer may ask us twice as often at most.
+   */
   readonly syncIntervalMs?: number;
   readonly dialTimeoutMs?: number;
   readonly onError?: (what: string, error: unknown) => void;
@@ -125,7 +129,7 @@ export function gossipsubOf(libp2p: Libp2p): GossipSub | undefined {
 export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
   const pubsub = gossipsubOf(o.libp2p);
   if (pubsub === undefined) throw new Error('this libp2p node has no gossipsub service (createLibp2pNode({ gossip: true }))');
-  const syncIntervalMs = o.syncIntervalMs ?? 600_000;
+  const syncIntervalMs = o.syncIntervalMs ?? 120_000;
   const onError = o.onError ?? (() => undefined);
   let handler: (m: GossipMessage) => void = () => undefined;
   let provider: () => Iterable<Uint8Array> = () => [];
@@ -163,7 +167,7 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
         const peer = connection.remotePeer.toString();
         const now = Date.now();
         const last = served.get(peer);
-        if (last !== undefined && now - last < syncIntervalMs) {
+        if (last !== undefined && now - last < syncIntervalMs / 2) {
           stream.abort(new Error('graph sync asked too often'));
           return;
         }
@@ -255,6 +259,20 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
   };
   o.libp2p.addEventListener('peer:identify', onIdentify as never);
 
+  // Repair: ask every peer on the topic for its graph again, now and then.
+  const resync = setInterval(() => {
+    if (stopped) return;
+    const now = Date.now();
+    for (const peerId of pubsub.getSubscribers(o.topic)) {
+      const peer = peerId.toString();
+      const last = asked.get(peer);
+      if (last !== undefined && now - last < syncIntervalMs) continue;
+      remember(asked, peer, now);
+      void requestSync(peerId).catch((e) => onError('graph sync (asking again)', e));
+    }
+  }, syncIntervalMs / 4);
+  resync.unref();
+
   async function requestSync(peerId: PeerId): Promise<void> {
     const stream = await o.libp2p.dialProtocol(peerId, GRAPH_SYNC_PROTOCOL, { signal: AbortSignal.timeout(o.dialTimeoutMs ?? 10_000) });
     const from = peerId.toString();
@@ -334,6 +352,7 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
     stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(resync);
       pubsub.removeEventListener('gossipsub:message', onGossip as never);
       o.libp2p.removeEventListener('peer:identify', onIdentify as never);
       try {

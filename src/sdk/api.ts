@@ -121,6 +121,12 @@ export interface OpenChannelParameters {
   readonly challengeDuration?: bigint;
   /** Resolve once the channel is funded on-chain (default), or once both signed version 0. */
   readonly waitFor?: 'open' | 'signed';
+  /**
+   * Announce the channel over the channel graph once it is funded, so that other nodes route
+   * payments through it (both sides sign the announcement; the node must run graph gossip:
+   * `lanes node start --graph`, `createNode({ graph: {} })`). Default false: a private channel.
+   */
+  readonly public?: boolean;
 }
 
 export interface PayParameters {

@@ -100,6 +100,10 @@ export function parseOpen(body: unknown): OpenChannelParameters {
   const counterpartyDeposit = optional(b.counterpartyDeposit, (x) => amounts(x, 'counterpartyDeposit'));
   const challengeDuration = optional(b.challengeDuration, (x) => parseAmount(x, 'challengeDuration'));
   const waitFor = optional(b.waitFor, (x) => oneOf(x, ['open', 'signed'] as const, 'waitFor'));
+  const isPublic = optional(b.public, (x) => {
+    if (typeof x !== 'boolean') throw new InvalidArgumentError('public must be true or false');
+    return x;
+  });
   if (typeof b.peer !== 'string' || b.peer.length === 0) throw new InvalidArgumentError('peer must be a multiaddr or a connected peer id');
   return {
     peer: b.peer,
@@ -108,6 +112,7 @@ export function parseOpen(body: unknown): OpenChannelParameters {
     ...(counterpartyDeposit === undefined ? {} : { counterpartyDeposit }),
     ...(challengeDuration === undefined ? {} : { challengeDuration }),
     ...(waitFor === undefined ? {} : { waitFor }),
+    ...(isPublic === undefined ? {} : { public: isPublic }),
   };
 }
 

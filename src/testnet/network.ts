@@ -55,6 +55,8 @@ export interface TestnetOptions {
   readonly onStep?: (message: string) => void;
   /** Run on an existing chain instead of starting EDR ({@link ExistingChain}). */
   readonly chain?: ExistingChain;
+  /** Nodes join the channel graph (`--graph`): routed payments over public channels. */
+  readonly graph?: boolean;
 }
 
 /**
@@ -358,6 +360,8 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
               },
               swap: swapPolicy,
             },
+            // A small network that starts at once: lost gossip is repaired within seconds.
+            ...(o.graph ? { graph: { syncIntervalMs: 5_000 } } : {}),
           },
           null,
           2,
@@ -388,6 +392,7 @@ export async function startTestnet(o: TestnetOptions): Promise<Testnet> {
           // The chain's depth, for the nodes' chain watchers too (ADR 0014); unset, each uses the chain's default.
           ...(o.chain?.confirmations === undefined ? [] : ['--confirmations', String(o.chain.confirmations)]),
           ...(o.loadGenerator ? ['--load-generator'] : []),
+          ...(o.graph ? ['--graph'] : []),
         ],
         logFile,
         onCrash,

@@ -19,6 +19,7 @@ import type { EventLoopStats } from '../load/window-probe.ts';
 import { type ExistingChain, type Testnet, defaultSignerWorkers, isRunning, startTestnet } from './network.ts';
 import { type Progress, createProgress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
+import { type RoutedReport, runRoutedLoad } from './routed.ts';
 import { type ChannelPlan, type TopologyName, fundingFor, fundingOnChain, planChannels } from './topology.ts';
 
 export interface RunOptions {
@@ -54,6 +55,11 @@ export interface RunOptions {
   readonly quiet?: boolean;
   /** An existing chain instead of a new EDR one (`--chain-rpc URL --funder-key F`, src/testnet/network.ts). */
   readonly chain?: ExistingChain;
+  /**
+   * `direct` (default): the in-node load generator, inside each channel. `routed`: keysends
+   * between nodes that share no channel, over public channels and the gossiped graph (routed.ts).
+   */
+  readonly workload?: 'direct' | 'routed';
 }
 
 export const DEFAULTS = {
@@ -109,6 +115,8 @@ export interface SettlementTx {
 
 export interface TestnetReport {
   readonly ok: boolean;
+  /** The routed workload's figures (`--workload routed`). */
+  readonly routed?: RoutedReport;
   readonly startedAt: string;
   readonly machine: { readonly node: string; readonly cores: number; readonly cpu: string; readonly platform: string };
   readonly config: Omit<RunOptions, 'amount' | 'deposit' | 'quiet' | 'keep' | 'out' | 'dir'> & { amount: string; deposit: string };
@@ -209,6 +217,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
   const started: number[] = [];
   let partial: Omit<TestnetReport, 'ok' | 'checks' | 'phases' | 'processes'> | undefined;
   let failure: unknown;
+  let routed: RoutedReport | undefined;
   try {
     net = await startTestnet({
       dir,
@@ -218,20 +227,30 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
       loadGenerator: true,
       logLevel: o.logLevel ?? 'warn',
       ...(o.signerWorkers === undefined ? {} : { signerWorkers: o.signerWorkers }),
+      ...(o.workload === 'routed' ? { graph: true } : {}),
       onStep: (m) => progress.step(m),
     });
     lap('start');
     const channels = await openChannels(net, plans, o, progress);
     lap('open');
+    if (o.workload === 'routed') {
+      routed = await runRoutedLoad(
+        net,
+        plans,
+        { durationMs: o.durationMs, concurrency: o.concurrency, amount: o.amount, seed: o.seed },
+        progress,
+      );
+      routedChecks(routed, check);
+    }
     const runs: TestnetReport['load'][] = [];
     const warmups = o.warmupRuns ?? 0;
-    const total = warmups + (o.repetitions ?? 1);
+    const total = o.workload === 'routed' ? 0 : warmups + (o.repetitions ?? 1);
     for (let r = 0; r < total; r++) {
       const label = total === 1 ? 'load' : r < warmups ? `warm-up ${r + 1}` : `run ${r - warmups + 1}/${total - warmups}`;
       const l = await runLoad(net, plans, channels, o, progress, label);
       if (r >= warmups) runs.push(l);
     }
-    const load = [...runs].sort((a, b) => a.paymentsPerSecond - b.paymentsPerSecond)[Math.floor((runs.length - 1) / 2)]!;
+    const load = [...runs].sort((a, b) => a.paymentsPerSecond - b.paymentsPerSecond)[Math.floor((runs.length - 1) / 2)] ?? emptyLoad();
     const repetitions = runs.map(repetitionSummary);
     lap('load');
     const settlement = await closeAndVerify(net, plans, channels, progress, check);
@@ -267,6 +286,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
       load,
       repetitions,
       settlement,
+      ...(routed ? { routed } : {}),
     };
   } catch (e) {
     failure = e;
@@ -321,6 +341,30 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
   if (!keepDir) rmSync(dir, { recursive: true, force: true });
   if (failure !== undefined && !(failure instanceof LanesError)) progress.step(`error: ${String((failure as Error)?.stack ?? failure)}`);
   return final;
+}
+
+/** The routed workload's checks: success rate, every failure traced to a hop, and conservation with fees. */
+function routedChecks(r: RoutedReport, check: (name: string, ok: boolean, detail: string) => void): void {
+  const rate = r.successRate * 100;
+  check(
+    'routed payments succeed (≥ 99.5%)',
+    r.successRate >= 0.995,
+    `${r.settled} of ${r.attempted} settled (${rate.toFixed(2)}%)${r.failed ? `; failures: ${JSON.stringify(r.failures)}` : ''}`,
+  );
+  const untraced = Object.keys(r.failures).filter((k) => !/ at hop \d+$/.test(k));
+  check(
+    'every routed failure names its hop',
+    untraced.length === 0,
+    untraced.length === 0 ? `${r.failed} failures, each with its hop` : `without a hop: ${untraced.join(', ')}`,
+  );
+  const wrong = r.nodes.filter((n) => n.balanceChange !== n.expectedChange);
+  check(
+    "every node's balance moved by its payments and its fees",
+    wrong.length === 0,
+    wrong.length === 0
+      ? `${r.nodes.length} nodes; fees earned ${r.nodes.map((n) => `${n.name} ${n.feesEarned}`).join(', ')}`
+      : wrong.map((n) => `${n.name}: moved ${n.balanceChange}, expected ${n.expectedChange}`).join('; '),
+  );
 }
 
 function machine(): TestnetReport['machine'] {
@@ -404,6 +448,7 @@ async function openChannels(net: Testnet, plans: readonly ChannelPlan[], o: RunO
       counterpartyDeposit: deposit,
       challengeDuration: 3600n,
       waitFor: 'open',
+      ...(o.workload === 'routed' ? { public: true } : {}),
     });
     bar.update(++done);
   });

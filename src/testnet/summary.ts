@@ -21,6 +21,7 @@ export function summaryText(r: TestnetReport): string {
       settlement: `${r.settlement.transactions.length} transaction(s) for ${r.settlement.channels} channels, ${num(r.settlement.gasPerChannel)} gas per channel`,
     },
   );
+  const routed = r.routed ? routedText(r.routed) : [];
   const checks = r.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}: ${c.detail}`);
   const reps =
     r.repetitions.length > 1
@@ -30,10 +31,33 @@ export function summaryText(r: TestnetReport): string {
       : [];
   return [
     `${r.config.nodes} nodes (${r.config.topology}), ${r.channels.total} channels (${r.channels.swap} swap), ${r.machine.cores} cores, ${r.machine.node}`,
-    t.toString(),
+    ...(r.routed ? routed : [t.toString()]),
     ...reps,
     ...checks,
     r.ok ? 'all checks passed' : 'SOME CHECKS FAILED',
     ...(r.files ? [`report: ${r.files.html} (and report.json)${r.files.dir ? `; data and logs: ${r.files.dir}` : ''}`] : []),
   ].join('\n');
+}
+
+/** The routed workload's figures: throughput, success, hops, latency, and each node's fees. */
+function routedText(r: NonNullable<TestnetReport['routed']>): string[] {
+  const t = new Table({ style: { head: [], border: [] } });
+  t.push(
+    { 'routed payments/s': num(r.paymentsPerSecond) },
+    { 'success rate': `${num(r.successRate * 100, 2)}% (${num(r.settled)} of ${num(r.attempted)})` },
+    {
+      hops: Object.entries(r.hops)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([h, n]) => `${h}: ${num(n)}`)
+        .join(', '),
+    },
+    { 'latency p50/p90/p99/max': `${r.latency.p50} / ${r.latency.p90} / ${r.latency.p99} / ${r.latency.max} ms` },
+    { 'measured window': `${num(r.windowMs / 1000, 1)} s` },
+  );
+  const nodes = new Table({
+    head: ['node', 'sent', 'received', 'forwarded', 'fees earned (wei)', 'fees paid (wei)'],
+    style: { head: [], border: [] },
+  });
+  for (const n of r.nodes) nodes.push([n.name, num(n.sent), num(n.received), num(n.forwarded), n.feesEarned, n.feesPaid]);
+  return [t.toString(), nodes.toString()];
 }

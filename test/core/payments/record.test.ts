@@ -85,9 +85,14 @@ const recordArb: fc.Arbitrary<PaymentRecord> = fc
   })
   .map(
     (r) =>
+      // (a deep copy without undefined fields; bigints tagged as objects, so that no generated
+      // string, such as a detail "0n", is taken for one)
       JSON.parse(
-        JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)),
-        (_k, v: unknown) => (typeof v === 'string' && /^[0-9]+n$/.test(v) ? BigInt(v.slice(0, -1)) : v),
+        JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)),
+        (_k, v: unknown) =>
+          typeof v === 'object' && v !== null && typeof (v as { $bigint?: unknown }).$bigint === 'string'
+            ? BigInt((v as { $bigint: string }).$bigint)
+            : v,
       ) as PaymentRecord,
   );
 
