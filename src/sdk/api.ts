@@ -336,11 +336,12 @@ export interface LanesApi {
   invoices(): Promise<InvoiceInfo[]>;
   /**
    * Pays an invoice; resolves once the payee settled (the record is `settled`, with the secret).
-   * Today the payee must be a direct channel peer. Throws `InvalidInvoiceError` (expired, tampered,
+   * The payee is a channel peer, or any node the channel graph reaches when this node runs graph
+   * gossip (ADR 0019). Throws `InvalidInvoiceError` (expired, tampered,
    * another chain…) or `PaymentFailedError` (`reason`, `hop`).
    */
   payInvoice(invoice: string, parameters?: PayInvoiceParameters): Promise<PaymentInfo>;
-  /** A spontaneous payment (keysend) to a direct channel peer; resolves once settled. */
+  /** A spontaneous payment (keysend) to a channel peer, or over a route; resolves once settled. */
   sendPayment(parameters: SendPaymentParameters): Promise<PaymentInfo>;
   /** Payment records, newest first. */
   payments(filter?: PaymentsFilter): Promise<PaymentInfo[]>;
