@@ -295,7 +295,20 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
         }
       }
     });
-    stream.addEventListener('remoteCloseWrite', () => void stream.close().catch(() => undefined));
+    // We send nothing: close our side at once, so that the server's close completes and the
+    // stream ends (a stream left half-open counts against the server's inbound streams: two
+    // such, and it refused every later sync, so lost gossip was never repaired). A sync that
+    // does not end within a minute is dropped.
+    void stream.close().catch(() => undefined);
+    const timer = setTimeout(() => {
+      try {
+        stream.abort(new Error('graph sync took over a minute'));
+      } catch {
+        // already closed
+      }
+    }, 60_000);
+    timer.unref();
+    stream.addEventListener('close', () => clearTimeout(timer));
   }
 
   return {
