@@ -193,13 +193,18 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 export async function runTestnet(o: RunOptions, progress: Progress = createProgress({ quiet: o.quiet ?? false })): Promise<TestnetReport> {
   const startedAt = new Date();
   const dir = o.dir ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'lanes-testnet-'));
-  const plans = planChannels({
+  const planned = planChannels({
     nodes: o.nodes,
     topology: o.topology,
     channelsPerLink: o.channelsPerLink,
     swapRatio: o.swapRatio,
     seed: o.seed,
   });
+  // Routed payments are in ETH: every channel of a routed workload carries ETH (the planner
+  // alternates ETH and tUSD payment channels, which left a ring of single links without an
+  // ETH path between opposite nodes).
+  const plans: readonly ChannelPlan[] =
+    o.workload === 'routed' ? planned.map((p) => ({ ...p, kind: 'payment', assets: ['ETH'] })) : planned;
   const phases = { start: 0, open: 0, load: 0, close: 0, verify: 0, stop: 0 };
   const checks: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });

@@ -108,8 +108,8 @@ test.serial(
 test.serial(
   'lanes testnet --workload routed: keysends between nodes with no channel, routed through the others; fees conserve',
   async (t) => {
-    // A ring of 4 (two channels per link): 0-2 and 1-3 share no channel, so every payment takes
-    // 2 channels (one forwarder between). (With one channel per link no route is found yet: see ADR 0019.)
+    // A ring of 4, one channel per link: 0-2 and 1-3 share no channel, so every payment takes 2
+    // channels (one forwarder between).
     const out = tempDir('routed-report');
     const { stdout } = await run(
       process.execPath,
@@ -121,6 +121,8 @@ test.serial(
         'routed',
         '--nodes',
         '4',
+        '--channels-per-link',
+        '1',
         '--duration',
         '2',
         '--concurrency',
