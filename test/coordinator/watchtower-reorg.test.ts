@@ -47,7 +47,9 @@ test('a watchtower answer that a reorg dropped is sent again', async (t) => {
     rpc: anvil.rpcUrl,
     adjudicator,
     port: await freePort(),
-    args: ['--max-delay-ms', '200'],
+    // No fee replacement within the test: the answer broadcast again must be the very same one,
+    // even on a machine slow enough that mining it takes more than the default 15 s.
+    args: ['--max-delay-ms', '200', '--replace-after-ms', '120000'],
   });
   for (const a of [ada.address, bo.address, coordinator.address]) await anvil.setBalance(a, 1000n * ETHER);
 

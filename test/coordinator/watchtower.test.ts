@@ -238,6 +238,9 @@ test.serial('a batch that reverts on-chain is retried with new companions, the a
   } finally {
     await rpc('hardhat_setCode', [net.adjudicator, code]);
     await rpc('evm_setAutomine', [true]);
+    // What was sent while automine was off is mined now: a step that timed out above must not
+    // leave transactions pending for ever (and the file hanging on their results).
+    await rpc('evm_mine');
   }
   const results = await Promise.all(flood.map((f) => f.result));
   t.is(results.length, 3, 'every companion got a result');
@@ -286,6 +289,7 @@ test.serial('a newer dispute queued while an older one is in flight is its own i
     await rpc('evm_mine');
   } finally {
     await rpc('evm_setAutomine', [true]);
+    await rpc('evm_mine');
   }
   const [r1, r2] = await Promise.all([first.result, second.result]);
   t.true(r1.ok && r2.ok);
