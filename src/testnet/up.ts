@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join, resolve } from 'node:path';
 import type { Bytes32 } from '../core/bytes.ts';
 import { LanesError } from '../core/errors.ts';
+import { COORDINATOR_JSON } from '../coordinator/daemon.ts';
+import { API_JSON } from '../files/daemon-files.ts';
 import { type Testnet, isRunning, startTestnet } from './network.ts';
 import type { Progress } from './progress.ts';
 import { type TopologyName, fundingFor, planChannels } from './topology.ts';
@@ -73,7 +75,10 @@ function clear(dir: string): void {
   }
 }
 
-export async function testnetUp(o: UpOptions, progress: Progress): Promise<{ net: Testnet; info: NetworkJson; stop(): Promise<void> }> {
+export async function testnetUp(
+  o: UpOptions,
+  progress: Progress,
+): Promise<{ net: Testnet; readonly info: NetworkJson; stop(): Promise<void> }> {
   const dir = resolve(o.dir);
   clear(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -126,18 +131,79 @@ export async function testnetUp(o: UpOptions, progress: Progress): Promise<{ net
       })),
       channels: opened,
     };
-    writeFileSync(join(dir, NETWORK_JSON), JSON.stringify(info, null, 2) + '\n');
+    const file = join(dir, NETWORK_JSON);
+    writeFileSync(file, JSON.stringify(info, null, 2) + '\n');
+    // network.json stays current: a node or the coordinator restarted by hand (its own command
+    // line, its own data directory) has a new pid and API URL, which its api.json or
+    // coordinator.json says (issue 16).
+    let current = info;
+    const refresh = setInterval(() => {
+      const next = refreshed(current);
+      if (JSON.stringify(next) === JSON.stringify(current)) return;
+      current = next;
+      writeFileSync(file, JSON.stringify(current, null, 2) + '\n');
+    }, 1000);
+    refresh.unref();
     return {
       net,
-      info,
+      get info() {
+        return current;
+      },
       async stop() {
+        clearInterval(refresh);
         await net.stop();
-        rmSync(join(dir, NETWORK_JSON), { force: true });
+        // Processes restarted by hand are not ours to manage, but they are this network's: stop them too.
+        await stopStrays([current.coordinator.pid, ...current.nodes.map((n) => n.pid)].filter((pid) => !net.started().includes(pid)));
+        rmSync(file, { force: true });
       },
     };
   } catch (e) {
     await net.stop();
     throw e;
+  }
+}
+
+/** `info` with each daemon's pid, URLs and multiaddr as its own files say now. */
+function refreshed(info: NetworkJson): NetworkJson {
+  const read = <T>(path: string): T | undefined => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as T;
+    } catch {
+      return undefined; // not there (stopped), or being written
+    }
+  };
+  const c = read<{ pid: number; multiaddrs: string[]; statusUrl: string }>(join(info.coordinator.dataDir, COORDINATOR_JSON));
+  return {
+    ...info,
+    coordinator:
+      c === undefined || c.multiaddrs[0] === undefined
+        ? info.coordinator
+        : { ...info.coordinator, pid: c.pid, multiaddr: c.multiaddrs[0], statusUrl: c.statusUrl },
+    nodes: info.nodes.map((n) => {
+      const a = read<{ pid: number; url: string; multiaddrs: string[] }>(join(n.dataDir, API_JSON));
+      return a === undefined || a.multiaddrs[0] === undefined ? n : { ...n, pid: a.pid, apiUrl: a.url, multiaddr: a.multiaddrs[0] };
+    }),
+  };
+}
+
+/** SIGTERM, then SIGKILL after 10 s, for processes this run did not start. */
+async function stopStrays(pids: readonly number[]): Promise<void> {
+  const alive = pids.filter(isRunning);
+  for (const pid of alive) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const deadline = Date.now() + 10_000;
+  while (alive.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of alive.filter(isRunning)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
   }
 }
 

@@ -197,11 +197,34 @@ test.serial('lanes testnet up: a network to drive by hand, described in network.
   const { stdout: list } = await run(process.execPath, [BIN, '--data-dir', leader.dataDir, '--json', 'channel', 'list']);
   t.is((JSON.parse(list) as { id: string }[])[0]!.id, info.channels[0]!.id);
 
-  const pids = [info.chain.pid, info.coordinator.pid, ...info.nodes.map((n) => n.pid)];
+  // A node restarted by hand, with its own command line: network.json follows it (issue 16).
+  const follower = info.nodes.find((n) => n.name !== leader.name)!;
+  const argv = readFileSync(`/proc/${follower.pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a !== '');
+  process.kill(follower.pid, 'SIGTERM');
+  for (let i = 0; i < 200 && alive(follower.pid); i++) await new Promise((r) => setTimeout(r, 100));
+  t.false(alive(follower.pid));
+  const again = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  children.push(again);
+  let now = info;
+  for (let i = 0; i < 600; i++) {
+    now = JSON.parse(readFileSync(file, 'utf8')) as NetworkJson;
+    if (now.nodes.find((n) => n.name === follower.name)!.pid === again.pid) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const moved = now.nodes.find((n) => n.name === follower.name)!;
+  t.is(moved.pid, again.pid!, 'network.json names the restarted process');
+  t.is(moved.multiaddr, follower.multiaddr, 'which listens where it did (its port is kept)');
+  const back = await connect({ url: moved.apiUrl, token: readFileSync(moved.tokenFile, 'utf8').trim() });
+  t.is((await back.info()).peerId, follower.peerId, 'and answers at the API URL network.json gives');
+  await back.stop();
+
+  const pids = [info.chain.pid, info.coordinator.pid, ...now.nodes.map((n) => n.pid)];
   t.true(pids.every(alive));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGINT');
   t.is(await exited, 0);
-  t.deepEqual(pids.filter(alive), []);
+  t.deepEqual(pids.filter(alive), [], 'the node restarted by hand is stopped with the rest');
   t.false(existsSync(file), 'network.json is removed once everything stopped');
 });
