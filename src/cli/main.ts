@@ -232,7 +232,6 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
   if (feePpm !== undefined && !(/^\d{1,7}$/.test(String(feePpm)) && Number(feePpm) <= 1_000_000))
     throw new InvalidArgumentError(`--fee-ppm "${String(feePpm)}" must be a whole number from 0 to 1000000`);
   if (o.graph !== true && bootstrap === undefined && fromFile === undefined && feeBase === undefined && feePpm === undefined) return {};
-  // Unset, the daemon's defaults (DEFAULT_FEES in src/daemon/daemon.ts: no base fee, 100 ppm).
   const syncIntervalMs = fromFile?.syncIntervalMs;
   if (syncIntervalMs !== undefined && !(Number.isInteger(syncIntervalMs) && syncIntervalMs >= 1000))
     throw new InvalidArgumentError(`graph.syncIntervalMs "${String(syncIntervalMs)}" must be a whole number of ms, at least 1000`);
@@ -240,9 +239,8 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
     graph: {
       ...(bootstrap === undefined ? {} : { bootstrap }),
       ...(syncIntervalMs === undefined ? {} : { syncIntervalMs }),
-      ...(feeBase === undefined && feePpm === undefined
-        ? {}
-        : { fees: { base: BigInt(feeBase ?? 0), ppm: feePpm === undefined ? 100 : Number(feePpm) } }),
+      // What is not given takes the daemon's default.
+      fees: { ...(feeBase === undefined ? {} : { base: BigInt(feeBase) }), ...(feePpm === undefined ? {} : { ppm: Number(feePpm) }) },
     },
   };
 }

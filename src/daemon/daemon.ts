@@ -64,7 +64,7 @@ export interface DaemonConfig {
   readonly graph?: {
     readonly bootstrap?: readonly string[];
     /** What we charge to forward over our public channels (default: no base fee, 100 ppm). */
-    readonly fees?: { readonly base: bigint; readonly ppm: number };
+    readonly fees?: { readonly base?: bigint; readonly ppm?: number };
     /** GraphOptions.syncIntervalMs: how often lost gossip is repaired from each peer. */
     readonly syncIntervalMs?: number;
   };

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { type Address, type Bytes32, isBytes32 } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
+import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
 import type { Op } from '../core/ops.ts';
 import type { PeerRef } from '../p2p/transport.ts';
 import type {
@@ -755,7 +756,7 @@ export class LanesNode implements LanesApi, ChannelHost {
         }
       }
     }
-    if (!/^[1-9A-HJ-NP-Za-km-z]{40,80}$/.test(peer))
+    if (publicKeyOfPeerId(peer) === undefined)
       throw new InvalidArgumentError(`peer must be a multiaddr ending in /p2p/<peerId>, or a peer id: got ${peer.slice(0, 200)}`);
     throw new PeerUnreachableError(peer, { details: 'connect to it by multiaddr first' });
   }

@@ -2,58 +2,21 @@
  * The control API's edges (issue 16): bad input gets a 4xx JSON error, never a 5xx, and never
  * reaches the chain. A real daemon started through the CLI on a real EDR chain, called over HTTP.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
 import test from 'ava';
+import { keygenFunded, spawnDaemon } from '../helpers/daemon-process.ts';
 import { type LocalNet, localNet } from '../helpers/local-net.ts';
 
-const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
-const run = promisify(execFile);
 let net: LocalNet;
 const daemons: ChildProcess[] = [];
 const api: Record<string, { url: string; token: string; multiaddr: string }> = {};
 
 async function startDaemon(name: string): Promise<void> {
   const dir = net.tempDir(`edges-${name}`);
-  const { stdout } = await run(process.execPath, [BIN, '--data-dir', dir, '--json', 'keygen']);
-  const { address } = JSON.parse(stdout) as { address: `0x${string}` };
-  await net.fund({ name, address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 10n);
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      '--data-dir',
-      dir,
-      'node',
-      'start',
-      '--chain-rpc',
-      net.chain.rpcUrl,
-      '--adjudicator',
-      net.adjudicator,
-      '--accept-channels',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  daemons.push(child);
-  const file = join(dir, 'api.json');
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`${name}'s daemon exited`);
-    const j = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { pid: number; url: string; multiaddrs: string[] }) : undefined;
-    if (j !== undefined && j.pid === child.pid) {
-      api[name] = {
-        url: j.url.replace(/\/$/, ''),
-        token: readFileSync(join(dir, 'api.token'), 'utf8').trim(),
-        multiaddr: j.multiaddrs[0]!,
-      };
-      return;
-    }
-    if (i > 1200) throw new Error(`${name}'s daemon did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await keygenFunded(net, dir, 10n);
+  const d = await spawnDaemon(net, dir);
+  daemons.push(d.child);
+  api[name] = { url: d.url, token: d.token, multiaddr: d.multiaddr };
 }
 
 async function call(

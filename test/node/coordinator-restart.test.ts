@@ -9,9 +9,8 @@
  * re-send every watch on the new link, the watchtower answers with bob's latest state, and bob
  * is paid by that. While it is down, bob's node says so (`info().watchtower`, an event).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { createChainService } from '../../src/chain/chain-service.ts';
@@ -22,6 +21,7 @@ import { connect } from '../../src/sdk/connect.ts';
 import type { LanesApi, LanesEvents, SignedStateJson } from '../../src/sdk/api.ts';
 import { readSignedState } from '../../src/sdk/json.ts';
 import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
+import { keygenFunded, spawnDaemon } from '../helpers/daemon-process.ts';
 import { type LocalNet, localNet } from '../helpers/local-net.ts';
 import { ETHER, eventually } from '../helpers/nodes.ts';
 
@@ -46,55 +46,21 @@ interface Daemon {
 }
 
 async function startDaemon(dir: string, coordinator?: string): Promise<Daemon> {
-  const apiJson = join(dir, 'api.json');
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      '--data-dir',
-      dir,
-      'node',
-      'start',
-      '--chain-rpc',
-      net.chain.rpcUrl,
-      '--adjudicator',
-      net.adjudicator,
-      ...(coordinator === undefined ? [] : ['--coordinator', coordinator]),
-      '--accept-channels',
-      '--log-level',
-      process.env.LANES_TEST_LOG ?? 'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  daemons.push(child);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`the daemon in ${dir} exited with ${child.exitCode}`);
-    const j = existsSync(apiJson) ? (JSON.parse(readFileSync(apiJson, 'utf8')) as { pid: number; url: string }) : undefined;
-    if (j !== undefined && j.pid === child.pid) {
-      const api = await connect({ url: j.url, token: readFileSync(join(dir, 'api.token'), 'utf8').trim() });
-      apis.push(api);
-      return {
-        child,
-        api,
-        async stop() {
-          await api.stop().catch(() => undefined);
-          child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    if (i > 1200) throw new Error(`the daemon in ${dir} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const d = await spawnDaemon(net, dir, coordinator === undefined ? [] : ['--coordinator', coordinator]);
+  daemons.push(d.child);
+  const api = await connect({ url: d.url, token: d.token });
+  apis.push(api);
+  return {
+    child: d.child,
+    api,
+    async stop() {
+      await api.stop().catch(() => undefined);
+      await d.stop();
+    },
+  };
 }
 
-async function keygen(dir: string): Promise<{ address: `0x${string}`; keyFile: string }> {
-  const { stdout } = await run(process.execPath, [BIN, '--data-dir', dir, '--json', 'keygen']);
-  const k = JSON.parse(stdout) as { address: `0x${string}`; keyFile: string };
-  await net.fund({ name: dir, address: k.address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 100n);
-  return k;
-}
+const keygen = (dir: string) => keygenFunded(net, dir);
 
 function paramsOf(j: SignedStateJson): ChannelParams {
   const p = j.params;
