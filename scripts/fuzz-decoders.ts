@@ -2,7 +2,7 @@
  * `npm run fuzz:decoders [-- --seconds 60 | --runs N] [--targets wire,store] [--parallel 2] [--seed S] [--no-coverage] [--json]`:
  * coverage-guided fuzzing of every decoder with jazzer.js (libFuzzer) — the channel protocol
  * (wire), the settlement protocol (settle), the store's records (store) and the control API's
- * request bodies (control-api); the targets are in test/fuzz/decoders/.
+ * request bodies (control-api), the streaming API's frames (stream); the targets are in test/fuzz/decoders/.
  *
  * Each target runs for the budget from its checked-in corpus (test/fuzz/decoders/corpus/<target>),
  * with coverage instrumentation of src/ only. Then the corpus it ended with (seeds and the new
@@ -52,7 +52,11 @@ const DECODER_FILES: Record<Target, readonly DecoderFile[]> = {
   'control-api': [{ file: 'src/sdk/json.ts', from: '// Parsing input', to: '// Reading results' }],
   payments: [{ file: 'src/core/payments/invoice.ts' }, { file: 'src/core/payments/record.ts' }],
   graph: [{ file: 'src/core/routing/codec.ts' }],
-  onion: [{ file: 'src/core/forwarding/onion.ts', from: 'export function peelOnion' }],
+  onion: [
+    { file: 'src/core/forwarding/onion.ts', from: 'export function peelOnion' },
+    { file: 'src/core/forwarding/quote.ts', from: 'function readQuote', to: '/** Whether `q` is signed' },
+  ],
+  stream: [{ file: 'src/sdk/stream-frames.ts' }, { file: 'src/sdk/error-registry.ts', from: 'export function errorFromJson' }],
 };
 
 const targets = (values.targets?.split(',') ?? [...TARGETS]) as Target[];

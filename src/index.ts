@@ -15,18 +15,28 @@ export { connect, type ConnectParameters, type RemoteNode } from './sdk/connect.
 export type { LanesNode } from './node/node.ts';
 export type { NodeConfig } from './node/config.ts';
 export type { OpenPolicy, OpenProposal, PolicyDecision, SwapOffer, SwapPolicy } from './node/policy.ts';
+export type { GraphOptions } from './node/graph-service.ts';
 export {
   ChannelNotFoundError,
   ChannelNotOpenError,
+  ConnectionLostError,
+  DaemonUnreachableError,
   FatalNodeError,
+  InvalidInvoiceError,
   NodeStoppedError,
+  NotLanesApiError,
   NothingToWithdrawError,
   OperationTimeoutError,
+  PaymentFailedError,
   PeerUnreachableError,
   RejectedError,
   WithdrawFailedError,
 } from './sdk/errors.ts';
 export type * from './sdk/api.ts';
+export type * from './sdk/payments.ts';
+export { PAYMENT_FAILURES } from './core/payments/record.ts';
+export { FORWARD_FAILURES, MAX_QUOTE_VALIDITY, type SwapQuote } from './core/forwarding/index.ts';
+export type { AssetPolicy, SwapOffer as RoutedSwapOffer } from './core/routing/types.ts';
 export { LanesError, InvalidArgumentError, DecodeError } from './core/errors.ts';
 export { REJECT_REASONS, type RejectReason } from './core/result.ts';
 export { NATIVE_ASSET, type Address, type Bytes32, type Hex } from './core/bytes.ts';

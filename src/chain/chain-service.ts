@@ -15,6 +15,8 @@ import {
   decodeFunctionData,
   defineChain,
   BaseError,
+  HttpRequestError,
+  TimeoutError,
   BlockNotFoundError,
   ContractFunctionRevertedError,
   TransactionReceiptNotFoundError,
@@ -28,7 +30,7 @@ import { type Address, type Bytes32, type Hex, NATIVE_ASSET, concatBytes, hexToB
 import { channelId } from '../core/params.ts';
 import type { SignedCommitment } from '../core/state.ts';
 import type { SignedState } from '../core/validate.ts';
-import { LanesError } from '../core/errors.ts';
+import { LanesError, type LanesErrorOptions, innermostMessage, unreachableReason } from '../core/errors.ts';
 import type { ChannelParams } from '../core/params.ts';
 import { LanesAdjudicatorAbi, LanesAdjudicatorBytecode } from './artifacts/LanesAdjudicator.ts';
 import { type ChallengeItem, type CloseItem, type ConcludeItem, type UnlockItem, contractParams } from './encode.ts';
@@ -67,7 +69,8 @@ export interface ChainService {
   /**
    * Deposits for `participant` (0 or 1). A token deposit beyond the allowance already given is
    * one `depositWithPermit` transaction when the token has an EIP-2612 permit (src/chain/permit.ts),
-   * else an `approve` first.
+   * else an `approve` first. ETH deposits made while another transaction of this service is in
+   * flight wait for it and then leave together, as one `depositBatch` (the receipt is the batch's).
    */
   deposit(params: ChannelParams, assetIndex: number, participant: 0 | 1, amount: bigint): Promise<TxReceipt>;
   /** Pays out final states; `payout` pushes funds now (default) or credits {@link ChainService.withdrawable}. */
@@ -167,7 +170,13 @@ export interface Clients {
 export async function createClients(conn: ChainConnection): Promise<Clients> {
   const transport: Transport = typeof conn.rpc === 'string' ? http(conn.rpc, { batch: false, retryCount: 2 }) : custom(conn.rpc);
   const probe = createPublicClient({ transport });
-  const chainId = await probe.getChainId();
+  let chainId: number;
+  try {
+    chainId = await probe.getChainId();
+  } catch (e) {
+    if (typeof conn.rpc !== 'string') throw e;
+    throw new ChainUnreachableError(maskUrl(conn.rpc), chainFailureReason(e), { cause: e });
+  }
   const chain = defineChain({
     id: chainId,
     name: `chain ${chainId}`,
@@ -181,6 +190,45 @@ export async function createClients(conn: ChainConnection): Promise<Clients> {
   return { chain, publicClient, walletClient, account };
 }
 
+/**
+ * The chain's JSON-RPC endpoint at `url` did not answer `eth_chainId`: `reason` says how
+ * (`connection refused`, `HTTP 404`, ...). Thrown before anything is written or sent.
+ */
+export class ChainUnreachableError extends LanesError {
+  override name = 'ChainUnreachableError';
+  readonly url: string;
+  readonly reason: string;
+  constructor(url: string, reason: string, options: LanesErrorOptions = {}) {
+    super(`cannot reach the chain at ${url}: ${reason}`, { code: 'CHAIN_UNREACHABLE', ...options });
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+/** What went wrong with a JSON-RPC call, in a few words rather than viem's whole report. */
+function chainFailureReason(e: unknown): string {
+  const known = unreachableReason(e);
+  if (known !== undefined) return known;
+  if (e instanceof BaseError) {
+    const http = e.walk((x) => x instanceof HttpRequestError);
+    if (http instanceof HttpRequestError && http.status !== undefined) return `HTTP ${http.status}`;
+    if (e.walk((x) => x instanceof TimeoutError) !== null) return 'no answer in time';
+    if (http instanceof HttpRequestError) return innermostMessage(http);
+    return e.shortMessage;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A URL with its user and password masked, for messages (an RPC URL may carry credentials). */
+function maskUrl(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  if (u.username === '' && u.password === '') return url;
+  u.username = '***';
+  u.password = '';
+  return u.href;
+}
+
 /** Deploys a LanesAdjudicator; returns its address. */
 export async function deployAdjudicator(clients: Clients): Promise<Address> {
   const hash = await clients.walletClient.deployContract({ abi: LanesAdjudicatorAbi, bytecode: LanesAdjudicatorBytecode });
@@ -191,6 +239,8 @@ export async function deployAdjudicator(clients: Clients): Promise<Address> {
 
 /** How long a deposit's permit stays valid (seconds of chain time): it is used within one transaction. */
 const PERMIT_TTL_S = 3600n;
+/** ETH deposits that wait for the same transaction slot leave as one `depositBatch` of at most this many. */
+export const MAX_COALESCED_DEPOSITS = 64;
 
 /** The custom error a simulated call reverted with, if it reverted with one of the contract's. */
 function revertName(e: unknown): string | undefined {
@@ -381,6 +431,77 @@ export function chainServiceFromClients(
     return receipt;
   }
 
+  /**
+   * ETH deposits waiting for the transaction slot. Those that queue up while another transaction
+   * is in flight (many channels opening at once: each open deposits) leave together as one
+   * `depositBatch` of at most {@link MAX_COALESCED_DEPOSITS}; one alone is a plain `deposit`. The
+   * batch is simulated first: when it would revert (all or nothing), each deposit is sent on its
+   * own instead, so one bad channel fails only its own deposit. Once a transaction is sent nothing
+   * is retried, so a deposit is never made twice.
+   */
+  let waitingDeposits: { readonly item: DepositRequest; resolve(r: TxReceipt): void; reject(e: unknown): void }[] = [];
+  let depositSlotQueued = false;
+
+  function coalescedDeposit(item: DepositRequest): Promise<TxReceipt> {
+    return new Promise<TxReceipt>((resolve, reject) => {
+      waitingDeposits.push({ item, resolve, reject });
+      if (!depositSlotQueued) {
+        depositSlotQueued = true;
+        void serial(sendWaitingDeposits);
+      }
+    });
+  }
+
+  async function sendWaitingDeposits(): Promise<void> {
+    const taken = waitingDeposits.slice(0, MAX_COALESCED_DEPOSITS);
+    waitingDeposits = waitingDeposits.slice(taken.length);
+    depositSlotQueued = waitingDeposits.length > 0;
+    if (depositSlotQueued) void serial(sendWaitingDeposits);
+    const one = async (it: DepositRequest): Promise<TxReceipt> => {
+      const hash = await walletClient.writeContract({
+        ...contract,
+        functionName: 'deposit',
+        args: [contractParams(it.params), BigInt(it.assetIndex), BigInt(it.participant), it.amount],
+        value: it.amount,
+      });
+      const { events: _events, ...receipt } = await confirm(hash);
+      return receipt;
+    };
+    if (taken.length > 1) {
+      const call = {
+        ...contract,
+        account,
+        functionName: 'depositBatch',
+        args: [
+          taken.map(({ item: it }) => ({
+            params: contractParams(it.params),
+            assetIndex: BigInt(it.assetIndex),
+            participant: BigInt(it.participant),
+            amount: it.amount,
+          })),
+        ],
+        value: taken.reduce((sum, { item }) => sum + item.amount, 0n),
+      } as const;
+      let simulated = false;
+      try {
+        await publicClient.simulateContract(call);
+        simulated = true;
+      } catch {
+        // Some item would revert (or the chain did not answer): each on its own below.
+      }
+      if (simulated) {
+        try {
+          const { events: _events, ...receipt } = await confirm(await walletClient.writeContract(call));
+          for (const w of taken) w.resolve(receipt);
+        } catch (e) {
+          for (const w of taken) w.reject(e);
+        }
+        return;
+      }
+    }
+    for (const w of taken) await one(w.item).then(w.resolve, w.reject);
+  }
+
   async function batch(operation: BatchOperation, count: number, send: () => Promise<Hex>): Promise<BatchReceipt> {
     const r = await serial(async () => confirm(await send()));
     return { ...r, items: itemResults(operation, r.events, count) };
@@ -392,8 +513,9 @@ export function chainServiceFromClients(
     account: account.address.toLowerCase() as Address,
 
     deposit(params, assetIndex, participant, amount) {
+      const asset = params.assets[assetIndex];
+      if (asset !== undefined && isNative(asset)) return coalescedDeposit({ params, assetIndex, participant, amount });
       return serial(async () => {
-        const asset = params.assets[assetIndex];
         if (asset === undefined) throw new LanesError(`asset index ${assetIndex} out of range`, { code: 'INVALID_ARGUMENT' });
         const native = isNative(asset);
         if (!native && (await readAllowance(asset)) < amount) {

@@ -10,19 +10,27 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LanesError } from '../core/errors.ts';
+import { InvalidArgumentError, LanesError } from '../core/errors.ts';
 import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
+import { readJsonFile } from '../files/json-file.ts';
 import { exposure } from '../files/permissions.ts';
-import { type RemoteNode, connect } from '../sdk/connect.ts';
+import { type RemoteNode, connect, isHttpUrl } from '../sdk/connect.ts';
+import { DaemonUnreachableError } from '../sdk/errors.ts';
 import { redactUrl } from '../sdk/redact.ts';
 
 export interface ClientOptions {
   readonly dataDir: string;
   readonly rpc?: string;
   readonly tokenFile?: string;
+  /** How long one call waits for the daemon's answer (the SDK's default: 120 s). */
+  readonly timeoutMs?: number;
 }
 
 export async function daemon(o: ClientOptions): Promise<RemoteNode> {
+  if (o.rpc !== undefined && !isHttpUrl(o.rpc))
+    throw new InvalidArgumentError(`--rpc ${redactUrl(o.rpc)} is not a URL`, {
+      details: "give the daemon's control API URL, e.g. --rpc http://127.0.0.1:7700 (the url in its api.json)",
+    });
   const url = o.rpc ?? urlFromApiJson(o.dataDir);
   const tokenFile = o.tokenFile ?? join(o.dataDir, API_TOKEN);
   if (!existsSync(tokenFile))
@@ -31,10 +39,13 @@ export async function daemon(o: ClientOptions): Promise<RemoteNode> {
   const token = readFileSync(tokenFile, 'utf8').trim();
   try {
     // One command is one call: a plain HTTP request, without a WebSocket upgrade's extra round trip.
-    return await connect({ url, token, transport: 'http' });
+    return await connect({ url, token, transport: 'http', ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }) });
   } catch (e) {
-    if (e instanceof LanesError && e.code === 'DAEMON_UNREACHABLE') {
-      throw new LanesError(`the daemon at ${redactUrl(url)} is not running`, {
+    // Nothing listens there (or, at the loopback URL api.json names, nothing can be reached): the
+    // daemon is not running, or api.json was left by one that crashed. Any other failure (a
+    // timeout, another server on the port, a host --rpc names that cannot be found) says what it is.
+    if (e instanceof DaemonUnreachableError && (o.rpc === undefined || e.reason === 'connection refused')) {
+      throw new LanesError(`the daemon at ${e.url} is not running (${e.reason})`, {
         code: 'DAEMON_NOT_RUNNING',
         details: 'start it with `lanes node start`',
         cause: e,
@@ -54,13 +65,9 @@ function urlFromApiJson(dataDir: string): string {
     });
   }
   refuseExposed(file, 'api.json', false);
-  let url: unknown;
-  try {
-    url = (JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown }).url;
-  } catch {
-    // reported below
-  }
-  if (typeof url !== 'string' || !URL.canParse(url)) {
+  const json = readJsonFile(file, 'the daemon writes it at every start: restart the daemon, or remove the file if none runs');
+  const url = typeof json === 'object' && json !== null ? (json as { url?: unknown }).url : undefined;
+  if (typeof url !== 'string' || !isHttpUrl(url)) {
     throw new LanesError(`${file} does not name the daemon's URL`, { code: 'DAEMON_NOT_RUNNING', details: 'restart the daemon' });
   }
   if (!isLoopback(url)) {

@@ -17,9 +17,12 @@ import { Command, Option } from 'commander';
 import { type Address, NATIVE_ASSET, bytesToHex, isAddress } from '../core/bytes.ts';
 import { InvalidArgumentError, LanesError } from '../core/errors.ts';
 import type { DaemonConfig } from '../daemon/daemon.ts';
+import { readJsonFile } from '../files/json-file.ts';
 import { createKeyFile, readKeyFile } from '../files/key-file.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
+import type { CloseResult } from '../sdk/api.ts';
 import type { RemoteNode } from '../sdk/connect.ts';
+import { OperationTimeoutError } from '../sdk/errors.ts';
 import { daemon } from './client.ts';
 import { channelDetails, channelTable, invoiceDetails, invoiceTable, paymentTable, paymentText, printJson } from './output.ts';
 import { amountOf, assetBook, assetNamed, formatAmount, parseAmount, shortHex } from './units.ts';
@@ -59,11 +62,21 @@ function asset(text: string | undefined): Address | undefined {
   return a;
 }
 
+/** A command's `--timeout <seconds>`, in ms. */
+function timeoutMs(cmd: Command): number | undefined {
+  const v = cmd.opts<{ timeout?: string }>().timeout;
+  if (v === undefined) return undefined;
+  const seconds = Number(v);
+  if (!(seconds > 0 && seconds <= 2_000_000)) throw new InvalidArgumentError(`--timeout must be a positive number of seconds, got "${v}"`);
+  return Math.round(seconds * 1000);
+}
+
 /** Runs a client command against the daemon; prints JSON or text; turns errors into exit codes. */
 function client<A extends unknown[]>(run: (node: RemoteNode, g: Globals, ...args: A) => Promise<{ json: unknown; text: string }>) {
   return async function (this: Command, ...args: A) {
     const g = globals(this);
-    const node = await daemon(g);
+    const t = timeoutMs(this);
+    const node = await daemon({ ...g, ...(t === undefined ? {} : { timeoutMs: t }) });
     try {
       const out = await run(node, g, ...args);
       if (g.json) printJson(out.json);
@@ -215,6 +228,7 @@ interface StartOptions {
   bootstrap?: string[];
   feeBase?: string;
   feePpm?: string;
+  swapPremiumPpm?: string;
 }
 
 /** `--graph`, `--bootstrap` and the config file's `graph` (flags win). */
@@ -231,7 +245,18 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
     throw new InvalidArgumentError(`--fee-base "${String(feeBase)}" must be a whole number of base units`);
   if (feePpm !== undefined && !(/^\d{1,7}$/.test(String(feePpm)) && Number(feePpm) <= 1_000_000))
     throw new InvalidArgumentError(`--fee-ppm "${String(feePpm)}" must be a whole number from 0 to 1000000`);
-  if (o.graph !== true && bootstrap === undefined && fromFile === undefined && feeBase === undefined && feePpm === undefined) return {};
+  const premium = o.swapPremiumPpm ?? fromFile?.swapPremiumPpm;
+  if (premium !== undefined && !(/^\d{1,7}$/.test(String(premium)) && Number(premium) <= 1_000_000))
+    throw new InvalidArgumentError(`--swap-premium-ppm "${String(premium)}" must be a whole number from 0 to 1000000`);
+  if (
+    o.graph !== true &&
+    bootstrap === undefined &&
+    fromFile === undefined &&
+    feeBase === undefined &&
+    feePpm === undefined &&
+    premium === undefined
+  )
+    return {};
   const syncIntervalMs = fromFile?.syncIntervalMs;
   if (syncIntervalMs !== undefined && !(Number.isInteger(syncIntervalMs) && syncIntervalMs >= 1000))
     throw new InvalidArgumentError(`graph.syncIntervalMs "${String(syncIntervalMs)}" must be a whole number of ms, at least 1000`);
@@ -241,6 +266,7 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
       ...(syncIntervalMs === undefined ? {} : { syncIntervalMs }),
       // What is not given takes the daemon's default.
       fees: { ...(feeBase === undefined ? {} : { base: BigInt(feeBase) }), ...(feePpm === undefined ? {} : { ppm: Number(feePpm) }) },
+      ...(premium === undefined ? {} : { swapPremiumPpm: BigInt(premium) }),
     },
   };
 }
@@ -266,7 +292,7 @@ interface ConfigFile {
   /** NodeConfig.confirmations. */
   confirmations?: number;
   /** Join the channel graph (`--graph`); `bootstrap`: peers to find it from (`--bootstrap`). */
-  graph?: boolean | { bootstrap?: string[]; feeBase?: string; feePpm?: number; syncIntervalMs?: number };
+  graph?: boolean | { bootstrap?: string[]; feeBase?: string; feePpm?: number; syncIntervalMs?: number; swapPremiumPpm?: number };
   /** NodeConfig.timeouts, in milliseconds. */
   timeouts?: unknown;
   policies?: {
@@ -345,11 +371,15 @@ example(
     .option('--bootstrap <multiaddr...>', 'peers to find the channel graph from (implies --graph)')
     .option('--fee-base <amount>', 'base fee to forward a payment over our public channels, in base units (default 0)')
     .option('--fee-ppm <n>', 'proportional forwarding fee, in millionths of the amount (default 100)')
+    .option(
+      '--swap-premium-ppm <n>',
+      "routed swaps (the config file's policies.swap.pairs): a premium on every quote, in millionths of the amount in (default 0)",
+    )
     .option('--auto-withdraw [address]', 'withdraw credited payouts as soon as they are noticed (to ADDRESS, default the node address)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async function (this: Command, o: StartOptions) {
       const g = globals(this);
-      const file: ConfigFile = o.config ? (JSON.parse(readFileSync(o.config, 'utf8')) as ConfigFile) : {};
+      const file = (o.config ? readJsonFile(o.config, 'fix the config file, or leave out --config') : {}) as ConfigFile;
       const chainRpc = o.chainRpc ?? file.chainRpc;
       const adjudicator = o.adjudicator ?? file.adjudicator;
       if (!chainRpc) throw new InvalidArgumentError('give --chain-rpc (or chainRpc in the config file)');
@@ -550,28 +580,60 @@ example(
     .description('close a channel cooperatively (or with --force, without the counterparty) and wait for the payout')
     .option('--force', 'register the latest state on-chain and conclude after the challenge period')
     .option('--direct', 'submit to the chain directly, not through the configured coordinator')
-    .option('--no-wait', 'return once the settlement is submitted')
+    .option('--no-wait', 'return once the settlement is submitted (with --force: once the state is registered)')
+    .option('--timeout <seconds>', "how long to wait for the daemon's answer; the close goes on in the daemon after", '120')
     .action(
-      client(async (n, _g, id: string, o: { force?: boolean; direct?: boolean; wait: boolean }) => {
-        const r = await n.close(id.toLowerCase() as `0x${string}`, {
-          mode: o.force ? 'force' : 'cooperative',
-          waitFor: o.wait ? 'closed' : 'submitted',
-          ...(o.direct ? { direct: true } : {}),
-        });
+      client(async (n, g, id: string, o: { force?: boolean; direct?: boolean; wait: boolean }) => {
+        const channelId = id.toLowerCase() as `0x${string}`;
+        const params = { mode: o.force ? ('force' as const) : ('cooperative' as const), ...(o.direct ? { direct: true } : {}) };
+        let r: CloseResult;
+        if (o.force) {
+          // Registered first: the challenge period's end is known, and said, before the wait.
+          r = await n.close(channelId, { ...params, waitFor: 'submitted' });
+          if (o.wait && r.status !== 'closed') {
+            if (!g.json && r.challengeEndsAt !== undefined)
+              process.stderr.write(
+                `registered version ${r.version} on-chain; the challenge period ends at ${isoTime(r.challengeEndsAt)}; waiting for the payout (Ctrl-C leaves the close to the daemon)\n`,
+              );
+            try {
+              r = await n.close(channelId, { ...params, waitFor: 'closed' });
+            } catch (e) {
+              if (!(e instanceof OperationTimeoutError)) throw e;
+              throw stillWaiting(channelId, (await n.channel(channelId)).challengeEndsAt ?? r.challengeEndsAt, e);
+            }
+          }
+        } else r = await n.close(channelId, { ...params, waitFor: o.wait ? 'closed' : 'submitted' });
         const book = await assetBook(n);
         const credited = (r.credited ?? []).map(
           (c) => `\ncredited ${formatAmount(c.amount, c.asset, book)} on the adjudicator: lanes withdraw`,
         );
+        const ends =
+          r.challengeEndsAt === undefined
+            ? ''
+            : `\nthe challenge period ends at ${isoTime(r.challengeEndsAt)}; the daemon concludes the close then: check with lanes channel show ${channelId}`;
         return {
           json: r,
-          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}${credited.join('')}`,
+          text: `channel ${shortHex(r.channelId)} ${r.status} (${r.mode}${r.via ? `, via ${r.via}` : ''}, version ${r.version})${r.transactionHash ? `\ntransaction ${r.transactionHash}` : ''}${credited.join('')}${ends}`,
         };
       }),
     ),
   'lanes channel close 0x3f2a…',
   'lanes channel close 0x3f2a… --force',
+  'lanes channel close 0x3f2a… --force --no-wait',
   'lanes channel close 0x3f2a… --direct',
 );
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
+
+/** A forced close whose wait ran out: it is not lost, the daemon concludes it after the challenge period. */
+function stillWaiting(channelId: string, challengeEndsAt: number | undefined, cause: unknown): LanesError {
+  const when = challengeEndsAt === undefined ? 'the challenge period ends' : `the challenge period ends at ${isoTime(challengeEndsAt)}`;
+  return new LanesError(`still waiting: ${when}; the close goes on in the daemon`, {
+    code: 'STILL_WAITING',
+    details: `check with lanes channel show ${channelId}`,
+    cause,
+  });
+}
 
 example(
   program
@@ -580,10 +642,13 @@ example(
       'pay a channel counterparty (CHANNEL AMOUNT: returns once a state carrying it is signed by both and stored), an invoice (lanes…), or an address (--to, keysend); those two return once the payee settled',
     )
     .option('--asset <asset>', 'eth, a token address or symbol (needed in a channel of several assets for base units)')
-    .option('--to <address>', 'pay this address without an invoice (keysend; today: a direct channel peer)')
+    .option('--to <address>', 'pay this address without an invoice (keysend: a channel peer, or any node the channel graph reaches)')
     .option('--amount <amount>', 'the amount, with --to or for an any-amount invoice')
+    .option('--max-fee <amount>', 'the most to pay in routing fees (default 1% of the amount, at least 1000 base units)')
+    .option('--pay-with <asset>', 'pay in another asset than the payee receives: a routed swap, converted by a hub at its signed quote')
+    .option('--max-send <amount>', 'with --pay-with: the most to send in that asset, rate and fees included')
     .action(
-      client(async (n, _g, id: string | undefined, amount: string | undefined, o: { asset?: string; to?: string; amount?: string }) => {
+      client(async (n, _g, id: string | undefined, amount: string | undefined, o: PayFlags) => {
         if (o.to !== undefined || /^lanes/i.test(id ?? '')) return payInvoiceOrAddress(n, id, amount, o);
         if (id === undefined || amount === undefined)
           throw new InvalidArgumentError('give CHANNEL AMOUNT, an invoice, or --to ADDRESS --amount AMOUNT');
@@ -601,23 +666,45 @@ example(
   'lanes pay 0x3f2a… 10tUSD',
   'lanes pay lanes313371qq…',
   'lanes pay --to 0x7099…79c8 --amount 0.01eth',
+  'lanes pay lanes313371qq… --pay-with eth --max-send 60000000000000000',
 );
+
+interface PayFlags {
+  asset?: string;
+  to?: string;
+  amount?: string;
+  maxFee?: string;
+  payWith?: string;
+  maxSend?: string;
+}
 
 /** `lanes pay INVOICE [--amount A]` and `lanes pay --to ADDRESS --amount A` (docs/adr/0018). */
 async function payInvoiceOrAddress(
   n: RemoteNode,
   target: string | undefined,
   amount: string | undefined,
-  o: { asset?: string; to?: string; amount?: string },
+  o: PayFlags,
 ): Promise<{ json: unknown; text: string }> {
   if (o.to !== undefined && target !== undefined && o.amount !== undefined)
     throw new InvalidArgumentError('give an invoice or --to, not both');
   const howMuch = o.amount ?? (o.to !== undefined ? (target ?? amount) : amount);
   const a = asset(o.asset);
+  const payWith = asset(o.payWith);
+  if (o.maxSend !== undefined && payWith === undefined) throw new InvalidArgumentError('--max-send goes with --pay-with');
+  const limits = {
+    ...(o.maxFee === undefined ? {} : { maxFee: o.maxFee === '0' ? 0n : parseAmount(o.maxFee, '--max-fee') }),
+    ...(payWith === undefined ? {} : { payWith }),
+    ...(o.maxSend === undefined ? {} : { maxSend: parseAmount(o.maxSend, '--max-send') }),
+  };
   const r =
     o.to !== undefined
-      ? await n.sendPayment({ to: o.to.toLowerCase() as Address, amount: parseAmount(howMuch ?? '', 'amount'), ...(a ? { asset: a } : {}) })
-      : await n.payInvoice(target!, howMuch === undefined ? {} : { amount: parseAmount(howMuch, 'amount') });
+      ? await n.sendPayment({
+          to: o.to.toLowerCase() as Address,
+          amount: parseAmount(howMuch ?? '', 'amount'),
+          ...(a ? { asset: a } : {}),
+          ...limits,
+        })
+      : await n.payInvoice(target!, { ...(howMuch === undefined ? {} : { amount: parseAmount(howMuch, 'amount') }), ...limits });
   return { json: r, text: paymentText(r) };
 }
 
@@ -802,6 +889,7 @@ example(
     .option('--replace-after-ms <ms>', 'replace a transaction not mined after this long', '15000')
     .option('--rate-limit <n>', 'item submissions a second per peer (bursts of 10 s worth)', '100')
     .option('--max-watches-per-peer <n>', 'channels one peer may have watched', '10000')
+    .option('--confirmations <n>', 'blocks on top of an event before the watchtower acts on it (default: 0 on dev chains, else 12)')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -812,6 +900,9 @@ example(
       if (!o.chainRpc) throw new InvalidArgumentError('give --chain-rpc');
       const adjudicator = String(o.adjudicator ?? '').toLowerCase();
       if (!isAddress(adjudicator)) throw new InvalidArgumentError('give --adjudicator with the contract address');
+      const confirmations = o.confirmations === undefined ? undefined : String(o.confirmations);
+      if (confirmations !== undefined && !/^\d{1,9}$/.test(confirmations))
+        throw new InvalidArgumentError(`--confirmations must be a whole number of blocks (0 or more), got "${confirmations}"`);
       const { runCoordinatorDaemon } = await import('../coordinator/daemon.ts');
       await runCoordinatorDaemon({
         dataDir: g.dataDir,
@@ -826,6 +917,7 @@ example(
         replaceAfterMs: Number(o.replaceAfterMs),
         rateLimit: Number(o.rateLimit),
         maxWatchesPerPeer: Number(o.maxWatchesPerPeer),
+        ...(confirmations === undefined ? {} : { confirmations: Number(confirmations) }),
         logLevel: String(o.logLevel),
       });
     }),
@@ -847,11 +939,17 @@ example(
             code: 'COORDINATOR_NOT_RUNNING',
             details: 'give --url or --data-dir',
           });
-        url = (JSON.parse(readFileSync(file, 'utf8')) as { statusUrl: string }).statusUrl;
+        url = (readJsonFile(file, 'the coordinator writes it at every start: restart it, or give --url') as { statusUrl: string })
+          .statusUrl;
       }
       const res = await fetch(`${url.replace(/\/$/, '')}/status`).catch((e: unknown) => {
         throw new LanesError(`the coordinator at ${url} is not reachable`, { code: 'COORDINATOR_NOT_RUNNING', cause: e });
       });
+      if (!/^application\/json\b/i.test(res.headers.get('content-type') ?? ''))
+        throw new LanesError(`${url} is not a Lanes coordinator's status (got ${res.headers.get('content-type') ?? 'no content type'})`, {
+          code: 'COORDINATOR_NOT_RUNNING',
+          details: 'give --url or --data-dir',
+        });
       const s = (await res.json()) as CoordinatorStatusJson;
       if (g.json) return printJson(s);
       const queues = new Table({ head: ['kind', 'queued', 'submitted'], style: { head: [], border: [] } });
@@ -863,7 +961,7 @@ example(
       for (const b of s.recentBatches)
         batches.push([b.id, b.kind, b.items, b.status, b.settled, b.failed, b.gasPerItem ?? '', shortHex(b.transactionHash)]);
       process.stdout.write(
-        `coordinator ${s.address} (${s.peerId})\n${s.multiaddrs.join('\n')}\nwatching ${s.watched} channels, next nonce ${s.nextNonce}\n${queues.toString()}\n${s.recentBatches.length ? batches.toString() : 'no batches yet'}\n`,
+        `coordinator ${s.address} (${s.peerId})\n${s.multiaddrs.join('\n')}\nwatching ${s.watched} channels, next nonce ${s.nextNonce}\nconfirmations ${s.confirmations}\n${queues.toString()}\n${s.recentBatches.length ? batches.toString() : 'no batches yet'}\n`,
       );
     }),
   'lanes --data-dir ./coordinator coordinator status',
@@ -874,6 +972,7 @@ interface CoordinatorStatusJson {
   peerId: string;
   multiaddrs: string[];
   nextNonce: string;
+  confirmations: number;
   watched: number;
   queues: Record<string, { queued: number; submitted: number }>;
   recentBatches: {

@@ -40,6 +40,9 @@ export function channelDetails(c: ChannelInfo, book: AssetBook = new AssetBook()
     `              ${c.counterparty.peerId}`,
     `version       ${c.version}`,
     `challenge     ${c.challengeDuration} s`,
+    ...(c.challengeEndsAt === undefined
+      ? []
+      : [`              a state is registered; the challenge period ends at ${new Date(c.challengeEndsAt).toISOString()}`]),
   ];
   for (const b of c.balances)
     lines.push(
@@ -90,7 +93,11 @@ export function paymentText(p: PaymentInfo): string {
   const hop = p.route[0];
   const via = hop ? ` through channel ${shortHex(hop.channelId)}` : '';
   const secret = p.secret ? `\nsecret ${p.secret}` : '';
-  return `${p.status === 'settled' ? 'paid' : p.status} ${formatAmount(p.amount, p.asset)} to ${p.counterparty}${via} (fee ${formatAmount(p.fee, p.asset)})${secret}`;
+  const feeAsset = p.swap?.asset ?? p.asset;
+  const swap = p.swap
+    ? `\nswapped: sent ${formatAmount(p.swap.amount, p.swap.asset)}, converted by ${p.swap.hub} at ${p.swap.rateNum}/${p.swap.rateDen}`
+    : '';
+  return `${p.status === 'settled' ? 'paid' : p.status} ${formatAmount(p.amount, p.asset)} to ${p.counterparty}${via} (fee ${formatAmount(p.fee, feeAsset)})${swap}${secret}`;
 }
 
 export function paymentTable(payments: readonly PaymentInfo[]): string {
@@ -104,8 +111,8 @@ export function paymentTable(payments: readonly PaymentInfo[]): string {
       p.direction,
       p.kind,
       p.failure ? `${p.status} (${p.failure.reason}, hop ${p.failure.hop ?? 0})` : p.status,
-      formatAmount(p.amount, p.asset),
-      formatAmount(p.fee, p.asset),
+      p.swap ? `${formatAmount(p.amount, p.asset)} (sent ${formatAmount(p.swap.amount, p.swap.asset)})` : formatAmount(p.amount, p.asset),
+      formatAmount(p.fee, p.swap?.asset ?? p.asset),
       shortHex(p.counterparty),
       p.route.map((h) => shortHex(h.channelId)).join(' > '),
       shortHex(p.paymentHash),

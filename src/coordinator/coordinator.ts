@@ -87,6 +87,8 @@ export interface CoordinatorStatus {
   readonly peerId: string;
   readonly multiaddrs: readonly string[];
   readonly nextNonce: string;
+  /** Blocks on top of an event before the watchtower acts on it (configured, or the chain's default). */
+  readonly confirmations: number;
   readonly queues: Record<string, { queued: number; submitted: number }>;
   readonly watched: number;
   readonly recentBatches: readonly {
@@ -713,6 +715,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
         peerId: libp2p.peerId.toString(),
         multiaddrs: libp2p.getMultiaddrs().map(String),
         nextNonce: queue.nextNonce.toString(),
+        confirmations,
         queues,
         watched: queue.watchCount,
         recentBatches: recent.map((b) => {

@@ -15,6 +15,7 @@ import { loadOrCreateKey } from '../files/key-file.ts';
 import { createLogger } from '../log/logger.ts';
 import { onStopSignal } from '../runtime/stop-signals.ts';
 import { rememberListen, stickyListen } from '../files/listen-ports.ts';
+import { checkConfirmations } from '../chain/chain-follower.ts';
 import { type Coordinator, startCoordinator } from './coordinator.ts';
 import type { BatchPolicy } from './planner.ts';
 
@@ -34,12 +35,15 @@ export interface CoordinatorDaemonConfig {
   /** Item submissions per second per peer (bursts of ten seconds' worth). */
   readonly rateLimit?: number;
   readonly maxWatchesPerPeer?: number;
+  /** Blocks on top of an event before the watchtower acts on it (`--confirmations`; default: 0 on dev chains, else 12). */
+  readonly confirmations?: number;
   readonly logLevel: string;
 }
 
 export async function startCoordinatorDaemon(
   c: CoordinatorDaemonConfig,
 ): Promise<{ coordinator: Coordinator; statusUrl: string; stop(): Promise<void> }> {
+  if (c.confirmations !== undefined) checkConfirmations(c.confirmations); // before anything is made on disk
   prepareDataDir(c.dataDir); // 0700 at every start, as the node daemon's
   const log = createLogger({ level: c.logLevel, name: 'lanes-coordinator' });
   const { key } = loadOrCreateKey(c.keyFile ?? join(c.dataDir, 'coordinator.key'));
@@ -55,6 +59,7 @@ export async function startCoordinatorDaemon(
     ...(c.replaceAfterMs === undefined ? {} : { replaceAfterMs: c.replaceAfterMs }),
     ...(c.rateLimit === undefined ? {} : { rateLimit: { perSecond: c.rateLimit, burst: Math.max(1, Math.round(c.rateLimit * 10)) } }),
     ...(c.maxWatchesPerPeer === undefined ? {} : { maxWatchesPerPeer: c.maxWatchesPerPeer }),
+    ...(c.confirmations === undefined ? {} : { confirmations: c.confirmations }),
   });
   key.fill(0);
   rememberListen(c.dataDir, coordinator.multiaddrs());
@@ -93,7 +98,8 @@ export async function startCoordinatorDaemon(
 export async function runCoordinatorDaemon(c: CoordinatorDaemonConfig): Promise<void> {
   const d = await startCoordinatorDaemon(c);
   process.stdout.write(
-    `lanes coordinator running: ${d.coordinator.multiaddrs()[0]}\nstatus ${d.statusUrl}/status, metrics ${d.statusUrl}/metrics\n`,
+    `lanes coordinator running: ${d.coordinator.multiaddrs()[0]}\nstatus ${d.statusUrl}/status, metrics ${d.statusUrl}/metrics\n` +
+      `confirmations ${d.coordinator.status().confirmations}\n`,
   );
   const shutdown = () =>
     void d.stop().then(

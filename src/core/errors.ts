@@ -52,3 +52,44 @@ export class DecodeError extends LanesError {
     super(shortMessage, { code: 'MALFORMED', ...options });
   }
 }
+
+/** Error codes of a connection that failed, in a few words (`unreachableReason`). */
+const UNREACHABLE: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was reset',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'no route to the host',
+  ETIMEDOUT: 'no connection in time',
+  UND_ERR_CONNECT_TIMEOUT: 'no connection in time',
+  UND_ERR_SOCKET: 'the connection closed',
+};
+
+/**
+ * Why a connection failed, from the error of a failed fetch or socket (the `code` on it or down
+ * its causes): `connection refused` says nothing listens there, which differs from a server that
+ * took the connection and is slow to answer. Undefined when no cause names a known code.
+ */
+export function unreachableReason(e: unknown): string | undefined {
+  let x: unknown = e;
+  for (let depth = 0; depth < 8 && typeof x === 'object' && x !== null; depth++) {
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE[code] !== undefined) return UNREACHABLE[code];
+    // `localhost` is tried on ::1 and 127.0.0.1: the first failure says it.
+    x = x instanceof AggregateError && x.errors.length > 0 ? x.errors[0] : (x as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The message of the deepest cause of `e` (fetch's `fetch failed` says less than its cause). */
+export function innermostMessage(e: unknown): string {
+  let x: unknown = e;
+  for (let depth = 0; depth < 8; depth++) {
+    const cause = typeof x === 'object' && x !== null ? (x as { cause?: unknown }).cause : undefined;
+    if (!(cause instanceof Error)) break;
+    x = cause;
+  }
+  return x instanceof Error ? x.message : String(x);
+}

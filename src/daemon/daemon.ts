@@ -9,7 +9,7 @@
  *   api.json    { url, pid, address, peerId, multiaddrs }: how clients find the daemon; removed on a clean stop
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from '../core/bytes.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -67,6 +67,8 @@ export interface DaemonConfig {
     readonly fees?: { readonly base?: bigint; readonly ppm?: number };
     /** GraphOptions.syncIntervalMs: how often lost gossip is repaired from each peer. */
     readonly syncIntervalMs?: number;
+    /** GraphOptions.swapPremiumPpm: what our routed-swap quotes add (ADR 0012). */
+    readonly swapPremiumPpm?: bigint;
   };
 }
 
@@ -86,6 +88,8 @@ export const DEFAULT_FEES = { base: 0n, ppm: 100 } as const;
 const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
+  const storeDir = join(config.dataDir, 'store');
+  const fresh = { dataDir: !existsSync(config.dataDir), store: !existsSync(storeDir) };
   const { previousMode } = prepareDataDir(config.dataDir);
   const log = createLogger({ level: config.logLevel, name: 'lanes' });
   if (previousMode !== undefined) {
@@ -93,42 +97,26 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   }
   const keyFile = config.keyFile ?? join(config.dataDir, 'node.key');
   const { key, created } = loadOrCreateKey(keyFile);
-  if (created) log.info({ keyFile }, 'created a new node key');
-  const gasKey = config.gasKeyFile === undefined ? undefined : readKeyFile(config.gasKeyFile);
-  const node = await createNode({
-    privateKey: key,
-    dataDir: join(config.dataDir, 'store'),
-    listen: await stickyListen(config.dataDir, config.listen ?? DEFAULT_LISTEN),
-    chain: {
-      rpc: config.chainRpc,
-      adjudicator: config.adjudicator,
-      ...(gasKey === undefined ? {} : { privateKey: bytesToHex(gasKey) }),
-    },
-    logger: log,
-    ...(config.policies ? { policies: config.policies } : {}),
-    ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
-    ...(config.coordinator === undefined ? {} : { coordinator: config.coordinator }),
-    ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
-    ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
-    ...(config.limits === undefined ? {} : { limits: config.limits }),
-    ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
-    ...(config.graph === undefined
-      ? {}
-      : {
-          graph: {
-            ...(config.graph.bootstrap ? { bootstrap: config.graph.bootstrap } : {}),
-            ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
-            defaultPolicy: {
-              feeBase: config.graph.fees?.base ?? DEFAULT_FEES.base,
-              feePpm: config.graph.fees?.ppm ?? DEFAULT_FEES.ppm,
-              minAmount: 1n,
-              maxAmount: 2n ** 256n - 1n,
-            },
-          },
-        }),
-  });
+  /** A start that fails (the chain unreachable, a port taken) leaves the data directory as it found it. */
+  const undoStart = () => {
+    if (fresh.store) rmSync(storeDir, { recursive: true, force: true });
+    if (created) rmSync(keyFile, { force: true });
+    if (fresh.dataDir && readdirSync(config.dataDir).length === 0) rmdirSync(config.dataDir);
+  };
+  let gasKey: Uint8Array | undefined;
+  let node: LanesNode;
+  try {
+    gasKey = config.gasKeyFile === undefined ? undefined : readKeyFile(config.gasKeyFile);
+    node = await startNode(config, key, gasKey, log);
+  } catch (e) {
+    key.fill(0);
+    gasKey?.fill(0);
+    undoStart();
+    throw e;
+  }
   key.fill(0);
   gasKey?.fill(0);
+  if (created) log.info({ keyFile }, 'created a new node key');
   rememberListen(config.dataDir, (await node.info()).multiaddrs);
   const token = randomBytes(32).toString('hex');
   const tokenFile = join(config.dataDir, API_TOKEN);
@@ -188,6 +176,43 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       log.flush();
     })());
   return { node, url: server.url, log, stop };
+}
+
+/** The node of a daemon, on its data directory's store. */
+async function startNode(config: DaemonConfig, key: Uint8Array, gasKey: Uint8Array | undefined, log: Logger): Promise<LanesNode> {
+  return createNode({
+    privateKey: key,
+    dataDir: join(config.dataDir, 'store'),
+    listen: await stickyListen(config.dataDir, config.listen ?? DEFAULT_LISTEN),
+    chain: {
+      rpc: config.chainRpc,
+      adjudicator: config.adjudicator,
+      ...(gasKey === undefined ? {} : { privateKey: bytesToHex(gasKey) }),
+    },
+    logger: log,
+    ...(config.policies ? { policies: config.policies } : {}),
+    ...(config.signerWorkers === undefined ? {} : { signer: { workers: config.signerWorkers } }),
+    ...(config.coordinator === undefined ? {} : { coordinator: config.coordinator }),
+    ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
+    ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
+    ...(config.limits === undefined ? {} : { limits: config.limits }),
+    ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
+    ...(config.graph === undefined
+      ? {}
+      : {
+          graph: {
+            ...(config.graph.bootstrap ? { bootstrap: config.graph.bootstrap } : {}),
+            ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
+            ...(config.graph.swapPremiumPpm === undefined ? {} : { swapPremiumPpm: config.graph.swapPremiumPpm }),
+            defaultPolicy: {
+              feeBase: config.graph.fees?.base ?? DEFAULT_FEES.base,
+              feePpm: config.graph.fees?.ppm ?? DEFAULT_FEES.ppm,
+              minAmount: 1n,
+              maxAmount: 2n ** 256n - 1n,
+            },
+          },
+        }),
+  });
 }
 
 /** Runs the daemon until SIGINT/SIGTERM, then stops it cleanly and exits. */

@@ -27,6 +27,7 @@ import { type GraphOptions, GraphService } from './graph-service.ts';
 import { keysendKey } from '../core/payments/keysend.ts';
 import { NOBLE_CURVE, peelOnion } from '../core/forwarding/onion.ts';
 import { nativeOnionCurve } from '../crypto/native-backend.ts';
+import { QuoteDesk, swapOffersOf } from './swap-quotes.ts';
 
 /**
  * Creates and starts a node.
@@ -46,29 +47,13 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     config.logger && 'child' in config.logger
       ? config.logger
       : createLogger({ level: (config.logger as { level?: string } | undefined)?.level ?? 'info' });
-  const backendChoice = config.signer?.backend ?? 'auto';
-  const backend = backendChoice === 'auto' ? bestBackend() : backendByName(backendChoice);
-  const workers = config.signer?.workers ?? 0;
-  const signer =
-    config.signerImpl ??
-    (workers > 0
-      ? await createWorkerSigner({ privateKey, backend: backend.name === 'native' ? 'native' : 'noble', workers })
-      : createInlineSigner(privateKey, backend));
   const maxPending = config.limits?.maxPendingChannelsPerPeer;
   if (maxPending !== undefined && (!Number.isSafeInteger(maxPending) || maxPending < 0))
     throw new InvalidArgumentError('limits.maxPendingChannelsPerPeer must be a non-negative integer');
   if (!config.store && !config.dataDir) throw new InvalidArgumentError('give a dataDir (or a store)');
-  const store = config.store ?? (await openLmdbStore({ path: config.dataDir! }));
-  const libp2pTransport = config.transport
-    ? undefined
-    : await createLibp2pTransport({
-        privateKey,
-        listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])],
-        ...(config.graph === undefined ? {} : { gossip: true }),
-      });
-  if (config.graph !== undefined && !libp2pTransport) throw new InvalidArgumentError('graph gossip needs the libp2p transport');
-  const transport = config.transport ?? libp2pTransport!;
   if (!config.chainService && !config.chain) throw new InvalidArgumentError('give a chain ({ rpc, adjudicator }) or a chainService');
+  if (config.graph !== undefined && config.transport) throw new InvalidArgumentError('graph gossip needs the libp2p transport');
+  // The chain first: a node that cannot reach it writes nothing (no store/) and listens on nothing.
   const chain =
     config.chainService ??
     (await createChainService({
@@ -78,6 +63,31 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
       pollingIntervalMs: 50,
       ...(config.confirmations === undefined ? {} : { confirmations: checkConfirmations(config.confirmations) }),
     }));
+  const backendChoice = config.signer?.backend ?? 'auto';
+  const backend = backendChoice === 'auto' ? bestBackend() : backendByName(backendChoice);
+  const workers = config.signer?.workers ?? 0;
+  const signer =
+    config.signerImpl ??
+    (workers > 0
+      ? await createWorkerSigner({ privateKey, backend: backend.name === 'native' ? 'native' : 'noble', workers })
+      : createInlineSigner(privateKey, backend));
+  const store = config.store ?? (await openLmdbStore({ path: config.dataDir! }));
+  let libp2pTransport: Awaited<ReturnType<typeof createLibp2pTransport>> | undefined;
+  try {
+    libp2pTransport = config.transport
+      ? undefined
+      : await createLibp2pTransport({
+          privateKey,
+          listen: [...(config.listen ?? ['/ip4/127.0.0.1/tcp/0'])],
+          ...(config.graph === undefined ? {} : { gossip: true }),
+        });
+  } catch (e) {
+    // A listen address in use: what this call opened is closed again.
+    if (!config.store) await store.close().catch(() => undefined);
+    if (!config.signerImpl) await signer.close().catch(() => undefined);
+    throw e;
+  }
+  const transport = config.transport ?? libp2pTransport!;
   const confirmations = checkConfirmations(config.confirmations ?? defaultConfirmations(chain.chainId));
   const clock = config.clock ?? Date.now;
   // Operation ids: distinct across restarts (seeded by the clock), parity = our participant index.
@@ -162,20 +172,40 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
   if (config.graph !== undefined && libp2pTransport) {
     // The channel graph (ADR 0017): gossip on this node's libp2p, checked against the chain port.
     const { libp2p } = libp2pTransport;
+    const gossip = createGraphGossip({
+      libp2p,
+      topic: graphTopic(chain.chainId, chain.adjudicator),
+      maxSyncMessages: 4 * (config.graph.capacity?.maxChannels ?? 200_000),
+      ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
+      onError: (what, err) => log.debug({ err, what }, 'graph gossip'),
+    });
+    const domain = { chainId: chain.chainId, adjudicator: chain.adjudicator };
+    // Routed swaps (ADR 0012): the pairs of our swap policy, quoted on request and announced.
+    const offers = swapOffersOf(config.policies?.swap);
+    if (offers.length > 0) {
+      const desk = new QuoteDesk({
+        self: transport.self.address,
+        domain,
+        backend,
+        sign: (digest) => signer.sign(digest),
+        now: ctx.now,
+        nowMs: clock,
+        offers,
+        timing: node.timing,
+        ...(config.graph.swapPremiumPpm === undefined ? {} : { premiumPpm: config.graph.swapPremiumPpm }),
+      });
+      gossip.serveQuotes((from, data) => desk.answer(from, data));
+      node.quoteDesk = desk;
+    }
     const graph = new GraphService(
       {
-        gossip: createGraphGossip({
-          libp2p,
-          topic: graphTopic(chain.chainId, chain.adjudicator),
-          maxSyncMessages: 4 * (config.graph.capacity?.maxChannels ?? 200_000),
-          ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
-          onError: (what, err) => log.debug({ err, what }, 'graph gossip'),
-        }),
+        gossip,
         chain,
-        domain: { chainId: chain.chainId, adjudicator: chain.adjudicator },
+        domain,
         backend,
         sign: (digest) => signer.sign(digest),
         self: transport.self.address,
+        selfPeer: () => ({ peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) }),
         now: ctx.now,
         clockMs: clock,
         log: log.child({ part: 'graph' }) as Logger,
@@ -184,7 +214,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
           return ch && { params: ch.record.params, status: ch.record.status, peerId: ch.record.peer.peerId };
         },
       },
-      config.graph,
+      { ...config.graph, node: { ...config.graph.node, swaps: offers } },
     );
     await graph.start();
     node.graph = graph;

@@ -34,6 +34,7 @@ import {
   type ForwardTiming,
   type HopPayload,
   type OnionResult,
+  type SwapQuote,
   decideForward,
   sealFailure,
   wrapFailure,
@@ -69,6 +70,11 @@ export interface ForwarderHost {
   register(secrets: readonly Bytes32[]): Promise<void>;
   /** Whether a lock we sent is one of our own payments' (payments.ts cancels those itself). */
   ownsLock(channelId: Bytes32, lockId: bigint): boolean;
+  /**
+   * Routed swaps (swap-quotes.ts): whether a quote in a swap payload is ours and unused, and
+   * marking it used. Absent: this node converts nothing, and every swap payload is refused.
+   */
+  readonly quotes?: { check(q: SwapQuote): 'ours' | 'not-ours' | 'used'; use(q: SwapQuote): void };
 }
 
 /** What {@link Forwarder.take} did with a lock to us. */
@@ -86,7 +92,11 @@ interface Forward {
   readonly amountIn: bigint;
   readonly outCh: Bytes32;
   readonly outLock: bigint;
+  /** The outgoing lock's asset: `asset`, or another one for a routed swap. */
+  readonly assetOut: Address;
   readonly amountOut: bigint;
+  /** What our policy charged, in `assetOut`. */
+  readonly fee: bigint;
   readonly expiry: bigint;
   /** Seen in a co-signed state of the outgoing channel. */
   present: boolean;
@@ -117,7 +127,17 @@ export class Forwarder {
   /** False: every routed lock to forward is refused with `channel-disabled` (an operator's pause). */
   enabled = true;
   /** Counts for metrics and the testnet report. */
-  readonly stats = { forwarded: 0, settled: 0, failed: 0, registered: 0, feesEarned: new Map<Address, bigint>() };
+  readonly stats = {
+    forwarded: 0,
+    settled: 0,
+    failed: 0,
+    registered: 0,
+    swaps: 0,
+    feesEarned: new Map<Address, bigint>(),
+    /** Routed swaps: what came in and went out, per asset (net of the fees above). */
+    swappedIn: new Map<Address, bigint>(),
+    swappedOut: new Map<Address, bigint>(),
+  };
 
   constructor(host: ForwarderHost) {
     this.host = host;
@@ -146,6 +166,16 @@ export class Forwarder {
         if (op.onion === undefined || op.lock.receiver !== ch.self) continue;
         if (this.onions.size >= MAX_ONIONS) this.onions.delete(this.onions.keys().next().value!);
         this.onions.set(key(ch.id, op.lock.id), op.onion);
+      } else if (op.kind === 'settle') {
+        // The next hop reveals the secret of a lock we forwarded: settle the incoming lock with it
+        // now, not once the settle downstream is co-signed. Safe: knowing the secret is all that
+        // claiming upstream needs, and downstream the lock pays whether or not we hurry (its
+        // receiver holds the secret). It saves a co-signed update per hop on the way back.
+        const f = this.out.get(ch.id)?.get(op.lockId);
+        if (f === undefined || keccak256Hex(hexToBytes(op.secret)) !== f.hashlock) continue;
+        this.secrets.set(f.hashlock, op.secret);
+        const inCh = this.ctx.channels.get(f.inCh);
+        if (inCh) this.settleIn(inCh, f.inLock, op.secret);
       } else if (op.kind === 'cancel') {
         if (op.failure === undefined || !this.out.get(ch.id)?.has(op.lockId)) continue;
         if (this.failures.size >= MAX_FAILURES) this.failures.delete(this.failures.keys().next().value!);
@@ -173,8 +203,10 @@ export class Forwarder {
     const { payload, replyKey } = peeled.value;
     const asset = ch.record.params.assets[l.asset]!;
     const now = this.ctx.now();
-    const next = payload.kind === 'forward' ? this.ctx.channels.get(payload.channelId) : undefined;
+    const next = payload.kind === 'final' ? undefined : this.ctx.channels.get(payload.channelId);
+    const outAsset = payload.kind === 'swap' ? payload.quote.to : asset;
     const decision = decideForward({
+      ...(payload.kind === 'swap' ? { quote: this.host.quotes?.check(payload.quote) ?? 'not-ours' } : {}),
       incoming: l,
       asset,
       payload,
@@ -189,7 +221,7 @@ export class Forwarder {
               assets: next.record.params.assets,
               spendable: next.latest?.state.balances.map((b) => b[next.self]) ?? [],
               locks: next.latest?.state.locks.reduce((n, x) => (x.sender === next.self ? n + 1 : n), 0) ?? 0,
-              policy: this.host.policy(next, Math.max(0, next.record.params.assets.indexOf(asset))),
+              policy: this.host.policy(next, Math.max(0, next.record.params.assets.indexOf(outAsset))),
             },
     });
     if (decision.action === 'receive') return { kind: 'final', payload: payload as FinalPayload, replyKey };
@@ -201,6 +233,7 @@ export class Forwarder {
       return { kind: 'taken' };
     }
     const outCh = next!;
+    if (payload.kind === 'swap') this.host.quotes?.use(payload.quote);
     const outLock = this.host.nextOpId(outCh);
     const f: Forward = {
       inCh: ch.id,
@@ -211,7 +244,9 @@ export class Forwarder {
       amountIn: l.amount,
       outCh: outCh.id,
       outLock,
+      assetOut: outAsset,
       amountOut: decision.lock.amount,
+      fee: decision.fee,
       expiry: l.expiry,
       present: false,
     };
@@ -310,13 +345,20 @@ export class Forwarder {
     if (secret !== undefined && keccak256Hex(hexToBytes(secret)) === f.hashlock) {
       this.secrets.set(f.hashlock, secret);
       this.stats.forwarded++;
-      const fee = f.amountIn - f.amountOut;
-      this.stats.feesEarned.set(f.asset, (this.stats.feesEarned.get(f.asset) ?? 0n) + fee);
+      const swap = f.assetOut !== f.asset;
+      const fee = swap ? f.fee : f.amountIn - f.amountOut;
+      const add = (m: Map<Address, bigint>, a: Address, x: bigint) => m.set(a, (m.get(a) ?? 0n) + x);
+      add(this.stats.feesEarned, f.assetOut, fee);
+      if (swap) {
+        this.stats.swaps++;
+        add(this.stats.swappedIn, f.asset, f.amountIn);
+        add(this.stats.swappedOut, f.assetOut, f.amountOut + fee);
+      }
       this.ctx.events.emit('payment-forwarded', {
         paymentHash: f.hashlock,
         asset: f.asset,
         incoming: { channelId: f.inCh, amount: f.amountIn },
-        outgoing: { channelId: f.outCh, amount: f.amountOut },
+        outgoing: { channelId: f.outCh, amount: f.amountOut, ...(swap ? { asset: f.assetOut } : {}) },
         fee,
       });
       if (inCh) this.settleIn(inCh, f.inLock, secret);
@@ -358,6 +400,7 @@ export class Forwarder {
     if (this.stopped) return;
     const now = this.ctx.now();
     this.cancelExpired(now);
+    this.forgetUnneeded();
     if (this.secrets.size === 0) return;
     const margin = this.host.timing.registrationMargin;
     const toRegister: Bytes32[] = [];
@@ -415,6 +458,49 @@ export class Forwarder {
         );
       }
     }
+  }
+
+  /** Learned secrets found unneeded at the last sweep, by channel: forgotten if still unneeded at this one. */
+  private unneeded = new Map<Bytes32, Set<string>>();
+
+  /**
+   * Learned secrets (in each channel record's `learned`) that nothing needs any more are
+   * dropped, so that under load the list does not sit at its cap and make every record write
+   * re-encode thousands of secrets (ADR 0019). A secret is needed while a lock to us with its
+   * hashlock is in a channel's latest, registered or concluded state, or a forward of ours with
+   * it is in flight. A payer's own secrets are in its payment records. To leave writes in flight
+   * time to land, a secret goes only after two sweeps in a row found it unneeded.
+   */
+  private forgetUnneeded(): void {
+    let any = false;
+    for (const ch of this.ctx.channels.values()) if ((ch.record.learned?.length ?? 0) > 0) any = true;
+    if (!any) {
+      this.unneeded.clear();
+      return;
+    }
+    const needed = new Set<string>();
+    for (const ch of this.ctx.channels.values()) {
+      const r = ch.record;
+      for (const state of [ch.latest?.state, r.dispute?.state, r.concludedLocks?.state])
+        for (const l of state?.locks ?? []) if (l.receiver === ch.self) needed.add(l.hashlock);
+    }
+    for (const m of this.out.values()) for (const f of m.values()) needed.add(f.hashlock);
+    const next = new Map<Bytes32, Set<string>>();
+    for (const ch of this.ctx.channels.values()) {
+      const learned = ch.record.learned;
+      if (!learned || learned.length === 0) continue;
+      const before = this.unneeded.get(ch.id);
+      const now = new Set<string>();
+      const forget: string[] = [];
+      for (const x of learned) {
+        if (needed.has(x.hashlock)) continue;
+        if (before?.has(x.hashlock)) forget.push(x.hashlock);
+        else now.add(x.hashlock);
+      }
+      if (forget.length > 0) ch.input({ kind: 'forget-learned', hashlocks: forget });
+      if (now.size > 0) next.set(ch.id, now);
+    }
+    this.unneeded = next;
   }
 
   /** Whether a forward of ours with this hashlock is still in flight. */

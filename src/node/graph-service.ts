@@ -19,11 +19,13 @@
  * Channels whose owners stopped refreshing them are pruned after 14 days.
  */
 import type { ChainService } from '../chain/chain-service.ts';
+import { DEFAULT_TIMING } from '../core/forwarding/forward.ts';
+import { type QuoteAnswer, decodeQuoteAnswer, encodeQuoteRequest, verifyQuoteSignature } from '../core/forwarding/quote.ts';
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import { type SignatureBackend, publicKeyToAddress } from '../core/crypto.ts';
 import { type ChannelParams, channelId } from '../core/params.ts';
 import { encodeGraphMessage, decodeGraphMessage } from '../core/routing/codec.ts';
-import { channelAnnouncementDigest, channelUpdateDigest } from '../core/routing/digest.ts';
+import { channelAnnouncementDigest, channelUpdateDigest, nodeAnnouncementDigest } from '../core/routing/digest.ts';
 import { ChannelGraph, acceptChannelUpdate, acceptNodeAnnouncement } from '../core/routing/graph.ts';
 import { Pathfinder } from '../core/routing/pathfind.ts';
 import { RateLimiter, type RateLimitParams } from '../core/routing/rate-limit.ts';
@@ -32,11 +34,14 @@ import {
   type AssetPolicy,
   type ChannelAnnouncement,
   type ChannelUpdate,
+  GRAPH_LIMITS,
   GRAPH_RULES,
   type GraphCapacity,
   type GraphMessage,
   type GraphRejectReason,
   type GraphResult,
+  type NodeAnnouncement,
+  type SwapOffer,
   graphOk,
   graphReject,
 } from '../core/routing/types.ts';
@@ -64,6 +69,14 @@ export interface GraphOptions {
   readonly defaultPolicy?: AssetPolicy;
   /** How often the graph is asked again of each gossip peer, to repair lost messages (ms, default 2 minutes). */
   readonly syncIntervalMs?: number;
+  /**
+   * Our node announcement, published once our first public channel is in the graph and again
+   * every day: where we listen (payers dial us for swap quotes), an alias, and the pairs we
+   * convert for routed swaps (ADR 0012).
+   */
+  readonly node?: { readonly alias?: string; readonly swaps?: readonly SwapOffer[] };
+  /** What our swap quotes add to the amount in, per million (the free option's price: ADR 0012; default 0). */
+  readonly swapPremiumPpm?: bigint;
 }
 
 export interface GraphServiceDeps {
@@ -73,6 +86,8 @@ export interface GraphServiceDeps {
   readonly backend: SignatureBackend;
   readonly sign: (digest: Uint8Array) => Promise<Uint8Array>;
   readonly self: Address;
+  /** Our libp2p peer id and listen multiaddrs (each ending in /p2p/<peer id>), for our node announcement. */
+  readonly selfPeer?: () => { readonly peerId: string; readonly multiaddrs: readonly string[] };
   /** Unix seconds. */
   readonly now: () => bigint;
   /** Milliseconds, for rate limits and caches. */
@@ -98,6 +113,9 @@ const PENALISED: ReadonlySet<GraphRejectReason> = new Set([
   'policy-mismatch',
   'not-funded',
 ]);
+
+/** The least time a lock must have left for us to forward it, as our updates announce it (s). */
+export const DEFAULT_MIN_EXPIRY_SECONDS = Number(DEFAULT_TIMING.registrationMargin + DEFAULT_TIMING.minRouteWindow);
 
 const POSITIVE_CACHE_MS = 600_000;
 const NEGATIVE_CACHE_MS = 60_000;
@@ -222,7 +240,65 @@ export class GraphService {
     if (!added.ok) return added;
     this.#replayPending(c.value);
     this.#publishDefaultPolicy(c.value, a.params);
+    if (a.params.participants.includes(this.#d.self) && this.graph.node(this.#d.self)?.announcement === undefined)
+      void this.announceNode().catch((e: unknown) => this.#d.log.warn({ err: e }, 'our node announcement was not published'));
     return graphOk(c.value);
+  }
+
+  /**
+   * Asks `hub` for a quote to pay out `amount` of `to` for `from` (routed swaps, ADR 0012): the
+   * quote, checked to be the hub's and to say what was asked, or why there is none.
+   */
+  async requestQuote(hub: Address, from: Address, to: Address, amount: bigint): Promise<QuoteAnswer> {
+    const node = this.graph.node(hub);
+    if (node === undefined) return { ok: false, reason: `${hub} is not in our graph` };
+    let data: Uint8Array | undefined;
+    try {
+      data = await this.#d.gossip.requestQuote(node.peerId, encodeQuoteRequest({ from, to, amount }), node.announcement?.multiaddrs ?? []);
+    } catch (e) {
+      return { ok: false, reason: `cannot reach ${hub} for a quote: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (data === undefined) return { ok: false, reason: `${hub} gave no quote` };
+    const a = decodeQuoteAnswer(data);
+    if (!a.ok) return { ok: false, reason: `${hub} answered with no quote: ${a.detail}` };
+    const answer = a.value;
+    if (!answer.ok) return answer;
+    const q = answer.quote;
+    if (q.hub !== hub || !verifyQuoteSignature(q, this.#d.domain, this.#d.backend))
+      return { ok: false, reason: `the quote is not signed by ${hub}` };
+    if (q.from !== from || q.to !== to || q.maxAmount < amount) return { ok: false, reason: `${hub} quoted another swap than asked` };
+    return answer;
+  }
+
+  /**
+   * Signs and publishes our node announcement (`options.node`: alias and swap offers; our
+   * listen addresses). Needs a public channel of ours in the graph (others refuse it before).
+   */
+  async announceNode(): Promise<GraphResult<NodeAnnouncement>> {
+    const peer = this.#d.selfPeer?.();
+    if (peer === undefined) return graphReject('malformed', 'this node has no peer id to announce');
+    const held = this.graph.node(this.#d.self)?.announcement;
+    const now = this.#d.now();
+    const timestamp =
+      held === undefined || now >= held.timestamp + GRAPH_RULES.updateInterval ? now : held.timestamp + GRAPH_RULES.updateInterval;
+    const suffix = `/p2p/${peer.peerId}`;
+    const body: Omit<NodeAnnouncement, 'signature'> = {
+      address: this.#d.self,
+      peerId: peer.peerId,
+      multiaddrs: peer.multiaddrs
+        .map((m) => (m.endsWith(suffix) ? m : `${m}${suffix}`))
+        .filter((m) => m.length <= GRAPH_LIMITS.maxMultiaddrLength)
+        .slice(0, GRAPH_LIMITS.maxMultiaddrs),
+      alias: (this.#o.node?.alias ?? '').slice(0, GRAPH_LIMITS.maxAliasLength),
+      swaps: (this.#o.node?.swaps ?? []).slice(0, GRAPH_LIMITS.maxSwaps),
+      timestamp,
+    };
+    const announcement: NodeAnnouncement = { ...body, signature: await this.#d.sign(nodeAnnouncementDigest(this.#d.domain, body)) };
+    const r = acceptNodeAnnouncement(this.graph, announcement, { now: timestamp, backend: this.#d.backend });
+    if (!r.ok) return r;
+    await this.#d.gossip.publish(encodeGraphMessage({ kind: 'node-announcement', announcement }));
+    this.#d.log.info({ swaps: body.swaps.length, multiaddrs: body.multiaddrs.length }, 'our node announcement is published');
+    return graphOk(announcement);
   }
 
   /** Publishes our default policy for a channel of ours that just joined the graph without one. */
@@ -457,7 +533,9 @@ export class GraphService {
       timestamp,
       enabled: p.enabled ?? true,
       maxLocks: p.maxLocks ?? 483,
-      minExpirySeconds: p.minExpirySeconds ?? 600,
+      // What the forwarder enforces (decideForward: the registration margin and the route window of
+      // DEFAULT_TIMING), no more: a routed swap's short lock (ADR 0012) must fit every hop's.
+      minExpirySeconds: p.minExpirySeconds ?? DEFAULT_MIN_EXPIRY_SECONDS,
       policies: p.policies,
     };
     const update: ChannelUpdate = { ...body, signature: await this.#d.sign(channelUpdateDigest(this.#d.domain, body)) };

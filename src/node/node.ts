@@ -61,6 +61,7 @@ import type { GraphService } from './graph-service.ts';
 import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
 import { DEFAULT_TIMING, type ForwardPolicy, type ForwardTiming, type OnionCurve } from '../core/forwarding/index.ts';
 import { Forwarder, type Peeled } from './forwarder.ts';
+import type { QuoteDesk } from './swap-quotes.ts';
 
 /** How this node forwards on a channel it has announced no policy for (a private one). */
 export const DEFAULT_FORWARD_POLICY: ForwardPolicy = {
@@ -105,7 +106,8 @@ export class LanesNode implements LanesApi, ChannelHost {
   private readonly payments_: Payments;
   /** Routed locks through this node (forwarder.ts); absent when the node cannot peel onions. */
   readonly forwarder: Forwarder | undefined;
-  private readonly timing: ForwardTiming;
+  /** The forwarding timing rules (registration margin, route window, longest expiry): ADR 0011. */
+  readonly timing: ForwardTiming;
   private readonly callers = new Callers();
   private readonly shell: Shell;
   private watcher: ChainWatcher | undefined;
@@ -126,6 +128,8 @@ export class LanesNode implements LanesApi, ChannelHost {
   readonly metrics: NodeMetrics;
   /** The channel graph and pathfinder, when the node runs graph gossip (`createNode({ graph })`, ADR 0017). */
   graph: GraphService | undefined;
+  /** Routed swaps this node quotes and converts (swap-quotes.ts): set by createNode when its swap policy has pairs and it runs graph gossip. */
+  quoteDesk: QuoteDesk | undefined;
   /** Each token's symbol and decimals as shown, read once (ADR 0016). */
   private readonly assetInfos = new Map<Address, Promise<AssetInfo>>();
 
@@ -150,6 +154,10 @@ export class LanesNode implements LanesApi, ChannelHost {
             timing: this.timing,
             register: (secrets) => this.registerSecrets(secrets),
             ownsLock: (channelId, lockId) => this.payments_.ownsLock(channelId, lockId),
+            quotes: {
+              check: (q) => this.quoteDesk?.check(q) ?? 'not-ours',
+              use: (q) => this.quoteDesk?.use(q),
+            },
           });
     this.payments_ = new Payments({
       ctx: parts.ctx,
@@ -495,6 +503,14 @@ export class LanesNode implements LanesApi, ChannelHost {
     const { id, result } = this.callers.create();
     ch.input({ kind: mode === 'force' ? 'force-close' : 'close', caller: id, direct: p.direct ?? false });
     const version = await result;
+    if (mode === 'force' && p.waitFor === 'submitted') {
+      // Registered once the chain shows it: then the challenge period's end is known.
+      await ch.waitForStatus(
+        ['disputed', 'closed'],
+        this.ctx.timeouts.chainMs,
+        () => new OperationTimeoutError('waiting for the forced close to be registered on-chain', true),
+      );
+    }
     if ((p.waitFor ?? 'closed') === 'closed') {
       const extra = mode === 'force' ? Number(ch.record.params.challengeDuration) * 1000 : 0;
       await ch.waitForStatus(
@@ -513,6 +529,7 @@ export class LanesNode implements LanesApi, ChannelHost {
       status: ch.record.status,
       ...(ch.settledVia === undefined ? {} : { via: ch.settledVia }),
       ...(credited.length === 0 ? {} : { credited }),
+      ...(ch.record.status === 'disputed' && ch.record.dispute ? { challengeEndsAt: Number(ch.record.dispute.finalizesAt) * 1000 } : {}),
     };
   }
 

@@ -39,9 +39,10 @@ import {
 } from '../core/payments/record.ts';
 import type { Lock } from '../core/state.ts';
 import { isValidPrivateKey } from '../core/crypto.ts';
-import { type HopPayload, type OnionCurve, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
+import { type HopPayload, type OnionCurve, type SwapQuote, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
 import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
 import type { FirstHop, Route } from '../core/routing/pathfind.ts';
+import { applyQuote, conversionHop } from '../core/routing/quoted-route.ts';
 import { PaymentAttempts } from '../core/routing/retry.ts';
 import type { PaymentFailure as HopFailure } from '../core/routing/scorer.ts';
 import type { FinalPayload, Forwarder } from './forwarder.ts';
@@ -104,7 +105,12 @@ function hopFailure(reason: string): HopFailure {
     case 'amount-above-maximum':
       return 'amount-out-of-range';
     case 'temporary-channel-failure':
+    case 'quote-expired': // a fresh quote may do: the same route again
+    case 'quote-used':
       return 'insufficient-liquidity';
+    case 'quote-invalid':
+    case 'quote-underpaid':
+      return 'fee-insufficient'; // the hub's price was not met: its channel is avoided for a while
     default:
       return 'node-failure';
   }
@@ -124,6 +130,11 @@ function recordReason(reason: string, payee: boolean): PaymentFailureReason {
       return 'unknown-next-hop';
     case 'invalid-onion':
       return 'cancelled';
+    case 'quote-invalid':
+    case 'quote-expired':
+    case 'quote-used':
+    case 'quote-underpaid':
+      return 'quote-refused';
     default:
       return 'temporary-channel-failure';
   }
@@ -163,8 +174,25 @@ interface SendArgs {
   readonly asset?: Address;
   readonly amount: bigint;
   readonly maxFee?: bigint;
+  /** A routed swap: the asset the payer pays with, and the most of it to send. */
+  readonly payWith?: Address;
+  readonly maxSend?: bigint;
   readonly invoice?: string;
   readonly memo: string;
+}
+
+/** Checks the routed-swap parameters of a payment: `payWith` lower-cased, or undefined when it is the payee's asset. */
+function swapArgs(p: { payWith?: Address; maxSend?: bigint }, asset: Address | undefined): Pick<SendArgs, 'payWith' | 'maxSend'> {
+  if (p.payWith === undefined) {
+    if (p.maxSend !== undefined) throw new InvalidArgumentError('maxSend goes with payWith');
+    return {};
+  }
+  const payWith = String(p.payWith).toLowerCase() as Address;
+  if (!isAddress(payWith)) throw new InvalidArgumentError('payWith must be an asset address');
+  if (p.maxSend !== undefined && (typeof p.maxSend !== 'bigint' || p.maxSend <= 0n))
+    throw new InvalidArgumentError('maxSend must be a positive bigint');
+  if (payWith === (asset ?? NATIVE_ASSET)) return {};
+  return { payWith, ...(p.maxSend === undefined ? {} : { maxSend: p.maxSend }) };
 }
 
 /** A fresh secp256k1 private key for one onion layer. */
@@ -339,6 +367,7 @@ export class Payments {
       throw new InvalidArgumentError('maxFee must be a bigint ≥ 0');
     return this.send({
       ...(p.maxFee === undefined ? {} : { maxFee: p.maxFee }),
+      ...swapArgs(p, inv.asset),
       payeePeerId: inv.payee.peerId,
       kind: 'invoice',
       paymentHash: inv.paymentHash,
@@ -366,6 +395,7 @@ export class Payments {
       amount: p.amount,
       ...(asset === undefined ? {} : { asset }),
       ...(p.maxFee === undefined ? {} : { maxFee: p.maxFee }),
+      ...swapArgs(p, asset),
       memo: '',
     });
   }
@@ -408,9 +438,15 @@ export class Payments {
           `this invoice is already ${prior.status === 'settled' ? 'paid' : 'being paid'} (payments: ${o.paymentHash})`,
         );
     }
+    const graph = this.host.graph?.();
+    if (o.payWith !== undefined) {
+      // A routed swap: a hub converts, never a direct channel.
+      if (graph === undefined)
+        throw new InvalidArgumentError('paying with another asset needs the channel graph (start the node with --graph)');
+      return this.sendRouted(o, graph);
+    }
     const route = this.directRoute(o.payee, o.asset, o.amount);
     const now = ctx.clock();
-    const graph = this.host.graph?.();
     if (typeof route === 'string' && graph !== undefined) return this.sendRouted(o, graph);
     if (typeof route === 'string') {
       if (o.paymentHash === undefined) throw new PaymentFailedError('no-route', route, 0, '');
@@ -548,7 +584,8 @@ export class Payments {
       to: o.payee,
       asset,
       amount: o.amount,
-      feeLimit: o.maxFee ?? defaultMaxFee(o.amount),
+      ...(o.payWith === undefined ? { feeLimit: o.maxFee ?? defaultMaxFee(o.amount) } : { payWith: o.payWith }),
+      ...(o.payWith !== undefined && o.maxFee !== undefined ? { feeLimit: o.maxFee } : {}),
       firstHops: this.firstHops(),
       ...(o.payeePeerId === undefined ? {} : { toPeerId: o.payeePeerId }),
       now: ctx.now(),
@@ -569,11 +606,15 @@ export class Payments {
       createdAt: now,
       updatedAt: now,
     };
+    // Not flushed here: nothing is locked before an attempt, which flushes its record first.
     const key = this.save(record);
-    await ctx.flush();
     const outcome = this.wait(key);
     outcome.catch(() => undefined);
-    this.attemptLoop(key, attempts, paymentHash, preimage).catch((e: unknown) => {
+    const limits =
+      o.payWith === undefined
+        ? undefined
+        : { ...(o.maxFee === undefined ? {} : { maxFee: o.maxFee }), ...(o.maxSend === undefined ? {} : { maxSend: o.maxSend }) };
+    this.attemptLoop(key, attempts, paymentHash, preimage, graph, limits).catch((e: unknown) => {
       ctx.log.error({ err: e, paymentHash }, 'a routed payment failed unexpectedly');
       this.finish(key, { failure: { reason: 'cancelled', detail: trim(e instanceof Error ? e.message : String(e)), hop: 0 } });
     });
@@ -585,7 +626,14 @@ export class Payments {
     ]);
   }
 
-  private async attemptLoop(key: string, attempts: PaymentAttempts, paymentHash: Bytes32, preimage: Bytes32 | undefined): Promise<void> {
+  private async attemptLoop(
+    key: string,
+    attempts: PaymentAttempts,
+    paymentHash: Bytes32,
+    preimage: Bytes32 | undefined,
+    graph: GraphService,
+    swapLimits: { readonly maxFee?: bigint; readonly maxSend?: bigint } | undefined,
+  ): Promise<void> {
     const { ctx } = this;
     let last: PaymentFailure | undefined;
     for (;;) {
@@ -597,13 +645,27 @@ export class Payments {
             : { ...last, detail: trim(`${last.detail} (${attempts.attempts} route(s) tried)`) };
         return this.finish(key, { failure });
       }
-      const route = found.route;
+      let route = found.route;
       const ch = ctx.channels.get(route.hops[0]!.channelId);
       if (!ch) {
         attempts.failed(route, 0, 'unknown-channel', ctx.now());
         continue;
       }
-      const attempt = await this.attempt(key, ch, route, paymentHash, preimage);
+      let quote: SwapQuote | undefined;
+      const c = conversionHop(route);
+      if (c >= 0) {
+        // A routed swap: the hub's signed quote binds the rate; the route is priced by it.
+        const priced = await this.quoted(graph, route, c, swapLimits ?? {});
+        if (!priced.ok) {
+          attempts.avoid(route.hops[c]!.from); // another hub, if there is one
+          last = { reason: 'quote-refused', detail: trim(priced.detail), hop: c };
+          ctx.log.debug({ paymentHash, hub: route.hops[c]!.from, detail: priced.detail }, 'no usable quote');
+          continue;
+        }
+        route = priced.route;
+        quote = priced.quote;
+      }
+      const attempt = await this.attempt(key, ch, route, paymentHash, preimage, quote);
       const now = ctx.now();
       if (attempt.kind === 'settled') {
         attempts.succeeded(route, now);
@@ -636,6 +698,35 @@ export class Payments {
     }
   }
 
+  /** The hub's quote for a routed swap's route, and the route priced by it, or why not (the payer's limits included). */
+  private async quoted(
+    graph: GraphService,
+    route: Route,
+    c: number,
+    limits: { readonly maxFee?: bigint; readonly maxSend?: bigint },
+  ): Promise<{ ok: true; route: Route; quote: SwapQuote } | { ok: false; detail: string }> {
+    const out = route.hops[c]!;
+    const conv = out.conversion!;
+    const answer = await graph.requestQuote(out.from, conv.from, conv.to, out.amount);
+    if (!answer.ok) return { ok: false, detail: `hub ${out.from}: ${answer.reason}` };
+    const q = answer.quote;
+    const now = this.ctx.now();
+    if (q.validUntil <= now) return { ok: false, detail: `hub ${out.from}'s quote expired on arrival` };
+    if (q.maxExpiry - now <= BigInt(route.minExpirySeconds))
+      return {
+        ok: false,
+        detail: `hub ${out.from}'s quote allows a lock of ${q.maxExpiry - now} s; the route's hops want ${route.minExpirySeconds} s`,
+      };
+    const priced = applyQuote(route, q);
+    if (!priced.ok) return priced;
+    const r = priced.route;
+    const maxFee = limits.maxFee ?? defaultMaxFee(r.sent - r.totalFee);
+    if (r.totalFee > maxFee) return { ok: false, detail: `fees and premium of ${r.totalFee} exceed the limit of ${maxFee}` };
+    if (limits.maxSend !== undefined && r.sent > limits.maxSend)
+      return { ok: false, detail: `the quote makes it ${r.sent} to send, above the limit of ${limits.maxSend}` };
+    return { ok: true, route: r, quote: q };
+  }
+
   /** Route hops' node keys, by peer id. */
   private readonly hopKeys = new Map<string, Uint8Array>();
 
@@ -649,6 +740,7 @@ export class Payments {
     route: Route,
     paymentHash: Bytes32,
     preimage: Bytes32 | undefined,
+    quote?: SwapQuote,
   ): Promise<AttemptOutcome> {
     const { ctx } = this;
     const n = route.hops.length;
@@ -662,11 +754,14 @@ export class Payments {
       if (k === undefined) return { kind: 'failed', failure: undefined, expired: false };
       publicKeys.push(k);
     }
-    const payloads: HopPayload[] = route.hops.map((_, i) =>
-      i < n - 1
-        ? { kind: 'forward', channelId: route.hops[i + 1]!.channelId, amount: route.hops[i + 1]!.amount }
-        : { kind: 'final', amount: route.amount, ...(preimage === undefined ? {} : { preimage }) },
-    );
+    // Layer i is for the node hop i pays: it forwards (or converts, at a hub) onto hop i + 1.
+    const payloads: HopPayload[] = route.hops.map((_, i) => {
+      if (i === n - 1) return { kind: 'final', amount: route.amount, ...(preimage === undefined ? {} : { preimage }) };
+      const next = route.hops[i + 1]!;
+      return next.conversion !== undefined && quote !== undefined
+        ? { kind: 'swap', channelId: next.channelId, amount: next.amount, quote }
+        : { kind: 'forward', channelId: next.channelId, amount: next.amount };
+    });
     const { onion, replyKeys } = buildOnion(
       publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
       publicKeys.map(() => ephemeralKey()),
@@ -674,7 +769,9 @@ export class Payments {
     );
     this.replyKeys.set(key, replyKeys);
     const window = BigInt(route.minExpirySeconds) + 60n;
-    const expiry = ctx.now() + (window > DIRECT_LOCK_EXPIRY ? window : DIRECT_LOCK_EXPIRY);
+    let expiry = ctx.now() + (window > DIRECT_LOCK_EXPIRY ? window : DIRECT_LOCK_EXPIRY);
+    // A swap's lock lives only as long as the hub's quote allows: the free option is that short (ADR 0012).
+    if (quote !== undefined && quote.maxExpiry < expiry) expiry = quote.maxExpiry;
     const lockId = this.host.nextOpId(ch);
     const first = route.hops[0]!;
     const prior = this.records.get(key)!;
@@ -683,6 +780,9 @@ export class Payments {
       status: 'pending',
       fee: route.totalFee,
       route: route.hops.map((h, i) => ({ channelId: h.channelId, to: h.to, amount: h.amount, expiry, lockId: i === 0 ? lockId : 0n })),
+      ...(quote === undefined
+        ? {}
+        : { swap: { asset: route.payWith, amount: route.sent, hub: quote.hub, rateNum: quote.rateNum, rateDen: quote.rateDen } }),
       updatedAt: ctx.clock(),
     });
     await ctx.flush(); // the record is on disk before the lock can be

@@ -29,6 +29,7 @@ export function channelInfo(ch: Channel, connected: boolean): ChannelInfo {
     challengeDuration: p.challengeDuration,
     createdAt: ch.record.createdAt,
     ...(ch.record.note === undefined ? {} : { note: ch.record.note }),
+    ...(ch.record.status === 'disputed' && ch.record.dispute ? { challengeEndsAt: Number(ch.record.dispute.finalizesAt) * 1000 } : {}),
     ...(ch.record.loss === undefined ? {} : { loss: lossInfo(ch, ch.record.loss) }),
   };
 }

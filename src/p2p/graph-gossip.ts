@@ -21,6 +21,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Libp2p } from 'libp2p';
 import type { Address } from '../core/bytes.ts';
+import { MAX_QUOTE_BYTES } from '../core/forwarding/quote.ts';
 import { GRAPH_LIMITS } from '../core/routing/types.ts';
 import { FrameReader, frameBytes } from './framing.ts';
 import { peerRefFromPeerId } from './peer.ts';
@@ -28,6 +29,8 @@ import { peerRefFromPeerId } from './peer.ts';
 export const GRAPH_SYNC_PROTOCOL = '/lanes/graph-sync/1.0.0';
 /** One request, one answer: a channel announcement to co-sign, and the signature (or nothing). */
 export const GRAPH_SIGN_PROTOCOL = '/lanes/graph-sign/1.0.0';
+/** One request, one answer: a routed swap's quote (src/core/forwarding/quote.ts). */
+export const SWAP_QUOTE_PROTOCOL = '/lanes/swap-quote/1.0.0';
 
 /** The topic of one deployment's graph: messages of other chains or contracts are never even received. */
 export function graphTopic(chainId: bigint, adjudicator: Address): string {
@@ -97,6 +100,13 @@ export interface GraphGossip {
   requestSignature(peerId: string, data: Uint8Array): Promise<Uint8Array | undefined>;
   /** Answers such requests: `from` is the address of the asking peer's key. */
   serveSignatures(handler: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined>): void;
+  /**
+   * Asks a hub for a swap quote (an encoded request): its encoded answer, or undefined. Dials
+   * `addresses` (its node announcement's) when we know no other way to reach it.
+   */
+  requestQuote(peerId: string, data: Uint8Array, addresses?: readonly string[]): Promise<Uint8Array | undefined>;
+  /** Answers quote requests. */
+  serveQuotes(handler: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined>): void;
   /** Dials a peer (a bootstrap address, or any known one) so that gossip and sync reach us. */
   dial(address: string): Promise<void>;
   /** Peers subscribed to the graph topic, as far as we know. */
@@ -134,6 +144,7 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
   let handler: (m: GossipMessage) => void = () => undefined;
   let provider: () => Iterable<Uint8Array> = () => [];
   let signer: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined> = () => Promise.resolve(undefined);
+  let quoter: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined> = () => Promise.resolve(undefined);
   let stopped = false;
   /** When each peer last asked us for a sync, and when we last asked it (bounded by the connection cap). */
   const served = new Map<string, number>();
@@ -215,36 +226,86 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
     m.set(peer, now);
   }
 
-  // Co-signing: one frame in, one frame out (an empty one for no), then close.
-  void o.libp2p
-    .handle(
-      GRAPH_SIGN_PROTOCOL,
-      (stream: Stream, connection: { remotePeer: PeerId }) => {
-        const from = peerRefFromPeerId(connection.remotePeer)?.address;
-        let answered = false;
-        const reader = new FrameReader({
-          maxFrameBytes: GRAPH_LIMITS.maxMessageBytes,
-          onFrame: (body) => {
-            if (answered) return false;
-            answered = true;
-            const data = body.slice();
-            void signer(from, data)
-              .catch(() => undefined)
-              .then((signature) => {
-                stream.send(frameBytes(signature ?? new Uint8Array(0)));
-                return stream.close();
-              })
-              .catch(() => undefined);
-            return false;
-          },
-        });
-        stream.addEventListener('message', (evt) => {
-          if (reader.push(evt.data as Iterable<Uint8Array>) !== undefined) stream.abort(new Error('graph sign: bad frame'));
-        });
-      },
-      { maxInboundStreams: 4, maxOutboundStreams: 4 },
-    )
-    .catch((e: unknown) => onError('graph sign handler', e));
+  // Co-signing and swap quotes: one frame in, one frame out (an empty one for no), then close.
+  serveOnce(GRAPH_SIGN_PROTOCOL, GRAPH_LIMITS.maxMessageBytes, (from, data) => signer(from, data), 4);
+  serveOnce(SWAP_QUOTE_PROTOCOL, MAX_QUOTE_BYTES, (from, data) => quoter(from, data), 8);
+
+  function serveOnce(
+    protocol: string,
+    maxFrameBytes: number,
+    answer: (from: Address | undefined, data: Uint8Array) => Promise<Uint8Array | undefined>,
+    maxStreams: number,
+  ): void {
+    void o.libp2p
+      .handle(
+        protocol,
+        (stream: Stream, connection: { remotePeer: PeerId }) => {
+          const from = peerRefFromPeerId(connection.remotePeer)?.address;
+          let answered = false;
+          const reader = new FrameReader({
+            maxFrameBytes,
+            onFrame: (body) => {
+              if (answered) return false;
+              answered = true;
+              const data = body.slice();
+              void answer(from, data)
+                .catch(() => undefined)
+                .then((reply) => {
+                  stream.send(frameBytes(reply ?? new Uint8Array(0)));
+                  return stream.close();
+                })
+                .catch(() => undefined);
+              return false;
+            },
+          });
+          stream.addEventListener('message', (evt) => {
+            if (reader.push(evt.data as Iterable<Uint8Array>) !== undefined) stream.abort(new Error(`${protocol}: bad frame`));
+          });
+        },
+        { maxInboundStreams: maxStreams, maxOutboundStreams: maxStreams },
+      )
+      .catch((e: unknown) => onError(`${protocol} handler`, e));
+  }
+
+  /** One frame to `peer` (by id, or at one of `addresses`), one frame back: undefined for no answer. */
+  async function requestOnce(
+    protocol: string,
+    peer: PeerId,
+    data: Uint8Array,
+    maxAnswerBytes: number,
+    addresses: readonly string[] = [],
+  ): Promise<Uint8Array | undefined> {
+    const signal = AbortSignal.timeout(o.dialTimeoutMs ?? 10_000);
+    let stream: Stream;
+    try {
+      stream = await o.libp2p.dialProtocol(peer, protocol, { signal });
+    } catch (e) {
+      // Not connected and no address in the peer store: the addresses it announced.
+      const known = addresses.map((a) => multiaddr(a));
+      if (known.length === 0) throw e;
+      stream = await o.libp2p.dialProtocol(known, protocol, { signal });
+    }
+    return new Promise<Uint8Array | undefined>((resolve) => {
+      const timer = setTimeout(() => finish(undefined), o.dialTimeoutMs ?? 10_000);
+      const finish = (v: Uint8Array | undefined) => {
+        clearTimeout(timer);
+        resolve(v);
+        void stream.close().catch(() => undefined);
+      };
+      const reader = new FrameReader({
+        maxFrameBytes: maxAnswerBytes,
+        onFrame: (body) => {
+          finish(body.length === 0 ? undefined : body.slice());
+          return false;
+        },
+      });
+      stream.addEventListener('message', (evt) => {
+        if (reader.push(evt.data as Iterable<Uint8Array>) !== undefined) finish(undefined);
+      });
+      stream.addEventListener('close', () => finish(undefined));
+      stream.send(frameBytes(data));
+    });
+  }
 
   // Asking: once a peer says (identify) it serves graph sync, read its graph.
   const onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
@@ -330,27 +391,16 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
     async requestSignature(peerId, data) {
       const peer = parsePeerId(peerId);
       if (peer === undefined) return undefined;
-      const stream = await o.libp2p.dialProtocol(peer, GRAPH_SIGN_PROTOCOL, { signal: AbortSignal.timeout(o.dialTimeoutMs ?? 10_000) });
-      return new Promise<Uint8Array | undefined>((resolve) => {
-        const timer = setTimeout(() => finish(undefined), o.dialTimeoutMs ?? 10_000);
-        const finish = (v: Uint8Array | undefined) => {
-          clearTimeout(timer);
-          resolve(v);
-          void stream.close().catch(() => undefined);
-        };
-        const reader = new FrameReader({
-          maxFrameBytes: 128,
-          onFrame: (body) => {
-            finish(body.length === 65 ? body.slice() : undefined);
-            return false;
-          },
-        });
-        stream.addEventListener('message', (evt) => {
-          if (reader.push(evt.data as Iterable<Uint8Array>) !== undefined) finish(undefined);
-        });
-        stream.addEventListener('close', () => finish(undefined));
-        stream.send(frameBytes(data));
-      });
+      const answer = await requestOnce(GRAPH_SIGN_PROTOCOL, peer, data, 128);
+      return answer?.length === 65 ? answer : undefined;
+    },
+    serveQuotes(h) {
+      quoter = h;
+    },
+    async requestQuote(peerId, data, addresses) {
+      const peer = parsePeerId(peerId);
+      if (peer === undefined) return undefined;
+      return requestOnce(SWAP_QUOTE_PROTOCOL, peer, data, MAX_QUOTE_BYTES, addresses);
     },
     async dial(address) {
       const ma = multiaddr(address);
@@ -375,6 +425,7 @@ export function createGraphGossip(o: GraphGossipOptions): GraphGossip {
       }
       void o.libp2p.unhandle(GRAPH_SYNC_PROTOCOL).catch(() => undefined);
       void o.libp2p.unhandle(GRAPH_SIGN_PROTOCOL).catch(() => undefined);
+      void o.libp2p.unhandle(SWAP_QUOTE_PROTOCOL).catch(() => undefined);
     },
   };
 }

@@ -92,6 +92,11 @@ export interface ChannelInfo {
   /** Why the channel ended, when it did not end normally. */
   readonly note?: string;
   /**
+   * While a state is registered on-chain (`disputed`): when its challenge period ends, in ms
+   * since the epoch of the chain's clock. It can be concluded from then on.
+   */
+  readonly challengeEndsAt?: number;
+  /**
    * The channel settled on-chain with an older state than our latest, and it paid us less:
    * `balances` still show our latest state, this what the chain paid by the older one.
    */
@@ -169,7 +174,10 @@ export interface CloseParameters {
    * period, without the counterparty.
    */
   readonly mode?: 'cooperative' | 'force';
-  /** Resolve once the payout is on-chain (default), or once the settlement is submitted. */
+  /**
+   * Resolve once the payout is on-chain (default), or once the settlement is submitted. A forced
+   * close resolves with `submitted` once its state is registered on-chain, with `challengeEndsAt`.
+   */
   readonly waitFor?: 'closed' | 'submitted';
   /** Submit to the chain directly, bypassing the configured coordinator. */
   readonly direct?: boolean;
@@ -185,6 +193,8 @@ export interface CloseResult {
   readonly status: ChannelStatus;
   /** Who submitted it: the coordinator (in a batch with other channels) or this node. */
   readonly via?: 'coordinator' | 'direct';
+  /** A forced close not concluded yet: when the challenge period ends (ms since the epoch, chain time). */
+  readonly challengeEndsAt?: number;
   /**
    * Present when the settling transaction credited this node's account on the adjudicator
    * instead of paying it (a `credit`-mode batch, or a payout our address refused): the amounts

@@ -11,9 +11,11 @@
  * const node = await connect({ url: 'http://127.0.0.1:7700', token: readFileSync('./data/api.token', 'utf8').trim() });
  * await node.pay(channelId, { amount: 10n ** 15n });
  */
+import { InvalidArgumentError } from '../core/errors.ts';
 import type { LanesApi } from './api.ts';
 import type { ApiMethod } from './stream-frames.ts';
 import { connectHttp } from './http-client.ts';
+import { redactUrl } from './redact.ts';
 import { connectStream } from './stream-client.ts';
 
 export interface ConnectParameters {
@@ -38,5 +40,13 @@ export type RemoteNode = LanesApi;
 export type ServedApi = Pick<LanesApi, ApiMethod | 'on' | 'stop'>;
 
 export async function connect(p: ConnectParameters): Promise<RemoteNode> {
+  if (!isHttpUrl(p.url)) throw new InvalidArgumentError(`url ${redactUrl(p.url)} is not an http(s) URL (e.g. http://127.0.0.1:7700)`);
   return (p.transport ?? 'stream') === 'http' ? connectHttp(p) : connectStream(p);
+}
+
+/** An absolute http: or https: URL: what the control API is served on. */
+export function isHttpUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const { protocol, hostname } = new URL(url);
+  return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
 }

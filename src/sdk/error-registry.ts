@@ -166,8 +166,12 @@ export function errorFromJson(json: unknown, status: number): LanesError {
   const message = typeof e.message === 'string' ? e.message : `HTTP ${status}`;
   const options = typeof e.details === 'string' ? { details: e.details } : {};
   // A payment failure has a `reason` too, from its own closed set (PAYMENT_FAILURES), not a refusal's.
-  const known = Object.hasOwn(e, 'reason') && code !== 'PAYMENT_FAILED' ? REJECTED : byCode(code);
-  if (known && Object.entries(known.fields).every(([k, type]) => fits(e[k], type))) return known.rebuild(e, message, options);
+  // A body with a `reason` that is not a refusal's fields (an unknown reason, a detail that is not
+  // a string) is read by its code, as the same error served again without them would be: the
+  // class of an error the client rebuilds does not depend on a stray field.
+  const candidates = [Object.hasOwn(e, 'reason') && code !== 'PAYMENT_FAILED' ? REJECTED : undefined, byCode(code)];
+  for (const known of candidates)
+    if (known && Object.entries(known.fields).every(([k, type]) => fits(e[k], type))) return known.rebuild(e, message, options);
   return new LanesError(message, { ...options, code });
 }
 

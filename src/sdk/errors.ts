@@ -73,8 +73,8 @@ export class OperationTimeoutError extends LanesError {
   override name = 'OperationTimeoutError';
   readonly operation: string;
   readonly maybeApplied: boolean;
-  constructor(operation: string, maybeApplied: boolean) {
-    super(`${operation} timed out${maybeApplied ? ' (it was sent and may still complete)' : ''}`, { code: 'TIMEOUT' });
+  constructor(operation: string, maybeApplied: boolean, options: LanesErrorOptions = {}) {
+    super(`${operation} timed out${maybeApplied ? ' (it was sent and may still complete)' : ''}`, { code: 'TIMEOUT', ...options });
     this.operation = operation;
     this.maybeApplied = maybeApplied;
   }
@@ -141,6 +141,38 @@ export class ConnectionLostError extends LanesError {
     );
     this.operation = operation;
     this.maybeApplied = maybeApplied;
+  }
+}
+
+/**
+ * The remote client could not reach the daemon at `url`: `reason` says how (`connection
+ * refused`: nothing listens there; `host not found`; ...). Nothing was sent. A daemon that
+ * accepted the connection but did not answer in time is an OperationTimeoutError instead. Only
+ * the remote client throws it.
+ */
+export class DaemonUnreachableError extends LanesError {
+  override name = 'DaemonUnreachableError';
+  readonly url: string;
+  readonly reason: string;
+  constructor(url: string, reason: string, options: LanesErrorOptions = {}) {
+    super(`cannot reach the daemon at ${url}: ${reason}`, { code: 'DAEMON_UNREACHABLE', ...options });
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Something answered at `url`, but not a Lanes control API: `got` says what it answered (its
+ * content type, or what its JSON lacked). Only the remote client throws it.
+ */
+export class NotLanesApiError extends LanesError {
+  override name = 'NotLanesApiError';
+  readonly url: string;
+  readonly got: string;
+  constructor(url: string, got: string, options: LanesErrorOptions = {}) {
+    super(`${url} is not a Lanes control API (got ${got})`, { code: 'NOT_LANES_API', ...options });
+    this.url = url;
+    this.got = got;
   }
 }
 

@@ -4,9 +4,9 @@
  * which is many times faster under load; this one stays for proxies that do not pass WebSockets.
  */
 import { createParser } from 'eventsource-parser';
-import { LanesError } from '../core/errors.ts';
+import { innermostMessage, unreachableReason } from '../core/errors.ts';
 import { errorFromJson } from './error-registry.ts';
-import { NodeStoppedError } from './errors.ts';
+import { DaemonUnreachableError, NodeStoppedError, NotLanesApiError, OperationTimeoutError } from './errors.ts';
 import { redactUrl } from './redact.ts';
 import type { LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
 import type { ConnectParameters, RemoteNode, ServedApi } from './connect.ts';
@@ -23,6 +23,7 @@ import {
   readWithdraw,
 } from './json.ts';
 import { readInvoice, readPaymentInfo } from './payments-json.ts';
+import { MUTATING, type StreamMethod } from './stream-frames.ts';
 
 type Json = Record<string, unknown>;
 
@@ -34,9 +35,15 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
   let stream: AbortController | undefined;
   let closed = false;
 
-  async function request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
+  /**
+   * One call. A daemon that does not answer within `timeoutMs` is a timeout (it may still be
+   * working on it), not an unreachable one; an answer that is not JSON is not from a daemon.
+   */
+  async function request(op: StreamMethod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
     if (closed) throw new NodeStoppedError();
+    const where = redactUrl(base);
     let res: Response;
+    let text: string;
     try {
       res = await fetch(`${base}${path}`, {
         method,
@@ -44,11 +51,26 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
         ...(body === undefined ? {} : { body: JSON.stringify(jsonify(body)) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
+      text = await res.text();
     } catch (e) {
-      throw new LanesError(`cannot reach the daemon at ${redactUrl(base)}`, { code: 'DAEMON_UNREACHABLE', cause: e });
+      // AbortSignal.timeout fired: the daemon took the request and has not answered (yet).
+      if ((e as { name?: unknown } | null)?.name === 'TimeoutError') {
+        throw new OperationTimeoutError(op, MUTATING.has(op), {
+          details: `the daemon at ${where} did not answer within ${timeoutMs / 1000} s; it may still be working on it`,
+          cause: e,
+        });
+      }
+      throw new DaemonUnreachableError(where, unreachableReason(e) ?? innermostMessage(e), { cause: e });
     }
-    const text = await res.text();
-    const json = text.length > 0 ? (JSON.parse(text) as Json) : {};
+    const type = res.headers.get('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type))
+      throw new NotLanesApiError(where, type === '' ? `HTTP ${res.status} without a content type` : type.split(';')[0]!.trim());
+    let json: Json;
+    try {
+      json = text.length > 0 ? (JSON.parse(text) as Json) : {};
+    } catch (e) {
+      throw new NotLanesApiError(where, `HTTP ${res.status} with a body that is not JSON`, { cause: e });
+    }
     if (!res.ok) throw errorFromJson(json.error, res.status);
     return json;
   }
@@ -79,24 +101,26 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
   }
 
   const api: ServedApi = {
-    info: async () => readNodeInfo(await request('GET', '/v1/info')),
-    connect: async (multiaddr) => readPeer(await request('POST', '/v1/peers', { multiaddr })),
-    openChannel: async (params) => readChannel(await request('POST', '/v1/channels', params)),
-    deposit: async (id, params) => readChannel(await request('POST', `/v1/channels/${id}/deposit`, params)),
-    pay: async (id, params) => readPayment(await request('POST', `/v1/channels/${id}/pay`, params)),
-    swap: async (id, params) => readSwap(await request('POST', `/v1/channels/${id}/swap`, params)),
-    close: async (id, params = {}) => readClose(await request('POST', `/v1/channels/${id}/close`, params)),
-    channels: async () => ((await request('GET', '/v1/channels')) as unknown as Json[]).map(readChannel),
-    channel: async (id) => readChannel(await request('GET', `/v1/channels/${id}`)),
-    signedState: async (id) => (await request('GET', `/v1/channels/${id}/state`)) as unknown as SignedStateJson,
-    withdrawable: async () => readCredited((await request('GET', '/v1/withdrawable')) as unknown as Json[]),
-    withdraw: async (params = {}) => readWithdraw(await request('POST', '/v1/withdraw', params)),
-    createInvoice: async (params = {}) => readInvoice(await request('POST', '/v1/invoices', params)),
-    decodeInvoice: async (invoice) => readInvoice(await request('POST', '/v1/invoices/decode', { invoice })),
-    invoices: async () => ((await request('GET', '/v1/invoices')) as unknown as Json[]).map(readInvoice),
-    payInvoice: async (invoice, params = {}) => readPaymentInfo(await request('POST', '/v1/payments', { ...params, invoice })),
-    sendPayment: async (params) => readPaymentInfo(await request('POST', '/v1/payments/keysend', params)),
-    payments: async (filter = {}) => ((await request('POST', '/v1/payments/list', filter)) as unknown as Json[]).map(readPaymentInfo),
+    info: async () => readNodeInfo(await request('info', 'GET', '/v1/info')),
+    connect: async (multiaddr) => readPeer(await request('connect', 'POST', '/v1/peers', { multiaddr })),
+    openChannel: async (params) => readChannel(await request('openChannel', 'POST', '/v1/channels', params)),
+    deposit: async (id, params) => readChannel(await request('deposit', 'POST', `/v1/channels/${id}/deposit`, params)),
+    pay: async (id, params) => readPayment(await request('pay', 'POST', `/v1/channels/${id}/pay`, params)),
+    swap: async (id, params) => readSwap(await request('swap', 'POST', `/v1/channels/${id}/swap`, params)),
+    close: async (id, params = {}) => readClose(await request('close', 'POST', `/v1/channels/${id}/close`, params)),
+    channels: async () => ((await request('channels', 'GET', '/v1/channels')) as unknown as Json[]).map(readChannel),
+    channel: async (id) => readChannel(await request('channel', 'GET', `/v1/channels/${id}`)),
+    signedState: async (id) => (await request('signedState', 'GET', `/v1/channels/${id}/state`)) as unknown as SignedStateJson,
+    withdrawable: async () => readCredited((await request('withdrawable', 'GET', '/v1/withdrawable')) as unknown as Json[]),
+    withdraw: async (params = {}) => readWithdraw(await request('withdraw', 'POST', '/v1/withdraw', params)),
+    createInvoice: async (params = {}) => readInvoice(await request('createInvoice', 'POST', '/v1/invoices', params)),
+    decodeInvoice: async (invoice) => readInvoice(await request('decodeInvoice', 'POST', '/v1/invoices/decode', { invoice })),
+    invoices: async () => ((await request('invoices', 'GET', '/v1/invoices')) as unknown as Json[]).map(readInvoice),
+    payInvoice: async (invoice, params = {}) =>
+      readPaymentInfo(await request('payInvoice', 'POST', '/v1/payments', { ...params, invoice })),
+    sendPayment: async (params) => readPaymentInfo(await request('sendPayment', 'POST', '/v1/payments/keysend', params)),
+    payments: async (filter = {}) =>
+      ((await request('payments', 'POST', '/v1/payments/list', filter)) as unknown as Json[]).map(readPaymentInfo),
     on<E extends LanesEventName>(event: E, listener: (payload: LanesEvents[E]) => void) {
       const set = listeners.get(event) ?? new Set();
       set.add(listener as (payload: never) => void);
@@ -113,7 +137,9 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
       stream?.abort();
     },
   };
-  // Fail early on a wrong URL or token.
-  await api.info();
+  // Fail early on a wrong URL or token, or on another server there.
+  const info = await request('info', 'GET', '/v1/info');
+  if (typeof info.address !== 'string' || typeof info.peerId !== 'string')
+    throw new NotLanesApiError(redactUrl(base), 'JSON without a node address and peer id at /v1/info');
   return api as RemoteNode;
 }

@@ -60,19 +60,30 @@ export function parseCreateInvoice(x: unknown): CreateInvoiceParameters {
   };
 }
 
+/** The limits both kinds of payment take: `maxFee`, and for a routed swap `payWith` and `maxSend`. */
+function paymentLimits(j: Json): Pick<PayInvoiceParameters, 'maxFee' | 'payWith' | 'maxSend'> {
+  const payWith = assetOf(j.payWith, 'payWith');
+  if (j.maxSend !== undefined && payWith === undefined) throw new InvalidArgumentError('maxSend goes with payWith');
+  return {
+    ...(j.maxFee === undefined ? {} : { maxFee: parseAmount(j.maxFee, 'maxFee', { positive: false }) }),
+    ...(payWith === undefined ? {} : { payWith }),
+    ...(j.maxSend === undefined ? {} : { maxSend: parseAmount(j.maxSend, 'maxSend') }),
+  };
+}
+
 export function parsePayInvoice(x: unknown): PayInvoiceParameters {
   const j = body(x, 'the payment');
-  onlyKeys(j, ['amount'], 'the payment');
-  return j.amount === undefined ? {} : { amount: parseAmount(j.amount, 'amount') };
+  onlyKeys(j, ['amount', 'maxFee', 'payWith', 'maxSend'], 'the payment');
+  return { ...(j.amount === undefined ? {} : { amount: parseAmount(j.amount, 'amount') }), ...paymentLimits(j) };
 }
 
 export function parseSendPayment(x: unknown): SendPaymentParameters {
   const j = body(x, 'the payment');
-  onlyKeys(j, ['to', 'amount', 'asset'], 'the payment');
+  onlyKeys(j, ['to', 'amount', 'asset', 'maxFee', 'payWith', 'maxSend'], 'the payment');
   const to = assetOf(j.to, 'to');
   if (to === undefined) throw new InvalidArgumentError('to must be the payee address');
   const asset = assetOf(j.asset, 'asset');
-  return { to, amount: parseAmount(j.amount, 'amount'), ...(asset === undefined ? {} : { asset }) };
+  return { to, amount: parseAmount(j.amount, 'amount'), ...(asset === undefined ? {} : { asset }), ...paymentLimits(j) };
 }
 
 export function parsePaymentsFilter(x: unknown): PaymentsFilter {
@@ -122,6 +133,16 @@ export function readPaymentInfo(j: Json): PaymentInfo {
       expiry: big(h.expiry),
       lockId: big(h.lockId),
     })),
+    ...(j.swap === undefined
+      ? {}
+      : {
+          swap: {
+            ...(j.swap as unknown as NonNullable<PaymentInfo['swap']>),
+            amount: big((j.swap as Json).amount),
+            rateNum: big((j.swap as Json).rateNum),
+            rateDen: big((j.swap as Json).rateDen),
+          },
+        }),
   };
 }
 

@@ -62,6 +62,13 @@ export interface PayInvoiceParameters {
   readonly amount?: bigint;
   /** The most to pay in routing fees, in the payment's asset (default: 1% of the amount, at least 1,000 base units). */
   readonly maxFee?: bigint;
+  /**
+   * Pay with another asset than the invoice's: a routed swap (ADR 0012). A hub on the route
+   * converts at a rate it signs in a quote fetched before paying; `maxFee` is then in this asset.
+   */
+  readonly payWith?: Address;
+  /** With `payWith`: the most to send in it, fees and conversion included (the payment fails with `quote-refused` above it). */
+  readonly maxSend?: bigint;
 }
 
 /** A spontaneous payment (keysend): no invoice, the payer chooses the secret. */
@@ -73,6 +80,9 @@ export interface SendPaymentParameters {
   readonly asset?: Address;
   /** The most to pay in routing fees (default: 1% of the amount, at least 1,000 base units). */
   readonly maxFee?: bigint;
+  /** Pay with another asset than the payee receives: a routed swap (see {@link PayInvoiceParameters.payWith}). */
+  readonly payWith?: Address;
+  readonly maxSend?: bigint;
 }
 
 export interface PaymentHop {
@@ -104,6 +114,18 @@ export interface PaymentInfo {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly failure?: { readonly reason: PaymentFailureReason; readonly detail: string; readonly hop?: number };
+  /**
+   * A routed swap (out, ADR 0012): the payer sent `amount` of `asset`, which `hub` converted at
+   * its quoted `rateNum / rateDen` (units of the payee's asset per unit of `asset`). `fee` is then
+   * in `asset`, the premium included.
+   */
+  readonly swap?: {
+    readonly asset: Address;
+    readonly amount: bigint;
+    readonly hub: Address;
+    readonly rateNum: bigint;
+    readonly rateDen: bigint;
+  };
 }
 
 export interface PaymentsFilter {
@@ -126,7 +148,9 @@ export interface PaymentEvents {
     readonly paymentHash: Bytes32;
     readonly asset: Address;
     readonly incoming: { readonly channelId: Bytes32; readonly amount: bigint };
-    readonly outgoing: { readonly channelId: Bytes32; readonly amount: bigint };
+    /** `asset` is there for a routed swap: the asset paid out (the incoming one is `asset` above). */
+    readonly outgoing: { readonly channelId: Bytes32; readonly amount: bigint; readonly asset?: Address };
+    /** In the outgoing asset. */
     readonly fee: bigint;
   };
 }

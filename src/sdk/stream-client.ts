@@ -16,11 +16,11 @@
  *   in order, so the daemon never has to stop reading this client.
  */
 import WebSocket from 'ws';
-import { DecodeError, LanesError } from '../core/errors.ts';
+import { DecodeError, type LanesError, innermostMessage, unreachableReason } from '../core/errors.ts';
 import type { LanesEventName, LanesEvents, SignedStateJson } from './api.ts';
 import type { ConnectParameters, RemoteNode, ServedApi } from './connect.ts';
 import { errorFromJson } from './error-registry.ts';
-import { ConnectionLostError, NodeStoppedError, OperationTimeoutError } from './errors.ts';
+import { ConnectionLostError, DaemonUnreachableError, NodeStoppedError, NotLanesApiError, OperationTimeoutError } from './errors.ts';
 import { readChannel, readClose, readCredited, readEvent, readNodeInfo, readPayment, readPeer, readSwap, readWithdraw } from './json.ts';
 import { readInvoice, readPaymentInfo } from './payments-json.ts';
 import { redactUrl } from './redact.ts';
@@ -86,7 +86,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
   let closed = false;
 
   const unreachable = (cause: unknown) =>
-    new LanesError(`cannot reach the daemon at ${redactUrl(base)}`, { code: 'DAEMON_UNREACHABLE', cause });
+    new DaemonUnreachableError(redactUrl(base), unreachableReason(cause) ?? innermostMessage(cause), { cause });
 
   function open(): Promise<WebSocket> {
     return (opening ??= new Promise<WebSocket>((resolve, reject) => {
@@ -104,7 +104,19 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
         reject(e);
       };
       ws.on('unexpected-response', (req, res) => {
-        // The daemon refused the upgrade (a wrong token: 401) with its error JSON.
+        // The daemon refused the upgrade (a wrong token: 401) with its error JSON; another
+        // server answers something else.
+        const type = res.headers['content-type'] ?? '';
+        if (!/^application\/json\b/i.test(type)) {
+          fail(
+            new NotLanesApiError(
+              redactUrl(base),
+              type === '' ? `HTTP ${res.statusCode} without a content type` : type.split(';')[0]!.trim(),
+            ),
+          );
+          req.destroy();
+          return;
+        }
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 65_536)));

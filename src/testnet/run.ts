@@ -20,7 +20,7 @@ import { type ExistingChain, type Testnet, defaultSignerWorkers, isRunning, star
 import { type Progress, createProgress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { type RoutedReport, runRoutedLoad } from './routed.ts';
-import { type ChannelPlan, type TopologyName, fundingFor, fundingOnChain, planChannels } from './topology.ts';
+import { type AssetSymbol, type ChannelPlan, type TopologyName, fundingFor, fundingOnChain, planChannels } from './topology.ts';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -202,9 +202,13 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
   });
   // Routed payments are in ETH: every channel of a routed workload carries ETH (the planner
   // alternates ETH and tUSD payment channels, which left a ring of single links without an
-  // ETH path between opposite nodes).
+  // ETH path between opposite nodes); with routed swaps (--swap-every), tUSD too, so that any
+  // node on a route can convert (every testnet node quotes every pair: network.ts).
+  const routedAssets: AssetSymbol[] = o.swapEvery > 0 ? ['ETH', 'tUSD'] : ['ETH'];
   const plans: readonly ChannelPlan[] =
-    o.workload === 'routed' ? planned.map((p) => ({ ...p, kind: 'payment', assets: ['ETH'] })) : planned;
+    o.workload === 'routed'
+      ? planned.map((p) => ({ ...p, kind: routedAssets.length > 1 ? 'swap' : 'payment', assets: routedAssets }))
+      : planned;
   const phases = { start: 0, open: 0, load: 0, close: 0, verify: 0, stop: 0 };
   const checks: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
@@ -242,7 +246,7 @@ export async function runTestnet(o: RunOptions, progress: Progress = createProgr
       routed = await runRoutedLoad(
         net,
         plans,
-        { durationMs: o.durationMs, concurrency: o.concurrency, amount: o.amount, seed: o.seed },
+        { durationMs: o.durationMs, concurrency: o.concurrency, amount: o.amount, seed: o.seed, swapEvery: o.swapEvery },
         progress,
       );
       routedChecks(routed, check);
@@ -362,14 +366,20 @@ function routedChecks(r: RoutedReport, check: (name: string, ok: boolean, detail
     untraced.length === 0,
     untraced.length === 0 ? `${r.failed} failures, each with its hop` : `without a hop: ${untraced.join(', ')}`,
   );
-  const wrong = r.nodes.filter((n) => n.balanceChange !== n.expectedChange);
+  const text = (m: Readonly<Record<string, string>>) =>
+    Object.entries(m)
+      .map(([a, x]) => `${x} ${a}`)
+      .join(' + ') || '0';
+  const wrong = r.nodes.filter((n) => JSON.stringify(n.balanceChange) !== JSON.stringify(n.expectedChange));
   check(
-    "every node's balance moved by its payments and its fees",
+    "every node's balance moved, asset by asset, by its payments, forwards and conversions",
     wrong.length === 0,
     wrong.length === 0
-      ? `${r.nodes.length} nodes; fees earned ${r.nodes.map((n) => `${n.name} ${n.feesEarned}`).join(', ')}`
-      : wrong.map((n) => `${n.name}: moved ${n.balanceChange}, expected ${n.expectedChange}`).join('; '),
+      ? `${r.nodes.length} nodes; fees earned ${r.nodes.map((n) => `${n.name} ${text(n.feesEarned)}`).join(', ')}; ${r.swaps.settled} routed swaps`
+      : wrong.map((n) => `${n.name}: moved ${text(n.balanceChange)}, expected ${text(n.expectedChange)}`).join('; '),
   );
+  if (r.swaps.attempted > 0)
+    check('routed swaps settle', r.swaps.settled > 0, `${r.swaps.settled} of ${r.swaps.attempted} settled, each at its hub's quoted rate`);
 }
 
 function machine(): TestnetReport['machine'] {

@@ -44,6 +44,7 @@ function routedText(r: NonNullable<TestnetReport['routed']>): string[] {
   const t = new Table({ style: { head: [], border: [] } });
   t.push(
     { 'routed payments/s': num(r.paymentsPerSecond) },
+    ...(r.swaps.attempted > 0 ? [{ 'routed swaps': `${num(r.swaps.settled)} settled of ${num(r.swaps.attempted)}` }] : []),
     { 'success rate': `${num(r.successRate * 100, 2)}% (${num(r.settled)} of ${num(r.attempted)})` },
     {
       hops: Object.entries(r.hops)
@@ -55,9 +56,14 @@ function routedText(r: NonNullable<TestnetReport['routed']>): string[] {
     { 'measured window': `${num(r.windowMs / 1000, 1)} s` },
   );
   const nodes = new Table({
-    head: ['node', 'sent', 'received', 'forwarded', 'fees earned (wei)', 'fees paid (wei)'],
+    head: ['node', 'sent', 'received', 'forwarded', 'converted', 'fees earned (base units)', 'fees paid (base units)'],
     style: { head: [], border: [] },
   });
-  for (const n of r.nodes) nodes.push([n.name, num(n.sent), num(n.received), num(n.forwarded), n.feesEarned, n.feesPaid]);
+  const units = (m: Readonly<Record<string, string>>) =>
+    Object.entries(m)
+      .map(([a, x]) => `${x} ${a}`)
+      .join(', ') || '0';
+  for (const n of r.nodes)
+    nodes.push([n.name, num(n.sent), num(n.received), num(n.forwarded), num(n.converted), units(n.feesEarned), units(n.feesPaid)]);
   return [t.toString(), nodes.toString()];
 }

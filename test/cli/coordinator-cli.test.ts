@@ -100,3 +100,55 @@ test.serial('channel close goes through the coordinator; --direct bypasses it; c
   t.not(none.code, 0);
   t.regex(none.stderr, /no coordinator is running/);
 });
+
+test.serial(
+  'coordinator start --confirmations N: used, shown by status and its JSON; a bad N is refused before anything starts',
+  async (t) => {
+    // The running coordinator was given none: the dev chain's default, 0.
+    t.is((await coord.status()).confirmations, 0);
+    t.regex((await lanes('--data-dir', coordDir, 'coordinator', 'status')).stdout, /^confirmations 0$/m);
+
+    const dir = net.tempDir('cli-coord-confirmations');
+    const deep = await spawnCoordinator({
+      dataDir: dir,
+      rpc: net.chain.rpcUrl,
+      adjudicator: net.adjudicator,
+      port: await freePort(),
+      args: ['--confirmations', '3'],
+    });
+    try {
+      t.is((await deep.status()).confirmations, 3);
+      t.is((await json<{ confirmations: number }>(dir, 'coordinator', 'status')).confirmations, 3);
+      const human = await lanes('--data-dir', dir, 'coordinator', 'status');
+      t.is(human.code, 0, human.stderr);
+      t.regex(human.stdout, /^confirmations 3$/m);
+    } finally {
+      await deep.kill('SIGTERM');
+    }
+
+    for (const [bad, message] of [
+      ['-1', /--confirmations must be a whole number of blocks \(0 or more\), got "-1"/],
+      ['1.5', /--confirmations must be a whole number of blocks \(0 or more\), got "1\.5"/],
+      ['two', /--confirmations must be a whole number of blocks \(0 or more\), got "two"/],
+      ['0x10', /--confirmations must be a whole number of blocks \(0 or more\), got "0x10"/],
+      ['129', /confirmations must be a whole number from 0 to 128, got 129/],
+    ] as const) {
+      const badDir = join(net.tempDir('cli-coord-bad'), 'data');
+      const r = await lanes(
+        '--data-dir',
+        badDir,
+        'coordinator',
+        'start',
+        '--chain-rpc',
+        net.chain.rpcUrl,
+        '--adjudicator',
+        net.adjudicator,
+        '--confirmations',
+        bad,
+      );
+      t.not(r.code, 0, `--confirmations ${bad} was accepted`);
+      t.regex(r.stderr, message);
+      t.false(existsSync(badDir), `--confirmations ${bad} made a data directory`);
+    }
+  },
+);

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Packr } from 'msgpackr';
 import { decodeMessage, decodeSettleMessage } from '../../src/core/index.ts';
-import { InvalidArgumentError } from '../../src/core/errors.ts';
+import { DecodeError, InvalidArgumentError } from '../../src/core/errors.ts';
+import { errorFromJson, errorToJson } from '../../src/sdk/error-registry.ts';
+import { RejectedError } from '../../src/sdk/errors.ts';
+import { decodeReplies } from '../../src/sdk/stream-frames.ts';
 import { StoreCorruptError, decodeChannelRecord } from '../../src/store/record-codec.ts';
 import { parseChannelId } from '../../src/sdk/json.ts';
 import { TARGETS, type Target, corpusDir, corpusDrift, corpusFiles } from './decoders/corpus.ts';
@@ -23,8 +26,9 @@ import { fuzz as controlApi } from './decoders/control-api.ts';
 import { fuzz as payments } from './decoders/payments.ts';
 import { fuzz as graph } from './decoders/graph.ts';
 import { fuzz as onion } from './decoders/onion.ts';
+import { fuzz as stream } from './decoders/stream.ts';
 
-const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi, payments, graph, onion };
+const FUZZ: Record<Target, (data: Buffer) => void> = { wire, settle, store, 'control-api': controlApi, payments, graph, onion, stream };
 
 for (const target of TARGETS) {
   test(`every ${target} corpus input holds the decoder properties`, (t) => {
@@ -129,4 +133,24 @@ test('jazzer runs a target with coverage feedback from the instrumented decoder'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an error with a stray reason is rebuilt by its code, as the same error served again is (regress-error-class-by-stray-reason)', (t) => {
+  // A `reason` that is not a refusal's made the client fall back to a plain LanesError, while the
+  // same error served again without it was an InvalidArgumentError: the class hung on a stray field.
+  const stray = errorFromJson({ code: 'INVALID_ARGUMENT', message: 'bad', reason: 5 }, 400);
+  t.true(stray instanceof InvalidArgumentError);
+  t.is(stray.code, 'INVALID_ARGUMENT');
+  const again = errorFromJson(errorToJson(stray), 400);
+  t.is(again.constructor, stray.constructor);
+  // A refusal's reason with fields that do not fit: read by its code too (MALFORMED is a DecodeError).
+  t.true(errorFromJson({ code: 'MALFORMED', message: 'm', reason: 'malformed', detail: 5 }, 500) instanceof DecodeError);
+  // A whole refusal is still a RejectedError, whatever its code.
+  t.true(
+    errorFromJson({ code: 'MALFORMED', message: 'm', reason: 'malformed', detail: 'x', maybeApplied: false }, 422) instanceof RejectedError,
+  );
+  // Through the stream client's decoder, as the fuzzer found it.
+  const { replies } = decodeReplies('[{"id":1,"error":{"code":"INVALID_ARGUMENT","message":"bad","reason":"nope"}}]');
+  t.like(replies[0], { kind: 'error', id: 1 });
+  t.true(replies[0]?.kind === 'error' && replies[0].error instanceof InvalidArgumentError);
 });

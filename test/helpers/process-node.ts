@@ -34,6 +34,8 @@ export interface ProcessNodeConfig {
   graph?: boolean;
   /** Start with the clock this many ms ahead (tests that moved every clock past an expiry). */
   clockOffset?: number;
+  /** Swap pairs (SwapPolicy's object form): with `graph`, the node quotes and converts routed swaps. */
+  swapPairs?: { receive: `0x${string}`; give: `0x${string}`; minReceive: bigint; perGive: bigint; maxGive?: bigint }[];
 }
 
 const live = new Set<ChildProcess>();
@@ -43,7 +45,7 @@ process.on('exit', () => {
 
 export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode> {
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, LANES_NODE: JSON.stringify(config) },
+    env: { ...process.env, LANES_NODE: toJson(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   live.add(child);

@@ -127,6 +127,8 @@ test.serial(
         '2',
         '--concurrency',
         '2',
+        '--swap-every',
+        '4',
         '--deposit',
         '10',
         '--out',
@@ -143,13 +145,17 @@ test.serial(
     t.true(r.settled > 0);
     t.deepEqual(Object.keys(r.hops), ['2'], 'every route: payer, one forwarder, payee');
     t.is(r.nodes.length, 4);
-    for (const n of r.nodes) t.is(n.balanceChange, n.expectedChange, n.name);
-    // Each payment paid its forwarder 100 ppm of the amount (the daemon's default fee).
+    for (const n of r.nodes) t.deepEqual(n.balanceChange, n.expectedChange, n.name);
+    // Every 4th payment of a node is a routed swap: tUSD to the payee, paid with ETH, converted
+    // by the forwarder at its quoted rate (1:1 on the testnet).
+    t.true(r.swaps.attempted > 0 && r.swaps.settled > 0, JSON.stringify(r.swaps));
     t.is(
-      r.nodes.reduce((a, n) => a + BigInt(n.feesEarned), 0n),
-      r.nodes.reduce((a, n) => a + BigInt(n.feesPaid), 0n),
+      r.nodes.reduce((a, n) => a + n.converted, 0),
+      r.swaps.settled,
+      'each routed swap converted once',
     );
-    t.true(r.nodes.every((n) => n.forwarded === 0 || BigInt(n.feesEarned) === BigInt(n.forwarded) * 100_000n));
+    // Each plain payment paid its forwarder 100 ppm of the amount (the daemon's default fee), in ETH.
+    t.true(r.nodes.every((n) => n.forwarded === 0 || BigInt(n.feesEarned.ETH ?? 0) === BigInt(n.forwarded) * 100_000n));
     t.deepEqual(report.processes.filter(alive), []);
   },
 );

@@ -81,6 +81,11 @@ export type Input =
   /** Where the counterparty listens now (learned through identify), to redial it later. */
   | { readonly kind: 'peer-addresses'; readonly multiaddrs: readonly string[] }
   | { readonly kind: 'disconnected' }
+  /**
+   * Learned secrets (record.learned) the node no longer needs: the lock each paid us for upstream
+   * is settled or gone, or (a payer) the payment record holds it. Flushed.
+   */
+  | { readonly kind: 'forget-learned'; readonly hashlocks: readonly string[] }
   | { readonly kind: 'chain'; readonly fact: ChainFact }
   /** Time passed: retries, conclusions, reconciliation and timeouts are due. */
   | { readonly kind: 'tick'; readonly operationTimeoutMs: number }

@@ -9,7 +9,7 @@ import type { Op } from '../ops.ts';
 import type { ChannelState } from '../state.ts';
 import type { Effect, Now } from './io.ts';
 import { type LearnedSecret, MAX_LEARNED } from './record.ts';
-import { type Machine, setRecord } from './types.ts';
+import { type Machine, setRecord, token } from './types.ts';
 
 /** Kept this long after the lock's expiry: past it, the secret pays nothing anywhere. */
 const KEEP_AFTER_EXPIRY = 86_400n;
@@ -40,6 +40,21 @@ export function learnSecrets(m: Machine, fx: Effect[], base: ChannelState, ops: 
   if (all.length > MAX_LEARNED) all.sort((a, b) => (a.expiry > b.expiry ? -1 : a.expiry < b.expiry ? 1 : 0));
   setRecord(m, fx, { learned: all.slice(0, MAX_LEARNED) });
   return true;
+}
+
+/**
+ * Drops learned secrets the shell says are no longer needed (docs/adr/0019): under load the list
+ * otherwise fills to {@link MAX_LEARNED} and every record write re-encodes all of it. The record
+ * is flushed (one write per channel and sweep, at most).
+ */
+export function forgetLearned(m: Machine, fx: Effect[], hashlocks: readonly string[]): void {
+  const learned = m.rec.learned;
+  if (!learned || learned.length === 0 || hashlocks.length === 0) return;
+  const drop = new Set(hashlocks);
+  const kept = learned.filter((x) => !drop.has(x.hashlock));
+  if (kept.length === learned.length) return;
+  setRecord(m, fx, { learned: kept.length === 0 ? undefined : kept });
+  fx.push({ kind: 'flush', token: token(m) });
 }
 
 /** The secret of `hashlock`, if the counterparty revealed it to us. */

@@ -14,6 +14,7 @@ import type { Message } from '../codec/messages.ts';
 import { closeCooperatively, forceClose, onChain, onSubmitted, onTickChain } from './chain.ts';
 import * as follower from './follower.ts';
 import { onFundingTick } from './funding.ts';
+import { forgetLearned } from './learned.ts';
 import type { Effect, Input, Now } from './io.ts';
 import * as leader from './leader.ts';
 import * as opening from './opening.ts';
@@ -41,6 +42,9 @@ export function step(m: Machine, input: Input, now: Now): Effect[] {
       break;
     case 'disconnected':
       m.connected = false;
+      break;
+    case 'forget-learned':
+      forgetLearned(m, fx, input.hashlocks);
       break;
     case 'peer-addresses':
       // Durable soon: after a restart on a new port, it is how we find the counterparty again.

@@ -12,6 +12,7 @@
 import type { Address, Bytes32 } from '../bytes.ts';
 import type { Lock } from '../state.ts';
 import type { HopPayload } from './onion.ts';
+import { quotedAmountIn } from './quote.ts';
 
 /** Why a hop fails a routed lock back (the payer's scorer learns from it, with the hop). */
 export const FORWARD_FAILURES = [
@@ -26,6 +27,10 @@ export const FORWARD_FAILURES = [
   'asset-mismatch', // the next channel does not hold the incoming lock's asset
   'temporary-channel-failure', // not enough balance or lock slots on the next channel now
   'incorrect-payment-details', // payee: unknown hash, wrong amount, expired or paid invoice
+  'quote-invalid', // a swap whose quote is not ours (not signed by our key, for this chain)
+  'quote-expired', // a swap lock that came after its quote's validity
+  'quote-used', // a quote honoured once already
+  'quote-underpaid', // the incoming lock holds less than the quote's rate, fee and premium ask
 ] as const;
 export type ForwardFailure = (typeof FORWARD_FAILURES)[number];
 
@@ -78,7 +83,10 @@ export type ForwardDecision =
       readonly channelId: Bytes32;
       /** The outgoing lock's terms: same hashlock and expiry, the asset by its index there. */
       readonly lock: Pick<Lock, 'asset' | 'amount' | 'hashlock' | 'expiry'>;
+      /** In the outgoing lock's asset: what the policy charges (a forward: all the incoming lock holds above the outgoing one). */
       readonly fee: bigint;
+      /** A routed swap: the outgoing lock pays `to`, and the incoming lock holds this much more than the quote asks (in `from`). */
+      readonly swap?: { readonly from: Address; readonly to: Address; readonly surplus: bigint };
     }
   | { readonly action: 'receive'; readonly amount: bigint }
   | { readonly action: 'fail'; readonly reason: ForwardFailure; readonly detail: string };
@@ -109,6 +117,11 @@ export function decideForward(o: {
   readonly next: NextChannel | undefined;
   readonly now: bigint;
   readonly timing?: ForwardTiming;
+  /**
+   * For a swap payload: whether its quote is ours (signed by our key in this deployment) and
+   * unused. The caller checks the signature and the nonces it has seen (src/node/forwarder.ts).
+   */
+  readonly quote?: 'ours' | 'not-ours' | 'used';
 }): ForwardDecision {
   const t = o.timing ?? DEFAULT_TIMING;
   const { incoming, payload, now } = o;
@@ -121,18 +134,43 @@ export function decideForward(o: {
       return fail('incorrect-payment-details', `the lock holds ${incoming.amount}, the payer meant ${payload.amount}`);
     return { action: 'receive', amount: incoming.amount };
   }
+  if (payload.kind === 'swap') {
+    const q = payload.quote;
+    if (o.quote !== 'ours')
+      return o.quote === 'used' ? fail('quote-used', `quote ${q.nonce} was used`) : fail('quote-invalid', 'not our quote');
+    if (now > q.validUntil) return fail('quote-expired', `the quote was valid until ${q.validUntil}, now ${now}`);
+    if (o.asset !== q.from) return fail('asset-mismatch', `the quote takes ${q.from}, the lock holds ${o.asset}`);
+    if (incoming.expiry > q.maxExpiry)
+      return fail('expiry-too-far', `the lock expires at ${incoming.expiry}; the quote allows ${q.maxExpiry}`);
+  }
   const next = o.next;
   if (!next || !next.open) return fail('unknown-next-channel', `no open channel ${payload.channelId}`);
   const p = next.policy;
   if (!p.enabled) return fail('channel-disabled', `not forwarding on ${next.channelId}`);
-  const asset = next.assets.findIndex((a) => a === o.asset);
-  if (asset < 0) return fail('asset-mismatch', `channel ${next.channelId} holds no ${o.asset}`);
+  const outAsset = payload.kind === 'swap' ? payload.quote.to : o.asset;
+  const asset = next.assets.findIndex((a) => a === outAsset);
+  if (asset < 0) return fail('asset-mismatch', `channel ${next.channelId} holds no ${outAsset}`);
   const amount = payload.amount;
   if (amount <= 0n || amount < p.minAmount) return fail('amount-below-minimum', `${amount} is below ${p.minAmount}`);
   if (amount > p.maxAmount) return fail('amount-above-maximum', `${amount} is above ${p.maxAmount}`);
-  const fee = incoming.amount - amount;
-  const want = forwardFee(p, amount);
-  if (fee < want) return fail('fee-insufficient', `fee ${fee} < ${want} (base ${p.baseFee} + ${p.feePpm} ppm)`);
+  let fee: bigint;
+  let swap: { from: Address; to: Address; surplus: bigint } | undefined;
+  if (payload.kind === 'swap') {
+    const q = payload.quote;
+    if (amount > q.maxAmount) return fail('amount-above-maximum', `${amount} is above the quote's ${q.maxAmount}`);
+    fee = forwardFee(p, amount);
+    const want = quotedAmountIn(q, amount, fee);
+    if (incoming.amount < want)
+      return fail(
+        'quote-underpaid',
+        `the lock holds ${incoming.amount}; ${amount} out at ${q.rateNum}/${q.rateDen} with fee ${fee} needs ${want}`,
+      );
+    swap = { from: q.from, to: q.to, surplus: incoming.amount - want };
+  } else {
+    fee = incoming.amount - amount;
+    const want = forwardFee(p, amount);
+    if (fee < want) return fail('fee-insufficient', `fee ${fee} < ${want} (base ${p.baseFee} + ${p.feePpm} ppm)`);
+  }
   if ((next.spendable[asset] ?? 0n) < amount || next.locks >= p.maxLocks)
     return fail('temporary-channel-failure', `channel ${next.channelId} cannot lock ${amount} now`);
   return {
@@ -140,5 +178,6 @@ export function decideForward(o: {
     channelId: next.channelId,
     lock: { asset, amount, hashlock: incoming.hashlock, expiry: incoming.expiry },
     fee,
+    ...(swap === undefined ? {} : { swap }),
   };
 }

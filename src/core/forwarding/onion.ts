@@ -18,6 +18,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import * as secp from '@noble/secp256k1';
 import { type Bytes32, MAX_UINT256, bytesToHex, hexToBytes, utf8 } from '../bytes.ts';
 import { Malformed, arr, bytes, fail, packr, u, uint } from '../codec/primitives.ts';
+import { type SwapQuote, decodeQuote, encodeQuote } from './quote.ts';
 
 /** The most hops a route may have (as in BOLT 4). */
 export const MAX_HOPS = 20;
@@ -41,6 +42,17 @@ export type HopPayload =
       readonly kind: 'forward';
       readonly channelId: Bytes32;
       readonly amount: bigint;
+    }
+  | {
+      /**
+       * Convert and forward (a routed swap, ADR 0012): lock `amount` of the quote's `to` asset on
+       * `channelId`, with the same hashlock and expiry, for an incoming lock of its `from` asset
+       * holding what the quote asks. The quote is the hub's own, as it signed it.
+       */
+      readonly kind: 'swap';
+      readonly channelId: Bytes32;
+      readonly amount: bigint;
+      readonly quote: SwapQuote;
     }
   | {
       /** You are the payee: the incoming lock must hold at least `amount`. */
@@ -78,6 +90,7 @@ const replyCipher = (reply: Uint8Array) => chacha20poly1305(reply.subarray(0, 32
 
 function encodePayload(p: HopPayload): unknown[] {
   if (p.kind === 'forward') return [0, hexToBytes(p.channelId), u(p.amount)];
+  if (p.kind === 'swap') return [2, hexToBytes(p.channelId), u(p.amount), encodeQuote(p.quote)];
   return [
     1,
     u(p.amount),
@@ -92,6 +105,17 @@ function readPayload(x: unknown): HopPayload {
   if (f[0] === 0) {
     if (f.length !== 3) fail('a forward payload has 3 fields');
     return { kind: 'forward', channelId: bytesToHex(bytes(f[1], 'channel id', 32)) as Bytes32, amount: uint(f[2], 'amount', MAX_UINT256) };
+  }
+  if (f[0] === 2) {
+    if (f.length !== 4 || !(f[3] instanceof Uint8Array)) fail('a swap payload has 4 fields, the last a quote');
+    const q = decodeQuote(f[3]);
+    if (!q.ok) fail(`quote: ${q.detail}`);
+    return {
+      kind: 'swap',
+      channelId: bytesToHex(bytes(f[1], 'channel id', 32)) as Bytes32,
+      amount: uint(f[2], 'amount', MAX_UINT256),
+      quote: q.value,
+    };
   }
   if (f[0] !== 1 || f.length !== 5) fail('unknown hop payload');
   const amount = uint(f[1], 'amount', MAX_UINT256);
@@ -155,7 +179,7 @@ export function buildOnion(
 ): { readonly onion: Uint8Array; readonly replyKeys: readonly Uint8Array[] } {
   if (hops.length === 0 || hops.length > MAX_HOPS) throw new RangeError(`a route has 1..${MAX_HOPS} hops, got ${hops.length}`);
   if (ephemeralKeys.length !== hops.length) throw new RangeError('one ephemeral key per hop');
-  if (hops[hops.length - 1]!.payload.kind !== 'final' || hops.slice(0, -1).some((h) => h.payload.kind !== 'forward'))
+  if (hops[hops.length - 1]!.payload.kind !== 'final' || hops.slice(0, -1).some((h) => h.payload.kind === 'final'))
     throw new RangeError('every hop forwards but the last, the payee');
   let inner: Uint8Array | null = null;
   const replyKeys: Uint8Array[] = [];

@@ -9,7 +9,7 @@
  * direct payment has one hop; the route-based engine (issue 14) fills in longer ones, and the
  * `fee` is what the hops before the payee take.
  */
-import { type Address, type Bytes32, MAX_UINT64, bytesToHex, hexToBytes, isAddress, isBytes32 } from '../bytes.ts';
+import { type Address, type Bytes32, MAX_UINT256, MAX_UINT64, bytesToHex, hexToBytes, isAddress, isBytes32 } from '../bytes.ts';
 import { type Wire, Malformed, address, arr, b32, describe, fail, packr, small, u, uint } from '../codec/primitives.ts';
 import { MAX_HOLDINGS } from '../state.ts';
 import { MAX_INVOICE_LENGTH, MAX_MEMO_BYTES, memoProblem } from './invoice.ts';
@@ -38,6 +38,7 @@ export const PAYMENT_FAILURES = [
   'fee-insufficient', // the hop's forwarding fee is not covered
   'temporary-channel-failure', // the hop's next channel cannot carry it now (balance, offline)
   'unknown-next-hop', // the hop has no channel to the next node of the route
+  'quote-refused', // a routed swap: no hub quoted it, its quote exceeds the payer's limits, or the hub refused the quote
 ] as const;
 export type PaymentFailureReason = (typeof PAYMENT_FAILURES)[number];
 
@@ -92,9 +93,18 @@ export interface PaymentRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly failure?: PaymentFailure;
+  /** A routed swap (out): what the payer locked, in which asset, and the hub's quoted rate. */
+  readonly swap?: PaymentSwap;
 }
 
-/** An invoice this node issued, with its secret. */
+/** The paying side of a routed swap: `amount` of `asset` sent, converted by `hub` at `rateNum / rateDen`. */
+export interface PaymentSwap {
+  readonly asset: Address;
+  readonly amount: bigint;
+  readonly hub: Address;
+  readonly rateNum: bigint;
+  readonly rateDen: bigint;
+}
 export interface InvoiceRecord {
   readonly text: string;
   readonly paymentHash: Bytes32;
@@ -136,7 +146,8 @@ const optional = <T>(x: unknown, read: (x: unknown) => T): T | undefined => (x =
 // ---------------------------------------------------------------------------------------------
 // Payment records: [format, direction, kind, status, paymentHash, secret|nil, asset, amount, fee,
 //   counterparty, [[channelId, to, amount, expiry, lockId]…], invoice|nil, memo, createdAt,
-//   updatedAt, [reason, detail, hop|nil]|nil]
+//   updatedAt, [reason, detail, hop|nil]|nil(, [asset, amount, hub, rateNum, rateDen]|nil)]
+// (the 17th field, a routed swap's, is optional: records written before it have 16)
 
 /** Why a record cannot be stored, or undefined. */
 export function paymentRecordProblem(r: PaymentRecord): string | undefined {
@@ -165,6 +176,20 @@ export function paymentRecordProblem(r: PaymentRecord): string | undefined {
     if (r.failure.hop !== undefined && (!Number.isSafeInteger(r.failure.hop) || r.failure.hop < 0 || r.failure.hop >= MAX_ROUTE_HOPS))
       return 'failure hop out of range';
   }
+  if (r.swap !== undefined) {
+    const w = r.swap;
+    if (!isAddress(w.asset) || !isAddress(w.hub)) return 'a swap names an asset and a hub';
+    if (typeof w.amount !== 'bigint' || w.amount <= 0n || w.amount > MAX_HOLDINGS) return 'a swap amount must be 1..2^128-1';
+    if (
+      typeof w.rateNum !== 'bigint' ||
+      typeof w.rateDen !== 'bigint' ||
+      w.rateNum <= 0n ||
+      w.rateDen <= 0n ||
+      w.rateNum > MAX_UINT256 ||
+      w.rateDen > MAX_UINT256
+    )
+      return 'a swap rate has two positive terms';
+  }
   return undefined;
 }
 
@@ -186,6 +211,9 @@ function recordWire(r: PaymentRecord): Wire[] {
     r.createdAt,
     r.updatedAt,
     r.failure === undefined ? null : [r.failure.reason, r.failure.detail, r.failure.hop ?? null],
+    ...(r.swap === undefined
+      ? []
+      : [[hexToBytes(r.swap.asset), u(r.swap.amount), hexToBytes(r.swap.hub), u(r.swap.rateNum), u(r.swap.rateDen)]]),
   ];
 }
 
@@ -196,7 +224,7 @@ export function encodePaymentRecord(r: PaymentRecord): Uint8Array {
 }
 
 function parseRecord(raw: unknown): PaymentRecord {
-  const f = arr(raw, 'payment record', 16, 16);
+  const f = arr(raw, 'payment record', 16, 17);
   if (f[0] !== PAYMENT_RECORD_FORMAT) fail(`unknown payment record format ${describe(f[0])}`);
   const secret = optional(f[5], (x) => b32(x, 'secret'));
   const invoice = optional(f[11], (x) => text(x, 'invoice', MAX_INVOICE_LENGTH));
@@ -234,7 +262,18 @@ function parseRecord(raw: unknown): PaymentRecord {
     createdAt: ms(f[13], 'createdAt'),
     updatedAt: ms(f[14], 'updatedAt'),
     ...(failure === undefined ? {} : { failure }),
+    ...(f.length === 17 ? { swap: readSwap(f[16]) } : {}),
   };
+}
+
+function readSwap(x: unknown): PaymentSwap {
+  const g = arr(x, 'swap', 5, 5);
+  const rateNum = uint(g[3], 'swap rateNum', MAX_UINT256);
+  const rateDen = uint(g[4], 'swap rateDen', MAX_UINT256);
+  if (rateNum === 0n || rateDen === 0n) fail('a swap rate has two positive terms');
+  const amount = uint(g[1], 'swap amount', MAX_HOLDINGS);
+  if (amount === 0n) fail('a swap amount is positive');
+  return { asset: address(g[0], 'swap asset'), amount, hub: address(g[2], 'swap hub'), rateNum, rateDen };
 }
 
 /** Decodes a stored record: every field checked, one encoding per record. */

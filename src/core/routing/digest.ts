@@ -15,7 +15,8 @@ import type { ChannelAnnouncement, ChannelUpdate, GraphDomain, NodeAnnouncement 
 
 const PURPOSE = keccak256(utf8('Lanes graph 1'));
 
-function graphDigest(domain: GraphDomain, tag: number, body: Uint8Array): Uint8Array {
+/** The digest of a signed body of kind `tag` (1..3 graph messages, 4 swap quotes: src/core/forwarding/quote.ts). */
+export function graphDigest(domain: GraphDomain, tag: number, body: Uint8Array): Uint8Array {
   const head = new Uint8Array(2 + 20 + 32 + 32 + 1);
   head[0] = 0x19;
   head[1] = 0x00;

@@ -13,3 +13,4 @@ export * from './scorer.ts';
 export * from './pathfind.ts';
 export * from './rate-limit.ts';
 export * from './retry.ts';
+export * from './quoted-route.ts';

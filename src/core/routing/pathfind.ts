@@ -109,6 +109,9 @@ export interface RouteHop extends ScoredHop {
   readonly amount: bigint;
   /** What `from` charges for forwarding onto this channel (0 for the payer's first hop), in `asset`. */
   readonly fee: bigint;
+  /** The policy `fee` was computed by: `feeBase + floor(amount × feePpm / 10^6)` (0 for the payer's hop). */
+  readonly feeBase: bigint;
+  readonly feePpm: number;
   /** The least time before expiry `from` wants for forwarding (0 for the payer). */
   readonly minExpirySeconds: number;
   /** The channel's capacity in this asset (0n when unknown: a hint). */
@@ -389,7 +392,8 @@ function buildSpace(
     }
   }
   for (const f of q.firstHops ?? []) {
-    if (f.spendable <= 0n || excludedIds.has(f.channelId)) continue;
+    // The payer pays in `payWith`: its channels' other assets are not where a route starts.
+    if (f.spendable <= 0n || excludedIds.has(f.channelId) || f.asset !== payWith) continue;
     add({
       from: source,
       to: vertex(f.to, f.asset),
@@ -721,7 +725,7 @@ function exactRoute(s: Space, path: Path, q: RouteQuery, payWith: Address, score
       noFee = ceilDiv(noFee * offer.rateDen, offer.rateNum);
       continue;
     }
-    let hop: Omit<RouteHop, 'fee' | 'probability'> & { fee: bigint };
+    let hop: Omit<RouteHop, 'probability'>;
     let p: number;
     if (e < ix.edgeCount) {
       const ch = ix.channels[ix.edgeRef[e]!]!;
@@ -746,6 +750,8 @@ function exactRoute(s: Space, path: Path, q: RouteQuery, payWith: Address, score
         assetIndex: a,
         amount: cur,
         fee,
+        feeBase: isPayerHop ? 0n : policy.feeBase,
+        feePpm: isPayerHop ? 0 : policy.feePpm,
         minExpirySeconds: isPayerHop ? 0 : u.minExpirySeconds,
         capacity: ch.capacity[a] ?? 0n,
       };
@@ -765,6 +771,8 @@ function exactRoute(s: Space, path: Path, q: RouteQuery, payWith: Address, score
         assetIndex: o.assetIndex,
         amount: cur,
         fee,
+        feeBase: isPayerHop ? 0n : o.feeBase,
+        feePpm: isPayerHop ? 0 : o.feePpm,
         minExpirySeconds: isPayerHop ? 0 : o.minExpirySeconds,
         capacity: o.capacity,
       };

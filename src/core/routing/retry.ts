@@ -71,6 +71,11 @@ export class PaymentAttempts {
     else this.#channels.add(hop.channelId);
   }
 
+  /** Leaves `node` out of this payment's later routes, without telling the scorer (a routed swap's hub whose quote did not do). */
+  avoid(node: Address): void {
+    this.#nodes.add(node);
+  }
+
   succeeded(route: Route, now: bigint): void {
     this.#scorer.recordSuccess(route.hops, now);
     this.#done = true;

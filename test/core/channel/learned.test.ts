@@ -116,6 +116,22 @@ test('leader: a secret in the follower’s request to settle our lock is durable
   t.true(checked, 'proposed');
 });
 
+test('forget-learned drops the secrets named, durably at the next flush, and only those', (t) => {
+  const { h, v1 } = withLock(0, 0);
+  const settle: Op = { kind: 'settle', id: 4n, by: 1, lockId: 1n, secret };
+  h.input({ kind: 'message', message: { type: 'request', channelId: v1.channelId, ops: [settle] } });
+  h.settle();
+  t.is(learnedSecret(h.m, hashlock)?.secret, secret);
+  h.input({ kind: 'forget-learned', hashlocks: [`0x${'cd'.repeat(32)}`] });
+  t.is(learnedSecret(h.m, hashlock)?.secret, secret, 'an unknown hashlock changes nothing');
+  h.input({ kind: 'forget-learned', hashlocks: [hashlock] });
+  h.input({ kind: 'tick', operationTimeoutMs: 30_000 });
+  h.settle();
+  t.is(learnedSecret(h.m, hashlock), undefined);
+  h.crash();
+  t.is(learnedSecret(h.m, hashlock), undefined, 'forgotten across a restart once written');
+});
+
 test('a settle of a lock the counterparty sent teaches nothing (we are its receiver: the secret was ours)', (t) => {
   const { h, v1 } = withLock(1, 0); // bob follows and receives alice's lock; bob settles it himself
   h.input({ kind: 'ops', ops: [{ op: { kind: 'settle', id: 11n, by: 1, lockId: 1n, secret }, caller: 1 }] });

@@ -152,6 +152,39 @@ test('a routed swap converts at a node that offers the pair', (t) => {
   });
 });
 
+test('a routed swap leaves the payer only in the asset it pays with, whatever else its channels hold', (t) => {
+  // alice holds both assets in her channel with bob: a route of her token straight to dave would
+  // be no swap at all (the first hops once all left from her payWith vertex).
+  const g = emptyGraph();
+  const ab = link(g, alice, bob, 10n ** 20n, {}, { assets: [NATIVE_ASSET, TOKEN_SAMPLE] });
+  link(g, bob, dave, 10n ** 20n, {}, { assets: [TOKEN_SAMPLE] });
+  g.applyNodeAnnouncement(
+    nodeAnnouncement(bob, { swaps: [{ from: NATIVE_ASSET, to: TOKEN_SAMPLE, rateNum: 3000n, rateDen: 1n, maxAmount: 10n ** 24n }] }),
+  );
+  const first = (asset: typeof NATIVE_ASSET, assetIndex: number) => ({
+    channelId: ab,
+    to: bob.address,
+    toPeerId: '',
+    asset,
+    direction: 0 as const,
+    assetIndex,
+    spendable: 10n ** 19n,
+    capacity: 10n ** 20n,
+  });
+  const r = new Pathfinder(g).findRoute({
+    from: alice.address,
+    to: dave.address,
+    asset: TOKEN_SAMPLE,
+    payWith: NATIVE_ASSET,
+    amount: 3000n,
+    now: NOW,
+    firstHops: [first(TOKEN_SAMPLE, 1), first(NATIVE_ASSET, 0)],
+  });
+  if (!r.ok) return t.fail(r.detail);
+  t.is(r.route.hops[0]!.asset, NATIVE_ASSET, 'the first hop is in the asset paid with');
+  t.truthy(r.route.hops[1]!.conversion, 'and bob converts');
+});
+
 test('first hops replace the payer’s public channels; route hints reach a private payee', (t) => {
   const { g, pf, ac } = diamond();
   const firstHops = [

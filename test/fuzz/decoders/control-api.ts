@@ -113,7 +113,7 @@ function hex(fdp: FuzzedDataProvider, bytes: number): string {
 }
 
 /** A JSON value drawn from the input, biased towards what the parsers look for. */
-function value(fdp: FuzzedDataProvider, depth: number): unknown {
+export function value(fdp: FuzzedDataProvider, depth: number): unknown {
   switch (fdp.consumeIntegralInRange(0, depth > 3 ? 7 : 9)) {
     case 0:
       return null;

@@ -8,3 +8,4 @@ export { fuzz as 'control-api' } from './control-api.ts';
 export { fuzz as payments } from './payments.ts';
 export { fuzz as graph } from './graph.ts';
 export { fuzz as onion } from './onion.ts';
+export { fuzz as stream } from './stream.ts';

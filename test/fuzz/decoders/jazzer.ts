@@ -19,6 +19,7 @@ export const DICTIONARY: Record<Target, string> = {
   payments: join(here, 'msgpack.dict'),
   graph: join(here, 'msgpack.dict'),
   onion: join(here, 'msgpack.dict'),
+  stream: join(here, 'stream.dict'),
 };
 
 /** Node's arguments for `jazzer entry.mjs -f <target> --sync`, instrumenting src/ only, then `args`. */

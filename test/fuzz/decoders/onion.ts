@@ -7,7 +7,10 @@
  *
  * Input: `[mode][bytes…]`. Mode 0: the bytes as an onion. Mode 1: the bytes as a layer's
  * plaintext, which the target seals to the hop's key itself, so the fuzzer explores the layer
- * parser behind the AEAD. Mode 2: the bytes as a failure report.
+ * parser behind the AEAD. Mode 2: the bytes as a failure report. Modes 3–5: routed swaps'
+ * quotes (src/core/forwarding/quote.ts, ADR 0012): a quote (what a payer puts in a hub's
+ * layer), a quote request (what any peer may send a hub), a hub's answer. Each decodes to a
+ * value that re-encodes to equal bytes' value, or is refused with a short detail; never throws.
  */
 import {
   type OnionHop,
@@ -19,6 +22,15 @@ import {
   wrapFailure,
 } from '../../../src/core/forwarding/onion.ts';
 import { packr } from '../../../src/core/codec/primitives.ts';
+import {
+  type SwapQuote,
+  decodeQuote,
+  decodeQuoteAnswer,
+  decodeQuoteRequest,
+  encodeQuote,
+  encodeQuoteAnswer,
+  encodeQuoteRequest,
+} from '../../../src/core/forwarding/quote.ts';
 import { keccak256, utf8 } from '../../../src/core/bytes.ts';
 import * as secp from '@noble/secp256k1';
 import { shortDetail, violation } from './check.ts';
@@ -42,17 +54,46 @@ function peel(onion: Uint8Array): void {
     return;
   }
   const { payload, next, replyKey } = r.value;
-  if (payload.kind === 'forward' && !(next instanceof Uint8Array)) violation('a forward without the next onion');
+  if (payload.kind !== 'final' && !(next instanceof Uint8Array)) violation('a forward without the next onion');
+  if (payload.kind === 'swap') roundTrip('swap quote', payload.quote, decodeQuote, encodeQuote);
   if (payload.kind === 'final' && next !== undefined) violation('the payee layer with an inner onion');
   if (replyKey.length !== 44) violation('reply key length', replyKey.length);
 }
 
+/** A decoded value re-encodes to bytes that decode to the same value. */
+function roundTrip<T>(what: string, value: T, decode: (b: Uint8Array) => { ok: boolean; value?: T }, encode: (v: T) => Uint8Array): void {
+  const again = decode(encode(value));
+  if (!again.ok) violation(`${what} does not decode after re-encoding`, value);
+  if (!Buffer.from(encode(again.value!)).equals(Buffer.from(encode(value)))) violation(`${what} changes on a round trip`, value);
+}
+
+function quoteInput(mode: number, bytes: Uint8Array): void {
+  try {
+    if (mode === 3) {
+      const r = decodeQuote(bytes);
+      if (r.ok) roundTrip('quote', r.value, decodeQuote, encodeQuote);
+      else shortDetail(r.detail, 400);
+    } else if (mode === 4) {
+      const r = decodeQuoteRequest(bytes);
+      if (r.ok) roundTrip('quote request', r.value, decodeQuoteRequest, encodeQuoteRequest);
+      else shortDetail(r.detail, 400);
+    } else {
+      const r = decodeQuoteAnswer(bytes);
+      if (r.ok) roundTrip('quote answer', r.value, decodeQuoteAnswer, encodeQuoteAnswer);
+      else shortDetail(r.detail, 400);
+    }
+  } catch (e) {
+    violation('a quote decoder threw', e);
+  }
+}
+
 export function fuzz(data: Buffer): void {
   if (data.length === 0) return;
-  const mode = data[0]! % 3;
+  const mode = data[0]! % 6;
   const bytes = new Uint8Array(data.subarray(1));
   if (mode === 0) return peel(bytes);
   if (mode === 1) return peel(sealLayer(HOP_PUB, EPH, bytes).onion);
+  if (mode >= 3) return quoteInput(mode, bytes);
   try {
     const r = openFailure(bytes, REPLY_KEYS);
     if (r.hop < 0 || r.hop >= REPLY_KEYS.length) violation('blame outside the route', r.hop);
@@ -71,7 +112,28 @@ export function onionSeeds(): Map<string, Uint8Array> {
   ];
   const two = buildOnion(hops, [EPH, OTHER]).onion;
   const payee = buildOnion([{ publicKey: HOP_PUB, payload: { kind: 'final', amount: 1n, preimage: `0x${'11'.repeat(32)}` } }], [EPH]).onion;
+  const quote: SwapQuote = {
+    hub: `0x${'b0'.repeat(20)}`,
+    from: `0x${'00'.repeat(20)}`,
+    to: `0x${'aa'.repeat(20)}`,
+    rateNum: 3000n,
+    rateDen: 1n,
+    maxAmount: 10n ** 22n,
+    premium: 0n,
+    validUntil: 1_700_000_030n,
+    maxExpiry: 1_700_000_270n,
+    nonce: `0x${'5a'.repeat(32)}`,
+    signature: new Uint8Array(65).fill(1),
+  };
+  const swapHop: OnionHop = { publicKey: HOP_PUB, payload: { kind: 'swap', channelId: `0x${'0d'.repeat(32)}`, amount: 5n, quote } };
   const seeds = new Map<string, Uint8Array>([
+    ['onion-swap', Uint8Array.of(0, ...buildOnion([swapHop, hops[1]!], [EPH, OTHER]).onion)],
+    ['layer-swap', Uint8Array.of(1, ...packr.pack([[2, new Uint8Array(32).fill(13), 7, encodeQuote(quote)], Uint8Array.of(1, 2, 3)]))],
+    ['quote', Uint8Array.of(3, ...encodeQuote(quote))],
+    ['quote-zero-rate', Uint8Array.of(3, ...encodeQuote({ ...quote, rateNum: 0n }))],
+    ['quote-request', Uint8Array.of(4, ...encodeQuoteRequest({ from: quote.from, to: quote.to, amount: 10n ** 18n }))],
+    ['quote-answer', Uint8Array.of(5, ...encodeQuoteAnswer({ ok: true, quote }))],
+    ['quote-answer-refused', Uint8Array.of(5, ...encodeQuoteAnswer({ ok: false, reason: 'no swap of that pair here' }))],
     ['onion-forward', Uint8Array.of(0, ...two)],
     ['onion-payee-keysend', Uint8Array.of(0, ...payee)],
     ['onion-not-ours', Uint8Array.of(0, ...buildOnion([hops[1]!], [EPH]).onion)],

@@ -139,6 +139,11 @@ export function paymentSeeds(): Map<string, Uint8Array> {
   out.set('valid-payment-record', seed(MODE.payment, encodePaymentRecord(record)));
   const { secret: _s, failure: _f, invoice: _i, ...keysend } = record;
   out.set('valid-keysend-record', seed(MODE.payment, encodePaymentRecord({ ...keysend, kind: 'keysend', status: 'in-flight', route: [] })));
+  const swap = { asset: `0x${'aa'.repeat(20)}` as const, amount: 5n, hub: bob.address, rateNum: 3000n, rateDen: 1n };
+  out.set(
+    'valid-swap-record',
+    seed(MODE.payment, encodePaymentRecord({ ...record, status: 'settled', failure: undefined, swap } as never)),
+  );
   const inv = { text: makeInvoice(), paymentHash: hash, secret: SECRET, status: 'paid' as const, received: 5n, paidAt: 9 };
   out.set('valid-invoice-record', seed(MODE.invoice, encodeInvoiceRecord(inv)));
   out.set('bad-record-trailing', seed(MODE.payment, Uint8Array.of(...encodePaymentRecord(record), 0xc0)));

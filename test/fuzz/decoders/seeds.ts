@@ -16,10 +16,11 @@ import { MODE } from './store.ts';
 import { paymentSeeds } from './payments.ts';
 import { graphSeeds } from './graph.ts';
 import { onionSeeds } from './onion.ts';
+import { streamSeeds } from './stream.ts';
 import { STRUCTURED } from './structured.ts';
 import { b, eth, id, metaSamples, record, recordSamples, settleSamples, sig, stateSamples, wireSamples } from './samples.ts';
 
-export const TARGETS = ['wire', 'settle', 'store', 'control-api', 'payments', 'graph', 'onion'] as const;
+export const TARGETS = ['wire', 'settle', 'store', 'control-api', 'payments', 'graph', 'onion', 'stream'] as const;
 export type Target = (typeof TARGETS)[number];
 
 /** Packs any structure, as a hostile peer could (no validation). */
@@ -224,5 +225,6 @@ export function seedCorpus(): Map<Target, Map<string, Uint8Array>> {
     ['payments', paymentSeeds()],
     ['graph', graphSeeds()],
     ['onion', onionSeeds()],
+    ['stream', streamSeeds()],
   ]);
 }

@@ -125,6 +125,8 @@ export type Step =
   | { t: 'complete'; n: number }
   | { t: 'crash' }
   | { t: 'link'; up: boolean }
+  /** The shell says learned secrets are no longer needed: `pick` chooses which (all, one, or one unknown). */
+  | { t: 'forget'; pick: number }
   | { t: 'tick'; seconds: number }
   | { t: 'deposit'; asset: number; participant: 0 | 1; amount: bigint }
   | { t: 'chain'; what: 'register' | 'close' | 'conclude' | 'reveal'; pick: number }
@@ -139,6 +141,7 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.constant({ t: 'crash' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('link' as const), up: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('forget' as const), pick: fc.nat(8) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -375,6 +378,17 @@ export function runStep(w: ProtocolWorld, s: Step): void {
       if (s.up) w.input({ kind: 'connected', peer: { peerId: 'adversary', publicKey: w.advKey() } });
       else w.input({ kind: 'disconnected' });
       break;
+    case 'forget': {
+      const learned = w.h.m.rec.learned ?? [];
+      const hashlocks =
+        s.pick === 0
+          ? learned.map((x) => x.hashlock)
+          : s.pick === 1
+            ? [`0x${'ab'.repeat(32)}`]
+            : learned.slice(s.pick % Math.max(1, learned.length), (s.pick % Math.max(1, learned.length)) + 1).map((x) => x.hashlock);
+      w.input({ kind: 'forget-learned', hashlocks });
+      break;
+    }
     case 'tick':
       w.tick(s.seconds);
       break;

@@ -1,0 +1,183 @@
+/**
+ * Routed swaps (ADR 0012) between four nodes in separate OS processes, on libp2p over TCP and a
+ * real EDR chain process:
+ *
+ *   alice —ETH— hub —TST— carol —TST— dave
+ *
+ * The hub converts ETH into the test token at a rate of its swap policy, announced in its node
+ * announcement and bound by a quote it signs on request. Alice pays dave's TST invoice with ETH.
+ * The route pays the quoted rate or nothing:
+ *   - paid: dave gets the invoice's amount, alice sends exactly what the quote asks for it (the
+ *     rate and every fee), the hub takes that ETH and pays out the TST, carol nets her fee;
+ *   - a payer's limit below what the quote asks: nothing is locked;
+ *   - a payer that alters the quote's rate (the hub's signature no longer holds) or uses a quote
+ *     twice: the hub refuses the lock, and nothing moves.
+ */
+import test from 'ava';
+import { type Address, type Bytes32, NATIVE_ASSET } from '../../src/core/bytes.ts';
+import type { AssetPolicy, SwapOffer } from '../../src/core/routing/types.ts';
+import type { ChannelInfo } from '../../src/sdk/api.ts';
+import type { InvoiceInfo, PaymentInfo } from '../../src/sdk/payments.ts';
+import { type Actor, actor } from '../helpers/actors.ts';
+import { type LocalNet, freePort, keyHex, localNet } from '../helpers/local-net.ts';
+import { type ProcessNode, spawnNode } from '../helpers/process-node.ts';
+
+const ETHER = 10n ** 18n;
+const NAMES = ['alice', 'hub', 'carol', 'dave'] as const;
+type Name = (typeof NAMES)[number];
+const FEE: AssetPolicy = { feeBase: 1000n, feePpm: 100, minAmount: 1n, maxAmount: 10n ** 27n };
+/** The hub gives 2,000 TST units per ETH unit (both 18 decimals). */
+const RATE = { num: 2000n, den: 1n };
+
+let net: LocalNet;
+let token: Address;
+const nodes = {} as Record<Name, ProcessNode>;
+const actors = Object.fromEntries(NAMES.map((n) => [n, actor(`swap-${n}`)])) as Record<Name, Actor>;
+const ids = {} as Record<'ah' | 'hc' | 'cd', Bytes32>;
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const info = (n: Name, id: Bytes32) => nodes[n].call<ChannelInfo>('channel', id);
+const mine = async (n: Name, id: Bytes32) => (await info(n, id)).balances[0]!.mine;
+const lockedIn = async (n: Name, id: Bytes32) => (await info(n, id)).balances[0]!.locked;
+
+async function snapshot(): Promise<Record<string, bigint>> {
+  await until(
+    'every lock to leave the channels',
+    async () => (await lockedIn('alice', ids.ah)) + (await lockedIn('hub', ids.hc)) + (await lockedIn('carol', ids.cd)),
+    (n) => n === 0n,
+  );
+  return {
+    aliceEth: await mine('alice', ids.ah),
+    hubEth: await mine('hub', ids.ah),
+    hubTst: await mine('hub', ids.hc),
+    carolIn: await mine('carol', ids.hc),
+    carolOut: await mine('carol', ids.cd),
+    daveTst: await mine('dave', ids.cd),
+  };
+}
+
+/** Moves every process's clock and the chain's `seconds` ahead (past the scorer's memory of a failed channel). */
+async function advance(seconds: number): Promise<void> {
+  await Promise.all(NAMES.map((n) => nodes[n].call('advanceClock', seconds * 1000)));
+  await net.increaseTime(seconds);
+}
+
+const fee = (amount: bigint) => FEE.feeBase + (amount * BigInt(FEE.feePpm)) / 1_000_000n;
+const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
+
+test.before(async () => {
+  net = await localNet();
+  token = net.token;
+  for (const n of NAMES) await net.fund(actors[n], 100n, n === 'hub' || n === 'carol' ? 1_000_000n * ETHER : 0n);
+  for (const n of NAMES) {
+    nodes[n] = await spawnNode({
+      port: await freePort(),
+      privateKey: keyHex(actors[n]),
+      dataDir: net.tempDir(n),
+      rpc: net.chain.rpcUrl,
+      adjudicator: net.adjudicator,
+      acceptOpens: true,
+      graph: true,
+      ...(n === 'hub' ? { swapPairs: [{ receive: NATIVE_ASSET, give: token, minReceive: RATE.den, perGive: RATE.num }] } : {}),
+    });
+  }
+  const open = async (a: Name, b: Name, c: keyof typeof ids, assets: Address[], deposit: bigint) => {
+    const ch = await nodes[a].call<ChannelInfo>('openChannel', {
+      peer: nodes[b].info.multiaddrs[0],
+      assets,
+      deposit: [deposit],
+      challengeDuration: 100n,
+    });
+    ids[c] = ch.id;
+  };
+  await open('alice', 'hub', 'ah', [NATIVE_ASSET], 10n * ETHER);
+  await open('hub', 'carol', 'hc', [token], 100_000n * ETHER);
+  await open('carol', 'dave', 'cd', [token], 100_000n * ETHER);
+  for (const [n, c] of [
+    ['alice', 'ah'],
+    ['hub', 'hc'],
+    ['carol', 'cd'],
+  ] as const)
+    await nodes[n].call('announce', ids[c]);
+  await nodes.hub.call('setPolicy', ids.hc, FEE);
+  await nodes.carol.call('setPolicy', ids.cd, FEE);
+  await until(
+    "alice's graph to hold the forwarders' policies and the hub's swap offer",
+    async () => {
+      const swaps = await nodes.alice.call<SwapOffer[]>('graphSwaps', actors.hub.address);
+      if (swaps.length === 0) await nodes.hub.call('announceNode').catch(() => undefined);
+      return swaps.length > 0 && (await nodes.alice.call<boolean>('graphHas', [ids.hc, ids.cd]));
+    },
+    Boolean,
+    60_000,
+  );
+});
+
+test.after.always(async () => {
+  await Promise.all(Object.values(nodes).map((n) => n.kill('SIGKILL')));
+  await net?.stop();
+});
+
+test.serial('a TST invoice paid with ETH: the payee gets its amount, the payer sends exactly what the quote asks', async (t) => {
+  const before = await snapshot();
+  const amount = 100n * ETHER;
+  const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount, asset: token });
+  const paid = await nodes.alice.call<PaymentInfo>('payInvoice', inv.invoice, { payWith: NATIVE_ASSET });
+  t.is(paid.status, 'settled');
+  t.is(paid.route.length, 3);
+  t.like(paid.swap, { asset: NATIVE_ASSET, hub: actors.hub.address, rateNum: RATE.num, rateDen: RATE.den });
+  const carolFee = fee(amount);
+  const hubOut = amount + carolFee;
+  const hubFee = fee(hubOut);
+  const quotedIn = ceilDiv((hubOut + hubFee) * RATE.den, RATE.num);
+  t.is(paid.swap!.amount, quotedIn, 'the payer sends what the quoted rate asks for the payee and the fees');
+  t.is(paid.fee, quotedIn - ceilDiv(amount * RATE.den, RATE.num), "fees, in the payer's asset");
+  const after = await snapshot();
+  t.is(after.aliceEth! - before.aliceEth!, -quotedIn);
+  t.is(after.hubEth! - before.hubEth!, quotedIn, 'the hub takes the ETH');
+  t.is(after.hubTst! - before.hubTst!, -hubOut, 'and pays out the TST');
+  t.is(after.carolIn! - before.carolIn! + (after.carolOut! - before.carolOut!), carolFee, 'carol nets her fee');
+  t.is(after.daveTst! - before.daveTst!, amount);
+  const stats = await nodes.hub.call<{ forwarded: number }>('forwardingStats');
+  t.is(stats.forwarded, 1);
+});
+
+test.serial("a payer's limit below what the quote asks: nothing is locked, the payment fails with quote-refused", async (t) => {
+  const before = await snapshot();
+  const amount = 10n * ETHER;
+  const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount, asset: token });
+  const e = await t.throwsAsync(nodes.alice.call('payInvoice', inv.invoice, { payWith: NATIVE_ASSET, maxSend: ceilDiv(amount, RATE.num) }));
+  t.like(e, { code: 'PAYMENT_FAILED', reason: 'quote-refused' });
+  t.deepEqual(await snapshot(), before);
+});
+
+test.serial('a payer that alters the rate, or uses a quote twice: the hub refuses the lock and nothing moves', async (t) => {
+  await nodes.alice.call('tamperQuotes', 'rate');
+  let before = await snapshot();
+  const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token });
+  const e = await t.throwsAsync(nodes.alice.call('payInvoice', inv.invoice, { payWith: NATIVE_ASSET }));
+  t.like(e, { code: 'PAYMENT_FAILED', reason: 'quote-refused', hop: 1 });
+  t.regex(String((e as { message?: string }).message), /quote-invalid/);
+  t.deepEqual(await snapshot(), before, 'the altered quote moved nothing');
+
+  await advance(11 * 60); // the payer's scorer avoids the refusing hub's channel for a while
+  await nodes.alice.call('tamperQuotes', 'replay');
+  const first = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token });
+  t.is((await nodes.alice.call<PaymentInfo>('payInvoice', first.invoice, { payWith: NATIVE_ASSET })).status, 'settled');
+  before = await snapshot();
+  const second = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token });
+  const e2 = await t.throwsAsync(nodes.alice.call('payInvoice', second.invoice, { payWith: NATIVE_ASSET }));
+  t.like(e2, { code: 'PAYMENT_FAILED', reason: 'quote-refused' });
+  t.regex(String((e2 as { message?: string }).message), /quote-used/);
+  t.deepEqual(await snapshot(), before, 'the replayed quote moved nothing');
+  await nodes.alice.call('tamperQuotes', 'off');
+});
