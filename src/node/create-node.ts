@@ -29,6 +29,9 @@ import { NOBLE_CURVE, peelOnion } from '../core/forwarding/onion.ts';
 import { nativeOnionCurve } from '../crypto/native-backend.ts';
 import { QuoteDesk, swapOffersOf } from './swap-quotes.ts';
 
+/** The store's meta key of the saved channel graph (graph-service.ts). */
+const GRAPH_META_KEY = 'graph';
+
 /**
  * Creates and starts a node.
  *
@@ -206,6 +209,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
         sign: (digest) => signer.sign(digest),
         self: transport.self.address,
         selfPeer: () => ({ peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) }),
+        persist: { load: () => store.getMeta(GRAPH_META_KEY), save: (data) => store.putMeta(GRAPH_META_KEY, data) },
         now: ctx.now,
         clockMs: clock,
         log: log.child({ part: 'graph' }) as Logger,

@@ -24,6 +24,7 @@ import { type QuoteAnswer, decodeQuoteAnswer, encodeQuoteRequest, verifyQuoteSig
 import type { Address, Bytes32 } from '../core/bytes.ts';
 import { type SignatureBackend, publicKeyToAddress } from '../core/crypto.ts';
 import { type ChannelParams, channelId } from '../core/params.ts';
+import { packr } from '../core/codec/primitives.ts';
 import { encodeGraphMessage, decodeGraphMessage } from '../core/routing/codec.ts';
 import { channelAnnouncementDigest, channelUpdateDigest, nodeAnnouncementDigest } from '../core/routing/digest.ts';
 import { ChannelGraph, acceptChannelUpdate, acceptNodeAnnouncement } from '../core/routing/graph.ts';
@@ -77,6 +78,8 @@ export interface GraphOptions {
   readonly node?: { readonly alias?: string; readonly swaps?: readonly SwapOffer[] };
   /** What our swap quotes add to the amount in, per million (the free option's price: ADR 0012; default 0). */
   readonly swapPremiumPpm?: bigint;
+  /** How often the graph is saved when it changed (ms, default 30 s; with `persist`). */
+  readonly persistEveryMs?: number;
 }
 
 export interface GraphServiceDeps {
@@ -93,6 +96,12 @@ export interface GraphServiceDeps {
   /** Milliseconds, for rate limits and caches. */
   readonly clockMs: () => number;
   readonly log: Logger;
+  /**
+   * Where the graph survives a restart (the node's store): what we held, saved every
+   * `persistEveryMs` when it changed and at stop, and checked again like a peer's sync at start
+   * (signatures, and the adjudicator for every channel: one closed meanwhile does not come back).
+   */
+  readonly persist?: { load(): Promise<Uint8Array | undefined>; save(data: Uint8Array): void };
   /** Our own channel's params and status, when we have that channel (to co-sign its announcement). */
   readonly ownChannel: (id: Bytes32) => { readonly params: ChannelParams; readonly status: string; readonly peerId: string } | undefined;
 }
@@ -117,6 +126,9 @@ const PENALISED: ReadonlySet<GraphRejectReason> = new Set([
 /** The least time a lock must have left for us to forward it, as our updates announce it (s). */
 export const DEFAULT_MIN_EXPIRY_SECONDS = Number(DEFAULT_TIMING.registrationMargin + DEFAULT_TIMING.minRouteWindow);
 
+/** The saved graph's format: `[format, [graph message, …]]` (msgpack), in the store's meta. */
+const GRAPH_FILE_FORMAT = 1;
+
 const POSITIVE_CACHE_MS = 600_000;
 const NEGATIVE_CACHE_MS = 60_000;
 const MAX_CACHE = 50_000;
@@ -137,6 +149,8 @@ export class GraphService {
   readonly #pending = new Map<Bytes32, { update: ChannelUpdate; m: GossipMessage }[]>();
   readonly #listeners = new Set<(v: GraphVerdict) => void>();
   #timer: NodeJS.Timeout | undefined;
+  #saver: NodeJS.Timeout | undefined;
+  #savedVersion = -1;
   #cursor: bigint | undefined;
   #polling = false;
   #stopped = false;
@@ -156,16 +170,67 @@ export class GraphService {
     gossip.serveSync(() => this.#syncMessages());
     gossip.serveSignatures((from, data) => this.coSign(from, data));
     this.#cursor = await chain.blockNumber();
+    await this.#restore();
     this.#timer = setInterval(() => void this.#poll(), this.#o.chainPollMs ?? 2_000);
+    if (this.#d.persist) this.#saver = setInterval(() => this.#save(), this.#o.persistEveryMs ?? 30_000).unref();
     for (const address of this.#o.bootstrap ?? []) {
       await gossip.dial(address).catch((e: unknown) => this.#d.log.warn({ err: e, address }, 'graph bootstrap peer unreachable'));
     }
   }
 
   stop(): void {
+    if (!this.#stopped) this.#save();
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#saver);
     this.#d.gossip.stop();
+  }
+
+  /** Writes the graph to the store if it changed since the last write (the node's next flush makes it durable). */
+  #save(): void {
+    const persist = this.#d.persist;
+    if (!persist || this.#stopped || this.graph.version === this.#savedVersion) return;
+    try {
+      persist.save(packr.pack([GRAPH_FILE_FORMAT, [...this.#syncMessages()]]));
+      this.#savedVersion = this.graph.version;
+    } catch (e) {
+      this.#d.log.warn({ err: e }, 'the channel graph was not saved');
+    }
+  }
+
+  /** Loads the saved graph, checking every message as a peer's sync is checked (without the budget). */
+  async #restore(): Promise<void> {
+    const data = await this.#d.persist?.load().catch((e: unknown) => {
+      this.#d.log.warn({ err: e }, 'the saved channel graph could not be read: starting empty');
+      return undefined;
+    });
+    if (data === undefined) return;
+    let messages: Uint8Array[];
+    try {
+      const raw = packr.unpack(data) as unknown;
+      if (!Array.isArray(raw) || raw[0] !== GRAPH_FILE_FORMAT || !Array.isArray(raw[1]) || !raw[1].every((m) => m instanceof Uint8Array))
+        throw new Error('not a saved graph');
+      messages = raw[1] as Uint8Array[];
+    } catch (e) {
+      this.#d.log.warn({ err: e }, 'the saved channel graph does not decode: starting empty');
+      return;
+    }
+    const t0 = Date.now();
+    const results = { accepted: 0, refused: 0 };
+    const count = (r: GraphVerdict) => (r.result.ok ? results.accepted++ : results.refused++);
+    // Announcements first (their chain reads run side by side, capped by maxChainReads), then the rest.
+    const decoded = messages.map((m) => ({ m, kind: decodeGraphMessage(m) }));
+    const announcements = decoded.filter((d) => d.kind.ok && d.kind.value.kind === 'channel-announcement');
+    await Promise.all(announcements.map((d) => this.#check({ data: d.m, from: 'store', id: undefined }, false).then(count)));
+    for (const d of decoded) {
+      if (d.kind.ok && d.kind.value.kind === 'channel-announcement') continue;
+      count(await this.#check({ data: d.m, from: 'store', id: undefined }, false));
+    }
+    this.#savedVersion = this.graph.version;
+    this.#d.log.info(
+      { ...results, channels: this.graph.channelCount, ms: Date.now() - t0 },
+      'the saved channel graph is restored (closed channels and stale messages left out)',
+    );
   }
 
   /** Calls `listener` with every verdict (tests, metrics); returns the unsubscribe. */
@@ -190,9 +255,9 @@ export class GraphService {
     return PENALISED.has(r.reason) ? 'reject' : 'ignore';
   }
 
-  async #check(m: GossipMessage): Promise<GraphVerdict> {
+  async #check(m: GossipMessage, budget = true): Promise<GraphVerdict> {
     if (this.#stopped) return { kind: 'over-budget', result: graphReject('unverified', 'stopped'), from: m.from };
-    if (!this.#limiter.take(m.from, this.#d.clockMs()))
+    if (budget && !this.#limiter.take(m.from, this.#d.clockMs()))
       return { kind: 'over-budget', result: graphReject('unverified', `peer ${m.from} is over its budget`), from: m.from };
     const decoded = decodeGraphMessage(m.data);
     if (!decoded.ok) return { kind: 'undecodable', result: decoded, from: m.from };

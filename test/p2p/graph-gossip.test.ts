@@ -50,6 +50,7 @@ async function peer(
   who: Actor,
   funded: Set<Bytes32>,
   own: Map<Bytes32, { params: ReturnType<typeof channelParams>; peerId: string }> = new Map(),
+  persist?: { load(): Promise<Uint8Array | undefined>; save(data: Uint8Array): void },
 ): Promise<Peer> {
   const libp2p = await createLibp2pNode({
     privateKey: who.privateKey,
@@ -66,6 +67,7 @@ async function peer(
     backend: nobleBackend,
     sign: async (digest) => nobleBackend.sign(digest, who.privateKey),
     self: who.address,
+    ...(persist ? { persist } : {}),
     now: () => NOW,
     clockMs: Date.now,
     log: silent,
@@ -186,4 +188,25 @@ test('a public channel is announced with both signatures: the counterparty co-si
   );
   t.is(asked, undefined);
   t.like(await m.service.announceChannel(channelId(ab)), { ok: false, reason: 'unknown-channel' });
+});
+
+test('the graph survives a restart: saved at stop, checked again at start; a channel closed meanwhile stays out', async (t) => {
+  const ac = channelParams(alice, carol);
+  const funded = new Set([channelId(ab), channelId(ac)]);
+  let saved: Uint8Array | undefined;
+  const persist = { load: async () => saved, save: (data: Uint8Array) => void (saved = data) };
+  const a = await peer(t, alice, funded, new Map(), persist);
+  t.true((await a.service.publish({ kind: 'channel-announcement', announcement: announce(ab, [alice, bob]) })).ok);
+  t.true((await a.service.publish({ kind: 'channel-update', update: update(ab, 0, alice) })).ok);
+  t.true((await a.service.publish({ kind: 'channel-announcement', announcement: announce(ac, [alice, carol]) })).ok);
+  a.service.stop();
+  t.truthy(saved, 'saved at stop');
+  funded.delete(channelId(ac)); // closed while alice was down
+  const again = await peer(t, irene, funded, new Map(), persist);
+  t.is(again.service.graph.channelCount, 1, 'restored without any peer, less the closed channel');
+  t.truthy(again.service.graph.channel(channelId(ab))?.updates[0], 'with its update');
+  t.deepEqual(new Set(again.reads), new Set([channelId(ab), channelId(ac)]), 'each channel checked on-chain again');
+  saved = Uint8Array.of(1, 2, 3);
+  const garbled = await peer(t, mallory, funded, new Map(), persist);
+  t.is(garbled.service.graph.channelCount, 0, 'a saved graph that does not decode: an empty graph, no crash');
 });
