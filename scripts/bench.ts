@@ -13,8 +13,15 @@
  *            a warm-up load, then `--reps` measured loads (median, min–max), every channel then
  *            closed through the coordinator and checked on-chain.
  *
- * Targets (docs/performance.md): ≥ 100,000 payments/s across the testnet with p99 < 50 ms, and
- * co-signed updates/s ≥ half the crypto floor. Printed as met or missed, with the gap.
+ *   remote   the same daemon through `connect()` (the WebSocket stream) against its own load
+ *            generator on the same channels (scripts/bench-remote.ts).
+ *   scale    1,000 channels opened between two daemons; restart time and RSS of a node holding
+ *            1k, 10k and 100k channels (scripts/bench-scale.ts).
+ *
+ * Targets (docs/performance.md): ≥ 100,000 payments/s across the testnet with p99 < 50 ms,
+ * co-signed updates/s ≥ half the crypto floor, the remote SDK at ≥ 50% of embedded payments/s with
+ * p99 ≤ embedded + 10 ms, 1,000 channels open in ≤ 20 s, 100,000 channels restart in ≤ 5 s within
+ * 2 GiB RSS. Printed as met or missed, with the gap.
  *
  *   npm run bench                 a table
  *   npm run bench -- --json       one JSON object
@@ -186,6 +193,27 @@ const route = await jsonOf<{ readonly perRouteMs: { readonly p50: number; readon
   ['--routes', args.quick ? '20' : '100'],
 );
 
+interface RemoteBench {
+  readonly setup: { readonly channels: number; readonly inFlightPerChannel: number };
+  readonly embedded: { readonly paymentsPerSecond: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly remote: { readonly paymentsPerSecond: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly ratio: number;
+}
+log('… remote SDK: connect() over the WebSocket against a daemon vs its load generator (scripts/bench-remote.ts)');
+const remote = await jsonOf<RemoteBench>('bench-remote.ts', ['--seconds', String(seconds), '--reps', String(reps)]);
+interface ScaleBench {
+  readonly open: readonly { readonly channels: number; readonly seconds: number; readonly perSecond: number }[];
+  readonly openTransactions: number;
+  readonly restart: readonly {
+    readonly channels: number;
+    readonly restartSeconds: number;
+    readonly rssBytes: number;
+    readonly peakRssBytes: number;
+  }[];
+}
+log('… scale: opening 1,000 channels, restart and memory at 1k/10k/100k channels (scripts/bench-scale.ts)');
+const scale = await jsonOf<ScaleBench>('bench-scale.ts', args.quick ? ['--counts', '1000,10000'] : []);
+
 const byName = (name: string) => results.find((r) => r.name === name)!;
 const testnet = byName('testnet');
 const updates = byName('two nodes: updates');
@@ -212,12 +240,46 @@ const targets = [
   },
   { target: 'route computation p90 ≤ 50 ms', measured: route.perRouteMs.p90, goal: 50, met: route.perRouteMs.p90 <= 50 },
   {
+    target: 'remote SDK payments/s ≥ 50% of embedded (same channels)',
+    measured: remote.remote.paymentsPerSecond,
+    goal: Math.round(remote.embedded.paymentsPerSecond / 2),
+    met: remote.ratio >= 0.5,
+  },
+  {
+    target: 'remote SDK p99 latency ≤ embedded p99 + 10 ms',
+    measured: remote.remote.p99Ms,
+    goal: remote.embedded.p99Ms + 10,
+    met: remote.remote.p99Ms <= remote.embedded.p99Ms + 10,
+  },
+  ...scaleTargets(),
+  {
     target: 'co-signed updates/s ≥ half the crypto floor',
     measured: updates.updatesPerSecond.median,
     goal: Math.round(floorUpdates / 2),
     met: updates.updatesPerSecond.median >= floorUpdates / 2,
   },
 ];
+
+function scaleTargets() {
+  const open1k = scale.open.find((o) => o.channels === 1000);
+  const r100k = scale.restart.find((r) => r.channels === 100_000);
+  return [
+    ...(open1k
+      ? [{ target: '1,000 channels open in ≤ 20 s (seconds)', measured: open1k.seconds, goal: 20, met: open1k.seconds <= 20 }]
+      : []),
+    ...(r100k
+      ? [
+          { target: '100,000 channels: restart ≤ 5 s (seconds)', measured: r100k.restartSeconds, goal: 5, met: r100k.restartSeconds <= 5 },
+          {
+            target: '100,000 channels held in ≤ 2 GiB RSS (MiB)',
+            measured: Math.round(Math.max(r100k.rssBytes, r100k.peakRssBytes) / 2 ** 20),
+            goal: 2048,
+            met: Math.max(r100k.rssBytes, r100k.peakRssBytes) <= 2 ** 31,
+          },
+        ]
+      : []),
+  ];
+}
 
 if (args.json) {
   console.log(
@@ -241,6 +303,8 @@ if (args.json) {
         })),
         routed,
         route,
+        remote,
+        scale,
         targets,
       },
       null,
@@ -282,9 +346,28 @@ if (args.json) {
   );
   console.log(`  idle, one at a time p50 ${routed.idle.p50Ms.toFixed(1)} ms, p99 ${routed.idle.p99Ms.toFixed(1)} ms`);
   console.log(`  route computation   p50 ${route.perRouteMs.p50} ms, p99 ${route.perRouteMs.p99} ms (10,000 nodes, 50,000 channels)`);
+  console.log(
+    `\nremote SDK: 2 daemons, ${remote.setup.channels} channels, ${remote.setup.inFlightPerChannel} payments in flight per channel, node-0 paying`,
+  );
+  for (const [name, x] of [
+    ['embedded', remote.embedded],
+    ['connect() stream', remote.remote],
+  ] as const)
+    console.log(`  ${name.padEnd(19)} ${n(x.paymentsPerSecond)} payments/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`);
+  console.log(`  remote / embedded   ${pct(remote.ratio)}`);
+  console.log("\nscale: two daemons on EDR (open); records written straight into a node's store (restart, RSS)");
+  for (const o of scale.open) console.log(`  open ${n(o.channels)} channels  ${o.seconds.toFixed(1)} s (${o.perSecond.toFixed(0)}/s)`);
+  for (const r of scale.restart)
+    console.log(
+      `  ${n(r.channels).padStart(7)} channels  restart ${r.restartSeconds.toFixed(2)} s, RSS ${n(r.rssBytes / 2 ** 20)} MiB (peak ${n(r.peakRssBytes / 2 ** 20)} MiB)`,
+    );
   console.log('\nTargets');
   for (const t of targets) {
-    const gap = t.target.includes('latency') ? `${t.measured} ms` : `${n(t.measured)} of ${n(t.goal)} (${pct(t.measured / t.goal)})`;
+    const gap = t.target.includes('latency')
+      ? `${t.measured} ms${t.target.includes('embedded') ? ` (limit ${t.goal.toFixed(1)} ms)` : ''}`
+      : t.target.includes('(seconds)') || t.target.includes('(MiB)')
+        ? `${t.measured.toFixed(t.target.includes('MiB') ? 0 : 2)} of ${t.goal}`
+        : `${n(t.measured)} of ${n(t.goal)} (${pct(t.measured / t.goal)})`;
     console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${gap}`);
   }
 }

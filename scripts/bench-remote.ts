@@ -1,0 +1,273 @@
+/**
+ * The "remote SDK" scenario (issue 15): payments/s and latency through `connect()` (the
+ * WebSocket stream, docs/adr/0015) against a running daemon, next to the same daemon's in-process
+ * load generator on the same channels, measured in one run.
+ *
+ * One network (`startTestnet`: an EDR chain, a coordinator, 2 node daemons started through the
+ * `lanes` CLI with `--load-generator`); node-0 opens `--channels` ETH channels to node-1. Then,
+ * alternately, `--reps` loads of each kind on those channels, node-0 paying node-1 with
+ * `--in-flight` payments in flight per channel (closed loop), `--seconds` long, the first second
+ * a warm-up that does not count:
+ *
+ *   embedded  the daemon's load generator (POST /v1/load: src/load/load-generator.ts): the node's
+ *             own LanesApi, no API in between;
+ *   remote    this process, through `connect({ url, token })` (the same closed loop over
+ *             `node.pay`), every call over the daemon's WebSocket.
+ *
+ * The targets: remote ≥ 50% of embedded payments/s, remote p99 ≤ embedded p99 + 10 ms (medians
+ * over the loads). CPU of each process over each window (/proc) says where the time goes.
+ *
+ *   node scripts/bench-remote.ts [--seconds 8] [--reps 3] [--channels 4] [--in-flight 128]
+ *                                [--transport stream|http] [--only embedded|remote] [--json]
+ *
+ * `--only` runs one kind (for CPU profiles: LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"
+ * for the daemons, `node --cpu-prof` for this client).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Bytes32 } from '../src/core/bytes.ts';
+import { newHistogram, summarize } from '../src/load/histogram.ts';
+import type { LoadSnapshot } from '../src/load/load-generator.ts';
+import { connect } from '../src/sdk/connect.ts';
+import { startTestnet } from '../src/testnet/network.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    reps: { type: 'string', default: '3' },
+    channels: { type: 'string', default: '4' },
+    'in-flight': { type: 'string', default: '128' },
+    transport: { type: 'string', default: 'stream' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(args.seconds);
+const reps = Number(args.reps);
+const channelCount = Number(args.channels);
+const inFlight = Number(args['in-flight']);
+const transport = args.transport === 'http' ? 'http' : 'stream';
+const warmupMs = 1000;
+const durationMs = seconds * 1000;
+const amount = 1_000_000_000n;
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/** User + system CPU ms of a process so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+interface LoadResult {
+  readonly kind: 'embedded' | 'remote';
+  readonly payments: number;
+  readonly failures: number;
+  readonly paymentsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU used over the whole load (warm-up included), as cores: payer daemon, payee daemon, this client. */
+  readonly cpuCores: { readonly payer: number; readonly payee: number; readonly client: number };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lanes-bench-remote-'));
+log(
+  `… remote SDK: 2 daemons, ${channelCount} channels, ${inFlight} payments in flight per channel (node-0 pays), ${seconds} s loads, ${reps} of each, ${transport} transport`,
+);
+const net = await startTestnet({ dir, nodes: 2, loadGenerator: true, logLevel: 'warn' });
+let exitCode = 0;
+try {
+  const [payer, payee] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
+  const ids: Bytes32[] = [];
+  for (let i = 0; i < channelCount; i++) {
+    const ch = await payer.api.openChannel({
+      peer: payee.multiaddr,
+      deposit: [1000n * 10n ** 18n],
+      counterpartyDeposit: [1000n * 10n ** 18n],
+      waitFor: 'open',
+    });
+    ids.push(ch.id);
+  }
+  for (const id of ids) {
+    for (let i = 0; (await payee.api.channel(id)).status !== 'open'; i++) {
+      if (i > 600) throw new Error(`channel ${id} is not open on the payee's side`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const token = readFileSync(payer.tokenFile, 'utf8').trim();
+  const client = await connect({ url: payer.apiUrl, token, transport });
+
+  const around = async (kind: LoadResult['kind'], body: () => Promise<Omit<LoadResult, 'kind' | 'cpuCores'>>): Promise<LoadResult> => {
+    const c0 = [cpuMsOf(payer.pid), cpuMsOf(payee.pid), process.cpuUsage()] as const;
+    const t0 = performance.now();
+    const r = await body();
+    const wall = performance.now() - t0;
+    const cu = process.cpuUsage(c0[2]);
+    return {
+      kind,
+      ...r,
+      cpuCores: {
+        payer: (cpuMsOf(payer.pid) - c0[0]) / wall,
+        payee: (cpuMsOf(payee.pid) - c0[1]) / wall,
+        client: (cu.user + cu.system) / 1000 / wall,
+      },
+    };
+  };
+
+  const embedded = () =>
+    around('embedded', async () => {
+      await payer.request('POST', '/v1/load', {
+        channels: ids,
+        concurrency: inFlight,
+        durationMs,
+        warmupMs,
+        amount: amount.toString(),
+        swapEvery: 0,
+        intervalMs: 500,
+      });
+      let s: LoadSnapshot;
+      do {
+        await new Promise((r) => setTimeout(r, 250));
+        s = await payer.request<LoadSnapshot>('GET', '/v1/load?since=1000000');
+      } while (s.state !== 'done');
+      const failures = Object.values(s.measured.failures).reduce((a, b) => a + b, 0);
+      return {
+        payments: s.measured.payments,
+        failures,
+        paymentsPerSecond: s.measured.payments / (s.measured.windowMs / 1000),
+        p50Ms: s.measured.latency.p50,
+        p99Ms: s.measured.latency.p99,
+      };
+    });
+
+  // The same closed loop as the load generator (LoadGenerator.#run/#one), over connect().
+  const remote = () =>
+    around('remote', async () => {
+      const hist = newHistogram();
+      const start = Date.now();
+      const windowStart = start + warmupMs;
+      const end = start + durationMs;
+      let payments = 0;
+      let failures = 0;
+      await Promise.all(
+        ids.flatMap((id) =>
+          Array.from({ length: inFlight }, async () => {
+            while (Date.now() < end) {
+              const began = Date.now();
+              const t0 = performance.now();
+              try {
+                await client.pay(id, { amount });
+                const now = Date.now();
+                if (began >= windowStart && now <= end) {
+                  hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+                  payments++;
+                }
+              } catch {
+                if (Date.now() <= end) failures++;
+                await new Promise((r) => setTimeout(r, 50));
+              }
+            }
+          }),
+        ),
+      );
+      const l = summarize(hist);
+      return { payments, failures, paymentsPerSecond: payments / ((durationMs - warmupMs) / 1000), p50Ms: l.p50, p99Ms: l.p99 };
+    });
+
+  const kinds = args.only === 'embedded' ? [embedded] : args.only === 'remote' ? [remote] : [embedded, remote];
+  log('… warm-up: one load of each');
+  for (const f of kinds) await f();
+  const runs: LoadResult[] = [];
+  for (let r = 0; r < reps; r++) {
+    for (const f of kinds) {
+      const x = await f();
+      runs.push(x);
+      log(
+        `  ${x.kind.padEnd(8)} ${Math.round(x.paymentsPerSecond).toLocaleString('en-US')} payments/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms` +
+          `${x.failures ? `, ${x.failures} failed` : ''}; CPU (cores) payer ${x.cpuCores.payer.toFixed(2)}, payee ${x.cpuCores.payee.toFixed(2)}, client ${x.cpuCores.client.toFixed(2)}`,
+      );
+    }
+  }
+  await client.stop();
+  const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const of = (kind: LoadResult['kind']) => {
+    const xs = runs.filter((x) => x.kind === kind);
+    return {
+      paymentsPerSecond: Math.round(median(xs.map((x) => x.paymentsPerSecond))),
+      paymentsPerSecondRange: [
+        Math.round(Math.min(...xs.map((x) => x.paymentsPerSecond))),
+        Math.round(Math.max(...xs.map((x) => x.paymentsPerSecond))),
+      ],
+      p50Ms: median(xs.map((x) => x.p50Ms)),
+      p99Ms: median(xs.map((x) => x.p99Ms)),
+      failures: xs.reduce((a, x) => a + x.failures, 0),
+      cpuCores: {
+        payer: median(xs.map((x) => x.cpuCores.payer)),
+        payee: median(xs.map((x) => x.cpuCores.payee)),
+        client: median(xs.map((x) => x.cpuCores.client)),
+      },
+    };
+  };
+  if (args.only !== undefined) {
+    const x = of(args.only === 'embedded' ? 'embedded' : 'remote');
+    if (args.json) process.stdout.write(`${JSON.stringify({ only: args.only, ...x, runs }, null, 2)}\n`);
+    else console.log(`${args.only}: ${x.paymentsPerSecond.toLocaleString('en-US')} payments/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`);
+  } else {
+    const e = of('embedded');
+    const rm = of('remote');
+    const ratio = rm.paymentsPerSecond / e.paymentsPerSecond;
+    /** Each remote load against the embedded load just before it: steadier on a shared machine than the ratio of medians. */
+    const pairRatios = runs.flatMap((x, i) =>
+      x.kind === 'remote' && runs[i - 1]?.kind === 'embedded' ? [x.paymentsPerSecond / runs[i - 1]!.paymentsPerSecond] : [],
+    );
+    const targets = [
+      {
+        target: 'remote payments/s ≥ 50% of embedded',
+        measured: ratio,
+        goal: 0.5,
+        met: ratio >= 0.5,
+        gap: `${(100 * ratio).toFixed(0)}% (${rm.paymentsPerSecond.toLocaleString('en-US')} of ${e.paymentsPerSecond.toLocaleString('en-US')}; load by load ${pairRatios.map((x) => `${(100 * x).toFixed(0)}%`).join(', ')})`,
+      },
+      {
+        target: 'remote p99 ≤ embedded p99 + 10 ms',
+        measured: rm.p99Ms,
+        goal: e.p99Ms + 10,
+        met: rm.p99Ms <= e.p99Ms + 10,
+        gap: `${rm.p99Ms} ms vs ${(e.p99Ms + 10).toFixed(1)} ms (embedded ${e.p99Ms} ms + 10): ${rm.p99Ms - e.p99Ms >= 0 ? '+' : ''}${(rm.p99Ms - e.p99Ms).toFixed(1)} ms over embedded`,
+      },
+    ];
+    const result = {
+      setup: { daemons: 2, channels: channelCount, inFlightPerChannel: inFlight, loadSeconds: seconds, warmupMs, reps, transport },
+      embedded: e,
+      remote: rm,
+      ratio,
+      pairRatios,
+      runs,
+      targets,
+    };
+    if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      console.log(
+        `\nremote SDK: 2 daemons, ${channelCount} channels, ${inFlight} in flight per channel, median of ${reps} loads of ${seconds} s`,
+      );
+      for (const [name, x] of [
+        ['embedded', e],
+        [`remote (${transport})`, rm],
+      ] as const)
+        console.log(
+          `  ${name.padEnd(18)} ${x.paymentsPerSecond.toLocaleString('en-US')} payments/s (${x.paymentsPerSecondRange.map((v) => v.toLocaleString('en-US')).join('–')}), p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms; CPU payer ${x.cpuCores.payer.toFixed(2)}, payee ${x.cpuCores.payee.toFixed(2)}, client ${x.cpuCores.client.toFixed(2)} cores`,
+        );
+      for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.gap}`);
+    }
+  }
+} catch (err) {
+  exitCode = 1;
+  throw err;
+} finally {
+  await net.stop();
+  if (exitCode === 0) rmSync(dir, { recursive: true, force: true });
+  else log(`data and logs kept in ${dir}`);
+}
