@@ -471,6 +471,7 @@ export class GraphService {
       if (ms - this.#lastPrune > 600_000) {
         this.#lastPrune = ms;
         this.graph.pruneStale(this.#d.now());
+        void this.refresh().catch((e: unknown) => this.#d.log.warn({ err: e }, 'graph: refreshing our messages failed'));
       }
     } catch (e) {
       this.#d.log.warn({ err: e }, 'graph: reading the chain failed; retrying');
@@ -572,6 +573,33 @@ export class GraphService {
     const now = this.#d.now();
     if (t > now + GRAPH_RULES.maxClockSkew || t + GRAPH_RULES.maxClockSkew < now) return undefined;
     return this.#d.sign(digest);
+  }
+
+  /**
+   * Signs our channel updates and node announcement again once they are
+   * {@link GRAPH_RULES.refreshEvery} old (a day), unchanged but for the timestamp: receivers drop
+   * a direction whose newest update is 14 days old, so a node that runs for weeks would otherwise
+   * fall out of every route. Runs with the prune, every 10 minutes. Returns how many it re-signed.
+   */
+  async refresh(): Promise<number> {
+    const now = this.#d.now();
+    let n = 0;
+    for (const ch of this.graph.channels()) {
+      const me = ch.params.participants.indexOf(this.#d.self);
+      if (me < 0) continue;
+      const u = ch.updates[me as 0 | 1];
+      if (u === undefined || u.timestamp + GRAPH_RULES.refreshEvery > now) continue;
+      const r = await this.setPolicy(ch.id, {
+        enabled: u.enabled,
+        maxLocks: u.maxLocks,
+        minExpirySeconds: u.minExpirySeconds,
+        policies: u.policies,
+      });
+      if (r.ok) n++;
+    }
+    const mine = this.graph.node(this.#d.self)?.announcement;
+    if (mine !== undefined && mine.timestamp + GRAPH_RULES.refreshEvery <= now && (await this.announceNode()).ok) n++;
+    return n;
   }
 
   /** Signs, applies and publishes our policy for the direction we forward on one of our public channels. */

@@ -51,6 +51,7 @@ async function peer(
   funded: Set<Bytes32>,
   own: Map<Bytes32, { params: ReturnType<typeof channelParams>; peerId: string }> = new Map(),
   persist?: { load(): Promise<Uint8Array | undefined>; save(data: Uint8Array): void },
+  now: () => bigint = () => NOW,
 ): Promise<Peer> {
   const libp2p = await createLibp2pNode({
     privateKey: who.privateKey,
@@ -68,7 +69,7 @@ async function peer(
     sign: async (digest) => nobleBackend.sign(digest, who.privateKey),
     self: who.address,
     ...(persist ? { persist } : {}),
-    now: () => NOW,
+    now,
     clockMs: Date.now,
     log: silent,
     ownChannel: (id) => {
@@ -209,4 +210,17 @@ test('the graph survives a restart: saved at stop, checked again at start; a cha
   saved = Uint8Array.of(1, 2, 3);
   const garbled = await peer(t, mallory, funded, new Map(), persist);
   t.is(garbled.service.graph.channelCount, 0, 'a saved graph that does not decode: an empty graph, no crash');
+});
+
+test('our updates are signed again once a day old, so that a node running for weeks never goes stale', async (t) => {
+  let clock = NOW;
+  const a = await peer(t, alice, new Set([channelId(ab)]), new Map(), undefined, () => clock);
+  t.true((await a.service.publish({ kind: 'channel-announcement', announcement: announce(ab, [alice, bob]) })).ok);
+  t.true((await a.service.publish({ kind: 'channel-update', update: update(ab, 0, alice) })).ok);
+  t.is(await a.service.refresh(), 0, 'fresh: nothing to re-sign');
+  clock = NOW + 24n * 3600n + 1n;
+  t.is(await a.service.refresh(), 1, 'a day old: re-signed');
+  const u = a.service.graph.channel(channelId(ab))!.updates[0]!;
+  t.is(u.timestamp, clock);
+  t.deepEqual(u.policies, update(ab, 0, alice).policies, 'unchanged but for the timestamp');
 });
