@@ -57,6 +57,9 @@ import type {
   SendPaymentParameters,
 } from '../sdk/payments.ts';
 import { NodeMetrics, instrumentContext } from './metrics.ts';
+import { Gauge } from 'prom-client';
+import type { TransportDiagnostics } from '../p2p/libp2p-transport.ts';
+import type { Transport } from '../p2p/transport.ts';
 import type { GraphService } from './graph-service.ts';
 import { type AssetInfo, NATIVE_INFO, assetInfo } from '../sdk/asset-info.ts';
 import { DEFAULT_TIMING, type ForwardPolicy, type ForwardTiming, type OnionCurve } from '../core/forwarding/index.ts';
@@ -136,6 +139,7 @@ export class LanesNode implements LanesApi, ChannelHost {
   constructor(parts: NodeParts) {
     this.parts = parts;
     this.metrics = new NodeMetrics(parts.ctx);
+    peerTableGauge(this.metrics, parts.ctx.transport);
     this.ctx = instrumentContext(parts.ctx, this.metrics);
     this.withdrawals = new Withdrawals(this.ctx, parts.autoWithdraw);
     this.opCounter = BigInt(parts.ctx.clock()) << 20n;
@@ -252,11 +256,13 @@ export class LanesNode implements LanesApi, ChannelHost {
       }
       // identify answers within milliseconds of the connection: record where the peer listens.
       setTimeout(() => {
-        if (!this.stopping) this.rememberAddresses();
+        if (!this.stopping) this.rememberAddresses(peer.peerId);
       }, 300).unref();
       ctx.events.emit('peer-connected', { peerId: peer.peerId, address: peer.address });
     });
     ctx.transport.on('disconnected', (peer) => {
+      // Before the transport forgets where a peer that dialed us listens (strangers are not kept).
+      this.rememberAddresses(peer.peerId);
       for (const ch of ctx.channels.values()) if (ch.record.peer.peerId === peer.peerId) ch.input({ kind: 'disconnected' });
       ctx.events.emit('peer-disconnected', { peerId: peer.peerId, address: peer.address });
     });
@@ -730,11 +736,12 @@ export class LanesNode implements LanesApi, ChannelHost {
     }
   }
 
-  /** Records where connected peers listen (learned through identify), to redial them later. */
-  private rememberAddresses(): void {
+  /** Records where connected peers (or one of them) listen (learned through identify), to redial them later. */
+  private rememberAddresses(peerId?: string): void {
     const { ctx } = this;
     for (const ch of ctx.channels.values()) {
       if (ch.record.status === 'closed' || ch.record.status === 'rejected') continue;
+      if (peerId !== undefined && ch.record.peer.peerId !== peerId) continue;
       const addrs = ctx.transport.peerAddresses(ch.record.peer.peerId);
       if (addrs.length === 0 || addrs.join() === ch.record.peer.multiaddrs.join()) continue;
       ch.input({ kind: 'peer-addresses', multiaddrs: addrs });
@@ -823,4 +830,25 @@ export class LanesNode implements LanesApi, ChannelHost {
   private live(): void {
     if (this.stopping) throw new NodeStoppedError();
   }
+}
+
+/**
+ * `lanes_node_p2p_peer_entries{table}`: what the transport holds per peer (libp2p's peer store,
+ * connections, links, announced addresses, penalties), when it can tell (the libp2p one). Each is
+ * bounded however many strangers come and go (issue 16); the gauge shows it.
+ */
+function peerTableGauge(metrics: NodeMetrics, transport: Transport): void {
+  const t = transport as Transport & { diagnostics?: () => Promise<TransportDiagnostics> };
+  if (typeof t.diagnostics !== 'function') return;
+  const read = t.diagnostics.bind(t);
+  new Gauge({
+    name: 'lanes_node_p2p_peer_entries',
+    help: 'Entries the p2p layer holds about peers, by table (peerStore, connections, links, addressBook, penalties)',
+    labelNames: ['table'],
+    registers: [metrics.registry],
+    async collect() {
+      const d = await read();
+      for (const [table, n] of Object.entries(d)) this.set({ table }, n as number);
+    },
+  });
 }

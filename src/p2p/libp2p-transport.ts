@@ -90,6 +90,22 @@ export interface Libp2pTransport extends Transport {
    * diagnostics and tests (e.g. writing raw bytes as a hostile peer would), not for the engine.
    */
   readonly libp2p: Libp2p;
+  /** How much the transport and its libp2p node hold about peers (for metrics and tests). */
+  diagnostics(): Promise<TransportDiagnostics>;
+}
+
+/** Sizes of the per-peer tables, each bounded (issue 16: strangers must not grow them for good). */
+export interface TransportDiagnostics {
+  /** Peers in libp2p's peer store (addresses, protocols, identify data). */
+  readonly peerStore: number;
+  /** Open connections. */
+  readonly connections: number;
+  /** Links being set up or up. */
+  readonly links: number;
+  /** Peers whose announced listen addresses we hold. */
+  readonly addressBook: number;
+  /** Peers with a recent fault or a ban. */
+  readonly penalties: number;
 }
 
 const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0'];
@@ -103,6 +119,15 @@ const MAX_OUTBOUND_STREAMS = 2;
 const FRAMING_PENALTY = 5;
 /** An undecodable body may be a version skew; the engine weighs it too. */
 const UNDECODABLE_PENALTY = 1;
+/**
+ * Peers we dialed (the engine's choice: channel peers, the operator's) that stay in libp2p's peer
+ * store after they disconnect; the least recently dialed go first. Every other peer is forgotten
+ * once its last connection closes (issue 16: each throwaway identity cost ~10 KB kept for good).
+ */
+const MAX_DIALED_KEPT = 256;
+/** Announced listen addresses kept per peer, and the longest one kept. */
+const MAX_ADDRESSES_PER_PEER = 8;
+const MAX_ADDRESS_CHARS = 256;
 
 const noop = (): void => {};
 const silentLogger: TransportLogger = { debug: noop, warn: noop };
@@ -291,8 +316,13 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly log: TransportLogger;
   private readonly events: TransportEventHub;
   private readonly links = new Map<string, Link>();
-  /** Listen addresses peers announced through identify, each with its /p2p/ suffix. */
+  /**
+   * Listen addresses peers announced through identify, each with its /p2p/ suffix: while a peer
+   * is connected, and after that only for peers we dialed ({@link dialed}).
+   */
   private readonly knownAddresses = new Map<string, string[]>();
+  /** Peers we dialed, least recently dialed first, at most {@link MAX_DIALED_KEPT}. */
+  private readonly dialed = new Set<string>();
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
   /** Frames read but not yet delivered, from every peer, in arrival order (see {@link drain}). */
   private inbox: InboxEntry[] = [];
@@ -315,11 +345,15 @@ class Libp2pTransportImpl implements Libp2pTransport {
     node.addEventListener('peer:disconnect', (evt) => this.onPeerDisconnect(evt.detail));
     node.addEventListener('peer:identify', (evt) => {
       const id = evt.detail.peerId.toString();
-      const addrs = evt.detail.listenAddrs.map((ma) => {
+      const addrs: string[] = [];
+      for (const ma of evt.detail.listenAddrs) {
         const text = ma.toString();
-        return text.includes('/p2p/') ? text : `${text}/p2p/${id}`;
-      });
-      if (addrs.length > 0) this.knownAddresses.set(id, addrs);
+        const full = text.includes('/p2p/') ? text : `${text}/p2p/${id}`;
+        if (full.length <= MAX_ADDRESS_CHARS) addrs.push(full);
+        if (addrs.length === MAX_ADDRESSES_PER_PEER) break;
+      }
+      // A peer that left while identify ran is not remembered.
+      if (addrs.length > 0 && node.getConnections(evt.detail.peerId).length > 0) this.knownAddresses.set(id, addrs);
     });
   }
 
@@ -361,6 +395,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     const timeout = AbortSignal.timeout(this.settings.timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     const connection = await this.libp2p.dial(multiaddr(address), { signal });
+    this.rememberDialed(connection.remotePeer);
     if (this.state !== 'started') throw new Error('transport stopped while connecting');
     if (connection.status !== 'open') throw new Error(`connection to ${ref.peerId} closed while connecting`);
     const link = this.linkFor(ref);
@@ -393,6 +428,18 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   penalize(peerId: string, reason: string): void {
     this.punish(peerId, reason, 1);
+  }
+
+  async diagnostics(): Promise<TransportDiagnostics> {
+    let peerStore = 0;
+    await this.libp2p.peerStore.forEach(() => peerStore++);
+    return {
+      peerStore,
+      connections: this.libp2p.getConnections().length,
+      links: this.links.size,
+      addressBook: this.knownAddresses.size,
+      penalties: this.penalties.size,
+    };
   }
 
   on<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
@@ -449,8 +496,44 @@ class Libp2pTransportImpl implements Libp2pTransport {
   }
 
   private onPeerDisconnect(peerId: PeerId): void {
-    const link = this.links.get(peerId.toString());
+    const id = peerId.toString();
+    const link = this.links.get(id);
+    // First the link: `disconnected` handlers may still read the peer's addresses.
     if (link !== undefined) this.dropLink(link, 'connection closed', { hangUp: false });
+    if (!this.dialed.has(id)) this.forget(peerId);
+  }
+
+  /**
+   * Keeps what we know of a peer we dialed after it disconnects; past {@link MAX_DIALED_KEPT}, the
+   * least recently dialed one is forgotten (unless still connected).
+   */
+  private rememberDialed(peerId: PeerId): void {
+    const id = peerId.toString();
+    this.dialed.delete(id);
+    this.dialed.add(id);
+    if (this.dialed.size <= MAX_DIALED_KEPT) return;
+    const oldest = this.dialed.values().next().value!;
+    this.dialed.delete(oldest);
+    let old: PeerId;
+    try {
+      old = peerIdFromString(oldest);
+    } catch {
+      return;
+    }
+    if (this.libp2p.getConnections(old).length === 0) this.forget(old);
+  }
+
+  /**
+   * Drops what we hold about a peer with no connection left: its announced addresses and its
+   * peer store entry (addresses, protocols, identify data), which libp2p would otherwise keep
+   * for hours. Penalties and bans stay (PenaltyBook bounds them).
+   */
+  private forget(peerId: PeerId): void {
+    this.knownAddresses.delete(peerId.toString());
+    if (this.state !== 'started') return;
+    this.libp2p.peerStore
+      .delete(peerId)
+      .catch((error: unknown) => this.log.debug({ peer: peerId.toString(), error: describe(error) }, 'peer store delete failed'));
   }
 
   /** Opens our write stream to the peer unless it is open or opening. */

@@ -90,6 +90,11 @@ interface PenaltyEntry {
 
 /** Entries kept before stale, unbanned ones are pruned: bounds memory if ids are made up. */
 const PRUNE_ABOVE = 1024;
+/**
+ * Entries kept at most, however fast fresh identities misbehave: past it the oldest go, bans
+ * included (a throwaway identity's ban is worth less than the memory; issue 16).
+ */
+export const MAX_PENALTY_ENTRIES = 4096;
 
 /**
  * Misbehaviour scores that decay, and bans. A peer's score is the weight of its faults in the
@@ -104,6 +109,8 @@ export class PenaltyBook {
   private readonly windowMs: number;
   private readonly now: () => number;
   private readonly entries = new Map<string, PenaltyEntry>();
+  /** When to prune next: at most once a second, so a barrage does not scan the table per fault. */
+  private pruneAfter = 0;
 
   constructor(options: PenaltyOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_PENALTY_THRESHOLD;
@@ -116,9 +123,19 @@ export class PenaltyBook {
   add(peerId: string, weight = 1): boolean {
     if (this.isBanned(peerId)) return false;
     const now = this.now();
-    if (this.entries.size > PRUNE_ABOVE) this.prune(now);
-    const entry = this.entries.get(peerId) ?? { faults: [], bannedUntil: 0 };
-    this.entries.set(peerId, entry);
+    if (this.entries.size > PRUNE_ABOVE && now >= this.pruneAfter) {
+      this.pruneAfter = now + 1000;
+      this.prune(now);
+    }
+    let entry = this.entries.get(peerId);
+    if (entry === undefined) {
+      for (const oldest of this.entries.keys()) {
+        if (this.entries.size < MAX_PENALTY_ENTRIES) break;
+        this.entries.delete(oldest);
+      }
+      entry = { faults: [], bannedUntil: 0 };
+      this.entries.set(peerId, entry);
+    }
     entry.faults = this.recent(entry, now);
     entry.faults.push({ at: now, weight });
     if (this.sum(entry.faults) < this.threshold) return false;
@@ -134,6 +151,11 @@ export class PenaltyBook {
     // The ban is over: the peer starts again with a clean score.
     this.entries.delete(peerId);
     return false;
+  }
+
+  /** Peers with an entry (a recent fault or a ban). */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** The current score, for logs and tests. */
