@@ -163,7 +163,8 @@ export function verifyQuoteSignature(q: SwapQuote, domain: GraphDomain, backend:
   return key !== undefined && publicKeyToAddress(key) === q.hub;
 }
 
-const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
+/** `ceil(a / b)` for positive bigints: the rounding of conversions, the payer's (pathfind.ts) and the hub's alike. */
+export const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
 
 /** What the hub wants in (in `from`) to pay out `amountOut` plus `fee` (in `to`) under `q`. */
 export function quotedAmountIn(q: Pick<SwapQuote, 'rateNum' | 'rateDen' | 'premium'>, amountOut: bigint, fee: bigint): bigint {

@@ -22,6 +22,7 @@
  */
 import type { Address, Bytes32 } from '../bytes.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { ceilDiv } from '../forwarding/quote.ts';
 import type { ChannelGraph } from './graph.ts';
 import { EDGE_CHANNEL, type RoutingIndex, refreshIndex } from './routing-index.ts';
 import { type ScoredHop, type ScorerView, boundsKey } from './scorer.ts';
@@ -699,8 +700,6 @@ function edgeTo(s: Space, e: number): number {
 // The exact route
 
 type Exact = { readonly ok: true; readonly route: Route } | { readonly ok: false; readonly edge: number };
-
-const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
 
 function exactRoute(s: Space, path: Path, q: RouteQuery, payWith: Address, scorer: ScorerView | undefined): Exact {
   const { ix } = s;

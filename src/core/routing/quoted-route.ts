@@ -5,7 +5,8 @@
  * backwards from the hub, each hop adds its forwarder's fee by the policy the route was found
  * with. Downstream of the hub nothing changes. Pure.
  */
-import { quotedAmountIn, type SwapQuote } from '../forwarding/quote.ts';
+import { forwardFee } from '../forwarding/forward.ts';
+import { ceilDiv, quotedAmountIn, type SwapQuote } from '../forwarding/quote.ts';
 import type { Route, RouteHop } from './pathfind.ts';
 
 /** The index of the hop a route's converting node locks (its outgoing hop), or -1 for a one-asset route. */
@@ -31,12 +32,12 @@ export function applyQuote(route: Route, q: SwapQuote): QuotedRoute {
   let cur = amountIn;
   for (let i = c - 1; i >= 0; i--) {
     const h = hops[i]!;
-    const fee = i === 0 ? 0n : h.feeBase + (cur * BigInt(h.feePpm)) / 1_000_000n;
+    const fee = i === 0 ? 0n : forwardFee({ baseFee: h.feeBase, feePpm: BigInt(h.feePpm) }, cur);
     hops[i] = { ...h, amount: cur, fee };
     cur += fee;
   }
   // Fees in the payer's asset: what is sent less what the payee's amount costs at the quoted rate
   // with no fees (the premium counts as a fee), as the pathfinder counts them.
-  const noFee = (route.amount * q.rateDen + q.rateNum - 1n) / q.rateNum;
+  const noFee = ceilDiv(route.amount * q.rateDen, q.rateNum);
   return { ok: true, route: { ...route, hops, sent: cur, totalFee: cur - noFee } };
 }
