@@ -61,7 +61,7 @@ const stat = (xs: readonly number[]): Stat => {
 };
 
 async function jsonOf<T>(file: string, extra: string[] = []): Promise<T> {
-  const { stdout } = await run(process.execPath, [script(file), '--json', ...extra], { maxBuffer: 16 << 20, timeout: 300_000 });
+  const { stdout } = await run(process.execPath, [script(file), '--json', ...extra], { maxBuffer: 16 << 20, timeout: 900_000 });
   return JSON.parse(stdout) as T;
 }
 
@@ -212,7 +212,7 @@ interface ScaleBench {
   }[];
 }
 log('… scale: opening 1,000 channels, restart and memory at 1k/10k/100k channels (scripts/bench-scale.ts)');
-const scale = await jsonOf<ScaleBench>('bench-scale.ts', args.quick ? ['--counts', '1000,10000'] : []);
+const scale = await jsonOf<ScaleBench>('bench-scale.ts', args.quick ? ['--counts', '1000,10000'] : ['--open-max', '10000']);
 
 const byName = (name: string) => results.find((r) => r.name === name)!;
 const testnet = byName('testnet');

@@ -644,9 +644,12 @@ example(
     .option('--asset <asset>', 'eth, a token address or symbol (needed in a channel of several assets for base units)')
     .option('--to <address>', 'pay this address without an invoice (keysend: a channel peer, or any node the channel graph reaches)')
     .option('--amount <amount>', 'the amount, with --to or for an any-amount invoice')
-    .option('--max-fee <amount>', 'the most to pay in routing fees (default 1% of the amount, at least 1000 base units)')
-    .option('--pay-with <asset>', 'pay in another asset than the payee receives: a routed swap, converted by a hub at its signed quote')
-    .option('--max-send <amount>', 'with --pay-with: the most to send in that asset, rate and fees included')
+    .option('--max-fee <amount>', 'the most to pay in routing fees, in the asset sent (default 1% of the amount, at least 1000 base units)')
+    .option(
+      '--pay-with <asset>',
+      "pay in another asset than the payee receives (eth, a token address, or a symbol of this node's tokens): a routed swap, converted by a hub at its signed quote",
+    )
+    .option('--max-send <amount>', 'with --pay-with: the most to send in that asset (its units, or base units), rate and fees included')
     .action(
       client(async (n, _g, id: string | undefined, amount: string | undefined, o: PayFlags) => {
         if (o.to !== undefined || /^lanes/i.test(id ?? '')) return payInvoiceOrAddress(n, id, amount, o);
@@ -666,7 +669,7 @@ example(
   'lanes pay 0x3f2a… 10tUSD',
   'lanes pay lanes313371qq…',
   'lanes pay --to 0x7099…79c8 --amount 0.01eth',
-  'lanes pay lanes313371qq… --pay-with eth --max-send 60000000000000000',
+  'lanes pay lanes313371qq… --pay-with eth --max-send 0.06eth',
 );
 
 interface PayFlags {
@@ -688,24 +691,37 @@ async function payInvoiceOrAddress(
   if (o.to !== undefined && target !== undefined && o.amount !== undefined)
     throw new InvalidArgumentError('give an invoice or --to, not both');
   const howMuch = o.amount ?? (o.to !== undefined ? (target ?? amount) : amount);
-  const a = asset(o.asset);
-  const payWith = asset(o.payWith);
+  const book = await assetBook(n);
+  const known = book.assets();
+  const payWith = o.payWith === undefined ? undefined : assetNamed(book, o.payWith, known, '--pay-with');
   if (o.maxSend !== undefined && payWith === undefined) throw new InvalidArgumentError('--max-send goes with --pay-with');
+  // The asset the payee receives: --asset (keysend), or the invoice's (read only to parse --amount or --max-fee in its units).
+  const received =
+    o.to !== undefined
+      ? o.asset === undefined
+        ? NATIVE_ASSET
+        : assetNamed(book, o.asset, known)
+      : howMuch !== undefined || o.maxFee !== undefined
+        ? (await n.decodeInvoice(target!)).asset
+        : undefined;
+  const inUnitsOf = (text: string, of: Address | undefined, what: string) =>
+    book.parse(text, what, of === undefined ? undefined : [of]).amount;
   const limits = {
-    ...(o.maxFee === undefined ? {} : { maxFee: o.maxFee === '0' ? 0n : parseAmount(o.maxFee, '--max-fee') }),
+    // Fees are paid in the asset sent: the payee's, or --pay-with's.
+    ...(o.maxFee === undefined ? {} : { maxFee: inUnitsOf(o.maxFee, payWith ?? received, '--max-fee') }),
     ...(payWith === undefined ? {} : { payWith }),
-    ...(o.maxSend === undefined ? {} : { maxSend: parseAmount(o.maxSend, '--max-send') }),
+    ...(o.maxSend === undefined ? {} : { maxSend: inUnitsOf(o.maxSend, payWith, '--max-send') }),
   };
   const r =
     o.to !== undefined
       ? await n.sendPayment({
           to: o.to.toLowerCase() as Address,
-          amount: parseAmount(howMuch ?? '', 'amount'),
-          ...(a ? { asset: a } : {}),
+          amount: inUnitsOf(howMuch ?? '', received, 'amount'),
+          ...(received === NATIVE_ASSET ? {} : { asset: received! }),
           ...limits,
         })
-      : await n.payInvoice(target!, { ...(howMuch === undefined ? {} : { amount: parseAmount(howMuch, 'amount') }), ...limits });
-  return { json: r, text: paymentText(r) };
+      : await n.payInvoice(target!, { ...(howMuch === undefined ? {} : { amount: inUnitsOf(howMuch, received, 'amount') }), ...limits });
+  return { json: r, text: paymentText(r, book) };
 }
 
 const invoice = program.command('invoice').description('create, decode and list invoices (docs/adr/0018)');
@@ -714,15 +730,17 @@ example(
   invoice
     .command('create')
     .description('issue an invoice signed by this node; its secret stays in the node store')
-    .option('--amount <amount>', 'the amount asked (default: any amount)')
-    .option('--asset <asset>', 'eth or a token address', 'eth')
+    .option('--amount <amount>', "the amount asked, in the asset's units (0.01eth, 10tUSD) or base units (default: any amount)")
+    .option('--asset <asset>', "eth, a token address, or the symbol of a token of this node's channels", 'eth')
     .option('--memo <text>', 'what it is for (at most 639 bytes)')
     .option('--expires-in <seconds>', 'seconds it can be paid', '3600')
     .action(
       client(async (n, _g, o: { amount?: string; asset: string; memo?: string; expiresIn: string }) => {
+        const book = await assetBook(n);
+        const a = assetNamed(book, o.asset, book.assets());
         const r = await n.createInvoice({
-          ...(o.amount === undefined ? {} : { amount: parseAmount(o.amount, 'amount') }),
-          asset: asset(o.asset)!,
+          ...(o.amount === undefined ? {} : { amount: book.parse(o.amount, 'amount', [a]).amount }),
+          asset: a,
           ...(o.memo === undefined ? {} : { memo: o.memo }),
           expiresIn: Number(o.expiresIn),
         });
@@ -730,6 +748,7 @@ example(
       }),
     ),
   'lanes invoice create --amount 0.01eth --memo "coffee"',
+  'lanes invoice create --asset tUSD --amount 25tUSD',
 );
 
 example(
@@ -738,8 +757,8 @@ example(
     .description('check an invoice (checksum, signature, chain) and show what it asks')
     .action(
       client(async (n, _g, text: string) => {
-        const r = await n.decodeInvoice(text);
-        return { json: r, text: invoiceDetails(r) };
+        const [r, book] = await Promise.all([n.decodeInvoice(text), assetBook(n)]);
+        return { json: r, text: invoiceDetails(r, book) };
       }),
     ),
   'lanes invoice decode lanes313371qq…',
@@ -751,8 +770,8 @@ example(
     .description('the invoices this node issued')
     .action(
       client(async (n) => {
-        const r = await n.invoices();
-        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r) };
+        const [r, book] = await Promise.all([n.invoices(), assetBook(n)]);
+        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r, book) };
       }),
     ),
   'lanes invoice list',
@@ -766,8 +785,11 @@ example(
     .addOption(new Option('--status <status>', 'only payments in this status').choices(['pending', 'in-flight', 'settled', 'failed']))
     .action(
       client(async (n, _g, o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed' }) => {
-        const r = await n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) });
-        return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r) };
+        const [r, book] = await Promise.all([
+          n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) }),
+          assetBook(n),
+        ]);
+        return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) };
       }),
     ),
   'lanes payments',

@@ -60,11 +60,12 @@ export function channelDetails(c: ChannelInfo, book: AssetBook = new AssetBook()
 
 const time = (unixSeconds: bigint) => new Date(Number(unixSeconds) * 1000).toISOString();
 
-export function invoiceDetails(i: InvoiceInfo): string {
+/** An invoice for people; amounts in the units of `book` (a token it does not know: base units and its address). */
+export function invoiceDetails(i: InvoiceInfo, book: AssetBook = new AssetBook()): string {
   const lines = [
     `payee         ${i.payee.address}`,
     `              ${i.payee.peerId}`,
-    `amount        ${i.amount === undefined ? `any amount of ${shortHex(i.asset)}` : formatAmount(i.amount, i.asset)}`,
+    `amount        ${i.amount === undefined ? `any amount of ${book.get(i.asset).symbol ?? shortHex(i.asset)}` : formatAmount(i.amount, i.asset, book)}`,
     `payment hash  ${i.paymentHash}`,
     `memo          ${i.memo}`,
     `created       ${time(i.createdAt)}`,
@@ -72,16 +73,17 @@ export function invoiceDetails(i: InvoiceInfo): string {
     `chain         ${i.chainId}, adjudicator ${i.adjudicator}`,
   ];
   for (const h of i.routeHints) lines.push(`route hint    ${shortHex(h.channelId)} via ${h.hop.address}`);
-  if (i.status !== undefined) lines.push(`status        ${i.status}${i.received ? `, received ${formatAmount(i.received, i.asset)}` : ''}`);
+  if (i.status !== undefined)
+    lines.push(`status        ${i.status}${i.received ? `, received ${formatAmount(i.received, i.asset, book)}` : ''}`);
   return lines.join('\n');
 }
 
-export function invoiceTable(invoices: readonly InvoiceInfo[]): string {
+export function invoiceTable(invoices: readonly InvoiceInfo[], book: AssetBook = new AssetBook()): string {
   const t = new Table({ head: ['payment hash', 'amount', 'status', 'expires', 'memo'], style: { head: [], border: [] } });
   for (const i of invoices)
     t.push([
       shortHex(i.paymentHash),
-      i.amount === undefined ? 'any' : formatAmount(i.amount, i.asset),
+      i.amount === undefined ? 'any' : formatAmount(i.amount, i.asset, book),
       i.status ?? '',
       time(i.expiresAt),
       i.memo,
@@ -89,18 +91,18 @@ export function invoiceTable(invoices: readonly InvoiceInfo[]): string {
   return t.toString();
 }
 
-export function paymentText(p: PaymentInfo): string {
+export function paymentText(p: PaymentInfo, book: AssetBook = new AssetBook()): string {
   const hop = p.route[0];
   const via = hop ? ` through channel ${shortHex(hop.channelId)}` : '';
   const secret = p.secret ? `\nsecret ${p.secret}` : '';
   const feeAsset = p.swap?.asset ?? p.asset;
   const swap = p.swap
-    ? `\nswapped: sent ${formatAmount(p.swap.amount, p.swap.asset)}, converted by ${p.swap.hub} at ${p.swap.rateNum}/${p.swap.rateDen}`
+    ? `\nswapped: sent ${formatAmount(p.swap.amount, p.swap.asset, book)}, converted by ${p.swap.hub} at ${p.swap.rateNum}/${p.swap.rateDen}`
     : '';
-  return `${p.status === 'settled' ? 'paid' : p.status} ${formatAmount(p.amount, p.asset)} to ${p.counterparty}${via} (fee ${formatAmount(p.fee, feeAsset)})${swap}${secret}`;
+  return `${p.status === 'settled' ? 'paid' : p.status} ${formatAmount(p.amount, p.asset, book)} to ${p.counterparty}${via} (fee ${formatAmount(p.fee, feeAsset, book)})${swap}${secret}`;
 }
 
-export function paymentTable(payments: readonly PaymentInfo[]): string {
+export function paymentTable(payments: readonly PaymentInfo[], book: AssetBook = new AssetBook()): string {
   const t = new Table({
     head: ['time', 'dir', 'kind', 'status', 'amount', 'fee', 'counterparty', 'route', 'payment hash'],
     style: { head: [], border: [] },
@@ -111,8 +113,10 @@ export function paymentTable(payments: readonly PaymentInfo[]): string {
       p.direction,
       p.kind,
       p.failure ? `${p.status} (${p.failure.reason}, hop ${p.failure.hop ?? 0})` : p.status,
-      p.swap ? `${formatAmount(p.amount, p.asset)} (sent ${formatAmount(p.swap.amount, p.swap.asset)})` : formatAmount(p.amount, p.asset),
-      formatAmount(p.fee, p.swap?.asset ?? p.asset),
+      p.swap
+        ? `${formatAmount(p.amount, p.asset, book)} (sent ${formatAmount(p.swap.amount, p.swap.asset, book)})`
+        : formatAmount(p.amount, p.asset, book),
+      formatAmount(p.fee, p.swap?.asset ?? p.asset, book),
       shortHex(p.counterparty),
       p.route.map((h) => shortHex(h.channelId)).join(' > '),
       shortHex(p.paymentHash),

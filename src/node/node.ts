@@ -383,10 +383,20 @@ export class LanesNode implements LanesApi, ChannelHost {
     }
   }
 
-  /** ETH and every token of this node's channels, as shown (a token's answers read once). */
+  /**
+   * ETH and every token of this node's channels and of its policies (the pairs it swaps, the
+   * deposits it accepts), as shown (a token's answers read once).
+   */
   private async assetInfosOfChannels(): Promise<AssetInfo[]> {
     const tokens = new Set<Address>();
-    for (const ch of this.ctx.channels.values()) for (const a of ch.record.params.assets) if (a !== NATIVE_INFO.asset) tokens.add(a);
+    for (const ch of this.ctx.channels.values()) for (const a of ch.record.params.assets) tokens.add(a);
+    const { open, swap } = this.ctx.policies;
+    if (swap !== undefined && typeof swap !== 'function') for (const p of swap.pairs) tokens.add(p.receive).add(p.give);
+    if (open !== undefined && typeof open !== 'function') {
+      for (const a of Object.keys(open.maxDeposit ?? {})) tokens.add(a as Address);
+      for (const a of open.assets ?? []) tokens.add(a);
+    }
+    tokens.delete(NATIVE_INFO.asset);
     return [NATIVE_INFO, ...(await Promise.all([...tokens].map((t) => this.tokenInfo(t))))];
   }
 

@@ -81,6 +81,11 @@ export class AssetBook {
   }
 
   /** The symbol to print for `asset`, with its short address when another asset shares it; or the short address alone. */
+  /** Every asset the book knows (ETH first). */
+  assets(): Address[] {
+    return [...this.#byAsset.keys()];
+  }
+
   label(asset: Address): string {
     const info = this.get(asset);
     if (info.symbol === undefined) return shortAddress(asset);

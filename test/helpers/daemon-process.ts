@@ -75,3 +75,27 @@ export async function spawnDaemon(net: LocalNet, dir: string, extra: readonly st
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export interface CliOutcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** One `lanes --data-dir DIR …` command through bin/lanes.js; its exit code and output (never throws on a failing command). */
+export async function lanesIn(dir: string, ...args: string[]): Promise<CliOutcome> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, '--data-dir', dir, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
+
+/** `lanes --data-dir DIR --json …`, parsed; throws with the command's stderr when it fails. */
+export async function lanesJson<T = Record<string, unknown>>(dir: string, ...args: string[]): Promise<T> {
+  const r = await lanesIn(dir, '--json', ...args);
+  if (r.code !== 0) throw new Error(`lanes ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
