@@ -74,7 +74,12 @@ export interface ForwarderHost {
    * Routed swaps (swap-quotes.ts): whether a quote in a swap payload is ours and unused, and
    * marking it used. Absent: this node converts nothing, and every swap payload is refused.
    */
-  readonly quotes?: { check(q: SwapQuote): 'ours' | 'not-ours' | 'used'; use(q: SwapQuote): void };
+  readonly quotes?: {
+    check(q: SwapQuote): 'ours' | 'not-ours' | 'used';
+    use(q: SwapQuote): void;
+    /** The swap under `q` gave our outgoing lock back without the secret after `heldMs` (reputation). */
+    unrevealed(q: SwapQuote, heldMs: number): void;
+  };
 }
 
 /** What {@link Forwarder.take} did with a lock to us. */
@@ -98,6 +103,10 @@ interface Forward {
   /** What our policy charged, in `assetOut`. */
   readonly fee: bigint;
   readonly expiry: bigint;
+  /** A routed swap's quote (ours), for the asker's reputation when it comes back unrevealed. */
+  readonly quote?: SwapQuote;
+  /** When the outgoing lock was sent (ms, from the node clock's seconds). */
+  readonly sentAt: number;
   /** Seen in a co-signed state of the outgoing channel. */
   present: boolean;
 }
@@ -248,6 +257,8 @@ export class Forwarder {
       amountOut: decision.lock.amount,
       fee: decision.fee,
       expiry: l.expiry,
+      ...(payload.kind === 'swap' ? { quote: payload.quote } : {}),
+      sentAt: Number(now) * 1000,
       present: false,
     };
     let m = this.out.get(outCh.id);
@@ -364,6 +375,7 @@ export class Forwarder {
       if (inCh) this.settleIn(inCh, f.inLock, secret);
       return;
     }
+    if (f.quote !== undefined) this.host.quotes?.unrevealed(f.quote, Number(this.ctx.now()) * 1000 - f.sentAt);
     if (!inCh) return;
     this.stats.failed++;
     const report =

@@ -161,6 +161,7 @@ export class LanesNode implements LanesApi, ChannelHost {
             quotes: {
               check: (q) => this.quoteDesk?.check(q) ?? 'not-ours',
               use: (q) => this.quoteDesk?.use(q),
+              unrevealed: (q, heldMs) => this.quoteDesk?.unrevealed(q, heldMs),
             },
           });
     this.payments_ = new Payments({

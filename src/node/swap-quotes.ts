@@ -10,6 +10,13 @@
  *
  * Strangers may ask for quotes: each answer costs a signature, so a peer gets at most a few per
  * second (token bucket per peer address).
+ *
+ * Reputation (ADR 0012, 4): the desk remembers who asked for each quote. A swap that locked our
+ * outgoing liquidity for {@link STRIKE_AFTER_MS} or more and then came back without its secret
+ * (the holder let the option lapse, or the payee refused late) is a strike against the peer that
+ * asked for its quote. Each strike widens that peer's quotes by {@link STRIKE_WIDEN_PPM};
+ * at {@link STRIKE_LIMIT} strikes it gets no quotes. Strikes are forgotten
+ * {@link STRIKE_MEMORY_MS} after the last one, and at a restart (kept in memory only, bounded).
  */
 import { randomBytes } from 'node:crypto';
 import { type Address, type Bytes32, bytesToHex } from '../core/bytes.ts';
@@ -33,6 +40,18 @@ import type { SwapPolicy } from './policy.ts';
 export const SWAP_LOCK_SLACK = 60n;
 /** Nonces of used quotes kept at most (a swap per nonce, within 30 s: far above any hub's rate). */
 const MAX_USED = 1_000_000;
+/** A swap lock held this long (ms) and then given back without the secret counts against its quote's asker. */
+export const STRIKE_AFTER_MS = 5_000;
+/** What each strike adds to a peer's quotes, per million of the amount in. */
+export const STRIKE_WIDEN_PPM = 5_000n;
+/** Strikes at which a peer gets no more quotes. */
+export const STRIKE_LIMIT = 3;
+/** Strikes are forgotten this long (ms) after a peer's last one. */
+export const STRIKE_MEMORY_MS = 3_600_000;
+/** Peers with strikes remembered at most (the oldest forgotten first). */
+const MAX_STRUCK = 4_096;
+/** Quotes whose asker is remembered, at most (the oldest forgotten first). */
+const MAX_ASKED = 100_000;
 
 /** The pairs a swap policy trades, as routed-swap offers: it receives `receive` and gives `give` at `perGive / minReceive`. */
 export function swapOffersOf(policy: SwapPolicy | undefined): SwapOffer[] {
@@ -69,7 +88,11 @@ export class QuoteDesk {
   /** Used nonces, with their quote's validUntil. */
   readonly #used = new Map<Bytes32, bigint>();
   readonly #limiter = new RateLimiter({ perSecond: 20, burst: 200, maxKeys: 4_096 });
-  readonly stats = { issued: 0, refused: 0 };
+  /** Who asked for each quote still live (by nonce), with its maxExpiry. */
+  readonly #askedBy = new Map<Bytes32, { readonly by: Address; readonly until: bigint }>();
+  /** Strikes per asking peer, and when the last one came (ms). */
+  readonly #strikes = new Map<Address, { n: number; at: number }>();
+  readonly stats = { issued: 0, refused: 0, strikes: 0 };
 
   constructor(d: QuoteDeskDeps) {
     this.#d = d;
@@ -91,18 +114,21 @@ export class QuoteDesk {
     if (!this.#limiter.take(from ?? 'unknown', this.#d.nowMs())) return refuse('too many quote requests: slow down');
     const r = decodeQuoteRequest(data);
     if (!r.ok) return refuse(`bad request: ${r.detail}`);
-    const a = await this.quote(r.value.from, r.value.to, r.value.amount);
+    const a = await this.quote(r.value.from, r.value.to, r.value.amount, from);
     return a.ok ? encodeQuoteAnswer(a) : refuse(a.reason);
   }
 
-  /** A signed quote to pay out `amount` of `to` for `from`, or why not. */
-  async quote(from: Address, to: Address, amount: bigint): Promise<QuoteAnswer> {
+  /** A signed quote to pay out `amount` of `to` for `from`, or why not; `askedBy`: the peer asking (for its reputation). */
+  async quote(from: Address, to: Address, amount: bigint, askedBy?: Address): Promise<QuoteAnswer> {
     const offer = this.#d.offers.find((o) => o.from === from && o.to === to);
     if (offer === undefined) return { ok: false, reason: `no swap of ${from} into ${to} here` };
     if (amount > offer.maxAmount) return { ok: false, reason: `at most ${offer.maxAmount} of ${to} per swap` };
+    const strikes = askedBy === undefined ? 0 : this.strikesOf(askedBy);
+    if (strikes >= STRIKE_LIMIT)
+      return { ok: false, reason: `${strikes} swaps quoted to you held our liquidity and were not revealed: no quotes for a while` };
     const now = this.#d.now();
     const t = this.#d.timing;
-    const premiumPpm = this.#d.premiumPpm ?? 0n;
+    const premiumPpm = (this.#d.premiumPpm ?? 0n) + BigInt(strikes) * STRIKE_WIDEN_PPM;
     const body: QuoteBody = {
       hub: this.#d.self,
       from,
@@ -117,7 +143,43 @@ export class QuoteDesk {
     };
     const signature = await this.#d.sign(quoteDigest(this.#d.domain, body));
     this.stats.issued++;
+    if (askedBy !== undefined) this.#remember(body.nonce, askedBy, body.maxExpiry);
     return { ok: true, quote: { ...body, signature } };
+  }
+
+  /** The strikes `peer` has now (0 once forgotten). */
+  strikesOf(peer: Address): number {
+    const s = this.#strikes.get(peer);
+    if (s === undefined) return 0;
+    if (s.at + STRIKE_MEMORY_MS <= this.#d.nowMs()) {
+      this.#strikes.delete(peer);
+      return 0;
+    }
+    return s.n;
+  }
+
+  /**
+   * A swap under quote `q` gave our outgoing lock back without its secret after holding it
+   * `heldMs`: a strike against the peer that asked for the quote, if it held long enough.
+   */
+  unrevealed(q: SwapQuote, heldMs: number): void {
+    const asked = this.#askedBy.get(q.nonce);
+    this.#askedBy.delete(q.nonce);
+    if (asked === undefined || heldMs < STRIKE_AFTER_MS) return;
+    const n = this.strikesOf(asked.by) + 1;
+    this.#strikes.delete(asked.by); // re-inserted last: the map's order is the forgetting order
+    if (this.#strikes.size >= MAX_STRUCK) this.#strikes.delete(this.#strikes.keys().next().value!);
+    this.#strikes.set(asked.by, { n, at: this.#d.nowMs() });
+    this.stats.strikes++;
+  }
+
+  #remember(nonce: Bytes32, by: Address, until: bigint): void {
+    if (this.#askedBy.size >= MAX_ASKED) {
+      const now = this.#d.now();
+      for (const [k, v] of this.#askedBy) if (v.until < now) this.#askedBy.delete(k);
+      if (this.#askedBy.size >= MAX_ASKED) this.#askedBy.delete(this.#askedBy.keys().next().value!);
+    }
+    this.#askedBy.set(nonce, { by, until });
   }
 
   /** Whether `q`, from a swap payload, is ours and unused. */

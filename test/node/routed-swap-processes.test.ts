@@ -11,13 +11,18 @@
  *     rate and every fee), the hub takes that ETH and pays out the TST, carol nets her fee;
  *   - a payer's limit below what the quote asks: nothing is locked;
  *   - a payer that alters the quote's rate (the hub's signature no longer holds) or uses a quote
- *     twice: the hub refuses the lock, and nothing moves.
+ *     twice: the hub refuses the lock, and nothing moves;
+ *   - a payee that holds the secret past the expiry (the free option, left unexercised): every
+ *     lock comes back, and the hub counts a strike against the payer that asked for the quote,
+ *     whose next quote is wider (reputation).
  */
 import test from 'ava';
 import { type Address, type Bytes32, NATIVE_ASSET } from '../../src/core/bytes.ts';
 import type { AssetPolicy, SwapOffer } from '../../src/core/routing/types.ts';
 import type { ChannelInfo } from '../../src/sdk/api.ts';
 import type { InvoiceInfo, PaymentInfo } from '../../src/sdk/payments.ts';
+import type { QuoteAnswer } from '../../src/core/forwarding/index.ts';
+import { STRIKE_WIDEN_PPM } from '../../src/node/swap-quotes.ts';
 import { type Actor, actor } from '../helpers/actors.ts';
 import { type LocalNet, freePort, keyHex, localNet } from '../helpers/local-net.ts';
 import { type ProcessNode, spawnNode } from '../helpers/process-node.ts';
@@ -180,4 +185,26 @@ test.serial('a payer that alters the rate, or uses a quote twice: the hub refuse
   t.regex(String((e2 as { message?: string }).message), /quote-used/);
   t.deepEqual(await snapshot(), before, 'the replayed quote moved nothing');
   await nodes.alice.call('tamperQuotes', 'off');
+});
+
+test.serial('a payee that never reveals a swap: every lock comes back, and the hub widens the payer’s next quote', async (t) => {
+  await advance(11 * 60); // past the scorer's memory of the refusals above
+  const before = await snapshot();
+  t.is(await nodes.hub.call<number>('quoteStrikes', actors.alice.address), 0);
+  const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token, hold: true });
+  const paying = nodes.alice.call('payInvoice', inv.invoice, { payWith: NATIVE_ASSET });
+  paying.catch(() => undefined);
+  await until(
+    'the lock to reach dave',
+    () => lockedIn('carol', ids.cd),
+    (l) => l > 0n,
+  );
+  await advance(10 * 60); // past the swap's short expiry: the option lapses
+  await t.throwsAsync(paying);
+  t.deepEqual(await snapshot(), before, 'every lock came back');
+  t.is(await nodes.hub.call<number>('quoteStrikes', actors.alice.address), 1);
+  const amount = 1000n * ETHER;
+  const q = await nodes.alice.call<QuoteAnswer>('requestQuote', actors.hub.address, NATIVE_ASSET, token, amount);
+  if (!q.ok) return t.fail(q.reason);
+  t.is(q.quote.premium, (((amount * RATE.den) / RATE.num) * STRIKE_WIDEN_PPM) / 1_000_000n, 'one strike: the premium widened');
 });
