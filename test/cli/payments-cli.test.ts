@@ -5,44 +5,24 @@
  * and tampered invoices fail with a typed error; keysend pays without an invoice.
  */
 import test from 'ava';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { hexToBytes, keccak256Hex } from '../../src/core/bytes.ts';
 import { connect } from '../../src/sdk/connect.ts';
 import { InvalidInvoiceError } from '../../src/sdk/errors.ts';
+import { lanesIn, lanesJson } from '../helpers/daemon-process.ts';
 import { type LocalNet, localNet } from '../helpers/local-net.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
-const run = promisify(execFile);
 let net: LocalNet;
 const daemons: ChildProcess[] = [];
 const dirs: Record<string, string> = {};
 const info: Record<string, { address: string; multiaddrs: string[] }> = {};
 let channelId = '';
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lanes(dir: string, ...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, '--data-dir', dir, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
-
-async function json<T = Record<string, unknown>>(dir: string, ...args: string[]): Promise<T> {
-  const r = await lanes(dir, '--json', ...args);
-  if (r.code !== 0) throw new Error(`lanes ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
+const lanes = lanesIn;
+const json = lanesJson;
 
 async function startDaemon(name: string): Promise<void> {
   const child = spawn(
