@@ -227,9 +227,16 @@ test.serial('a batch that reverts on-chain is retried with new companions, the a
   await rpc('evm_setAutomine', [false]);
   const code = (await rpc('eth_getCode', [net.adjudicator, 'latest'])) as string;
   try {
-    await until(
+    const pending = await until(
       () => c.status(),
       (s) => s.recentBatches.some((b) => b.kind === 'dispute' && b.status === 'pending' && b.items === 4),
+    );
+    // A batch is recorded as pending before it is broadcast: wait until the chain has it, or it
+    // would be mined after the code is restored and not revert.
+    const hash = pending.recentBatches.find((b) => b.kind === 'dispute' && b.status === 'pending' && b.items === 4)!.transactionHash;
+    await until(
+      () => rpc('eth_getTransactionByHash', [hash]),
+      (tx) => tx !== null && tx !== undefined,
     );
     // What the simulation could not see (a future bug, say): the batch reverts as a whole.
     await rpc('hardhat_setCode', [net.adjudicator, '0xfe']);

@@ -174,7 +174,14 @@ test.serial('3 and 4 hops: the payee gets the amount, each forwarder nets exactl
   t.is(after['carol/bc']! - before['carol/bc']! + (after['carol/cd']! - before['carol/cd']!), carolFee + c4, 'carol nets hers');
   t.is(after['dave/cd']! - before['dave/cd']! + (after['dave/de']! - before['dave/de']!), amount + d4, 'dave: paid, and a fee');
   t.is(after['erin/de']! - before['erin/de']!, amount);
-  const stats = await nodes.bob.call<{ forwarded: number }>('forwardingStats');
+  // A channel's view shows a co-signed state as soon as it is applied; the forwarder counts it
+  // once it is durable (the 'updated' effect), a moment later.
+  const stats = await until(
+    "bob's forwards to be counted",
+    () => nodes.bob.call<{ forwarded: number }>('forwardingStats'),
+    (s) => s.forwarded >= 2,
+    10_000,
+  );
   t.is(stats.forwarded, 2);
 });
 

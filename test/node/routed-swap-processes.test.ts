@@ -152,7 +152,13 @@ test.serial('a TST invoice paid with ETH: the payee gets its amount, the payer s
   t.is(after.hubTst! - before.hubTst!, -hubOut, 'and pays out the TST');
   t.is(after.carolIn! - before.carolIn! + (after.carolOut! - before.carolOut!), carolFee, 'carol nets her fee');
   t.is(after.daveTst! - before.daveTst!, amount);
-  const stats = await nodes.hub.call<{ forwarded: number }>('forwardingStats');
+  // Counted once the co-signed state is durable (the 'updated' effect), a moment after it shows.
+  const stats = await until(
+    "the hub's forward to be counted",
+    () => nodes.hub.call<{ forwarded: number }>('forwardingStats'),
+    (s) => s.forwarded >= 1,
+    10_000,
+  );
   t.is(stats.forwarded, 1);
 });
 
