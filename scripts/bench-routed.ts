@@ -103,6 +103,15 @@ try {
   const ms = Number(args.seconds) * 1000;
   const concurrency = Number(args.concurrency);
   log(`… loaded: alice → dave and dave → alice, ${concurrency} in flight each, ${args.seconds} s`);
+  // How many learned secrets a forwarder holds in its records under load (each record write
+  // encodes them all): sampled on bob.
+  let learnedMax = 0;
+  const sampler = setInterval(() => {
+    void nodes[1]!.call<number>('learnedHeld').then(
+      (n) => (learnedMax = Math.max(learnedMax, n)),
+      () => {},
+    );
+  }, 250);
   const [ad, da] = await Promise.all([
     nodes[0]!.call<{ latencies: number[]; settled: number; failed: number; seconds: number; reasons: Record<string, number> }>(
       'routedStream',
@@ -117,6 +126,8 @@ try {
       { ms, concurrency },
     ),
   ]);
+  clearInterval(sampler);
+  log(`… bob held up to ${learnedMax} learned secrets in his channel records`);
   const lat = [...ad.latencies, ...da.latencies];
   const settled = ad.settled + da.settled;
   const failed = ad.failed + da.failed;

@@ -4,6 +4,7 @@
  *   LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run testnet -- --nodes 2 --duration 10
  *   node scripts/profile-summary.ts /tmp/prof/CPU.*.cpuprofile          (one table per file)
  *   node scripts/profile-summary.ts --skip-ms 15000 /tmp/prof/…         (leave out start-up)
+ *   node scripts/profile-summary.ts --functions --top 40 /tmp/prof/…    (self time by function)
  *
  * Every process the testnet starts writes a profile (the chain, the coordinator, each
  * node); the busiest ones are the nodes. Each sample is charged to the innermost frame that
@@ -57,11 +58,15 @@ function componentOf(url: string, functionName: string): string | undefined {
 }
 
 const { values, positionals } = parseArgs({
-  options: { 'skip-ms': { type: 'string', default: '0' }, top: { type: 'string', default: '16' } },
+  options: {
+    'skip-ms': { type: 'string', default: '0' },
+    top: { type: 'string', default: '16' },
+    functions: { type: 'boolean', default: false },
+  },
   allowPositionals: true,
 });
 if (positionals.length === 0) {
-  process.stderr.write('usage: node scripts/profile-summary.ts [--skip-ms N] [--top N] FILE.cpuprofile…\n');
+  process.stderr.write('usage: node scripts/profile-summary.ts [--skip-ms N] [--top N] [--functions] FILE.cpuprofile…\n');
   process.exit(2);
 }
 const skipUs = Number(values['skip-ms']) * 1000;
@@ -83,6 +88,14 @@ for (const file of positionals) {
     if (t < skipUs) continue;
     let id: number | undefined = profile.samples[i]!;
     if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    if (values.functions) {
+      const f = byId.get(id)!.callFrame as ProfileNode['callFrame'] & { lineNumber?: number };
+      const where = f.url === '' ? '' : ` ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${(f.lineNumber ?? 0) + 1}`;
+      const name = `${f.functionName || '(anonymous)'}${where}`;
+      charged.set(name, (charged.get(name) ?? 0) + dt);
+      busy += dt;
+      continue;
+    }
     let component: string | undefined;
     while (id !== undefined && component === undefined) {
       const frame = byId.get(id)!.callFrame;

@@ -229,6 +229,7 @@ interface StartOptions {
   feeBase?: string;
   feePpm?: string;
   swapPremiumPpm?: string;
+  onionKeyReuseMs?: string;
 }
 
 /** `--graph`, `--bootstrap` and the config file's `graph` (flags win). */
@@ -248,13 +249,17 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
   const premium = o.swapPremiumPpm ?? fromFile?.swapPremiumPpm;
   if (premium !== undefined && !(/^\d{1,7}$/.test(String(premium)) && Number(premium) <= 1_000_000))
     throw new InvalidArgumentError(`--swap-premium-ppm "${String(premium)}" must be a whole number from 0 to 1000000`);
+  const reuse = o.onionKeyReuseMs ?? fromFile?.onionKeyReuseMs;
+  if (reuse !== undefined && !(/^\d{1,7}$/.test(String(reuse)) && Number(reuse) <= 3_600_000))
+    throw new InvalidArgumentError(`--onion-key-reuse-ms "${String(reuse)}" must be a whole number of ms from 0 to 3600000`);
   if (
     o.graph !== true &&
     bootstrap === undefined &&
     fromFile === undefined &&
     feeBase === undefined &&
     feePpm === undefined &&
-    premium === undefined
+    premium === undefined &&
+    reuse === undefined
   )
     return {};
   const syncIntervalMs = fromFile?.syncIntervalMs;
@@ -267,6 +272,7 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
       // What is not given takes the daemon's default.
       fees: { ...(feeBase === undefined ? {} : { base: BigInt(feeBase) }), ...(feePpm === undefined ? {} : { ppm: Number(feePpm) }) },
       ...(premium === undefined ? {} : { swapPremiumPpm: BigInt(premium) }),
+      ...(reuse === undefined ? {} : { onionKeyReuseMs: Number(reuse) }),
     },
   };
 }
@@ -292,7 +298,16 @@ interface ConfigFile {
   /** NodeConfig.confirmations. */
   confirmations?: number;
   /** Join the channel graph (`--graph`); `bootstrap`: peers to find it from (`--bootstrap`). */
-  graph?: boolean | { bootstrap?: string[]; feeBase?: string; feePpm?: number; syncIntervalMs?: number; swapPremiumPpm?: number };
+  graph?:
+    | boolean
+    | {
+        bootstrap?: string[];
+        feeBase?: string;
+        feePpm?: number;
+        syncIntervalMs?: number;
+        swapPremiumPpm?: number;
+        onionKeyReuseMs?: number;
+      };
   /** NodeConfig.timeouts, in milliseconds. */
   timeouts?: unknown;
   policies?: {
@@ -374,6 +389,10 @@ example(
     .option(
       '--swap-premium-ppm <n>',
       "routed swaps (the config file's policies.swap.pairs): a premium on every quote, in millionths of the amount in (default 0)",
+    )
+    .option(
+      '--onion-key-reuse-ms <ms>',
+      'our payments seal their onion layers to a hop with one key for this long: one ECDH per hop and window, not per payment; the hop can link the payments under one key (default 10000; 0: a fresh key per layer)',
     )
     .option('--auto-withdraw [address]', 'withdraw credited payouts as soon as they are noticed (to ADDRESS, default the node address)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))

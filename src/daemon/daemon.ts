@@ -69,6 +69,8 @@ export interface DaemonConfig {
     readonly syncIntervalMs?: number;
     /** GraphOptions.swapPremiumPpm: what our routed-swap quotes add (ADR 0012). */
     readonly swapPremiumPpm?: bigint;
+    /** GraphOptions.onionKeyReuseMs: how long our onion key for a hop is reused (ADR 0021). */
+    readonly onionKeyReuseMs?: number;
   };
 }
 
@@ -208,6 +210,7 @@ async function startNode(config: DaemonConfig, key: Uint8Array, gasKey: Uint8Arr
             ...(config.graph.bootstrap ? { bootstrap: config.graph.bootstrap } : {}),
             ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
             ...(config.graph.swapPremiumPpm === undefined ? {} : { swapPremiumPpm: config.graph.swapPremiumPpm }),
+            ...(config.graph.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: config.graph.onionKeyReuseMs }),
             defaultPolicy: {
               feeBase: config.graph.fees?.base ?? DEFAULT_FEES.base,
               feePpm: config.graph.fees?.ppm ?? DEFAULT_FEES.ppm,

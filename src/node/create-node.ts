@@ -27,6 +27,7 @@ import { type GraphOptions, GraphService } from './graph-service.ts';
 import { keysendKey } from '../core/payments/keysend.ts';
 import { NOBLE_CURVE, peelOnion } from '../core/forwarding/onion.ts';
 import { nativeOnionCurve } from '../crypto/native-backend.ts';
+import { cachingOnionCurve } from '../crypto/onion-cache.ts';
 import { QuoteDesk, swapOffersOf } from './swap-quotes.ts';
 
 /** The store's meta key of the saved channel graph (graph-service.ts). */
@@ -155,8 +156,9 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     watchDirty: new Set(),
   };
 
-  // libsecp256k1's ECDH for route onions when the addon loads (46× noble's): one per hop per payment.
-  const onionCurve = nativeOnionCurve() ?? NOBLE_CURVE;
+  // libsecp256k1's ECDH for route onions when the addon loads (46× noble's), computed once per
+  // ephemeral key and hop (onion session keys, ADR 0021), not once per payment.
+  const onionCurve = cachingOnionCurve(nativeOnionCurve() ?? NOBLE_CURVE);
   const node: LanesNode = new LanesNode({
     ctx,
     chainPollMs: config.chainPollMs ?? 250,
@@ -165,6 +167,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     keysendKey: (peerPublicKey) => keysendKey(privateKey, peerPublicKey),
     peelOnion: (onion) => peelOnion(onion, privateKey, onionCurve),
     onionCurve,
+    ...(config.graph?.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: config.graph.onionKeyReuseMs }),
     release: async () => {
       settle?.close();
       await signer.close();

@@ -53,6 +53,10 @@ const MAX_FAILURES = 65_536;
 export const REGISTER_SLACK = 30n;
 /** How often incoming locks whose secret we know are looked at (ms). */
 const SWEEP_MS = 1000;
+/** How often learned secrets of locks settled upstream are dropped (see forgetSettled). */
+const FORGET_SETTLED_MS = 50;
+/** How long a settled hashlock whose secret is still needed is tried again before the sweeps take over. */
+const SETTLED_KEPT_MS = 5_000;
 
 export type Peeled = OnionResult<{ readonly payload: HopPayload; readonly next?: Uint8Array; readonly replyKey: Uint8Array }>;
 export type FinalPayload = Extract<HopPayload, { kind: 'final' }>;
@@ -162,6 +166,7 @@ export class Forwarder {
   stop(): void {
     this.stopped = true;
     clearInterval(this.sweeper);
+    clearTimeout(this.forgetTimer);
     for (const off of this.offs.splice(0)) off();
   }
 
@@ -389,12 +394,14 @@ export class Forwarder {
   private settleIn(ch: Channel, lockId: bigint, secret: Bytes32): void {
     const k = key(ch.id, lockId);
     if (this.busy.has(k)) return;
-    if (!ch.latest?.state.locks.some((l) => l.id === lockId && l.receiver === ch.self)) return;
+    const lock = ch.latest?.state.locks.find((l) => l.id === lockId && l.receiver === ch.self);
+    if (!lock) return;
     this.busy.add(k);
     this.host.submit(ch, { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId, secret }).then(
       () => {
         this.busy.delete(k);
         this.stats.settled++;
+        this.secretKept(lock.hashlock);
       },
       (e: unknown) => {
         this.busy.delete(k);
@@ -472,6 +479,62 @@ export class Forwarder {
     }
   }
 
+  /** Hashlocks whose lock to us was settled (co-signed, durable), and when (ms): their learned secrets can go. */
+  private readonly settledUp = new Map<Bytes32, number>();
+  private forgetTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The secret of `hashlock` is durable where it pays us (a co-signed settle of our lock
+   * upstream, or our own payment's record): the copy in a channel record's learned secrets can go.
+   */
+  secretKept(hashlock: Bytes32): void {
+    if (this.stopped) return;
+    this.settledUp.set(hashlock, Date.now());
+    this.forgetTimer ??= setTimeout(() => this.forgetSettled(), FORGET_SETTLED_MS).unref();
+  }
+
+  /**
+   * Learned secrets whose lock to us is settled are dropped at once (every
+   * {@link FORGET_SETTLED_MS}), not at the sweeps: under load a forwarder learns hundreds of
+   * secrets a second, and each record write encodes all those its channel holds (ADR 0019). The
+   * settle that triggers this is co-signed and durable; a secret still needed by another lock to
+   * us (the same hashlock elsewhere, a dispute, a forward in flight) is kept, and tried again
+   * until it is {@link SETTLED_KEPT_MS} old, after which the sweeps decide.
+   */
+  private forgetSettled(): void {
+    this.forgetTimer = undefined;
+    if (this.stopped || this.settledUp.size === 0) return;
+    const needed = this.neededHashlocks();
+    const gone = new Set<string>();
+    for (const ch of this.ctx.channels.values()) {
+      const learned = ch.record.learned;
+      if (!learned || learned.length === 0) continue;
+      const forget: string[] = [];
+      for (const x of learned) if (this.settledUp.has(x.hashlock as Bytes32) && !needed.has(x.hashlock)) forget.push(x.hashlock);
+      if (forget.length === 0) continue;
+      for (const h of forget) gone.add(h);
+      ch.input({ kind: 'forget-learned', hashlocks: forget });
+    }
+    const old = Date.now() - SETTLED_KEPT_MS;
+    for (const [h, at] of this.settledUp) if (gone.has(h) || at < old) this.settledUp.delete(h);
+    if (this.settledUp.size > 0) this.forgetTimer = setTimeout(() => this.forgetSettled(), FORGET_SETTLED_MS).unref();
+  }
+
+  /**
+   * Hashlocks a learned secret is needed for: a lock to us with it in a channel's latest,
+   * registered or concluded state, or a forward of ours with it in flight.
+   */
+  private neededHashlocks(): Set<string> {
+    const needed = new Set<string>();
+    for (const ch of this.ctx.channels.values()) {
+      const r = ch.record;
+      for (const state of [ch.latest?.state, r.dispute?.state, r.concludedLocks?.state])
+        for (const l of state?.locks ?? []) if (l.receiver === ch.self) needed.add(l.hashlock);
+    }
+    for (const m of this.out.values()) for (const f of m.values()) needed.add(f.hashlock);
+    return needed;
+  }
+
   /** Learned secrets found unneeded at the last sweep, by channel: forgotten if still unneeded at this one. */
   private unneeded = new Map<Bytes32, Set<string>>();
 
@@ -490,13 +553,7 @@ export class Forwarder {
       this.unneeded.clear();
       return;
     }
-    const needed = new Set<string>();
-    for (const ch of this.ctx.channels.values()) {
-      const r = ch.record;
-      for (const state of [ch.latest?.state, r.dispute?.state, r.concludedLocks?.state])
-        for (const l of state?.locks ?? []) if (l.receiver === ch.self) needed.add(l.hashlock);
-    }
-    for (const m of this.out.values()) for (const f of m.values()) needed.add(f.hashlock);
+    const needed = this.neededHashlocks();
     const next = new Map<Bytes32, Set<string>>();
     for (const ch of this.ctx.channels.values()) {
       const learned = ch.record.learned;

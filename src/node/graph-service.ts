@@ -80,6 +80,12 @@ export interface GraphOptions {
   readonly swapPremiumPpm?: bigint;
   /** How often the graph is saved when it changed (ms, default 30 s; with `persist`). */
   readonly persistEveryMs?: number;
+  /**
+   * How long our payments seal their onion layers to one hop with the same ephemeral key (ms,
+   * default 10 s; 0: a fresh key per layer). ADR 0021: an ECDH per hop and window instead of per
+   * payment, at the cost that the hop can tell the payments under one key come from one payer.
+   */
+  readonly onionKeyReuseMs?: number;
 }
 
 export interface GraphServiceDeps {

@@ -93,6 +93,8 @@ export interface NodeParts {
   readonly forwardTiming?: ForwardTiming;
   /** The curve operations of route onions (default noble's; create-node passes libsecp256k1's). */
   readonly onionCurve?: OnionCurve;
+  /** How long a payment's onion key for a hop is reused (ms; PaymentHost.onionKeyReuseMs). */
+  readonly onionKeyReuseMs?: number;
   /** Forwarding terms on channels without an announced policy (default DEFAULT_FORWARD_POLICY). */
   readonly forwardPolicy?: ForwardPolicy;
 }
@@ -172,6 +174,7 @@ export class LanesNode implements LanesApi, ChannelHost {
       ...(this.forwarder ? { forwarder: this.forwarder } : {}),
       graph: () => this.graph,
       ...(parts.onionCurve ? { onionCurve: parts.onionCurve } : {}),
+      ...(parts.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: parts.onionKeyReuseMs }),
     });
   }
 

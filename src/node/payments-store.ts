@@ -38,6 +38,8 @@ export class PaymentsStore {
   private readonly store: ChannelStore;
   private readonly keys = new Set<string>();
   private count = 0;
+  /** The keys of the last, unfilled index chunk (the one the next new key joins). */
+  private tail: string[] = [];
 
   constructor(store: ChannelStore) {
     this.store = store;
@@ -55,6 +57,7 @@ export class PaymentsStore {
       const keys = bytes === undefined ? [] : (JSON.parse(decoder.decode(bytes)) as unknown);
       if (!Array.isArray(keys)) throw new Error(`payment index chunk ${chunk} is corrupt`);
       for (const key of keys) if (typeof key === 'string') this.keys.add(key);
+      if ((chunk + 1) * CHUNK > this.count) this.tail = keys.filter((k): k is string => typeof k === 'string');
     }
     for (const key of this.keys) {
       const bytes = await this.store.getMeta(key);
@@ -90,9 +93,10 @@ export class PaymentsStore {
     if (this.keys.has(key)) return;
     this.keys.add(key);
     const chunk = Math.floor(this.count / CHUNK);
-    const inChunk = [...this.keys].slice(chunk * CHUNK, this.count + 1);
+    this.tail.push(key);
     this.count++;
-    this.store.putMeta(`pidx/${chunk}`, encoder.encode(JSON.stringify(inChunk)));
+    this.store.putMeta(`pidx/${chunk}`, encoder.encode(JSON.stringify(this.tail)));
     this.store.putMeta(COUNT_KEY, encoder.encode(String(this.count)));
+    if (this.count % CHUNK === 0) this.tail = [];
   }
 }

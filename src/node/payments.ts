@@ -39,7 +39,15 @@ import {
 } from '../core/payments/record.ts';
 import type { Lock } from '../core/state.ts';
 import { isValidPrivateKey } from '../core/crypto.ts';
-import { type HopPayload, type OnionCurve, type SwapQuote, buildOnion, openFailure, sealFailure } from '../core/forwarding/index.ts';
+import {
+  type HopPayload,
+  type OnionCurve,
+  type SwapQuote,
+  ONION_SALT_BYTES,
+  buildOnion,
+  openFailure,
+  sealFailure,
+} from '../core/forwarding/index.ts';
 import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
 import type { FirstHop, Route } from '../core/routing/pathfind.ts';
 import { applyQuote, conversionHop } from '../core/routing/quoted-route.ts';
@@ -79,6 +87,12 @@ export interface PaymentHost {
   readonly forwarder?: Forwarder;
   /** The curve operations of route onions (default noble's). */
   readonly onionCurve?: OnionCurve;
+  /**
+   * How long (ms) one ephemeral onion key is used for the layers to one hop (ADR 0021): the
+   * ECDH is paid once per hop and window, not per payment; the hop can tell that the payments
+   * under one key come from one payer. 0: a fresh key per layer. Default {@link ONION_KEY_REUSE_MS}.
+   */
+  readonly onionKeyReuseMs?: number;
   /** The channel graph, when the node runs graph gossip: payments to nodes we have no channel with. */
   graph?(): GraphService | undefined;
 }
@@ -196,6 +210,11 @@ function swapArgs(p: { payWith?: Address; maxSend?: bigint }, asset: Address | u
 }
 
 /** A fresh secp256k1 private key for one onion layer. */
+/** The default window of an onion session key (see PaymentHost.onionKeyReuseMs). */
+export const ONION_KEY_REUSE_MS = 10_000;
+/** The most hops with a live onion session key. */
+const MAX_ONION_SESSIONS = 10_000;
+
 function ephemeralKey(): Uint8Array {
   for (;;) {
     const k = new Uint8Array(randomBytes(32));
@@ -730,6 +749,25 @@ export class Payments {
   /** Route hops' node keys, by peer id. */
   private readonly hopKeys = new Map<string, Uint8Array>();
 
+  /** Onion session keys: the ephemeral key sealing our layers to each hop, by peer id, until when (ms). */
+  private readonly onionSessions = new Map<string, { readonly key: Uint8Array; readonly until: number }>();
+
+  /** The ephemeral key for a layer to `peerId`: the hop's session key while its window lasts. */
+  private onionKey(peerId: string): Uint8Array {
+    const reuseMs = this.host.onionKeyReuseMs ?? ONION_KEY_REUSE_MS;
+    if (reuseMs <= 0) return ephemeralKey();
+    const now = Date.now();
+    const s = this.onionSessions.get(peerId);
+    if (s !== undefined && s.until > now) return s.key;
+    if (this.onionSessions.size >= MAX_ONION_SESSIONS)
+      for (const [id, x] of this.onionSessions)
+        if (x.until <= now || this.onionSessions.size >= MAX_ONION_SESSIONS) this.onionSessions.delete(id);
+    const key = ephemeralKey();
+    this.onionSessions.delete(peerId);
+    this.onionSessions.set(peerId, { key, until: now + reuseMs });
+    return key;
+  }
+
   /** Reply keys of each payment's current attempt (to open its failure report), by record key. */
   private readonly replyKeys = new Map<string, readonly Uint8Array[]>();
 
@@ -762,10 +800,13 @@ export class Payments {
         ? { kind: 'swap', channelId: next.channelId, amount: next.amount, quote }
         : { kind: 'forward', channelId: next.channelId, amount: next.amount };
     });
+    // Version 2 layers: a session key per hop, a fresh salt per layer (ADR 0021).
+    const salts = randomBytes(ONION_SALT_BYTES * n);
     const { onion, replyKeys } = buildOnion(
       publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
-      publicKeys.map(() => ephemeralKey()),
+      route.hops.map((h) => this.onionKey(h.toPeerId)),
       this.host.onionCurve,
+      route.hops.map((_, i) => new Uint8Array(salts.buffer, salts.byteOffset + i * ONION_SALT_BYTES, ONION_SALT_BYTES)),
     );
     this.replyKeys.set(key, replyKeys);
     const window = BigInt(route.minExpirySeconds) + 60n;
@@ -1154,6 +1195,7 @@ export class Payments {
     void this.store.flush().then(
       () => {
         if ('settled' in outcome) {
+          if (done.direction === 'out') this.host.forwarder?.secretKept(done.paymentHash);
           this.ctx.events.emit('payment-settled', { payment: { ...done } });
           for (const w of waiters) w.resolve({ ...done });
         } else {

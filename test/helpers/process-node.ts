@@ -44,7 +44,9 @@ process.on('exit', () => {
 });
 
 export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode> {
-  const child = spawn(process.execPath, [FIXTURE], {
+  // LANES_TESTNET_NODE_ARGS: extra Node options, as for the testnet's daemons (profiles).
+  const nodeArgs = (process.env.LANES_TESTNET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, FIXTURE], {
     env: { ...process.env, LANES_NODE: toJson(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -183,6 +183,15 @@ test.serial('3 and 4 hops: the payee gets the amount, each forwarder nets exactl
     10_000,
   );
   t.is(stats.forwarded, 2);
+  // The secrets the payer and the forwarders learned are dropped once what they pay is durable
+  // (an upstream settle, the payer's record): records do not grow with the payments made.
+  for (const n of ['alice', 'bob', 'carol', 'dave'] as const)
+    await until(
+      `${n} to drop the secrets it learned`,
+      () => nodes[n].call<number>('learnedHeld'),
+      (x) => x === 0,
+      10_000,
+    );
 });
 
 test.serial('a failure at each hop position comes back to the payer with the hop and the reason; nothing moves', async (t) => {

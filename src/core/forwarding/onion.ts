@@ -27,7 +27,16 @@ export const MAX_ONION_BYTES = 8_192;
 /** The largest memo a payee's layer may carry (a keysend message). */
 export const MAX_MEMO_BYTES = 256;
 
-const VERSION = 1;
+/** Version 1: keys from the ECDH and the ephemeral key alone (one fresh ephemeral key per layer). */
+const V1 = 1;
+/**
+ * Version 2 adds a 16-byte salt to each layer's key derivation, so that a payer may seal many
+ * layers to one hop with the same ephemeral key (ADR 0021): each layer's key and nonce stay
+ * unique, and the ECDH on both sides is computed once per key, not once per payment.
+ */
+const V2 = 2;
+/** Bytes of a version-2 layer's salt. */
+export const ONION_SALT_BYTES = 16;
 const INFO = utf8('lanes-onion-v1');
 const REPLY_INFO = utf8('lanes-onion-reply-v1');
 /** The most bytes of a failure's detail text. */
@@ -81,9 +90,15 @@ export type OnionResult<T> =
 const ok = <T>(value: T): OnionResult<T> => ({ ok: true, value });
 const reject = (reason: OnionError, detail: string): { ok: false; reason: OnionError; detail: string } => ({ ok: false, reason, detail });
 
-function keys(sharedX: Uint8Array, ephemeral: Uint8Array): { key: Uint8Array; nonce: Uint8Array; reply: Uint8Array } {
-  const okm = hkdf(sha256, sharedX, ephemeral, INFO, 44);
-  return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: hkdf(sha256, sharedX, ephemeral, REPLY_INFO, 44) };
+function keys(sharedX: Uint8Array, ephemeral: Uint8Array, salt?: Uint8Array): { key: Uint8Array; nonce: Uint8Array; reply: Uint8Array } {
+  let hkdfSalt = ephemeral;
+  if (salt !== undefined) {
+    hkdfSalt = new Uint8Array(ephemeral.length + salt.length);
+    hkdfSalt.set(ephemeral);
+    hkdfSalt.set(salt, ephemeral.length);
+  }
+  const okm = hkdf(sha256, sharedX, hkdfSalt, INFO, 44);
+  return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: hkdf(sha256, sharedX, hkdfSalt, REPLY_INFO, 44) };
 }
 
 const replyCipher = (reply: Uint8Array) => chacha20poly1305(reply.subarray(0, 32), reply.subarray(32, 44));
@@ -155,30 +170,40 @@ export const NOBLE_CURVE: OnionCurve = {
   isPoint: (p) => secp.utils.isValidPublicKey(p, true),
 };
 
-/** One layer: `plaintext` (a layer's msgpack `[payload, inner onion | null]`) sealed to `publicKey`. */
+/**
+ * One layer: `plaintext` (a layer's msgpack `[payload, inner onion | null]`) sealed to `publicKey`.
+ * With a `salt` ({@link ONION_SALT_BYTES} random bytes, never used twice with one ephemeral key)
+ * the layer is version 2 and the ephemeral key may be reused; without, version 1.
+ */
 export function sealLayer(
   publicKey: Uint8Array,
   ephemeralKey: Uint8Array,
   plaintext: Uint8Array,
   curve: OnionCurve = NOBLE_CURVE,
+  salt?: Uint8Array,
 ): { onion: Uint8Array; replyKey: Uint8Array } {
+  if (salt !== undefined && salt.length !== ONION_SALT_BYTES) throw new RangeError(`an onion salt is ${ONION_SALT_BYTES} bytes`);
   const ephPub = curve.publicKey(ephemeralKey);
   const shared = curve.sharedX(ephemeralKey, publicKey);
-  const { key, nonce, reply } = keys(shared, ephPub);
-  return { onion: packr.pack([VERSION, ephPub, chacha20poly1305(key, nonce).encrypt(plaintext)]), replyKey: reply };
+  const { key, nonce, reply } = keys(shared, ephPub, salt);
+  const sealed = chacha20poly1305(key, nonce).encrypt(plaintext);
+  return { onion: packr.pack(salt === undefined ? [V1, ephPub, sealed] : [V2, ephPub, salt, sealed]), replyKey: reply };
 }
 
 /**
  * The onion for `hops` (first hop first; the last is the payee), sealed with one ephemeral
- * private key per hop. Throws on arguments no payer should pass (it is the payer's own code).
+ * private key per hop, and with `salts` (one per hop) as version 2. Throws on arguments no payer
+ * should pass (it is the payer's own code).
  */
 export function buildOnion(
   hops: readonly OnionHop[],
   ephemeralKeys: readonly Uint8Array[],
   curve: OnionCurve = NOBLE_CURVE,
+  salts?: readonly Uint8Array[],
 ): { readonly onion: Uint8Array; readonly replyKeys: readonly Uint8Array[] } {
   if (hops.length === 0 || hops.length > MAX_HOPS) throw new RangeError(`a route has 1..${MAX_HOPS} hops, got ${hops.length}`);
   if (ephemeralKeys.length !== hops.length) throw new RangeError('one ephemeral key per hop');
+  if (salts !== undefined && salts.length !== hops.length) throw new RangeError('one salt per hop');
   if (hops[hops.length - 1]!.payload.kind !== 'final' || hops.slice(0, -1).some((h) => h.payload.kind === 'final'))
     throw new RangeError('every hop forwards but the last, the payee');
   let inner: Uint8Array | null = null;
@@ -186,7 +211,7 @@ export function buildOnion(
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
     const eph = ephemeralKeys[i]!;
-    const layer = sealLayer(hop.publicKey, eph, packr.pack([encodePayload(hop.payload), inner]), curve);
+    const layer = sealLayer(hop.publicKey, eph, packr.pack([encodePayload(hop.payload), inner]), curve, salts?.[i]);
     replyKeys.unshift(layer.replyKey);
     inner = layer.onion;
   }
@@ -203,13 +228,17 @@ export function peelOnion(
   if (!(onion instanceof Uint8Array) || onion.length === 0 || onion.length > MAX_ONION_BYTES) return reject('malformed', 'bad onion size');
   let outer: unknown[];
   let ephPub: Uint8Array;
+  let salt: Uint8Array | undefined;
   let sealed: Uint8Array;
   try {
-    outer = arr(packr.unpack(onion), 'onion', 3, 3);
-    if (outer[0] !== VERSION) fail(`unknown onion version ${String(outer[0])}`);
+    outer = arr(packr.unpack(onion), 'onion', 3, 4);
+    if (outer[0] !== V1 && outer[0] !== V2) fail(`unknown onion version ${String(outer[0])}`);
+    if (outer.length !== (outer[0] === V1 ? 3 : 4)) fail(`an onion of version ${outer[0]} has ${outer[0] === V1 ? 3 : 4} fields`);
     ephPub = bytes(outer[1], 'ephemeral key', 33);
-    if (!(outer[2] instanceof Uint8Array) || outer[2].length < 16) fail('sealed layer must be bytes');
-    sealed = outer[2];
+    if (outer[0] === V2) salt = bytes(outer[2], 'salt', ONION_SALT_BYTES);
+    const last = outer[outer.length - 1];
+    if (!(last instanceof Uint8Array) || last.length < 16) fail('sealed layer must be bytes');
+    sealed = last;
     if (!curve.isPoint(ephPub)) fail('ephemeral key is not a curve point');
   } catch (e) {
     return reject('malformed', e instanceof Malformed ? e.message : 'not an onion');
@@ -218,7 +247,7 @@ export function peelOnion(
   let replyKey: Uint8Array;
   try {
     const shared = curve.sharedX(privateKey, ephPub);
-    const { key, nonce, reply } = keys(shared, ephPub);
+    const { key, nonce, reply } = keys(shared, ephPub, salt);
     replyKey = reply;
     plain = chacha20poly1305(key, nonce).decrypt(sealed);
   } catch {

@@ -12,6 +12,7 @@ import {
   wrapFailure,
 } from '../../../src/core/forwarding/index.ts';
 import { keccak256, utf8 } from '../../../src/core/index.ts';
+import { packr } from '../../../src/core/codec/primitives.ts';
 
 const key = (tag: string) => keccak256(utf8(`onion ${tag}`));
 const pub = (k: Uint8Array) => secp.getPublicKey(k, true);
@@ -123,5 +124,50 @@ test('a failure sealed by the failing hop and wrapped on the way back names that
   t.deepEqual(
     openFailure(wrapFailure(replies[0]!, sealFailure(new Uint8Array([...key('x'), ...key('y')]).subarray(0, 44), 'x')), replyKeys),
     { ok: false, hop: 1 },
+  );
+});
+
+// Version 2 (ADR 0021): one ephemeral key for many layers to a hop, a salt per layer.
+test('version 2: layers sealed to a hop with the same ephemeral key and fresh salts all peel, and differ', (t) => {
+  const hop = key('v2 hop');
+  const eph = key('v2 session');
+  const payload: HopPayload = { kind: 'final', amount: 77n, memo: 'v2' };
+  const salt = (i: number) => new Uint8Array(16).fill(i + 1);
+  const seen = new Set<string>();
+  const replies = new Set<string>();
+  for (let i = 0; i < 5; i++) {
+    const built = buildOnion([{ publicKey: pub(hop), payload }], [eph], undefined, [salt(i)]);
+    const r = peelOnion(built.onion, hop);
+    if (!r.ok) return t.fail(`${r.reason}: ${r.detail}`);
+    t.deepEqual(r.value.payload, payload);
+    t.deepEqual(r.value.replyKey, built.replyKeys[0]);
+    seen.add(Buffer.from(built.onion.subarray(-40)).toString('hex'));
+    replies.add(Buffer.from(built.replyKeys[0]!).toString('hex'));
+  }
+  t.is(seen.size, 5, 'no two layers share a keystream');
+  t.is(replies.size, 5, 'nor a reply key');
+  // Without salts the layer is version 1, as before, and still peels.
+  const v1 = buildOnion([{ publicKey: pub(hop), payload }], [eph]);
+  t.like(peelOnion(v1.onion, hop), { ok: true });
+});
+
+test('version 2: a changed salt, a salt of another length or a missing field is refused, typed', (t) => {
+  const hop = key('v2 hop');
+  const built = buildOnion([{ publicKey: pub(hop), payload: { kind: 'final', amount: 1n } }], [key('v2 eph')], undefined, [
+    new Uint8Array(16).fill(3),
+  ]);
+  const outer = packr.unpack(built.onion) as unknown[];
+  t.is(outer[0], 2);
+  const salt = new Uint8Array(outer[2] as Uint8Array);
+  salt[0]! ^= 1;
+  t.like(peelOnion(packr.pack([2, outer[1], salt, outer[3]]), hop), { ok: false, reason: 'not-for-us' });
+  t.like(peelOnion(packr.pack([2, outer[1], new Uint8Array(15), outer[3]]), hop), { ok: false, reason: 'malformed' });
+  t.like(peelOnion(packr.pack([2, outer[1], outer[3]]), hop), { ok: false, reason: 'malformed' });
+  t.like(peelOnion(packr.pack([1, outer[1], outer[2], outer[3]]), hop), { ok: false, reason: 'malformed' });
+  t.throws(
+    () => buildOnion([{ publicKey: pub(hop), payload: { kind: 'final', amount: 1n } }], [key('e')], undefined, [new Uint8Array(8)]),
+    {
+      instanceOf: RangeError,
+    },
   );
 });

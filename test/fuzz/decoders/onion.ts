@@ -135,6 +135,11 @@ export function onionSeeds(): Map<string, Uint8Array> {
     ['quote-answer', Uint8Array.of(5, ...encodeQuoteAnswer({ ok: true, quote }))],
     ['quote-answer-refused', Uint8Array.of(5, ...encodeQuoteAnswer({ ok: false, reason: 'no swap of that pair here' }))],
     ['onion-forward', Uint8Array.of(0, ...two)],
+    // Version 2 (ADR 0021): the same key for both layers, a salt each.
+    [
+      'onion-v2-forward',
+      Uint8Array.of(0, ...buildOnion(hops, [EPH, EPH], undefined, [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]).onion),
+    ],
     ['onion-payee-keysend', Uint8Array.of(0, ...payee)],
     ['onion-not-ours', Uint8Array.of(0, ...buildOnion([hops[1]!], [EPH]).onion)],
     ['failure-garbage', Uint8Array.of(2, ...new Uint8Array(40))],
