@@ -1,8 +1,12 @@
 /**
  * Payment records and issued invoices in the node's store (docs/adr/0018), through the store
  * port's meta values: `pay/<direction>/<payment hash>` and `inv/<payment hash>` hold the records
- * (src/core/payments/record.ts), and an append-only index in chunks of {@link CHUNK} keys
- * (`pidx/<n>`, with `pidx/count`) lists them, since the port has no range scan. Everything is
+ * (src/core/payments/record.ts), and an append-only index lists them, since the port has no
+ * range scan: chunks of {@link CHUNK} keys, `pix/0`, `pix/1`, … read until one is missing (a
+ * chunk is started only once the one before is full). Stores written before 2026-12-04 also have
+ * the first index (`pidx/<n>` of 256 keys, with `pidx/count`): read at start, never written
+ * again. (Rewriting a 256-key chunk per new payment cost more than the payment's own record.)
+ * Everything is
  * loaded into memory at start; a write is issued at once and durable at the next flush, which the
  * service awaits where an outcome depends on it (a secret before its lock is settled, a record
  * before its lock is proposed).
@@ -19,8 +23,12 @@ import {
 } from '../core/payments/record.ts';
 import type { ChannelStore } from '../store/store.ts';
 
-const CHUNK = 256;
-const COUNT_KEY = 'pidx/count';
+/** Keys per chunk of the index. */
+const CHUNK = 16;
+const chunkKey = (n: number): string => `pix/${n}`;
+/** The first index (read only): chunks of 256 keys and their count. */
+const V1_CHUNK = 256;
+const V1_COUNT_KEY = 'pidx/count';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -37,8 +45,8 @@ export interface LoadedPayments {
 export class PaymentsStore {
   private readonly store: ChannelStore;
   private readonly keys = new Set<string>();
-  private count = 0;
-  /** The keys of the last, unfilled index chunk (the one the next new key joins). */
+  /** The index chunk the next new key joins, and the keys it holds. */
+  private chunk = 0;
   private tail: string[] = [];
 
   constructor(store: ChannelStore) {
@@ -49,15 +57,34 @@ export class PaymentsStore {
     const payments = new Map<string, PaymentRecord>();
     const invoices = new Map<Bytes32, InvoiceRecord>();
     const unreadable: string[] = [];
-    const raw = await this.store.getMeta(COUNT_KEY);
-    this.count = raw === undefined ? 0 : Number(decoder.decode(raw));
-    if (!Number.isSafeInteger(this.count) || this.count < 0) throw new Error('payment index count is corrupt');
-    for (let chunk = 0; chunk * CHUNK < this.count; chunk++) {
+    const chunkKeys = (bytes: Uint8Array, where: string): string[] => {
+      let keys: unknown;
+      try {
+        keys = JSON.parse(decoder.decode(bytes));
+      } catch {
+        keys = undefined;
+      }
+      if (!Array.isArray(keys)) throw new Error(`payment index chunk ${where} is corrupt`);
+      return keys.filter((k): k is string => typeof k === 'string');
+    };
+    const raw = await this.store.getMeta(V1_COUNT_KEY);
+    const v1Count = raw === undefined ? 0 : Number(decoder.decode(raw));
+    if (!Number.isSafeInteger(v1Count) || v1Count < 0) throw new Error('payment index count is corrupt');
+    for (let chunk = 0; chunk * V1_CHUNK < v1Count; chunk++) {
       const bytes = await this.store.getMeta(`pidx/${chunk}`);
-      const keys = bytes === undefined ? [] : (JSON.parse(decoder.decode(bytes)) as unknown);
-      if (!Array.isArray(keys)) throw new Error(`payment index chunk ${chunk} is corrupt`);
-      for (const key of keys) if (typeof key === 'string') this.keys.add(key);
-      if ((chunk + 1) * CHUNK > this.count) this.tail = keys.filter((k): k is string => typeof k === 'string');
+      if (bytes !== undefined) for (const key of chunkKeys(bytes, `pidx/${chunk}`)) this.keys.add(key);
+    }
+    for (let chunk = 0; ; chunk++) {
+      const bytes = await this.store.getMeta(chunkKey(chunk));
+      if (bytes === undefined) break;
+      const keys = chunkKeys(bytes, chunkKey(chunk));
+      for (const key of keys) this.keys.add(key);
+      this.chunk = chunk;
+      this.tail = keys;
+    }
+    if (this.tail.length >= CHUNK) {
+      this.chunk++;
+      this.tail = [];
     }
     for (const key of this.keys) {
       const bytes = await this.store.getMeta(key);
@@ -92,11 +119,11 @@ export class PaymentsStore {
     this.store.putMeta(key, value);
     if (this.keys.has(key)) return;
     this.keys.add(key);
-    const chunk = Math.floor(this.count / CHUNK);
     this.tail.push(key);
-    this.count++;
-    this.store.putMeta(`pidx/${chunk}`, encoder.encode(JSON.stringify(this.tail)));
-    this.store.putMeta(COUNT_KEY, encoder.encode(String(this.count)));
-    if (this.count % CHUNK === 0) this.tail = [];
+    this.store.putMeta(chunkKey(this.chunk), encoder.encode(JSON.stringify(this.tail)));
+    if (this.tail.length >= CHUNK) {
+      this.chunk++;
+      this.tail = [];
+    }
   }
 }

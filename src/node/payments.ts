@@ -14,7 +14,6 @@
  * disappears after a valid secret was seen was settled; one that disappears without it was
  * cancelled and its amount is ours again.
  */
-import { randomBytes } from 'node:crypto';
 import { type Address, type Bytes32, NATIVE_ASSET, bytesToHex, isAddress, keccak256Hex, hexToBytes } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { Op } from '../core/ops.ts';
@@ -67,6 +66,7 @@ import type {
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
 import { PaymentsStore, paymentKey } from './payments-store.ts';
+import { random } from './random.ts';
 
 /** How long a direct payment's lock lasts (s): the payee settles within it, or registers the secret on-chain. */
 export const DIRECT_LOCK_EXPIRY = 600n;
@@ -217,7 +217,7 @@ const MAX_ONION_SESSIONS = 10_000;
 
 function ephemeralKey(): Uint8Array {
   for (;;) {
-    const k = new Uint8Array(randomBytes(32));
+    const k = random(32);
     if (isValidPrivateKey(k)) return k;
   }
 }
@@ -295,7 +295,7 @@ export class Payments {
     const asset = (p.asset ?? NATIVE_ASSET).toLowerCase() as Address;
     if (!isAddress(asset)) throw new InvalidArgumentError('asset must be an address');
     if (p.hold !== undefined && typeof p.hold !== 'boolean') throw new InvalidArgumentError('hold must be a boolean');
-    const secret = bytesToHex(randomBytes(32)) as Bytes32;
+    const secret = bytesToHex(random(32)) as Bytes32;
     const paymentHash = paymentHashOf(secret);
     const now = ctx.now();
     const prepared = prepareInvoice({
@@ -595,7 +595,7 @@ export class Payments {
     let paymentHash = o.paymentHash;
     let preimage: Bytes32 | undefined;
     if (paymentHash === undefined) {
-      preimage = bytesToHex(randomBytes(32)) as Bytes32; // keysend over a route: the payee finds it in its onion layer
+      preimage = bytesToHex(random(32)) as Bytes32; // keysend over a route: the payee finds it in its onion layer
       paymentHash = paymentHashOf(preimage);
     }
     const attempts = new PaymentAttempts(graph.pathfinder, graph.scorer, {
@@ -625,8 +625,10 @@ export class Payments {
       createdAt: now,
       updatedAt: now,
     };
-    // Not flushed here: nothing is locked before an attempt, which flushes its record first.
-    const key = this.save(record);
+    // Kept in memory only: nothing is locked before an attempt, which writes and flushes its
+    // record first; a payment that ends before one is written by finish().
+    const key = paymentKey(record.direction, record.paymentHash);
+    this.records.set(key, record);
     const outcome = this.wait(key);
     outcome.catch(() => undefined);
     const limits =
@@ -801,7 +803,7 @@ export class Payments {
         : { kind: 'forward', channelId: next.channelId, amount: next.amount };
     });
     // Version 2 layers: a session key per hop, a fresh salt per layer (ADR 0021).
-    const salts = randomBytes(ONION_SALT_BYTES * n);
+    const salts = random(ONION_SALT_BYTES * n);
     const { onion, replyKeys } = buildOnion(
       publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
       route.hops.map((h) => this.onionKey(h.toPeerId)),
@@ -971,13 +973,15 @@ export class Payments {
 
   private resolveOut(ch: Channel, lockId: bigint, t: OutLock): void {
     this.untrack(ch.id, lockId);
-    let r = this.records.get(t.key);
+    const r = this.records.get(t.key);
     if (!r || r.status === 'settled' || r.status === 'failed') return;
     if (t.onResolve) {
       const learned = ch.record.learned?.find((l) => l.hashlock === t.hash)?.secret;
       const secret = learned !== undefined && paymentHashOf(learned) === t.hash ? learned : t.cancelFirst ? undefined : r.secret;
       if (secret !== undefined) {
-        this.save({ ...r, secret, updatedAt: this.ctx.clock() });
+        // In memory: the attempt loop's finish() writes the settled record with it and flushes
+        // before anything forgets the channel's copy (Forwarder.secretKept).
+        if (r.secret !== secret) this.records.set(t.key, { ...r, secret, updatedAt: this.ctx.clock() });
         return t.onResolve({ kind: 'settled' });
       }
       const expired = t.expiredByUs || this.ctx.now() >= (r.route[0]?.expiry ?? 0n);
@@ -988,8 +992,8 @@ export class Payments {
     const learned = (ch.record as { readonly learned?: readonly { readonly hashlock: Bytes32; readonly secret: Bytes32 }[] }).learned;
     const secret = learned?.find((l) => l.hashlock === t.hash)?.secret;
     if (secret !== undefined && paymentHashOf(secret) === t.hash) {
-      r = { ...r, secret };
-      this.save(r);
+      // finish() writes it, with the settled status, in the same flush.
+      if (r.secret !== secret) this.records.set(t.key, { ...r, secret });
       return this.finish(t.key, { settled: true });
     }
     // Else the secret the payee's settle carried (observe): held only once one was seen, keysends too.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Address, Bytes32 } from '../../src/core/bytes.ts';
 import type { PaymentRecord } from '../../src/core/payments/record.ts';
 import { PaymentsStore, paymentKey } from '../../src/node/payments-store.ts';
+import { encodePaymentRecord } from '../../src/core/payments/record.ts';
 import { openLmdbStore } from '../../src/store/lmdb-store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { ChannelStore } from '../../src/store/store.ts';
@@ -59,7 +60,7 @@ function expectAll(t: ExecutionContext, payments: Map<string, PaymentRecord>, n:
 
 test('in memory: restarts inside and at the end of index chunks keep every record', async (t) => {
   let image = createMemoryStore().snapshot();
-  // 256 keys per chunk: stop at 100 (inside the first), 256 (its end), 700 (inside the third).
+  // 16 keys per chunk: stop inside one (100, 700, 701) and at the end of one (256).
   for (const [from, to] of [
     [0, 100],
     [100, 256],
@@ -87,4 +88,33 @@ test('on lmdb: the same, with the store closed and opened between', async (t) =>
     expectAll(t, await loaded(again), to);
     await again.close();
   }
+});
+
+test('a store written with the first index (chunks of 256 keys and a count) is read, and new records are added beside it', async (t) => {
+  // What a node wrote before 2026-12-04: 300 records, index chunks pidx/0 (256 keys) and pidx/1 (44).
+  const old = createMemoryStore();
+  const keys: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const r = record(i, i % 3 === 0 ? 'in' : 'out');
+    const k = paymentKey(r.direction, r.paymentHash);
+    old.putMeta(k, encodePaymentRecord(r));
+    keys.push(k);
+  }
+  const enc = new TextEncoder();
+  old.putMeta('pidx/0', enc.encode(JSON.stringify(keys.slice(0, 256))));
+  old.putMeta('pidx/1', enc.encode(JSON.stringify(keys.slice(256))));
+  old.putMeta('pidx/count', enc.encode('300'));
+  await old.flush();
+  expectAll(t, await loaded(createMemoryStore({ image: old.snapshot() })), 300);
+  const store = createMemoryStore({ image: old.snapshot() });
+  await writes(store, 300, 340);
+  expectAll(t, await loaded(createMemoryStore({ image: store.snapshot() })), 340);
+});
+
+test('a corrupt index chunk is an error at load, not a silently shorter history', async (t) => {
+  const store = createMemoryStore();
+  await writes(store, 0, 20);
+  store.putMeta('pix/0', new TextEncoder().encode('{not json'));
+  await store.flush();
+  await t.throwsAsync(new PaymentsStore(createMemoryStore({ image: store.snapshot() })).load(), { message: /pix\/0 is corrupt/ });
 });

@@ -39,6 +39,7 @@ const V2 = 2;
 export const ONION_SALT_BYTES = 16;
 const INFO = utf8('lanes-onion-v1');
 const REPLY_INFO = utf8('lanes-onion-reply-v1');
+const INFO_V2 = utf8('lanes-onion-v2');
 /** The most bytes of a failure's detail text. */
 export const MAX_FAILURE_DETAIL = 200;
 /** Marks the failing hop's own report inside the wraps. */
@@ -90,15 +91,21 @@ export type OnionResult<T> =
 const ok = <T>(value: T): OnionResult<T> => ({ ok: true, value });
 const reject = (reason: OnionError, detail: string): { ok: false; reason: OnionError; detail: string } => ({ ok: false, reason, detail });
 
+/**
+ * A layer's keys. Version 1: two HKDFs salted with the ephemeral key (INFO: key and nonce;
+ * REPLY_INFO: the reply key). Version 2: one HKDF of 88 bytes salted with the ephemeral key and
+ * the layer's salt, under INFO_V2: key (32), nonce (12), reply key (44).
+ */
 function keys(sharedX: Uint8Array, ephemeral: Uint8Array, salt?: Uint8Array): { key: Uint8Array; nonce: Uint8Array; reply: Uint8Array } {
-  let hkdfSalt = ephemeral;
-  if (salt !== undefined) {
-    hkdfSalt = new Uint8Array(ephemeral.length + salt.length);
-    hkdfSalt.set(ephemeral);
-    hkdfSalt.set(salt, ephemeral.length);
+  if (salt === undefined) {
+    const okm = hkdf(sha256, sharedX, ephemeral, INFO, 44);
+    return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: hkdf(sha256, sharedX, ephemeral, REPLY_INFO, 44) };
   }
-  const okm = hkdf(sha256, sharedX, hkdfSalt, INFO, 44);
-  return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: hkdf(sha256, sharedX, hkdfSalt, REPLY_INFO, 44) };
+  const hkdfSalt = new Uint8Array(ephemeral.length + salt.length);
+  hkdfSalt.set(ephemeral);
+  hkdfSalt.set(salt, ephemeral.length);
+  const okm = hkdf(sha256, sharedX, hkdfSalt, INFO_V2, 88);
+  return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: okm.slice(44, 88) };
 }
 
 const replyCipher = (reply: Uint8Array) => chacha20poly1305(reply.subarray(0, 32), reply.subarray(32, 44));
