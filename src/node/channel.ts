@@ -60,6 +60,11 @@ export class Channel {
     return this.machine.rec.self === 0;
   }
 
+  /** Whether inputs wait to run (or are running). */
+  get busy(): boolean {
+    return this.draining || this.inbox.length > 0;
+  }
+
   /** Queues an input; it runs after every earlier one. */
   input(i: Input): void {
     this.inbox.push(i);

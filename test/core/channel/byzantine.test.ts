@@ -15,11 +15,12 @@ test('the honest side never loses money, whatever its counterparty signs and sen
   t.log(`SEED=${seed}`);
   const stats = runProtocolFuzz({ seed, runs: 3000, maxSteps: 60 });
   t.log(
-    `${stats.steps} steps: ${stats.updates} co-signed updates, ${stats.refused} refusals, ${stats.crashes} crashes, ${stats.settled} settlements`,
+    `${stats.steps} steps: ${stats.updates} co-signed updates, ${stats.refused} refusals, ${stats.crashes} crashes, ${stats.settled} settlements, ${stats.quietTicks} quiet ticks checked`,
   );
   // The budget must reach the interesting places, or it proves little.
   t.true(stats.updates > 500, 'co-signed updates happen');
   t.true(stats.refused > 500, 'refusals happen');
   t.true(stats.crashes > 500, 'crashes happen');
   t.true(stats.settled > 50, 'settlements happen');
+  t.true(stats.quietTicks > 100, 'quiet machines are ticked (and checked to do nothing)');
 });

@@ -450,7 +450,17 @@ const setup = fc.record({
 
 /** Runs the fuzzer; throws fast-check's report (the shrunk counterexample and its seed) on a violation. */
 export function runProtocolFuzz(o: ProtocolFuzz): WorldStats {
-  const totals: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0 };
+  const totals: WorldStats = {
+    steps: 0,
+    cosigned: 0,
+    refused: 0,
+    crashes: 0,
+    settled: 0,
+    unlocked: 0,
+    reveals: 0,
+    updates: 0,
+    quietTicks: 0,
+  };
   let sequences = 0;
   fc.assert(
     fc.property(setup, fc.commands([step.map((s) => new StepCommand(s))], { maxCommands: o.maxSteps, size: 'max' }), (su, cmds) => {

@@ -39,7 +39,8 @@ import {
   surpluses,
   totals,
 } from '../../../src/core/index.ts';
-import { type ChainFact, type Effect, type Machine, type Submission, restore } from '../../../src/core/channel/index.ts';
+import { type ChainFact, type Effect, type Machine, type Submission, isQuiet, restore, step } from '../../../src/core/channel/index.ts';
+import { isDeepStrictEqual } from 'node:util';
 import type { ChannelRecord } from '../../../src/core/channel/record.ts';
 import type { Message } from '../../../src/core/codec/messages.ts';
 import type { DepositFact } from '../../../src/core/ops.ts';
@@ -75,6 +76,8 @@ export interface WorldStats {
   unlocked: number;
   /** Secrets registered on-chain. */
   reveals: number;
+  /** Ticks of a quiet machine, checked to do nothing (the node skips them). */
+  quietTicks: number;
   /** Co-signed updates the honest side completed. */
   updates: number;
 }
@@ -87,7 +90,17 @@ export class ProtocolWorld {
   readonly id: Bytes32;
   h: MachineHarness;
   readonly log: string[] = [];
-  readonly stats: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0 };
+  readonly stats: WorldStats = {
+    steps: 0,
+    cosigned: 0,
+    refused: 0,
+    crashes: 0,
+    settled: 0,
+    unlocked: 0,
+    reveals: 0,
+    updates: 0,
+    quietTicks: 0,
+  };
   // The honest side's signatures: everything it ever signed, by signature, and what left the node.
   private readonly bySignature = new Map<string, SignedByHonest>();
   private readonly byDigest = new Map<string, SignedByHonest>();
@@ -385,9 +398,21 @@ export class ProtocolWorld {
         this.latestAtDeadline = this.h.durable.latest?.state.version ?? -1n;
       }
       this.h.now = { ms: this.h.now.ms + s * 1000, chainTime: (this.h.now.chainTime ?? 0n) + BigInt(s) };
+      this.checkQuiet();
       this.input({ kind: 'tick', operationTimeoutMs: 30_000 });
       if (left > 60) this.settle();
     }
+  }
+
+  /** The node skips the ticks of quiet machines: a quiet machine's tick must do nothing at all. */
+  private checkQuiet(): void {
+    const m = this.h.m;
+    if (!isQuiet(m)) return;
+    this.stats.quietTicks++;
+    const copy = structuredClone(m);
+    const fx = step(copy, { kind: 'tick', operationTimeoutMs: 30_000 }, this.h.now);
+    if (fx.length > 0) throw new ProtocolViolation(`a quiet machine's tick had effects: ${fx.map((e) => e.kind).join(', ')}`);
+    if (!isDeepStrictEqual(copy, m)) throw new ProtocolViolation("a quiet machine's tick changed it");
   }
 
   // -------------------------------------------------------------------------------------------
