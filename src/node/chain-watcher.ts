@@ -374,7 +374,12 @@ export async function createChainWatcher(ctx: Context, options: number | Watcher
       pollTimer = setTimeout(loop, 0);
       // Chain time matters for disputes only; read it once a second while one is open.
       const tick = () => {
-        const disputed = [...ctx.channels.values()].some((ch) => ch.record.status === 'disputed');
+        let disputed = false;
+        for (const ch of ctx.channels.values())
+          if (ch.record.status === 'disputed') {
+            disputed = true;
+            break;
+          }
         void (disputed ? readClock() : Promise.resolve()).finally(() => {
           if (!stopped) clockTimer = setTimeout(tick, Math.max(pollMs, 1000)).unref();
         });

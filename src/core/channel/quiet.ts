@@ -8,6 +8,9 @@
  * it equal.
  */
 import { uncredited } from '../deposits.ts';
+import type { DepositFact } from '../ops.ts';
+import type { Balances } from '../state.ts';
+import type { SignedState } from '../validate.ts';
 import { type Machine, canUpdate, isLeader } from './types.ts';
 
 export function isQuiet(m: Machine): boolean {
@@ -19,9 +22,19 @@ export function isQuiet(m: Machine): boolean {
   if (m.requested.size > 0 || m.incoming !== undefined || m.waitingProposal !== undefined) return false;
   // A deposit the chain shows that the latest state has not credited: the leader's tick proposes it.
   if (isLeader(m) && m.latest !== undefined && canUpdate(m)) {
+    const seen = creditedUpTo.get(m.rec.depositFacts);
+    if (seen !== undefined && seen.latest === m.latest && seen.deposits === m.rec.deposits) return true;
     const totals = m.latest.state.balances.map(([a, b]) => a + b);
     for (const l of m.latest.state.locks) totals[l.asset] = totals[l.asset]! + l.amount;
     if (uncredited(m.rec.depositFacts, m.rec.deposits, totals).length > 0) return false;
+    creditedUpTo.set(m.rec.depositFacts, { latest: m.latest, deposits: m.rec.deposits });
   }
   return true;
 }
+
+/**
+ * Deposit facts (the record's array: a new one whenever a fact is added) found all credited by a
+ * latest state and deposit shares (replaced, never mutated, as well): the same three give the
+ * same answer, so an idle channel's check is a lookup.
+ */
+const creditedUpTo = new WeakMap<readonly DepositFact[], { readonly latest: SignedState; readonly deposits: Balances }>();

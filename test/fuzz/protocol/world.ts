@@ -175,7 +175,7 @@ export class ProtocolWorld {
       peer: { peerId: 'adversary', multiaddrs: [] },
       status: 'open',
       deposits: o.shares,
-      depositFacts: this.facts,
+      depositFacts: [...this.facts], // a copy: the machine owns its record (the world appends to its own list)
       burnedVersion: 0n,
       versionLease: 0n,
       nextOpId: 0n,
