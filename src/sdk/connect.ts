@@ -16,7 +16,6 @@ import type { LanesApi } from './api.ts';
 import type { ApiMethod } from './stream-frames.ts';
 import { connectHttp } from './http-client.ts';
 import { redactUrl } from './redact.ts';
-import { connectStream } from './stream-client.ts';
 
 export interface ConnectParameters {
   /** The control API, e.g. http://127.0.0.1:7700 (the daemon writes it to <dataDir>/api.json). */
@@ -41,7 +40,10 @@ export type ServedApi = Pick<LanesApi, ApiMethod | 'on' | 'stop'>;
 
 export async function connect(p: ConnectParameters): Promise<RemoteNode> {
   if (!isHttpUrl(p.url)) throw new InvalidArgumentError(`url ${redactUrl(p.url)} is not an http(s) URL (e.g. http://127.0.0.1:7700)`);
-  return (p.transport ?? 'stream') === 'http' ? connectHttp(p) : connectStream(p);
+  if ((p.transport ?? 'stream') === 'http') return connectHttp(p);
+  // Loaded when used: a CLI command (one HTTP request) does not load the WebSocket client.
+  const { connectStream } = await import('./stream-client.ts');
+  return connectStream(p);
 }
 
 /** An absolute http: or https: URL: what the control API is served on. */

@@ -3,6 +3,8 @@
  * 'http' })`): one request per call. The default transport is the stream (stream-client.ts),
  * which is many times faster under load; this one stays for proxies that do not pass WebSockets.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { innermostMessage, unreachableReason } from '../core/errors.ts';
 import { errorFromJson } from './error-registry.ts';
@@ -42,16 +44,17 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
   async function request(op: StreamMethod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
     if (closed) throw new NodeStoppedError();
     const where = redactUrl(base);
-    let res: Response;
+    let res: PlainResponse;
     let text: string;
     try {
-      res = await fetch(`${base}${path}`, {
+      res = await plainRequest(
+        `${base}${path}`,
         method,
         headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(jsonify(body)) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await res.text();
+        body === undefined ? undefined : JSON.stringify(jsonify(body)),
+        timeoutMs,
+      );
+      text = res.text;
     } catch (e) {
       // AbortSignal.timeout fired: the daemon took the request and has not answered (yet).
       if ((e as { name?: unknown } | null)?.name === 'TimeoutError') {
@@ -62,7 +65,7 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
       }
       throw new DaemonUnreachableError(where, unreachableReason(e) ?? innermostMessage(e), { cause: e });
     }
-    const type = res.headers.get('content-type') ?? '';
+    const type = res.contentType;
     if (!/^application\/json\b/i.test(type))
       throw new NotLanesApiError(where, type === '' ? `HTTP ${res.status} without a content type` : type.split(';')[0]!.trim());
     let json: Json;
@@ -141,5 +144,67 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
   const info = await request('info', 'GET', '/v1/info');
   if (typeof info.address !== 'string' || typeof info.peerId !== 'string')
     throw new NotLanesApiError(redactUrl(base), 'JSON without a node address and peer id at /v1/info');
+  // The first info() right after connecting is the answer just read: a CLI command that needs it
+  // (token units) saves a round trip.
+  let firstInfo: Json | undefined = info;
+  setImmediate(() => (firstInfo = undefined)).unref();
+  const info_ = api.info;
+  api.info = async () => {
+    const x = firstInfo;
+    firstInfo = undefined;
+    return x !== undefined ? readNodeInfo(x) : info_();
+  };
   return api as RemoteNode;
+}
+
+interface PlainResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly contentType: string;
+  readonly text: string;
+}
+
+/**
+ * One request with node:http(s), not fetch: a CLI command makes a few requests and exits, and
+ * loading fetch (undici) cost it ~23 ms, a sixth of `lanes pay` (issue 15: ≤ 150 ms). A timeout
+ * rejects with a `TimeoutError`, as `AbortSignal.timeout` does; connection errors keep their
+ * `code` (ECONNREFUSED, …) for `unreachableReason`.
+ */
+function plainRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<PlainResponse> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      u,
+      { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const type = res.headers['content-type'];
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            contentType: typeof type === 'string' ? type : '',
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.setTimeout(timeoutMs, () => {
+      const e = new Error(`no answer within ${timeoutMs} ms`);
+      e.name = 'TimeoutError';
+      req.destroy(e);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -16,11 +16,27 @@ const run = promisify(execFile);
 /** Giving a file to another user needs root. */
 const asRoot = process.getuid?.() === 0 ? test : test.skip;
 
-/** A fetch that records its URL on stderr and fails at once (nothing leaves the machine). */
+/**
+ * Requests that record their URL on stderr and fail at once (nothing leaves the machine): fetch,
+ * and node:http(s)'s request, which the CLI's HTTP client uses (patched before the CLI imports it).
+ */
 const SPY = join(mkdtempSync(join(tmpdir(), 'lanes-spy-')), 'spy.mjs');
 writeFileSync(
   SPY,
-  "globalThis.fetch = async (url) => { process.stderr.write(`FETCH ${String(url)}\\n`); throw new TypeError('blocked by the test'); };\n",
+  [
+    "import http from 'node:http';",
+    "import https from 'node:https';",
+    "import { syncBuiltinESMExports } from 'node:module';",
+    "globalThis.fetch = async (url) => { process.stderr.write(`FETCH ${String(url)}\\n`); throw new TypeError('blocked by the test'); };",
+    'const spy = (url) => {',
+    '  process.stderr.write(`FETCH ${String(url)}\\n`);',
+    "  const e = new Error('blocked by the test'); e.code = 'ECONNREFUSED'; throw e;",
+    '};',
+    'http.request = spy;',
+    'https.request = spy;',
+    'syncBuiltinESMExports();',
+    '',
+  ].join('\n'),
 );
 
 async function lanes(...args: string[]): Promise<{ code: number; stderr: string }> {

@@ -11,6 +11,8 @@ import { delimiter, join } from 'node:path';
 import test from 'ava';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
+/** The shell entry point (package.json's bin), which execs Node 24. */
+const SH_BIN = new URL('../../bin/lanes', import.meta.url).pathname;
 
 /** A `node` on PATH older than 24 (the system's), to run the wrapper as a user's shell would. */
 function systemNode(): string | undefined {
@@ -122,7 +124,7 @@ interface NetworkFile {
   nodes: { pid: number }[];
 }
 
-test('SIGINT to `lanes node start` and SIGTERM to `lanes testnet up`, through the wrapper, leave no process behind', async (t) => {
+test('SIGINT to `lanes node start` and SIGTERM to `lanes testnet up`, through the wrapper, and SIGTERM through bin/lanes, leave no process behind', async (t) => {
   const node = systemNode();
   // Without an older Node the wrapper imports the CLI in-process: the signal handling is still tested.
   t.log(
@@ -159,6 +161,23 @@ test('SIGINT to `lanes node start` and SIGTERM to `lanes testnet up`, through th
   t.false(alive(api.pid), 'the daemon under the wrapper is gone');
   t.false(existsSync(join(nodeDir, 'api.json')), 'a clean stop removes api.json');
   t.deepEqual(processesMentioning(nodeDir), []);
+
+  // Through bin/lanes (sh): it execs Node 24, so the PID we started is the daemon itself.
+  const shDir = join(root, 'node-sh');
+  const sh = spawn(
+    SH_BIN,
+    ['--data-dir', shDir, 'node', 'start', '--chain-rpc', net.chain.rpcUrl, '--adjudicator', net.contracts.adjudicator],
+    {
+      stdio: 'ignore',
+    },
+  );
+  spawned.push(sh);
+  const shApi = await until('api.json of the bin/lanes daemon', () => readJson<{ pid: number }>(join(shDir, 'api.json')), 120_000);
+  t.is(shApi.pid, sh.pid!, 'bin/lanes execs: no wrapper process');
+  sh.kill('SIGTERM');
+  t.deepEqual(await exited(sh, 60_000), { code: 0, signal: null }, 'the bin/lanes daemon stopped cleanly');
+  t.false(existsSync(join(shDir, 'api.json')));
+  t.deepEqual(processesMentioning(shDir), []);
 
   // SIGTERM to the PID of `lanes testnet up`: the chain, the coordinator and both nodes stop with it.
   up.kill('SIGTERM');

@@ -1,6 +1,6 @@
 /**
  * "Run Lanes on your chain" as a user runs it, on a chain Lanes did not start: anvil mining a
- * block a second (not automine), `lanes deploy` and `lanes chain info` through bin/lanes.js as
+ * block a second (not automine), `lanes deploy` and `lanes chain info` through bin/lanes as
  * separate processes, then `lanes testnet --chain-rpc --funder-key --adjudicator` on that
  * deployment. Asserts what the commands print and what the chain holds; never timings.
  */
@@ -17,7 +17,8 @@ import type { ChainInfo, Deployment } from '../../src/chain/deploy.ts';
 import { type Address, hexToBytes, isAddress, keccak256Hex } from '../../src/core/bytes.ts';
 import type { TestnetReport } from '../../src/testnet/run.ts';
 
-const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
+/** What the README runs: bin/lanes, which execs the Node 24 of node_modules. */
+const BIN = new URL('../../bin/lanes', import.meta.url).pathname;
 const execFileP = promisify(execFile);
 
 const DEV_ADDRESS_3 = privateKeyToAccount(DEV_KEYS[3]).address;
@@ -42,7 +43,7 @@ function keyFile(name: string, key: string, mode = 0o600): string {
 
 async function lanes(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], { timeout: 240_000, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await execFileP(BIN, args, { timeout: 240_000, maxBuffer: 64 << 20 });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
