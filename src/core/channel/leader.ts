@@ -314,6 +314,18 @@ function onRefused(m: Machine, fx: Effect[], msg: RejectMessage & { version: big
   if (!honest) fx.push({ kind: 'penalize', why: 'a refusal naming operations the proposal does not carry' });
   const culprits = honest && named.length > 0 ? new Set(named) : undefined;
   const released = m.released.find((r) => r.version === p.version);
+  if (!p.state.isFinal && (m.adoption !== undefined || (m.peerLatest !== undefined && p.base < m.peerLatest))) {
+    // Built on a state older than the follower's: we restarted behind it (a countersignature we
+    // had not made durable), and its co-signed state is on its way to us. The refusal is about
+    // our base, not about what the proposal carries: all of it goes again on the state we adopt
+    // (adopted() pumps), and none of it fails. Not at once: a follower that only claims to be
+    // ahead gets a proposal a tick, as for any refusal, until the operations time out. The
+    // follower may hold our signature on the refused state: it stays released, and the next
+    // co-signed state supersedes it, as needsUpdate asks.
+    m.queue.unshift(...p.pending);
+    m.needsUpdate = true;
+    return;
+  }
   const failure = maybe(msg.reason, msg.detail);
   const again: Pending[] = [];
   for (const x of p.pending) {

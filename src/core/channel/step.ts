@@ -42,6 +42,7 @@ export function step(m: Machine, input: Input, now: Now): Effect[] {
       break;
     case 'disconnected':
       m.connected = false;
+      m.peerLatest = undefined;
       break;
     case 'forget-learned':
       forgetLearned(m, fx, input.hashlocks);

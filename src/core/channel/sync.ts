@@ -33,6 +33,7 @@ const FREE_REFUSALS_BEHIND = 4;
 
 /** The peer's latest version: if we are ahead, it gets our co-signed state. */
 export function onSync(m: Machine, fx: Effect[], msg: SyncMessage): void {
+  m.peerLatest = msg.version;
   const latest = m.latest;
   if (latest && msg.version < latest.state.version) {
     m.peerBehind = FREE_REFUSALS_BEHIND;

@@ -130,6 +130,11 @@ export interface Machine {
    * refusals left (a few: a peer that lies about being behind still gets penalised soon).
    */
   peerBehind: number;
+  /**
+   * The latest co-signed version the counterparty announced (its `sync`) on this connection. A
+   * leader whose proposal builds on an older state knows the refusal is about its base.
+   */
+  peerLatest: bigint | undefined;
   nextToken: number;
   /** Ids for operations the machine makes itself (finalize, deposit credits); seeded by the node. */
   nextOpId: bigint;
@@ -207,6 +212,7 @@ export function restore(
     peer: undefined,
     connected: false,
     peerBehind: 0,
+    peerLatest: undefined,
     nextToken: 1,
     nextOpId: o.firstOpId,
     queue: [],

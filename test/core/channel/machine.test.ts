@@ -267,6 +267,51 @@ test('a leader that restarted behind us (its last state not on disk) is refused 
   t.true(h2.effects.slice(before2).some((e) => e.kind === 'penalize'));
 });
 
+test('a leader that restarted behind: the refusal of its proposal on the old base fails nothing; it all goes again on the state it adopts', (t) => {
+  // v1 was co-signed before the leader (alice) crashed, and only the follower kept it.
+  const lost = applyUpdate(params, v0, [pay(0, 2n)], { now: 0n });
+  if (!lost.ok) return t.fail(lost.detail);
+  const v1 = { ...lost.value, version: 1n };
+  const run = (followerSaysAhead: boolean) => {
+    const h = machine(0);
+    if (followerSaysAhead) h.input({ kind: 'message', message: { type: 'sync', channelId: v0.channelId, version: 1n } });
+    // The follower's request arrives before its catch-up state: the leader proposes on v0.
+    h.input({ kind: 'message', message: { type: 'request', channelId: v0.channelId, ops: [pay(1, 7n)] } });
+    h.settle();
+    const p = h.m.proposal;
+    if (!p) throw new Error('no proposal');
+    t.is(p.base, 0n);
+    const before = h.effects.length;
+    h.input({
+      kind: 'message',
+      message: { type: 'reject', channelId: v0.channelId, version: p.version, reason: 'wrong-signer', detail: 'not on our state' },
+    });
+    h.settle();
+    return { h, fx: h.effects.slice(before) };
+  };
+  const behind = run(true);
+  t.false(
+    behind.fx.some((e) => e.kind === 'fail' || (e.kind === 'send' && e.message.type === 'reject')),
+    'nothing fails, and the follower is not told its request did',
+  );
+  t.true(
+    behind.h.m.queue.some((x) => x.op.by === 1 && x.op.id === 7n),
+    'the request waits to go again',
+  );
+  // The catch-up state arrives: adopted, and the request goes in a proposal on it.
+  behind.h.input({ kind: 'message', message: { type: 'state', state: v1, signatures: [sig(alice, v1), sig(bob, v1)] } });
+  behind.h.settle();
+  t.is(behind.h.m.latest?.state.version, 1n);
+  const again = behind.h.m.proposal;
+  t.is(again?.base, 1n);
+  t.true(again?.pending.some((x) => x.op.by === 1 && x.op.id === 7n));
+  // Without the follower saying it is ahead (and no state being adopted), a refusal dooms what
+  // the proposal carried, as before: it fails once a co-signed state supersedes the refused one.
+  const notBehind = run(false);
+  t.false(notBehind.h.m.queue.some((x) => x.op.id === 7n));
+  t.true(notBehind.h.m.released.some((r) => r.doomed.some((x) => x.op.by === 1 && x.op.id === 7n)));
+});
+
 test('a channel that settles with an older state that paid us less records the loss and says so; at our latest it does not', (t) => {
   // bob (the follower) is paid 30 at v1; the chain then settles with `version`.
   const settleWith = (version: bigint, registered: boolean) => {
