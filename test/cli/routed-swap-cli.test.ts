@@ -77,10 +77,18 @@ test.before(async () => {
       policies: { swap: { pairs: [{ receive: 'eth', give: net.token, minReceive: '1', perGive: String(PER_GIVE) }] } },
     }),
   );
+  // Gossip can lose a message (an update that comes before the mesh has formed): each node asks
+  // its peers for the whole graph again every second here, not every 2 minutes, or a payer that
+  // missed the hub's policy has no route for that long.
+  const graphConfig = (n: Name) => {
+    const file = join(dirs[n], 'graph.json');
+    writeFileSync(file, JSON.stringify({ graph: { syncIntervalMs: 1000 } }));
+    return file;
+  };
   const flags = {
-    alice: ['--graph'],
+    alice: ['--graph', '--config', graphConfig('alice')],
     hub: ['--config', hubConfig, '--fee-base', String(HUB_FEE_BASE), '--fee-ppm', String(HUB_FEE_PPM)],
-    dave: ['--graph'],
+    dave: ['--graph', '--config', graphConfig('dave')],
   };
   for (const n of NAMES) daemons.push(await spawnDaemon(net, dirs[n], flags[n]));
   const multiaddr = (n: Name) => daemons[NAMES.indexOf(n)]!.multiaddr;

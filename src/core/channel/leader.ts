@@ -322,6 +322,12 @@ function onRefused(m: Machine, fx: Effect[], msg: RejectMessage & { version: big
     // ahead gets a proposal a tick, as for any refusal, until the operations time out. The
     // follower may hold our signature on the refused state: it stays released, and the next
     // co-signed state supersedes it, as needsUpdate asks.
+    log(fx, 'info', 'proposal refused: it built on an older state than the follower has; everything goes again', {
+      version: String(p.version),
+      base: String(p.base),
+      followerAt: String(m.peerLatest),
+      adopting: m.adoption !== undefined,
+    });
     m.queue.unshift(...p.pending);
     m.needsUpdate = true;
     return;
