@@ -21,7 +21,8 @@
  *                                [--transport stream|http] [--only embedded|remote] [--json]
  *
  * `--only` runs one kind (for CPU profiles: LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"
- * for the daemons, `node --cpu-prof` for this client).
+ * for the daemons, `node --cpu-prof` for this client). `LANES_KEEP_DIR=1` keeps the daemons' data
+ * and logs (with `LANES_TESTNET_NODE_ARGS=--trace-gc`, their GC pauses are in node-*/node.log).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -268,6 +269,6 @@ try {
   throw err;
 } finally {
   await net.stop();
-  if (exitCode === 0) rmSync(dir, { recursive: true, force: true });
+  if (exitCode === 0 && !process.env.LANES_KEEP_DIR) rmSync(dir, { recursive: true, force: true });
   else log(`data and logs kept in ${dir}`);
 }
