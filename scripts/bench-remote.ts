@@ -22,7 +22,7 @@
  *
  * `--only` runs one kind (for CPU profiles: LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"
  * for the daemons, `node --cpu-prof` for this client). `LANES_KEEP_DIR=1` keeps the daemons' data
- * and logs (with `LANES_TESTNET_NODE_ARGS=--trace-gc`, their GC pauses are in node-*/node.log).
+ * and logs (with `LANES_TESTNET_NODE_ARGS=--trace-gc`, their GC pauses are in each node directory's node.log).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
