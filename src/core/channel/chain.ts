@@ -33,6 +33,17 @@ import {
   token,
 } from './types.ts';
 
+/**
+ * The version of a catch-up state whose write is already issued (sync.ts: adoption flushing), or
+ * -1. A state from the chain older than it must not be written now: written after it, it would be
+ * what the disk holds, while the adoption then makes the newer one our latest in memory (the
+ * Byzantine fuzzer found this: a caller told a payment succeeded in v2, the disk at v1). The
+ * adopted state is newer and answers the registration itself (adopt → answer).
+ */
+function adoptingVersion(m: Machine): bigint {
+  return m.adoption?.stage === 'flushing' ? m.adoption.signed.state.version : -1n;
+}
+
 export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): void {
   switch (fact.kind) {
     case 'deposited':
@@ -44,7 +55,13 @@ export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): vo
     case 'settled':
       // A final state newer than ours (one we signed, countersigned by the other side and submitted
       // by it): it is what the chain paid out, so it is our latest too.
-      if (fact.signed && m.latest && fact.signed.state.version > m.latest.state.version && fact.signed.state.version === fact.version) {
+      if (
+        fact.signed &&
+        m.latest &&
+        fact.signed.state.version > m.latest.state.version &&
+        fact.signed.state.version > adoptingVersion(m) &&
+        fact.signed.state.version === fact.version
+      ) {
         fx.push({ kind: 'persist-state', signed: fact.signed });
         adopt(m, fx, fact.signed, now);
       }
@@ -152,7 +169,7 @@ function onChallenged(m: Machine, fx: Effect[], fact: Extract<ChainFact, { kind:
   // it is our latest now, and we can conclude it ourselves.
   const reg = fact.registered?.state.version === fact.version ? resolveRegistered(m, fact.registered) : undefined;
   if (fact.registered && !reg) log(fx, 'warn', 'a registered state whose locks we cannot rebuild', { version: String(fact.version) });
-  if (reg && m.latest && reg.state.version > m.latest.state.version) {
+  if (reg && m.latest && reg.state.version > m.latest.state.version && reg.state.version > adoptingVersion(m)) {
     fx.push({ kind: 'persist-state', signed: reg });
     adopt(m, fx, reg, now);
   }

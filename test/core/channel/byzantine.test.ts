@@ -6,7 +6,8 @@
  * runs long.
  */
 import test from 'ava';
-import { runProtocolFuzz } from '../../fuzz/protocol/commands.ts';
+import { type Step, runProtocolFuzz, runStep } from '../../fuzz/protocol/commands.ts';
+import { ProtocolWorld } from '../../fuzz/protocol/world.ts';
 
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 
@@ -23,4 +24,34 @@ test('the honest side never loses money, whatever its counterparty signs and sen
   t.true(stats.crashes > 500, 'crashes happen');
   t.true(stats.settled > 50, 'settlements happen');
   t.true(stats.quietTicks > 100, 'quiet machines are ticked (and checked to do nothing)');
+});
+
+// Counterexamples the fuzzer found, replayed step by step (the world checks every step).
+test('regression: a state registered on-chain while a newer catch-up state is being written does not end up on disk over it', (t) => {
+  // SEED=1055777165: we proposed v1 (refused) and v2; the counterparty sent v2 co-signed as a
+  // catch-up state and, while its write was in flight, registered v1 on-chain. v1 was written
+  // after v2, so the disk held v1 while the caller of the payment in v2 was told it succeeded.
+  const w = new ProtocolWorld({
+    role: 0,
+    seed: 0,
+    shares: [
+      [0n, 1n],
+      [1n, 0n],
+    ],
+    duration: 600n,
+  });
+  const steps: Step[] = [
+    { t: 'adv', spec: { m: 'request', ops: [{ mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 0 }] } },
+    { t: 'complete', n: 1000 },
+    { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
+    { t: 'own', spec: { k: 'pay', asset: 1, amount: 1n } },
+    { t: 'complete', n: 1000 },
+    { t: 'close', force: true },
+    { t: 'adv', spec: { m: 'state', pick: 35, forge: false } },
+    { t: 'complete', n: 3 },
+    { t: 'chain', what: 'register', pick: 4 },
+    { t: 'tick', seconds: 1 },
+  ] as Step[];
+  for (const s of steps) runStep(w, s);
+  t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });
