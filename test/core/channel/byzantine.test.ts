@@ -55,3 +55,43 @@ test('regression: a state registered on-chain while a newer catch-up state is be
   for (const s of steps) runStep(w, s);
   t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });
+
+test('regression: the same after a crash, with a cancel of our own in the newer state', (t) => {
+  // SEED=1055789453: the disk held v2 while a cancel in v1025 was reported done.
+  const w = new ProtocolWorld({
+    role: 0,
+    seed: 0,
+    shares: [
+      [0n, 2n],
+      [0n, 1n],
+    ],
+    duration: 600n,
+  });
+  const steps = [
+    {
+      t: 'adv',
+      spec: {
+        m: 'request',
+        ops: [
+          { mine: true, spec: { k: 'pay', asset: 0, amount: 1n }, id: 0 },
+          { mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 1 },
+          { mine: true, spec: { k: 'lock', asset: 0, amount: 0n, seed: 0, expiresIn: 0 }, id: 0 },
+        ],
+      },
+    },
+    { t: 'complete', n: 1000 },
+    { t: 'own', spec: { k: 'swap', give: 0, giveAmount: 1n, takeAmount: 1n, expiresIn: 1 } },
+    { t: 'adv', spec: { m: 'state', pick: 13, forge: false } },
+    { t: 'complete', n: 1000 },
+    { t: 'crash' },
+    { t: 'own', spec: { k: 'cancel', pick: 0 } },
+    { t: 'tick', seconds: 1 },
+    { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
+    { t: 'complete', n: 1 },
+    { t: 'chain', what: 'register', pick: 22 },
+    { t: 'complete', n: 1 },
+    { t: 'complete', n: 4 },
+  ] as Step[];
+  for (const s of steps) runStep(w, s);
+  t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
+});
