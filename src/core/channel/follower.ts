@@ -121,6 +121,11 @@ export function onPropose(m: Machine, fx: Effect[], msg: ProposeMessage, now: No
   if (msg.version > expected + MAX_VERSION_GAP) {
     return refuse(m, fx, msg, 'version-gap', `version ${msg.version} skips more than ${MAX_VERSION_GAP} versions`, undefined, true);
   }
+  // A co-signed state being written (a catch-up, sync.ts) at this version or above: what we
+  // would write for this proposal would land on disk after it, older than our latest.
+  if (m.adoption?.stage === 'flushing' && msg.version <= m.adoption.signed.state.version) {
+    return refuse(m, fx, msg, 'stale-version', `version ${msg.version} is not above the state being adopted`);
+  }
   if (m.rec.status === 'funding') {
     // Our chain view may lag the leader's: keep the proposal until we see the funding.
     m.waitingProposal = { message: msg, since: now.ms, refreshed };

@@ -312,6 +312,24 @@ test('a leader that restarted behind: the refusal of its proposal on the old bas
   t.true(notBehind.h.m.released.some((r) => r.doomed.some((x) => x.op.by === 1 && x.op.id === 7n)));
 });
 
+test('a follower refuses a proposal at or below a catch-up state whose write is in flight: nothing older is written after it', (t) => {
+  const up = applyUpdate(params, v0, [pay(0, 2n)], { now: 0n });
+  if (!up.ok) return t.fail(up.detail);
+  const v2 = { ...up.value, version: 2n };
+  const h = machine(1);
+  h.input({ kind: 'message', message: { type: 'state', state: v2, signatures: [sig(alice, v2), sig(bob, v2)] } });
+  h.settle(1); // verified: its write is issued, the flush not done
+  t.is(h.m.adoption?.stage, 'flushing');
+  const before = h.effects.length;
+  h.input({ kind: 'message', message: proposal([pay(0, 3n)], 1n) });
+  const fx = h.effects.slice(before);
+  t.true(fx.some((e) => e.kind === 'send' && e.message.type === 'reject'));
+  t.false(fx.some((e) => e.kind === 'verify' || e.kind === 'persist-state'));
+  h.settle();
+  t.is(h.durable.latest?.state.version, 2n);
+  t.is(h.m.latest?.state.version, 2n);
+});
+
 test('a channel that settles with an older state that paid us less records the loss and says so; at our latest it does not', (t) => {
   // bob (the follower) is paid 30 at v1; the chain then settles with `version`.
   const settleWith = (version: bigint, registered: boolean) => {
