@@ -35,7 +35,8 @@ import {
 
 /**
  * The version of a catch-up state whose write is already issued (sync.ts: adoption flushing), or
- * -1. A state from the chain older than it must not be written now: written after it, it would be
+ * -1. A state from the chain older than it must not be written now (the same version is the same
+ * state: we never sign two at one version, so writing it again is harmless): written after it, it would be
  * what the disk holds, while the adoption then makes the newer one our latest in memory (the
  * Byzantine fuzzer found this: a caller told a payment succeeded in v2, the disk at v1). The
  * adopted state is newer and answers the registration itself (adopt → answer).
@@ -59,7 +60,7 @@ export function onChain(m: Machine, fx: Effect[], fact: ChainFact, now: Now): vo
         fact.signed &&
         m.latest &&
         fact.signed.state.version > m.latest.state.version &&
-        fact.signed.state.version > adoptingVersion(m) &&
+        fact.signed.state.version >= adoptingVersion(m) &&
         fact.signed.state.version === fact.version
       ) {
         fx.push({ kind: 'persist-state', signed: fact.signed });
@@ -169,7 +170,7 @@ function onChallenged(m: Machine, fx: Effect[], fact: Extract<ChainFact, { kind:
   // it is our latest now, and we can conclude it ourselves.
   const reg = fact.registered?.state.version === fact.version ? resolveRegistered(m, fact.registered) : undefined;
   if (fact.registered && !reg) log(fx, 'warn', 'a registered state whose locks we cannot rebuild', { version: String(fact.version) });
-  if (reg && m.latest && reg.state.version > m.latest.state.version && reg.state.version > adoptingVersion(m)) {
+  if (reg && m.latest && reg.state.version > m.latest.state.version && reg.state.version >= adoptingVersion(m)) {
     fx.push({ kind: 'persist-state', signed: reg });
     adopt(m, fx, reg, now);
   }

@@ -95,3 +95,30 @@ test('regression: the same after a crash, with a cancel of our own in the newer 
   for (const s of steps) runStep(w, s);
   t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });
+
+test('regression: a final state the chain paid out, at the version of a catch-up state being written, is ours at once', (t) => {
+  // SEED=1056094818, found against the first version of the fix above (which skipped the chain's
+  // state at the same version as the one being adopted): the finalize's caller was told it was
+  // paid at v1 while nothing on disk said v1 yet.
+  const w = new ProtocolWorld({
+    role: 0,
+    seed: 0,
+    shares: [
+      [0n, 0n],
+      [0n, 0n],
+    ],
+    duration: 600n,
+  });
+  const steps = [
+    { t: 'own', spec: { k: 'finalize' } },
+    { t: 'complete', n: 1000 },
+    { t: 'adv', spec: { m: 'cooperate' } },
+    { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
+    { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
+    { t: 'complete', n: 2 },
+    { t: 'chain', what: 'close', pick: 15 },
+    { t: 'complete', n: 1000 },
+  ] as Step[];
+  for (const s of steps) runStep(w, s);
+  t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
+});
