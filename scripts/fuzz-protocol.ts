@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runProtocolFuzz } from '../test/fuzz/protocol/commands.ts';
-import type { WorldStats } from '../test/fuzz/protocol/world.ts';
+import { type WorldStats, emptyStats } from '../test/fuzz/protocol/world.ts';
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +82,7 @@ const results = await Promise.all(
 );
 process.stdout.write('\n');
 const seconds = (Date.now() - t0) / 1000;
-const sum: WorldStats = { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0, quietTicks: 0 };
+const sum: WorldStats = emptyStats();
 for (const r of results) if (r.totals) for (const k of Object.keys(sum) as (keyof WorldStats)[]) sum[k] += r.totals[k];
 console.log(
   `${sum.steps} steps in ${seconds.toFixed(0)} s (${Math.round(sum.steps / seconds)} steps/s): ${sum.updates} co-signed updates, ` +

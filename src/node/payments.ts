@@ -209,12 +209,12 @@ function swapArgs(p: { payWith?: Address; maxSend?: bigint }, asset: Address | u
   return { payWith, ...(p.maxSend === undefined ? {} : { maxSend: p.maxSend }) };
 }
 
-/** A fresh secp256k1 private key for one onion layer. */
 /** The default window of an onion session key (see PaymentHost.onionKeyReuseMs). */
 export const ONION_KEY_REUSE_MS = 10_000;
 /** The most hops with a live onion session key. */
 const MAX_ONION_SESSIONS = 10_000;
 
+/** A fresh secp256k1 private key for one onion layer (or one hop's session). */
 function ephemeralKey(): Uint8Array {
   for (;;) {
     const k = random(32);
@@ -761,11 +761,10 @@ export class Payments {
     const now = Date.now();
     const s = this.onionSessions.get(peerId);
     if (s !== undefined && s.until > now) return s.key;
-    if (this.onionSessions.size >= MAX_ONION_SESSIONS)
-      for (const [id, x] of this.onionSessions)
-        if (x.until <= now || this.onionSessions.size >= MAX_ONION_SESSIONS) this.onionSessions.delete(id);
-    const key = ephemeralKey();
+    // Insertion order is expiry order (every window is as long): the oldest goes first.
     this.onionSessions.delete(peerId);
+    if (this.onionSessions.size >= MAX_ONION_SESSIONS) this.onionSessions.delete(this.onionSessions.keys().next().value!);
+    const key = ephemeralKey();
     this.onionSessions.set(peerId, { key, until: now + reuseMs });
     return key;
   }
@@ -808,7 +807,7 @@ export class Payments {
       publicKeys.map((publicKey, i) => ({ publicKey, payload: payloads[i]! })),
       route.hops.map((h) => this.onionKey(h.toPeerId)),
       this.host.onionCurve,
-      route.hops.map((_, i) => new Uint8Array(salts.buffer, salts.byteOffset + i * ONION_SALT_BYTES, ONION_SALT_BYTES)),
+      route.hops.map((_, i) => salts.subarray(i * ONION_SALT_BYTES, (i + 1) * ONION_SALT_BYTES)),
     );
     this.replyKeys.set(key, replyKeys);
     const window = BigInt(route.minExpirySeconds) + 60n;

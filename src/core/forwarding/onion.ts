@@ -16,7 +16,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as secp from '@noble/secp256k1';
-import { type Bytes32, MAX_UINT256, bytesToHex, hexToBytes, utf8 } from '../bytes.ts';
+import { type Bytes32, MAX_UINT256, bytesToHex, concatBytes, hexToBytes, utf8 } from '../bytes.ts';
 import { Malformed, arr, bytes, fail, packr, u, uint } from '../codec/primitives.ts';
 import { type SwapQuote, decodeQuote, encodeQuote } from './quote.ts';
 
@@ -101,10 +101,7 @@ function keys(sharedX: Uint8Array, ephemeral: Uint8Array, salt?: Uint8Array): { 
     const okm = hkdf(sha256, sharedX, ephemeral, INFO, 44);
     return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: hkdf(sha256, sharedX, ephemeral, REPLY_INFO, 44) };
   }
-  const hkdfSalt = new Uint8Array(ephemeral.length + salt.length);
-  hkdfSalt.set(ephemeral);
-  hkdfSalt.set(salt, ephemeral.length);
-  const okm = hkdf(sha256, sharedX, hkdfSalt, INFO_V2, 88);
+  const okm = hkdf(sha256, sharedX, concatBytes(ephemeral, salt), INFO_V2, 88);
   return { key: okm.subarray(0, 32), nonce: okm.subarray(32, 44), reply: okm.slice(44, 88) };
 }
 

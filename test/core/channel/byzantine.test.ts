@@ -27,72 +27,71 @@ test('the honest side never loses money, whatever its counterparty signs and sen
 });
 
 // Counterexamples the fuzzer found, replayed step by step (the world checks every step).
+
+/** Runs `steps` on a world whose honest side is the leader (role 0) with these deposit shares. */
+function replay(shares: [[bigint, bigint], [bigint, bigint]], steps: readonly Step[]): ProtocolWorld {
+  const w = new ProtocolWorld({ role: 0, seed: 0, shares, duration: 600n });
+  for (const s of steps) runStep(w, s);
+  return w;
+}
 test('regression: a state registered on-chain while a newer catch-up state is being written does not end up on disk over it', (t) => {
   // SEED=1055777165: we proposed v1 (refused) and v2; the counterparty sent v2 co-signed as a
   // catch-up state and, while its write was in flight, registered v1 on-chain. v1 was written
   // after v2, so the disk held v1 while the caller of the payment in v2 was told it succeeded.
-  const w = new ProtocolWorld({
-    role: 0,
-    seed: 0,
-    shares: [
+  const w = replay(
+    [
       [0n, 1n],
       [1n, 0n],
     ],
-    duration: 600n,
-  });
-  const steps: Step[] = [
-    { t: 'adv', spec: { m: 'request', ops: [{ mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 0 }] } },
-    { t: 'complete', n: 1000 },
-    { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
-    { t: 'own', spec: { k: 'pay', asset: 1, amount: 1n } },
-    { t: 'complete', n: 1000 },
-    { t: 'close', force: true },
-    { t: 'adv', spec: { m: 'state', pick: 35, forge: false } },
-    { t: 'complete', n: 3 },
-    { t: 'chain', what: 'register', pick: 4 },
-    { t: 'tick', seconds: 1 },
-  ] as Step[];
-  for (const s of steps) runStep(w, s);
+    [
+      { t: 'adv', spec: { m: 'request', ops: [{ mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 0 }] } },
+      { t: 'complete', n: 1000 },
+      { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
+      { t: 'own', spec: { k: 'pay', asset: 1, amount: 1n } },
+      { t: 'complete', n: 1000 },
+      { t: 'close', force: true },
+      { t: 'adv', spec: { m: 'state', pick: 35, forge: false } },
+      { t: 'complete', n: 3 },
+      { t: 'chain', what: 'register', pick: 4 },
+      { t: 'tick', seconds: 1 },
+    ] as Step[],
+  );
   t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });
 
 test('regression: the same after a crash, with a cancel of our own in the newer state', (t) => {
   // SEED=1055789453: the disk held v2 while a cancel in v1025 was reported done.
-  const w = new ProtocolWorld({
-    role: 0,
-    seed: 0,
-    shares: [
+  const w = replay(
+    [
       [0n, 2n],
       [0n, 1n],
     ],
-    duration: 600n,
-  });
-  const steps = [
-    {
-      t: 'adv',
-      spec: {
-        m: 'request',
-        ops: [
-          { mine: true, spec: { k: 'pay', asset: 0, amount: 1n }, id: 0 },
-          { mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 1 },
-          { mine: true, spec: { k: 'lock', asset: 0, amount: 0n, seed: 0, expiresIn: 0 }, id: 0 },
-        ],
+    [
+      {
+        t: 'adv',
+        spec: {
+          m: 'request',
+          ops: [
+            { mine: true, spec: { k: 'pay', asset: 0, amount: 1n }, id: 0 },
+            { mine: true, spec: { k: 'lock', asset: 0, amount: 1n, seed: 0, expiresIn: 1 }, id: 1 },
+            { mine: true, spec: { k: 'lock', asset: 0, amount: 0n, seed: 0, expiresIn: 0 }, id: 0 },
+          ],
+        },
       },
-    },
-    { t: 'complete', n: 1000 },
-    { t: 'own', spec: { k: 'swap', give: 0, giveAmount: 1n, takeAmount: 1n, expiresIn: 1 } },
-    { t: 'adv', spec: { m: 'state', pick: 13, forge: false } },
-    { t: 'complete', n: 1000 },
-    { t: 'crash' },
-    { t: 'own', spec: { k: 'cancel', pick: 0 } },
-    { t: 'tick', seconds: 1 },
-    { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
-    { t: 'complete', n: 1 },
-    { t: 'chain', what: 'register', pick: 22 },
-    { t: 'complete', n: 1 },
-    { t: 'complete', n: 4 },
-  ] as Step[];
-  for (const s of steps) runStep(w, s);
+      { t: 'complete', n: 1000 },
+      { t: 'own', spec: { k: 'swap', give: 0, giveAmount: 1n, takeAmount: 1n, expiresIn: 1 } },
+      { t: 'adv', spec: { m: 'state', pick: 13, forge: false } },
+      { t: 'complete', n: 1000 },
+      { t: 'crash' },
+      { t: 'own', spec: { k: 'cancel', pick: 0 } },
+      { t: 'tick', seconds: 1 },
+      { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
+      { t: 'complete', n: 1 },
+      { t: 'chain', what: 'register', pick: 22 },
+      { t: 'complete', n: 1 },
+      { t: 'complete', n: 4 },
+    ] as Step[],
+  );
   t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });
 
@@ -100,25 +99,21 @@ test('regression: a final state the chain paid out, at the version of a catch-up
   // SEED=1056094818, found against the first version of the fix above (which skipped the chain's
   // state at the same version as the one being adopted): the finalize's caller was told it was
   // paid at v1 while nothing on disk said v1 yet.
-  const w = new ProtocolWorld({
-    role: 0,
-    seed: 0,
-    shares: [
+  const w = replay(
+    [
       [0n, 0n],
       [0n, 0n],
     ],
-    duration: 600n,
-  });
-  const steps = [
-    { t: 'own', spec: { k: 'finalize' } },
-    { t: 'complete', n: 1000 },
-    { t: 'adv', spec: { m: 'cooperate' } },
-    { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
-    { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
-    { t: 'complete', n: 2 },
-    { t: 'chain', what: 'close', pick: 15 },
-    { t: 'complete', n: 1000 },
-  ] as Step[];
-  for (const s of steps) runStep(w, s);
+    [
+      { t: 'own', spec: { k: 'finalize' } },
+      { t: 'complete', n: 1000 },
+      { t: 'adv', spec: { m: 'cooperate' } },
+      { t: 'adv', spec: { m: 'reject', pick: 0, ops: 'none', reason: 'policy' } },
+      { t: 'adv', spec: { m: 'state', pick: 3, forge: false } },
+      { t: 'complete', n: 2 },
+      { t: 'chain', what: 'close', pick: 15 },
+      { t: 'complete', n: 1000 },
+    ] as Step[],
+  );
   t.is(w.h.durable.latest?.state.version, w.h.m.latest?.state.version, 'the disk holds the latest state');
 });

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import type { Message, Op } from '../../../src/core/index.ts';
-import { ProtocolWorld, type WorldStats } from './world.ts';
+import { ProtocolWorld, type WorldStats, emptyStats } from './world.ts';
 
 const ETH = 10n ** 18n;
 const amount = fc.oneof(
@@ -450,17 +450,7 @@ const setup = fc.record({
 
 /** Runs the fuzzer; throws fast-check's report (the shrunk counterexample and its seed) on a violation. */
 export function runProtocolFuzz(o: ProtocolFuzz): WorldStats {
-  const totals: WorldStats = {
-    steps: 0,
-    cosigned: 0,
-    refused: 0,
-    crashes: 0,
-    settled: 0,
-    unlocked: 0,
-    reveals: 0,
-    updates: 0,
-    quietTicks: 0,
-  };
+  const totals = emptyStats();
   let sequences = 0;
   fc.assert(
     fc.property(setup, fc.commands([step.map((s) => new StepCommand(s))], { maxCommands: o.maxSteps, size: 'max' }), (su, cmds) => {

@@ -82,6 +82,11 @@ export interface WorldStats {
   updates: number;
 }
 
+/** Every count at zero. */
+export function emptyStats(): WorldStats {
+  return { steps: 0, cosigned: 0, refused: 0, crashes: 0, settled: 0, unlocked: 0, reveals: 0, updates: 0, quietTicks: 0 };
+}
+
 export class ProtocolWorld {
   readonly role: 0 | 1;
   readonly honest: Actor;
@@ -90,17 +95,7 @@ export class ProtocolWorld {
   readonly id: Bytes32;
   h: MachineHarness;
   readonly log: string[] = [];
-  readonly stats: WorldStats = {
-    steps: 0,
-    cosigned: 0,
-    refused: 0,
-    crashes: 0,
-    settled: 0,
-    unlocked: 0,
-    reveals: 0,
-    updates: 0,
-    quietTicks: 0,
-  };
+  readonly stats: WorldStats = emptyStats();
   // The honest side's signatures: everything it ever signed, by signature, and what left the node.
   private readonly bySignature = new Map<string, SignedByHonest>();
   private readonly byDigest = new Map<string, SignedByHonest>();
