@@ -106,6 +106,22 @@ try {
   // How many learned secrets a forwarder holds in its records under load (each record write
   // encodes them all): sampled on bob.
   let learnedMax = 0;
+  // Co-signed updates per channel over the load (from bob's and carol's views): how many
+  // payments' operations each update carries is what batching buys.
+  const versions = async () =>
+    Promise.all(ids.map((id, i) => nodes[i === 0 ? 1 : i]!.call<ChannelInfo>('channel', id).then((c) => BigInt(c.version))));
+  const v0 = await versions();
+  // Each node's store flushes over the load: how long a durable write takes (every co-signed
+  // update waits for some in series on both sides).
+  const flushes = async () =>
+    Promise.all(
+      nodes.map(async (n) => {
+        const text = await n.call<string>('metricsText');
+        const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return { sum: num('lanes_node_store_flush_duration_seconds_sum'), count: num('lanes_node_store_flush_duration_seconds_count') };
+      }),
+    );
+  const f0 = await flushes();
   const sampler = setInterval(() => {
     void nodes[1]!.call<number>('learnedHeld').then(
       (n) => (learnedMax = Math.max(learnedMax, n)),
@@ -127,6 +143,10 @@ try {
     ),
   ]);
   clearInterval(sampler);
+  const v1 = await versions();
+  const updates = v1.map((v, i) => Number(v - v0[i]!));
+  const f1 = await flushes();
+  const flushMs = f1.map((f, i) => ({ perSecond: (f.count - f0[i]!.count) / (ms / 1000), meanMs: (1000 * (f.sum - f0[i]!.sum)) / Math.max(1, f.count - f0[i]!.count) }));
   log(`… bob held up to ${learnedMax} learned secrets in his channel records`);
   const lat = [...ad.latencies, ...da.latencies];
   const settled = ad.settled + da.settled;
@@ -142,6 +162,11 @@ try {
       failures: { ...ad.reasons, ...da.reasons },
       p50Ms: quantile(lat, 0.5),
       p99Ms: quantile(lat, 0.99),
+      /** Co-signed updates on each of the three channels over the load, and the operations (a lock and a settle per payment) one carried on average. */
+      updatesPerChannel: updates,
+      opsPerUpdate: updates.map((u) => (2 * settled) / Math.max(1, u)),
+      /** Each node's (alice, bob, carol, dave) store flushes over the load: how many per second, and their mean duration. */
+      flushes: flushMs,
     },
     targets: { paymentsPerSecond: 20_000, p99Ms: 100, idleP50Ms: 20 },
   };
@@ -151,6 +176,12 @@ try {
     log(`routed, 3 hops, idle:   p50 ${f(result.idle.p50Ms)} ms, p99 ${f(result.idle.p99Ms)} ms (target p50 ≤ 20 ms)`);
     log(
       `routed, 3 hops, loaded: ${Math.round(result.loaded.paymentsPerSecond)} payments/s, success ${(100 * result.loaded.successRate).toFixed(2)}%, p50 ${f(result.loaded.p50Ms)} ms, p99 ${f(result.loaded.p99Ms)} ms (target ≥ 20,000/s, p99 ≤ 100 ms)`,
+    );
+    log(
+      `  co-signed updates per channel: ${updates.map((u) => u.toLocaleString('en-US')).join(', ')} (${result.loaded.opsPerUpdate.map((x) => x.toFixed(1)).join(', ')} operations each)`,
+    );
+    log(
+      `  store flushes (alice, bob, carol, dave): ${flushMs.map((f) => `${Math.round(f.perSecond)}/s of ${f.meanMs.toFixed(1)} ms`).join(', ')}`,
     );
   }
 } finally {
