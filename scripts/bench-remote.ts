@@ -11,8 +11,9 @@
  *
  *   embedded  the daemon's load generator (POST /v1/load: src/load/load-generator.ts): the node's
  *             own LanesApi, no API in between;
- *   remote    this process, through `connect({ url, token })` (the same closed loop over
- *             `node.pay`), every call over the daemon's WebSocket.
+ *   remote    a client process started for the load (this script with `--client-load`),
+ *             through `connect({ url, token })` (the same closed loop over `node.pay`), every
+ *             call over the daemon's WebSocket.
  *
  * The targets: remote ≥ 50% of embedded payments/s, remote p99 ≤ embedded p99 + 10 ms (medians
  * over the loads). CPU of each process over each window (/proc) says where the time goes.
@@ -21,12 +22,14 @@
  *                                [--transport stream|http] [--only embedded|remote] [--json]
  *
  * `--only` runs one kind (for CPU profiles: LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"
- * for the daemons, `node --cpu-prof` for this client). `LANES_KEEP_DIR=1` keeps the daemons' data
+ * for the daemons, `node --cpu-prof` for this script and its client processes). `LANES_KEEP_DIR=1` keeps the daemons' data
  * and logs (with `LANES_TESTNET_NODE_ARGS=--trace-gc`, their GC pauses are in each node directory's node.log).
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Bytes32 } from '../src/core/bytes.ts';
@@ -44,6 +47,8 @@ const { values: args } = parseArgs({
     transport: { type: 'string', default: 'stream' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
+    /** Internal: run one remote load as the client process (JSON settings), report over IPC. */
+    'client-load': { type: 'string' },
   },
 });
 const seconds = Number(args.seconds);
@@ -55,6 +60,73 @@ const warmupMs = 1000;
 const durationMs = seconds * 1000;
 const amount = 1_000_000_000n;
 const log = (m: string) => process.stderr.write(`${m}\n`);
+
+type ClientReport = Omit<LoadResult, 'kind' | 'cpuCores'>;
+
+/**
+ * One remote load, as its own process: connects, says it is ready, waits for "go", runs the
+ * closed loop (the load generator's, LoadGenerator.#run/#one, over `node.pay`) and reports.
+ */
+async function clientLoad(settings: string): Promise<void> {
+  const o = JSON.parse(settings) as {
+    url: string;
+    token: string;
+    transport: 'stream' | 'http';
+    ids: Bytes32[];
+    inFlight: number;
+    durationMs: number;
+    warmupMs: number;
+    amount: string;
+  };
+  const amount = BigInt(o.amount);
+  const client = await connect({ url: o.url, token: o.token, transport: o.transport });
+  await new Promise<void>((resolve) => {
+    process.once('message', () => resolve());
+    process.send!({ ready: true });
+  });
+  const hist = newHistogram();
+  const start = Date.now();
+  const windowStart = start + o.warmupMs;
+  const end = start + o.durationMs;
+  let payments = 0;
+  let failures = 0;
+  await Promise.all(
+    o.ids.flatMap((id) =>
+      Array.from({ length: o.inFlight }, async () => {
+        while (Date.now() < end) {
+          const began = Date.now();
+          const t0 = performance.now();
+          try {
+            await client.pay(id, { amount });
+            const now = Date.now();
+            if (began >= windowStart && now <= end) {
+              hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+              payments++;
+            }
+          } catch {
+            if (Date.now() <= end) failures++;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }),
+    ),
+  );
+  const l = summarize(hist);
+  await client.stop();
+  const report: ClientReport = {
+    payments,
+    failures,
+    paymentsPerSecond: payments / ((o.durationMs - o.warmupMs) / 1000),
+    p50Ms: l.p50,
+    p99Ms: l.p99,
+  };
+  await new Promise<void>((resolve) => process.send!({ report }, () => resolve()));
+}
+
+if (args['client-load'] !== undefined) {
+  await clientLoad(args['client-load']);
+  process.exit(0);
+}
 
 /** User + system CPU ms of a process so far (/proc/<pid>/stat, clock ticks of 10 ms). */
 function cpuMsOf(pid: number): number {
@@ -70,7 +142,7 @@ interface LoadResult {
   readonly paymentsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  /** CPU used over the whole load (warm-up included), as cores: payer daemon, payee daemon, this client. */
+  /** CPU used over the whole load (warm-up included), as cores: payer daemon, payee daemon, the client process (from when it is connected). */
   readonly cpuCores: { readonly payer: number; readonly payee: number; readonly client: number };
 }
 
@@ -99,21 +171,52 @@ try {
     }
   }
   const token = readFileSync(payer.tokenFile, 'utf8').trim();
-  const client = await connect({ url: payer.apiUrl, token, transport });
 
-  const around = async (kind: LoadResult['kind'], body: () => Promise<Omit<LoadResult, 'kind' | 'cpuCores'>>): Promise<LoadResult> => {
+  /** Runs one load; CPU per process over it. The client is this process, or the one `track` names once it starts. */
+  const around = async (
+    kind: LoadResult['kind'],
+    body: (track: (pid: number) => void) => Promise<Omit<LoadResult, 'kind' | 'cpuCores'>>,
+  ): Promise<LoadResult> => {
     const c0 = [cpuMsOf(payer.pid), cpuMsOf(payee.pid), process.cpuUsage()] as const;
-    const t0 = performance.now();
-    const r = await body();
+    let t0 = performance.now();
+    let client: { pid: number; ms: number; last: number } | undefined;
+    let clientPayer = c0[0];
+    let clientPayee = c0[1];
+    const r = await body((pid) => {
+      // Counted from when the client is connected and starts: its start-up is not the load's.
+      t0 = performance.now();
+      clientPayer = cpuMsOf(payer.pid);
+      clientPayee = cpuMsOf(payee.pid);
+      client = { pid, ms: cpuMsOf(pid), last: cpuMsOf(pid) };
+      const poll = setInterval(() => {
+        try {
+          client!.last = cpuMsOf(pid);
+        } catch {
+          clearInterval(poll);
+        }
+      }, 100);
+      poll.unref();
+    });
     const wall = performance.now() - t0;
-    const cu = process.cpuUsage(c0[2]);
+    let clientMs: number;
+    if (client) {
+      try {
+        client.last = cpuMsOf(client.pid);
+      } catch {
+        // exited: its last sample stands
+      }
+      clientMs = client.last - client.ms;
+    } else {
+      const cu = process.cpuUsage(c0[2]);
+      clientMs = (cu.user + cu.system) / 1000;
+    }
     return {
       kind,
       ...r,
       cpuCores: {
-        payer: (cpuMsOf(payer.pid) - c0[0]) / wall,
-        payee: (cpuMsOf(payee.pid) - c0[1]) / wall,
-        client: (cu.user + cu.system) / 1000 / wall,
+        payer: (cpuMsOf(payer.pid) - clientPayer) / wall,
+        payee: (cpuMsOf(payee.pid) - clientPayee) / wall,
+        client: clientMs / wall,
       },
     };
   };
@@ -144,38 +247,34 @@ try {
       };
     });
 
-  // The same closed loop as the load generator (LoadGenerator.#run/#one), over connect().
+  // The same closed loop as the load generator, over connect(), in a client process of its own
+  // (clientLoad below), started for each load: an application that connects and pays. This
+  // process is idle during the embedded loads, and V8's memory reducer shrinks an idle heap: a
+  // client kept across them pays for that in its GC at the next burst (docs/performance.md).
   const remote = () =>
-    around('remote', async () => {
-      const hist = newHistogram();
-      const start = Date.now();
-      const windowStart = start + warmupMs;
-      const end = start + durationMs;
-      let payments = 0;
-      let failures = 0;
-      await Promise.all(
-        ids.flatMap((id) =>
-          Array.from({ length: inFlight }, async () => {
-            while (Date.now() < end) {
-              const began = Date.now();
-              const t0 = performance.now();
-              try {
-                await client.pay(id, { amount });
-                const now = Date.now();
-                if (began >= windowStart && now <= end) {
-                  hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-                  payments++;
-                }
-              } catch {
-                if (Date.now() <= end) failures++;
-                await new Promise((r) => setTimeout(r, 50));
-              }
-            }
-          }),
-        ),
+    around('remote', async (track) => {
+      const child = fork(
+        fileURLToPath(import.meta.url),
+        [
+          '--client-load',
+          JSON.stringify({ url: payer.apiUrl, token, transport, ids, inFlight, durationMs, warmupMs, amount: amount.toString() }),
+        ],
+        {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
       );
-      const l = summarize(hist);
-      return { payments, failures, paymentsPerSecond: payments / ((durationMs - warmupMs) / 1000), p50Ms: l.p50, p99Ms: l.p99 };
+      const answer = new Promise<ClientReport>((resolve, reject) => {
+        child.on('message', (m: { ready?: true; report?: ClientReport }) => {
+          if (m.ready) {
+            track(child.pid!);
+            child.send('go');
+          } else if (m.report) resolve(m.report);
+        });
+        child.once('exit', (code) => reject(new Error(`the client process exited with ${code} before reporting`)));
+      });
+      const r = await answer;
+      child.disconnect();
+      return r;
     });
 
   const kinds = args.only === 'embedded' ? [embedded] : args.only === 'remote' ? [remote] : [embedded, remote];
@@ -192,7 +291,6 @@ try {
       );
     }
   }
-  await client.stop();
   const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const of = (kind: LoadResult['kind']) => {
     const xs = runs.filter((x) => x.kind === kind);

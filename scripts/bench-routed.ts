@@ -146,7 +146,10 @@ try {
   const v1 = await versions();
   const updates = v1.map((v, i) => Number(v - v0[i]!));
   const f1 = await flushes();
-  const flushMs = f1.map((f, i) => ({ perSecond: (f.count - f0[i]!.count) / (ms / 1000), meanMs: (1000 * (f.sum - f0[i]!.sum)) / Math.max(1, f.count - f0[i]!.count) }));
+  const flushMs = f1.map((f, i) => ({
+    perSecond: (f.count - f0[i]!.count) / (ms / 1000),
+    meanMs: (1000 * (f.sum - f0[i]!.sum)) / Math.max(1, f.count - f0[i]!.count),
+  }));
   log(`… bob held up to ${learnedMax} learned secrets in his channel records`);
   const lat = [...ad.latencies, ...da.latencies];
   const settled = ad.settled + da.settled;
