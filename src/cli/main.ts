@@ -802,17 +802,29 @@ example(
     .description('payment history (made and received): status, route, fee, time')
     .addOption(new Option('--direction <direction>', 'only payments made (out) or received (in)').choices(['in', 'out']))
     .addOption(new Option('--status <status>', 'only payments in this status').choices(['pending', 'in-flight', 'settled', 'failed']))
+    .option('--limit <n>', 'most payments to list, newest first (1 to 10000)', '100')
+    .option('--offset <n>', 'matching payments to skip first: the next page is --offset <offset + limit>', '0')
     .action(
-      client(async (n, _g, o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed' }) => {
-        const [r, book] = await Promise.all([
-          n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) }),
-          assetBook(n),
-        ]);
-        return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) };
-      }),
+      client(
+        async (
+          n,
+          _g,
+          o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed'; limit: string; offset: string },
+        ) => {
+          for (const k of ['limit', 'offset'] as const)
+            if (!/^[0-9]+$/.test(o[k])) throw new InvalidArgumentError(`--${k} must be a whole number, got "${o[k]}"`);
+          const page = { limit: Number(o.limit), offset: Number(o.offset) };
+          const [r, book] = await Promise.all([
+            n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}), ...page }),
+            assetBook(n),
+          ]);
+          return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) };
+        },
+      ),
     ),
   'lanes payments',
   'lanes payments --direction out --status failed --json',
+  'lanes payments --limit 50 --offset 100',
 );
 
 example(

@@ -63,6 +63,11 @@ export interface NodeConfig {
   /** How often to poll the chain (default 250 ms). */
   readonly chainPollMs?: number;
   /**
+   * Final payment records (settled, failed) kept in memory besides those in flight, the newest
+   * (default 4096); the rest of the history is read from disk a page at a time (`payments()`).
+   */
+  readonly paymentsInMemory?: number;
+  /**
    * Blocks on top of an event's block before the node counts it: funding, deposits, challenges,
    * closes (docs/adr/0014). Default per chain: 0 on dev chains (ids 31337, 1337), else 12.
    */

@@ -54,6 +54,8 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
   const maxPending = config.limits?.maxPendingChannelsPerPeer;
   if (maxPending !== undefined && (!Number.isSafeInteger(maxPending) || maxPending < 0))
     throw new InvalidArgumentError('limits.maxPendingChannelsPerPeer must be a non-negative integer');
+  if (config.paymentsInMemory !== undefined && !(Number.isSafeInteger(config.paymentsInMemory) && config.paymentsInMemory >= 0))
+    throw new InvalidArgumentError('paymentsInMemory must be a non-negative integer');
   if (!config.store && !config.dataDir) throw new InvalidArgumentError('give a dataDir (or a store)');
   if (!config.chainService && !config.chain) throw new InvalidArgumentError('give a chain ({ rpc, adjudicator }) or a chainService');
   if (config.graph !== undefined && config.transport) throw new InvalidArgumentError('graph gossip needs the libp2p transport');
@@ -168,6 +170,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
     peelOnion: (onion) => peelOnion(onion, privateKey, onionCurve),
     onionCurve,
     ...(config.graph?.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: config.graph.onionKeyReuseMs }),
+    ...(config.paymentsInMemory === undefined ? {} : { paymentsInMemory: config.paymentsInMemory }),
     release: async () => {
       settle?.close();
       await signer.close();

@@ -95,6 +95,8 @@ export interface NodeParts {
   readonly onionCurve?: OnionCurve;
   /** How long a payment's onion key for a hop is reused (ms; PaymentHost.onionKeyReuseMs). */
   readonly onionKeyReuseMs?: number;
+  /** Final payment records kept in memory (PaymentHost.finishedInMemory). */
+  readonly paymentsInMemory?: number;
   /** Forwarding terms on channels without an announced policy (default DEFAULT_FORWARD_POLICY). */
   readonly forwardPolicy?: ForwardPolicy;
 }
@@ -175,6 +177,7 @@ export class LanesNode implements LanesApi, ChannelHost {
       graph: () => this.graph,
       ...(parts.onionCurve ? { onionCurve: parts.onionCurve } : {}),
       ...(parts.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: parts.onionKeyReuseMs }),
+      ...(parts.paymentsInMemory === undefined ? {} : { finishedInMemory: parts.paymentsInMemory }),
     });
   }
 

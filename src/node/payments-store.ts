@@ -1,15 +1,24 @@
 /**
- * Payment records and issued invoices in the node's store (docs/adr/0018), through the store
- * port's meta values: `pay/<direction>/<payment hash>` and `inv/<payment hash>` hold the records
- * (src/core/payments/record.ts), and an append-only index lists them, since the port has no
- * range scan: chunks of {@link CHUNK} keys, `pix/0`, `pix/1`, … read until one is missing (a
- * chunk is started only once the one before is full). Stores written before 2026-12-04 also have
- * the first index (`pidx/<n>` of 256 keys, with `pidx/count`): read at start, never written
- * again. (Rewriting a 256-key chunk per new payment cost more than the payment's own record.)
- * Everything is
- * loaded into memory at start; a write is issued at once and durable at the next flush, which the
- * service awaits where an outcome depends on it (a secret before its lock is settled, a record
- * before its lock is proposed).
+ * Payment records and issued invoices in the node's store (docs/adr/0018 and its 2026-12-04
+ * addendum), through the store port's meta values:
+ * - `pay/<direction>/<payment hash>`: a payment record (src/core/payments/record.ts);
+ * - `inv/<payment hash>`: an invoice we issued;
+ * - `pact/<record key>`: marks a payment that is not final yet (pending, in flight), so a start
+ *   reads only those, not the whole history (`pact-ready` says the marks are complete);
+ * - `pix/<n>`: the history index, append-only chunks of {@link CHUNK} keys in the order records
+ *   were first written (`pix-tail` names the chunk new keys join). `payments()` walks it from the
+ *   newest end, so a page costs what it lists, not the node's whole history. Stores written
+ *   before 2026-12-04 also have the first index (`pidx/<n>` of 256 keys, with `pidx/count`): read
+ *   (last) when a listing reaches it, never written again.
+ *
+ * A mark is written before the record that makes a payment active and removed after the record
+ * that makes it final, so a crash between the two leaves at most a stale mark, which the next
+ * start checks against the record and removes. A store without `pact-ready` (written before the
+ * marks existed) is read in full once and its marks written.
+ *
+ * Every write is issued at once and durable at the next flush, which the service awaits where an
+ * outcome depends on it (a secret before its lock is settled, a record before its lock is
+ * proposed).
  */
 import type { Bytes32 } from '../core/bytes.ts';
 import { paymentHashOf } from '../core/payments/invoice.ts';
@@ -26,104 +35,214 @@ import type { ChannelStore } from '../store/store.ts';
 /** Keys per chunk of the index. */
 const CHUNK = 16;
 const chunkKey = (n: number): string => `pix/${n}`;
+/** The chunk new keys join; written when a chunk is started. */
+const TAIL_KEY = 'pix-tail';
 /** The first index (read only): chunks of 256 keys and their count. */
 const V1_CHUNK = 256;
 const V1_COUNT_KEY = 'pidx/count';
+const ACTIVE_PREFIX = 'pact/';
+const activeKey = (key: string): string => ACTIVE_PREFIX + key;
+/** Present once every active payment has its mark. */
+const ACTIVE_READY_KEY = 'pact-ready';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const paymentKey = (direction: 'out' | 'in', hash: Bytes32): string => `pay/${direction}/${hash}`;
 const invoiceKey = (hash: Bytes32): string => `inv/${hash}`;
 
+/** Not final yet: a start picks these up again. */
+export const isActive = (r: PaymentRecord): boolean => r.status === 'pending' || r.status === 'in-flight';
+
 export interface LoadedPayments {
-  readonly payments: Map<string, PaymentRecord>;
+  /** The payments that are not final (pending, in flight), by record key. */
+  readonly active: Map<string, PaymentRecord>;
   readonly invoices: Map<Bytes32, InvoiceRecord>;
   /** Keys whose record did not decode (logged by the caller, never silently used). */
   readonly unreadable: string[];
 }
 
+/** What a page of the history asks for. */
+export interface HistoryQuery {
+  readonly direction?: 'out' | 'in';
+  readonly status?: PaymentRecord['status'];
+  /** Matching records to skip, newest first. */
+  readonly offset: number;
+  /** Most records to return. */
+  readonly limit: number;
+}
+
 export class PaymentsStore {
   private readonly store: ChannelStore;
-  private readonly keys = new Set<string>();
   /** The index chunk the next new key joins, and the keys it holds. */
   private chunk = 0;
   private tail: string[] = [];
+  /** Keys of the first index, in order (read only when a listing reaches them). */
+  private v1Count = 0;
+  /** Keys already in the index from this process (or active at start): not appended again. */
+  private readonly indexed = new Set<string>();
+  /** Keys with an active mark on disk. */
+  private readonly marked = new Set<string>();
 
   constructor(store: ChannelStore) {
     this.store = store;
   }
 
   async load(): Promise<LoadedPayments> {
-    const payments = new Map<string, PaymentRecord>();
+    const active = new Map<string, PaymentRecord>();
     const invoices = new Map<Bytes32, InvoiceRecord>();
     const unreadable: string[] = [];
-    const chunkKeys = (bytes: Uint8Array, where: string): string[] => {
-      let keys: unknown;
-      try {
-        keys = JSON.parse(decoder.decode(bytes));
-      } catch {
-        keys = undefined;
-      }
-      if (!Array.isArray(keys)) throw new Error(`payment index chunk ${where} is corrupt`);
-      return keys.filter((k): k is string => typeof k === 'string');
-    };
     const raw = await this.store.getMeta(V1_COUNT_KEY);
-    const v1Count = raw === undefined ? 0 : Number(decoder.decode(raw));
-    if (!Number.isSafeInteger(v1Count) || v1Count < 0) throw new Error('payment index count is corrupt');
-    for (let chunk = 0; chunk * V1_CHUNK < v1Count; chunk++) {
-      const bytes = await this.store.getMeta(`pidx/${chunk}`);
-      if (bytes !== undefined) for (const key of chunkKeys(bytes, `pidx/${chunk}`)) this.keys.add(key);
+    this.v1Count = raw === undefined ? 0 : Number(decoder.decode(raw));
+    if (!Number.isSafeInteger(this.v1Count) || this.v1Count < 0) throw new Error('payment index count is corrupt');
+    await this.findTail();
+    for (const [key, bytes] of await this.store.scanMeta('inv/')) {
+      const r = decodeInvoiceRecord(bytes, paymentHashOf);
+      if (r.ok) invoices.set(r.value.paymentHash, r.value);
+      else unreadable.push(key);
     }
-    for (let chunk = 0; ; chunk++) {
-      const bytes = await this.store.getMeta(chunkKey(chunk));
-      if (bytes === undefined) break;
-      const keys = chunkKeys(bytes, chunkKey(chunk));
-      for (const key of keys) this.keys.add(key);
-      this.chunk = chunk;
-      this.tail = keys;
-    }
-    if (this.tail.length >= CHUNK) {
-      this.chunk++;
-      this.tail = [];
-    }
-    for (const key of this.keys) {
+    const read = async (key: string): Promise<void> => {
       const bytes = await this.store.getMeta(key);
-      if (bytes === undefined) continue;
-      if (key.startsWith('inv/')) {
-        const r = decodeInvoiceRecord(bytes, paymentHashOf);
-        if (r.ok) invoices.set(r.value.paymentHash, r.value);
-        else unreadable.push(key);
-      } else {
-        const r = decodePaymentRecord(bytes);
-        if (r.ok) payments.set(key, r.value);
-        else unreadable.push(key);
+      if (bytes === undefined) return;
+      const r = decodePaymentRecord(bytes);
+      if (!r.ok) unreadable.push(key);
+      else if (isActive(r.value)) active.set(key, r.value);
+    };
+    if ((await this.store.getMeta(ACTIVE_READY_KEY)) !== undefined) {
+      for (const [mark] of await this.store.scanMeta(ACTIVE_PREFIX)) {
+        const key = mark.slice(ACTIVE_PREFIX.length);
+        await read(key);
+        if (active.has(key)) this.marked.add(key);
+        else this.store.deleteMeta(mark); // a crash after the final record, before the mark went
       }
+    } else {
+      // Written before the marks existed: read every record once, and mark the active ones.
+      for await (const key of this.keysNewestFirst()) if (key.startsWith('pay/')) await read(key);
+      for (const key of active.keys()) this.mark(key);
+      this.store.putMeta(ACTIVE_READY_KEY, new Uint8Array(0));
     }
-    return { payments, invoices, unreadable };
+    for (const key of active.keys()) this.indexed.add(key);
+    return { active, invoices, unreadable };
+  }
+
+  /** Reads one payment record from disk (undefined if absent or unreadable). */
+  async getPayment(key: string): Promise<PaymentRecord | undefined> {
+    const bytes = await this.store.getMeta(key);
+    if (bytes === undefined) return undefined;
+    const r = decodePaymentRecord(bytes);
+    return r.ok ? r.value : undefined;
   }
 
   putPayment(record: PaymentRecord): void {
-    this.put(paymentKey(record.direction, record.paymentHash), encodePaymentRecord(record));
+    const key = paymentKey(record.direction, record.paymentHash);
+    const activeNow = isActive(record);
+    if (activeNow && !this.marked.has(key)) this.mark(key); // before the record: see the file comment
+    this.put(key, encodePaymentRecord(record));
+    if (!activeNow && this.marked.delete(key)) this.store.deleteMeta(activeKey(key)); // after it
   }
 
   putInvoice(record: InvoiceRecord): void {
     this.put(invoiceKey(record.paymentHash), encodeInvoiceRecord(record));
   }
 
+  /** The service no longer holds this record in memory: a later write of it may index it again. */
+  forget(key: string): void {
+    this.indexed.delete(key);
+  }
+
   flush(): Promise<void> {
     return this.store.flush();
+  }
+
+  /**
+   * A page of the history, newest first: first `unsaved` (records the service holds that were
+   * never written), then the index from its newest end. `memory` answers for the records the
+   * service holds, the disk for the rest; a key indexed twice (a failed invoice paid again) is
+   * listed once, at its newest place.
+   */
+  async history(q: HistoryQuery, memory: ReadonlyMap<string, PaymentRecord>): Promise<PaymentRecord[]> {
+    const out: PaymentRecord[] = [];
+    let skip = q.offset;
+    const seen = new Set<string>();
+    const take = (r: PaymentRecord): boolean => {
+      if ((q.direction !== undefined && r.direction !== q.direction) || (q.status !== undefined && r.status !== q.status)) return false;
+      if (skip > 0) skip--;
+      else out.push(r);
+      return out.length >= q.limit;
+    };
+    const unsaved = [...memory].filter(([k]) => !this.indexed.has(k)).sort(([, a], [, b]) => b.createdAt - a.createdAt);
+    for (const [key, r] of unsaved) {
+      seen.add(key);
+      if (take(r)) return out;
+    }
+    for await (const key of this.keysNewestFirst()) {
+      if (seen.has(key) || !key.startsWith('pay/')) continue;
+      seen.add(key);
+      const r = memory.get(key) ?? (await this.getPayment(key));
+      if (r !== undefined && take(r)) return out;
+    }
+    return out;
+  }
+
+  /** Every indexed key, newest first: the tail, the older chunks, then the first index. */
+  private async *keysNewestFirst(): AsyncGenerator<string> {
+    yield* [...this.tail].reverse();
+    for (let n = this.chunk - 1; n >= 0; n--) {
+      const bytes = await this.store.getMeta(chunkKey(n));
+      if (bytes !== undefined) yield* chunkKeys(bytes, chunkKey(n)).reverse();
+    }
+    for (let n = Math.ceil(this.v1Count / V1_CHUNK) - 1; n >= 0; n--) {
+      const bytes = await this.store.getMeta(`pidx/${n}`);
+      if (bytes !== undefined) yield* chunkKeys(bytes, `pidx/${n}`).reverse();
+    }
+  }
+
+  /** Where new keys go: `pix-tail`, or (a store written before it) the first missing chunk. */
+  private async findTail(): Promise<void> {
+    const raw = await this.store.getMeta(TAIL_KEY);
+    const named = raw === undefined ? undefined : Number(decoder.decode(raw));
+    if (named !== undefined && (!Number.isSafeInteger(named) || named < 0)) throw new Error('payment index tail is corrupt');
+    let chunk = named ?? 0;
+    let tail: string[] = [];
+    for (;;) {
+      const bytes = await this.store.getMeta(chunkKey(chunk));
+      if (bytes === undefined) break;
+      tail = chunkKeys(bytes, chunkKey(chunk));
+      if (tail.length < CHUNK) break;
+      chunk++;
+      tail = [];
+    }
+    this.chunk = chunk;
+    this.tail = tail;
+    if (named !== chunk) this.store.putMeta(TAIL_KEY, encoder.encode(String(chunk)));
+  }
+
+  private mark(key: string): void {
+    this.marked.add(key);
+    this.store.putMeta(activeKey(key), new Uint8Array(0));
   }
 
   private put(key: string, value: Uint8Array): void {
     // The value before the index entry: the index never names a key that was not written.
     this.store.putMeta(key, value);
-    if (this.keys.has(key)) return;
-    this.keys.add(key);
+    if (this.indexed.has(key)) return;
+    this.indexed.add(key);
     this.tail.push(key);
     this.store.putMeta(chunkKey(this.chunk), encoder.encode(JSON.stringify(this.tail)));
     if (this.tail.length >= CHUNK) {
       this.chunk++;
       this.tail = [];
+      this.store.putMeta(TAIL_KEY, encoder.encode(String(this.chunk)));
     }
   }
+}
+
+function chunkKeys(bytes: Uint8Array, where: string): string[] {
+  let keys: unknown;
+  try {
+    keys = JSON.parse(decoder.decode(bytes));
+  } catch {
+    keys = undefined;
+  }
+  if (!Array.isArray(keys)) throw new Error(`payment index chunk ${where} is corrupt`);
+  return keys.filter((k): k is string => typeof k === 'string');
 }

@@ -65,7 +65,7 @@ import type {
 } from '../sdk/payments.ts';
 import type { Channel } from './channel.ts';
 import type { Context } from './context.ts';
-import { PaymentsStore, paymentKey } from './payments-store.ts';
+import { PaymentsStore, isActive, paymentKey } from './payments-store.ts';
 import { random } from './random.ts';
 
 /** How long a direct payment's lock lasts (s): the payee settles within it, or registers the secret on-chain. */
@@ -74,6 +74,15 @@ export const DIRECT_LOCK_EXPIRY = 600n;
 export const SETTLE_MARGIN = 30n;
 /** How often locks of ours past their expiry are cancelled (ms). */
 const SWEEP_MS = 1000;
+/**
+ * Final records (settled, failed) kept in memory besides the active ones, newest first: the rest
+ * of the history stays on disk (payments-store.ts), so memory does not grow with it.
+ */
+export const FINISHED_IN_MEMORY = 4096;
+/** `payments()` without a limit: a page of this many. */
+export const DEFAULT_PAYMENTS_LIMIT = 100;
+/** The largest page `payments()` returns. */
+export const MAX_PAYMENTS_LIMIT = 10_000;
 
 /** What the service needs from the node. */
 export interface PaymentHost {
@@ -95,6 +104,8 @@ export interface PaymentHost {
   readonly onionKeyReuseMs?: number;
   /** The channel graph, when the node runs graph gossip: payments to nodes we have no channel with. */
   graph?(): GraphService | undefined;
+  /** Final records kept in memory (default {@link FINISHED_IN_MEMORY}). */
+  readonly finishedInMemory?: number;
 }
 
 /** How one attempt's lock ended. */
@@ -228,7 +239,10 @@ export class Payments {
   private readonly host: PaymentHost;
   private readonly ctx: Context;
   private readonly store: PaymentsStore;
+  /** The active records (pending, in flight) and the newest {@link FINISHED_IN_MEMORY} final ones. */
   private records = new Map<string, PaymentRecord>();
+  /** Keys of the final records in `records`, oldest first. */
+  private readonly finished = new Map<string, true>();
   private invoiceRecords = new Map<Bytes32, InvoiceRecord>();
   /** Decoded invoices of ours, by payment hash. */
   private readonly issued = new Map<Bytes32, Invoice>();
@@ -252,7 +266,7 @@ export class Payments {
   async start(): Promise<void> {
     const loaded = await this.store.load();
     for (const key of loaded.unreadable) this.ctx.log.error({ key }, 'a payment record does not decode: left untouched');
-    this.records = loaded.payments;
+    this.records = loaded.active;
     this.invoiceRecords = loaded.invoices;
     for (const r of this.invoiceRecords.values()) {
       const inv = decodeInvoice(r.text, this.ctx.backend);
@@ -419,15 +433,23 @@ export class Payments {
     });
   }
 
+  /** A page of the history, newest first (the store walks its index: a page costs what it lists). */
   async payments(filter: PaymentsFilter = {}): Promise<PaymentInfo[]> {
-    return [...this.records.values()]
-      .filter(
-        (r) =>
-          (filter.direction === undefined || r.direction === filter.direction) &&
-          (filter.status === undefined || r.status === filter.status),
-      )
-      .sort((a, b) => b.createdAt - a.createdAt)
-      .map((r) => ({ ...r }));
+    const offset = filter.offset ?? 0;
+    const limit = filter.limit ?? DEFAULT_PAYMENTS_LIMIT;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be a whole number ≥ 0');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAYMENTS_LIMIT)
+      throw new InvalidArgumentError(`limit must be a whole number from 1 to ${MAX_PAYMENTS_LIMIT}`);
+    const page = await this.store.history(
+      {
+        offset,
+        limit,
+        ...(filter.direction === undefined ? {} : { direction: filter.direction }),
+        ...(filter.status === undefined ? {} : { status: filter.status }),
+      },
+      this.records,
+    );
+    return page.map((r) => ({ ...r }));
   }
 
   /** Today's route: one channel to the payee, open, with the asset and enough of it. */
@@ -451,7 +473,11 @@ export class Payments {
   private async send(o: SendArgs): Promise<PaymentInfo> {
     const { ctx } = this;
     if (o.paymentHash !== undefined) {
-      const prior = this.records.get(paymentKey('out', o.paymentHash));
+      const key = paymentKey('out', o.paymentHash);
+      // A record no longer in memory is on disk. From here to the record of this payment nothing
+      // awaits, so a second call for the same invoice that read the disk meanwhile finds ours.
+      const onDisk = this.records.has(key) ? undefined : await this.store.getPayment(key);
+      const prior = this.records.get(key) ?? onDisk;
       if (prior && prior.status !== 'failed')
         throw new InvalidArgumentError(
           `this invoice is already ${prior.status === 'settled' ? 'paid' : 'being paid'} (payments: ${o.paymentHash})`,
@@ -1043,7 +1069,14 @@ export class Payments {
     }
     if (refuse === undefined && l.expiry < now + SETTLE_MARGIN) refuse = 'expiry-too-soon';
     const key = paymentKey('in', l.hashlock);
-    const prior = this.records.get(key);
+    // A record no longer in memory (a lock for an invoice paid long ago): the invoice's record
+    // says what it received. A keysend's record starts again (a payer re-sending a preimage).
+    const paidInvoice = invoice ? this.invoiceRecords.get(l.hashlock) : undefined;
+    const prior: Pick<PaymentRecord, 'status' | 'amount' | 'createdAt'> | undefined =
+      this.records.get(key) ??
+      (paidInvoice?.status === 'paid'
+        ? { status: 'settled', amount: paidInvoice.received, createdAt: paidInvoice.paidAt ?? 0 }
+        : undefined);
     const hop: RouteHop = { channelId: ch.id, to: ctx.transport.self.address, amount: l.amount, expiry: l.expiry, lockId: l.id };
     const t = ctx.clock();
     const record: PaymentRecord = {
@@ -1182,7 +1215,25 @@ export class Payments {
     const key = paymentKey(r.direction, r.paymentHash);
     this.records.set(key, r);
     this.store.putPayment(r);
+    if (isActive(r)) this.finished.delete(key);
+    else {
+      this.finished.delete(key);
+      this.finished.set(key, true);
+      this.trim();
+    }
     return key;
+  }
+
+  /** Forgets the oldest final records beyond {@link FINISHED_IN_MEMORY}: they are on disk. */
+  private trim(): void {
+    for (const key of this.finished.keys()) {
+      if (this.finished.size <= (this.host.finishedInMemory ?? FINISHED_IN_MEMORY)) return;
+      this.finished.delete(key);
+      const r = this.records.get(key);
+      if (r === undefined || isActive(r) || this.waiters.has(key)) continue;
+      this.records.delete(key);
+      this.store.forget(key);
+    }
   }
 
   private finish(key: string, outcome: { settled: true } | { failure: PaymentFailure }): void {

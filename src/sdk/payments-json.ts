@@ -88,7 +88,10 @@ export function parseSendPayment(x: unknown): SendPaymentParameters {
 
 export function parsePaymentsFilter(x: unknown): PaymentsFilter {
   const j = body(x, 'the filter');
-  onlyKeys(j, ['direction', 'status'], 'the filter');
+  onlyKeys(j, ['direction', 'status', 'offset', 'limit'], 'the filter');
+  for (const k of ['offset', 'limit'] as const)
+    if (j[k] !== undefined && (typeof j[k] !== 'number' || !Number.isSafeInteger(j[k]) || j[k] < 0))
+      throw new InvalidArgumentError(`${k} must be a whole number`);
   if (j.direction !== undefined && j.direction !== 'in' && j.direction !== 'out')
     throw new InvalidArgumentError('direction must be in or out');
   if (j.status !== undefined && !(PAYMENT_STATUSES as readonly unknown[]).includes(j.status))
@@ -96,6 +99,8 @@ export function parsePaymentsFilter(x: unknown): PaymentsFilter {
   return {
     ...(j.direction === undefined ? {} : { direction: j.direction as 'in' | 'out' }),
     ...(j.status === undefined ? {} : { status: j.status as PaymentsFilter['status'] & string }),
+    ...(j.offset === undefined ? {} : { offset: j.offset as number }),
+    ...(j.limit === undefined ? {} : { limit: j.limit as number }),
   };
 }
 

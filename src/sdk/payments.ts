@@ -128,9 +128,14 @@ export interface PaymentInfo {
   };
 }
 
+/** Which payments `payments()` lists: a page of the history, newest first. */
 export interface PaymentsFilter {
   readonly direction?: 'out' | 'in';
   readonly status?: PaymentStatus;
+  /** Matching payments to skip, newest first (default 0): the next page starts at offset + limit. */
+  readonly offset?: number;
+  /** Most payments to return: 1 to 10,000 (default 100). */
+  readonly limit?: number;
 }
 
 export interface PaymentEvents {

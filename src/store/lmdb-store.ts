@@ -8,7 +8,7 @@
 import type { Bytes32 } from '../core/index.ts';
 import type { SignedState } from '../core/validate.ts';
 import { type DurableLmdb, openDurableLmdb } from './durable-lmdb.ts';
-import { KEY_PREFIX, assembleChannels, decodeMeta, metaKey, metaWrite, recordWrite, stateWrite } from './record-codec.ts';
+import { KEY_PREFIX, assembleChannels, decodeMeta, metaDelete, metaKey, metaWrite, recordWrite, stateWrite } from './record-codec.ts';
 import type { ChannelRecord, ChannelStore, StoredChannel } from './store.ts';
 
 export { LOCK_FILE, StoreLockedError, StoreWriteError } from './durable-lmdb.ts';
@@ -36,6 +36,19 @@ class LmdbChannelStore implements ChannelStore {
 
   putMeta(key: string, value: Uint8Array): void {
     this.#kv.write(metaWrite(key, value));
+  }
+
+  deleteMeta(key: string): void {
+    this.#kv.write(metaDelete(key));
+  }
+
+  async scanMeta(prefix: string): Promise<[string, Uint8Array][]> {
+    const start = metaKey(prefix);
+    return await this.#kv.scan(start, (entries) => {
+      const out: [string, Uint8Array][] = [];
+      for (const [k, v] of entries) out.push([k.slice(KEY_PREFIX.meta.length), decodeMeta(v, k)]);
+      return out;
+    });
   }
 
   load(): Promise<StoredChannel[]> {

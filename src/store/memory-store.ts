@@ -12,7 +12,17 @@
 import { LanesError } from '../core/index.ts';
 import type { Bytes32 } from '../core/bytes.ts';
 import type { SignedState } from '../core/validate.ts';
-import { KEY_PREFIX, type StoreWrite, assembleChannels, decodeMeta, metaKey, metaWrite, recordWrite, stateWrite } from './record-codec.ts';
+import {
+  KEY_PREFIX,
+  type StoreWrite,
+  assembleChannels,
+  decodeMeta,
+  metaDelete,
+  metaKey,
+  metaWrite,
+  recordWrite,
+  stateWrite,
+} from './record-codec.ts';
 import type { ChannelRecord, ChannelStore, StoredChannel } from './store.ts';
 
 /** The durable contents, keyed and encoded exactly as the lmdb store lays them out on disk. */
@@ -90,6 +100,21 @@ class MemoryChannelStore implements MemoryStore {
 
   putMeta(key: string, value: Uint8Array): void {
     this.#issue(metaWrite(key, value));
+  }
+
+  deleteMeta(key: string): void {
+    this.#issue(metaDelete(key));
+  }
+
+  scanMeta(prefix: string): Promise<[string, Uint8Array][]> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      const start = metaKey(prefix);
+      const entries = [...this.#visible()].filter(([k]) => k.startsWith(start)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return Promise.resolve(entries.map(([k, v]) => [k.slice(KEY_PREFIX.meta.length), decodeMeta(v, k)] as [string, Uint8Array]));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   load(): Promise<StoredChannel[]> {

@@ -461,6 +461,11 @@ export function metaKey(key: string): string {
   return KEY_PREFIX.meta + key;
 }
 
+/** Validates a meta key's removal. Throws {@link InvalidArgumentError}. */
+export function metaDelete(key: string): StoreWrite {
+  return { key: metaKey(key), value: undefined };
+}
+
 /** Validates and encodes a meta write. Throws {@link InvalidArgumentError}. */
 export function metaWrite(key: string, value: Uint8Array): StoreWrite {
   return { key: metaKey(key), value: encodeMeta(value) };

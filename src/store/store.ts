@@ -30,6 +30,13 @@ export interface ChannelStore {
   /** Small values the node keeps besides channels (the chain cursor, ...). */
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): void;
+  /** Removes a meta value (nothing if absent); like every write, durable at the next flush. */
+  deleteMeta(key: string): void;
+  /**
+   * Every meta value whose key starts with `prefix` (non-empty), in key order, once the writes issued before the call are visible: for small sets the node
+   * enumerates at start (the payments in flight), not for scanning everything.
+   */
+  scanMeta(prefix: string): Promise<[key: string, value: Uint8Array][]>;
   /** Resolves once every write issued before this call is on disk. Rejects if a write failed. */
   flush(): Promise<void>;
   close(): Promise<void>;

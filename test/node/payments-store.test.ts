@@ -1,7 +1,9 @@
 /**
- * The payment records' store (src/node/payments-store.ts): every record written comes back after
- * a restart, across the index's chunks, and a restart in the middle of a chunk goes on appending
- * to it; over lmdb on disk as over the in-memory store.
+ * The payment records' store (src/node/payments-store.ts): every record written is in the history
+ * after a restart, across the index's chunks, and a restart in the middle of a chunk goes on
+ * appending to it; over lmdb on disk as over the in-memory store. A start reads only the payments
+ * that are not final (their marks), the history is paged newest first, and stores written before
+ * the marks and the tail key existed are read.
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,10 +44,13 @@ async function writes(store: ChannelStore, from: number, to: number): Promise<vo
   await p.flush();
 }
 
+/** The whole history after a start, by key. */
 async function loaded(store: ChannelStore): Promise<Map<string, PaymentRecord>> {
-  const { payments, unreadable } = await new PaymentsStore(store).load();
+  const p = new PaymentsStore(store);
+  const { unreadable } = await p.load();
   if (unreadable.length > 0) throw new Error(`unreadable: ${unreadable.join(', ')}`);
-  return payments;
+  const all = await p.history({ offset: 0, limit: Number.MAX_SAFE_INTEGER }, new Map());
+  return new Map(all.map((r) => [paymentKey(r.direction, r.paymentHash), r]));
 }
 
 function expectAll(t: ExecutionContext, payments: Map<string, PaymentRecord>, n: number): void {
@@ -111,10 +116,108 @@ test('a store written with the first index (chunks of 256 keys and a count) is r
   expectAll(t, await loaded(createMemoryStore({ image: store.snapshot() })), 340);
 });
 
-test('a corrupt index chunk is an error at load, not a silently shorter history', async (t) => {
+test('a corrupt index chunk is an error, not a silently shorter history', async (t) => {
   const store = createMemoryStore();
-  await writes(store, 0, 20);
+  await writes(store, 0, 20); // pix/0 full, pix/1 the tail
   store.putMeta('pix/0', new TextEncoder().encode('{not json'));
   await store.flush();
-  await t.throwsAsync(new PaymentsStore(createMemoryStore({ image: store.snapshot() })).load(), { message: /pix\/0 is corrupt/ });
+  const p = new PaymentsStore(createMemoryStore({ image: store.snapshot() }));
+  await p.load();
+  await t.throwsAsync(p.history({ offset: 0, limit: 100 }, new Map()), { message: /pix\/0 is corrupt/ });
+  store.putMeta('pix/1', new TextEncoder().encode('[1'));
+  await store.flush();
+  await t.throwsAsync(new PaymentsStore(createMemoryStore({ image: store.snapshot() })).load(), { message: /pix\/1 is corrupt/ });
+});
+
+const pending = (i: number, status: PaymentRecord['status'] = 'in-flight'): PaymentRecord => ({
+  ...record(i),
+  status,
+  createdAt: 1000 + i,
+});
+
+test('a start reads only the payments that are not final, whatever the history holds', async (t) => {
+  const store = createMemoryStore();
+  const p = new PaymentsStore(store);
+  await p.load();
+  for (let i = 0; i < 50; i++) p.putPayment(record(i));
+  p.putPayment(pending(100, 'pending'));
+  p.putPayment(pending(101));
+  p.putPayment(pending(102));
+  p.putPayment({ ...pending(102), status: 'settled' }); // final again: its mark goes
+  await p.flush();
+  let image = store.snapshot();
+  t.deepEqual([...image.keys()].filter((k) => k.startsWith('m/pact/')).sort(), [
+    `m/pact/${paymentKey('out', hash(100))}`,
+    `m/pact/${paymentKey('out', hash(101))}`,
+  ]);
+  const again = new PaymentsStore(createMemoryStore({ image }));
+  const { active } = await again.load();
+  t.deepEqual([...active.keys()].sort(), [paymentKey('out', hash(100)), paymentKey('out', hash(101))]);
+  // A crash after a final record, before its mark went: the mark is checked and removed.
+  const crashed = createMemoryStore({ image });
+  crashed.putMeta(paymentKey('out', hash(100)), encodePaymentRecord({ ...pending(100), status: 'failed' }));
+  await crashed.flush();
+  image = crashed.snapshot();
+  const after = createMemoryStore({ image });
+  const third = await new PaymentsStore(after).load();
+  t.deepEqual([...third.active.keys()], [paymentKey('out', hash(101))]);
+  await after.flush();
+  t.false(after.snapshot().has(`m/pact/${paymentKey('out', hash(100))}`), 'the stale mark is gone');
+});
+
+test('a store written before the marks: read in full once, its active payments marked', async (t) => {
+  const old = createMemoryStore();
+  const keys: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const r = i === 7 || i === 33 ? pending(i) : record(i);
+    const k = paymentKey(r.direction, r.paymentHash);
+    old.putMeta(k, encodePaymentRecord(r));
+    keys.push(k);
+  }
+  const enc = new TextEncoder();
+  old.putMeta('pix/0', enc.encode(JSON.stringify(keys.slice(0, 16))));
+  old.putMeta('pix/1', enc.encode(JSON.stringify(keys.slice(16, 32))));
+  old.putMeta('pix/2', enc.encode(JSON.stringify(keys.slice(32))));
+  await old.flush();
+  const store = createMemoryStore({ image: old.snapshot() });
+  const { active } = await new PaymentsStore(store).load();
+  t.deepEqual([...active.keys()].sort(), [paymentKey('out', hash(33)), paymentKey('out', hash(7))].sort());
+  await store.flush();
+  const image = store.snapshot();
+  t.true(image.has('m/pact-ready') && image.has(`m/pact/${paymentKey('out', hash(7))}`));
+  t.deepEqual(new TextDecoder().decode(await store.getMeta('pix-tail')), '2');
+  const next = new PaymentsStore(createMemoryStore({ image }));
+  t.is((await next.load()).active.size, 2);
+  t.is((await next.history({ offset: 0, limit: 1000 }, new Map())).length, 40);
+});
+
+test('the history is paged newest first, filtered, with what the service holds and never wrote in front', async (t) => {
+  const store = createMemoryStore();
+  const p = new PaymentsStore(store);
+  await p.load();
+  for (let i = 0; i < 45; i++) p.putPayment({ ...record(i, i % 2 === 0 ? 'in' : 'out'), createdAt: i });
+  p.putPayment({ ...record(0, 'in'), memo: 'written again' }); // indexed once
+  await p.flush();
+  const hashes = (rs: PaymentRecord[]) => rs.map((r) => Number(BigInt(r.paymentHash)));
+  const fresh = new PaymentsStore(createMemoryStore({ image: store.snapshot() }));
+  await fresh.load();
+  t.deepEqual(hashes(await fresh.history({ offset: 0, limit: 5 }, new Map())), [44, 43, 42, 41, 40]);
+  t.deepEqual(hashes(await fresh.history({ offset: 40, limit: 10 }, new Map())), [4, 3, 2, 1, 0]);
+  t.deepEqual(hashes(await fresh.history({ offset: 0, limit: 3, direction: 'out' }, new Map())), [43, 41, 39]);
+  t.deepEqual(hashes(await fresh.history({ offset: 0, limit: 100, status: 'failed' }, new Map())), []);
+  // The service's copy wins over the disk's, and a record it never wrote comes first.
+  const changed: PaymentRecord = { ...record(43), createdAt: 43, memo: 'changed in memory' };
+  fresh.putPayment({ ...record(43), createdAt: 43 });
+  const memory = new Map<string, PaymentRecord>([
+    [paymentKey('out', hash(43)), changed],
+    [paymentKey('out', hash(99)), { ...pending(99, 'pending'), createdAt: 99 }],
+  ]);
+  const page = await fresh.history({ offset: 0, limit: 3 }, memory);
+  t.deepEqual(hashes(page), [99, 43, 44], 'a record written again after a start is listed at its newest place');
+  t.is(page[1]!.memo, 'changed in memory');
+  // A failed invoice paid again after the service forgot it: indexed again, listed once, newest.
+  fresh.forget(paymentKey('in', hash(0)));
+  fresh.putPayment({ ...record(0, 'in'), createdAt: 100 });
+  t.deepEqual(hashes(await fresh.history({ offset: 0, limit: 3 }, new Map())), [0, 43, 44]);
+  t.is((await fresh.history({ offset: 0, limit: 1000 }, new Map())).length, 45);
 });

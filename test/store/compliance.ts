@@ -125,6 +125,36 @@ export function runStoreCompliance(name: string, factory: HarnessFactory): void 
     t.deepEqual(await reopened.load(), [], 'meta entries are not channels');
   });
 
+  it('meta values are deleted and scanned by prefix, in key order, across a restart', async (t) => {
+    const { store, reopen } = await setup(t, factory);
+    store.putMeta('pact/out/0x02', Uint8Array.of(2));
+    store.putMeta('pact/in/0x01', Uint8Array.of(1));
+    store.putMeta('pact/out/0x01', Uint8Array.of(3));
+    store.putMeta('pactx', Uint8Array.of(4));
+    store.putMeta('pac', Uint8Array.of(5));
+    store.deleteMeta('pact/out/0x02');
+    store.deleteMeta('never-written');
+    t.deepEqual(
+      await store.scanMeta('pact/'),
+      [
+        ['pact/in/0x01', Uint8Array.of(1)],
+        ['pact/out/0x01', Uint8Array.of(3)],
+      ],
+      'visible before the flush; the deleted key and the neighbours outside the prefix are not listed',
+    );
+    await store.flush();
+    const reopened = await reopen();
+    t.deepEqual(
+      (await reopened.scanMeta('pact')).map(([k]) => k),
+      ['pact/in/0x01', 'pact/out/0x01', 'pactx'],
+    );
+    t.is(await reopened.getMeta('pact/out/0x02'), undefined, 'the delete is durable');
+    t.deepEqual(await reopened.scanMeta('zzz'), []);
+    t.deepEqual(await reopened.load(), [], 'meta entries are not channels');
+    t.throws(() => reopened.deleteMeta(''), { instanceOf: InvalidArgumentError });
+    await t.throwsAsync(reopened.scanMeta(''), { instanceOf: InvalidArgumentError });
+  });
+
   it('a returned meta value is a copy the caller may change', async (t) => {
     const { store } = await setup(t, factory);
     const value = Uint8Array.of(1, 2, 3);

@@ -1,0 +1,75 @@
+/**
+ * The payment history beyond what a node keeps in memory (payments-store.ts, ADR 0018 addendum
+ * 2026-12-04), two nodes on lmdb and libp2p keeping only 3 final records in memory: an invoice
+ * paid long ago is still refused (its record is read from disk), concurrent payments of one
+ * invoice pay it once, and `payments()` pages the history newest first, across a restart.
+ */
+import test from 'ava';
+import { InvalidArgumentError } from '../../src/core/errors.ts';
+import { ETHER, type Network, converged, network } from '../helpers/nodes.ts';
+
+let net: Network;
+let channelId: `0x${string}`;
+
+test.before(async () => {
+  net = await network(['alice', 'bob'], () => ({ policies: { open: () => true }, paymentsInMemory: 3 }));
+  const { alice, bob } = net.nodes;
+  channelId = (await alice!.node.openChannel({ peer: bob!.multiaddr, deposit: [ETHER] })).id;
+});
+
+test.after.always(async () => {
+  await net?.stop();
+});
+
+test.serial('an invoice paid before the node forgot its record is refused, from the record on disk', async (t) => {
+  const { alice, bob } = net.nodes;
+  const inv = await bob!.node.createInvoice({ amount: 1000n, memo: 'once' });
+  t.like(await alice!.node.payInvoice(inv.invoice), { status: 'settled' });
+  for (let i = 0; i < 6; i++) await alice!.node.sendPayment({ to: bob!.actor.address, amount: 1n + BigInt(i) });
+  const before = (await alice!.node.channel(channelId)).balances[0]!.mine;
+  await t.throwsAsync(alice!.node.payInvoice(inv.invoice), { instanceOf: InvalidArgumentError, message: /already paid/ });
+  await converged(channelId, alice!, bob!);
+  t.is((await alice!.node.channel(channelId)).balances[0]!.mine, before, 'nothing moved');
+  t.like((await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash), { status: 'paid', received: 1000n });
+});
+
+test.serial('two payments of one invoice at once: one pays, the other is refused', async (t) => {
+  const { alice, bob } = net.nodes;
+  const inv = await bob!.node.createInvoice({ amount: 500n });
+  const results = await Promise.allSettled([alice!.node.payInvoice(inv.invoice), alice!.node.payInvoice(inv.invoice)]);
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  const refused = results.find((r) => r.status === 'rejected');
+  t.regex(String(refused?.reason), /being paid|already paid/);
+  await converged(channelId, alice!, bob!);
+  t.like((await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash), { status: 'paid', received: 500n });
+});
+
+test.serial('payments() pages the history newest first, from memory and disk, and after a restart', async (t) => {
+  const { alice } = net.nodes;
+  const all = await alice!.node.payments({ direction: 'out', limit: 1000 });
+  t.is(all.length, 8, 'one invoice, six keysends, one more invoice (the refused calls wrote nothing)');
+  t.deepEqual(
+    all.map((p) => p.createdAt),
+    [...all.map((p) => p.createdAt)].sort((a, b) => b - a),
+    'newest first',
+  );
+  const pages = [
+    ...(await alice!.node.payments({ direction: 'out', limit: 3 })),
+    ...(await alice!.node.payments({ direction: 'out', limit: 3, offset: 3 })),
+    ...(await alice!.node.payments({ direction: 'out', limit: 3, offset: 6 })),
+  ];
+  t.deepEqual(
+    pages.map((p) => p.paymentHash),
+    all.map((p) => p.paymentHash),
+  );
+  t.is((await alice!.node.payments({ direction: 'out', status: 'settled', limit: 2, offset: 7 })).length, 1);
+  await t.throwsAsync(alice!.node.payments({ limit: 0 }), { instanceOf: InvalidArgumentError });
+  await t.throwsAsync(alice!.node.payments({ limit: 10_001 }), { instanceOf: InvalidArgumentError });
+  await t.throwsAsync(alice!.node.payments({ offset: -1 }), { instanceOf: InvalidArgumentError });
+  const again = await alice!.restart();
+  t.deepEqual(
+    (await again.node.payments({ direction: 'out', limit: 1000 })).map((p) => p.paymentHash),
+    all.map((p) => p.paymentHash),
+  );
+  t.is((await again.node.payments()).length, 8, 'the default page holds them all');
+});
