@@ -30,7 +30,10 @@ test.serial('an invoice paid before the node forgot its record is refused, from 
   await t.throwsAsync(alice!.node.payInvoice(inv.invoice), { instanceOf: InvalidArgumentError, message: /already paid/ });
   await converged(channelId, alice!, bob!);
   t.is((await alice!.node.channel(channelId)).balances[0]!.mine, before, 'nothing moved');
-  t.like((await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash), { status: 'paid', received: 1000n });
+  t.like(
+    (await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash),
+    { status: 'paid', received: 1000n },
+  );
 });
 
 test.serial('two payments of one invoice at once: one pays, the other is refused', async (t) => {
@@ -41,7 +44,10 @@ test.serial('two payments of one invoice at once: one pays, the other is refused
   const refused = results.find((r) => r.status === 'rejected');
   t.regex(String(refused?.reason), /being paid|already paid/);
   await converged(channelId, alice!, bob!);
-  t.like((await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash), { status: 'paid', received: 500n });
+  t.like(
+    (await bob!.node.invoices()).find((i) => i.paymentHash === inv.paymentHash),
+    { status: 'paid', received: 500n },
+  );
 });
 
 test.serial('payments() pages the history newest first, from memory and disk, and after a restart', async (t) => {
