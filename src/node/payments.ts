@@ -1228,9 +1228,11 @@ export class Payments {
   private trim(): void {
     for (const key of this.finished.keys()) {
       if (this.finished.size <= (this.host.finishedInMemory ?? FINISHED_IN_MEMORY)) return;
-      this.finished.delete(key);
       const r = this.records.get(key);
-      if (r === undefined || isActive(r) || this.waiters.has(key)) continue;
+      // Its callers are not answered yet (finish() is under way): at a later save.
+      if (r !== undefined && !isActive(r) && this.waiters.has(key)) return;
+      this.finished.delete(key);
+      if (r === undefined || isActive(r)) continue; // active again: back here once final
       this.records.delete(key);
       this.store.forget(key);
     }

@@ -26,6 +26,10 @@ test.serial('an invoice paid before the node forgot its record is refused, from 
   const inv = await bob!.node.createInvoice({ amount: 1000n, memo: 'once' });
   t.like(await alice!.node.payInvoice(inv.invoice), { status: 'settled' });
   for (let i = 0; i < 6; i++) await alice!.node.sendPayment({ to: bob!.actor.address, amount: 1n + BigInt(i) });
+  // What the payer's service holds: the newest 3 final records, no more (the rest is on disk).
+  const held = (n: unknown) => (n as { payments_: { records: Map<string, unknown> } }).payments_.records.size;
+  t.is(held(alice!.node), 3);
+  t.is(held(bob!.node), 3);
   const before = (await alice!.node.channel(channelId)).balances[0]!.mine;
   await t.throwsAsync(alice!.node.payInvoice(inv.invoice), { instanceOf: InvalidArgumentError, message: /already paid/ });
   await converged(channelId, alice!, bob!);
