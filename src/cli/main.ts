@@ -814,11 +814,20 @@ example(
           for (const k of ['limit', 'offset'] as const)
             if (!/^[0-9]+$/.test(o[k])) throw new InvalidArgumentError(`--${k} must be a whole number, got "${o[k]}"`);
           const page = { limit: Number(o.limit), offset: Number(o.offset) };
-          const [r, book] = await Promise.all([
-            n.payments({ ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}), ...page }),
+          if (page.limit < 1 || page.limit > 10_000) throw new InvalidArgumentError(`--limit must be from 1 to 10000, got ${page.limit}`);
+          // One more than the page, to tell whether another page follows.
+          const [got, book] = await Promise.all([
+            n.payments({
+              ...(o.direction ? { direction: o.direction } : {}),
+              ...(o.status ? { status: o.status } : {}),
+              offset: page.offset,
+              limit: Math.min(page.limit + 1, 10_000),
+            }),
             assetBook(n),
           ]);
-          return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) };
+          const r = got.slice(0, page.limit);
+          const more = got.length > page.limit ? `\n… more: lanes payments --offset ${page.offset + page.limit}` : '';
+          return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) + more };
         },
       ),
     ),

@@ -185,6 +185,22 @@ test.serial('keysend: alice pays bob with `lanes pay --to` and no invoice', asyn
     { kind: 'keysend', status: 'settled', amount: '10000000000000000' },
   );
   t.like(await balances(dirs.alice!), { mine: '920000000000000000', theirs: '80000000000000000', locked: '0' });
+  // The history a page at a time, newest first, with the command for the next page when there is one.
+  const all = await json<Payment[]>(dirs.alice!, 'payments', '--direction', 'out');
+  t.is(all.length, 2, "alice's invoice payment and this keysend");
+  t.is(all[0]!.paymentHash, paid.paymentHash);
+  const first = await lanes(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1');
+  t.regex(first.stdout, /more: lanes payments --offset 1/);
+  t.deepEqual(
+    (await json<Payment[]>(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1', '--offset', '1')).map((p) => p.paymentHash),
+    [all[1]!.paymentHash],
+  );
+  const last = await lanes(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1', '--offset', '1');
+  t.notRegex(last.stdout, /more:/, 'the last page says nothing more');
+  const bad = await lanes(dirs.alice!, 'payments', '--limit', 'ten');
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /--limit must be a whole number/);
+  t.regex((await lanes(dirs.alice!, 'payments', '--limit', '0')).stderr, /--limit must be from 1 to 10000/);
 });
 
 test.serial('an expired or tampered invoice is refused with a typed error, and nothing moves', async (t) => {
