@@ -12,7 +12,14 @@ import { NotFoundError } from './not-found.ts';
 import type { LanesApi, LanesEventName } from '../sdk/api.ts';
 import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap, parseWithdraw } from '../sdk/json.ts';
 import { errorResponse } from './errors.ts';
-import { parseCreateInvoice, parseInvoiceText, parsePayInvoice, parsePaymentsFilter, parseSendPayment } from '../sdk/payments-json.ts';
+import {
+  parseCreateInvoice,
+  parseInvoiceText,
+  parseInvoicesFilter,
+  parsePayInvoice,
+  parsePaymentsFilter,
+  parseSendPayment,
+} from '../sdk/payments-json.ts';
 import { attachStreamServer } from './stream-server.ts';
 import { LANES_EVENT_NAMES } from '../sdk/stream-frames.ts';
 
@@ -93,6 +100,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   const field = (req: FastifyRequest, name: string) => (req.body as Record<string, unknown> | undefined)?.[name];
   app.post('/v1/invoices', async (req, reply) => send(reply, await o.api.createInvoice(parseCreateInvoice(req.body))));
   app.get('/v1/invoices', async (_req, reply) => send(reply, await o.api.invoices()));
+  app.post('/v1/invoices/list', async (req, reply) => send(reply, await o.api.invoices(parseInvoicesFilter(req.body))));
   app.post('/v1/invoices/decode', async (req, reply) => send(reply, await o.api.decodeInvoice(parseInvoiceText(field(req, 'invoice')))));
   app.post('/v1/payments', async (req, reply) => {
     const { invoice, ...rest } = (req.body as Record<string, unknown> | undefined) ?? {};

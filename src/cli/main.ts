@@ -743,6 +743,15 @@ async function payInvoiceOrAddress(
   return { json: r, text: paymentText(r, book) };
 }
 
+/** `--limit` and `--offset` of a listing, checked. */
+function pageOf(o: { readonly limit: string; readonly offset: string }): { limit: number; offset: number } {
+  for (const k of ['limit', 'offset'] as const)
+    if (!/^[0-9]+$/.test(o[k])) throw new InvalidArgumentError(`--${k} must be a whole number, got "${o[k]}"`);
+  const page = { limit: Number(o.limit), offset: Number(o.offset) };
+  if (page.limit < 1 || page.limit > 10_000) throw new InvalidArgumentError(`--limit must be from 1 to 10000, got ${page.limit}`);
+  return page;
+}
+
 const invoice = program.command('invoice').description('create, decode and list invoices (docs/adr/0018)');
 
 example(
@@ -786,14 +795,20 @@ example(
 example(
   invoice
     .command('list')
-    .description('the invoices this node issued')
+    .description('the invoices this node issued, newest first')
+    .option('--limit <n>', 'most invoices to list (1 to 10000)', '100')
+    .option('--offset <n>', 'invoices to skip first: the next page is --offset <offset + limit>', '0')
     .action(
-      client(async (n) => {
-        const [r, book] = await Promise.all([n.invoices(), assetBook(n)]);
-        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r, book) };
+      client(async (n, _g, o: { limit: string; offset: string }) => {
+        const page = pageOf(o);
+        const [got, book] = await Promise.all([n.invoices({ offset: page.offset, limit: Math.min(page.limit + 1, 10_000) }), assetBook(n)]);
+        const r = got.slice(0, page.limit);
+        const more = got.length > page.limit ? `\n… more: lanes invoice list --offset ${page.offset + page.limit}` : '';
+        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r, book) + more };
       }),
     ),
   'lanes invoice list',
+  'lanes invoice list --limit 20 --offset 20',
 );
 
 example(
@@ -811,10 +826,7 @@ example(
           _g,
           o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed'; limit: string; offset: string },
         ) => {
-          for (const k of ['limit', 'offset'] as const)
-            if (!/^[0-9]+$/.test(o[k])) throw new InvalidArgumentError(`--${k} must be a whole number, got "${o[k]}"`);
-          const page = { limit: Number(o.limit), offset: Number(o.offset) };
-          if (page.limit < 1 || page.limit > 10_000) throw new InvalidArgumentError(`--limit must be from 1 to 10000, got ${page.limit}`);
+          const page = pageOf(o);
           // One more than the page, to tell whether another page follows.
           const [got, book] = await Promise.all([
             n.payments({

@@ -54,6 +54,7 @@ import type {
   PayInvoiceParameters,
   PaymentInfo,
   PaymentsFilter,
+  InvoicesFilter,
   SendPaymentParameters,
 } from '../sdk/payments.ts';
 import { NodeMetrics, instrumentContext } from './metrics.ts';
@@ -596,9 +597,9 @@ export class LanesNode implements LanesApi, ChannelHost {
     return this.payments_.decodeInvoice(invoice);
   }
 
-  async invoices(): Promise<InvoiceInfo[]> {
+  async invoices(filter?: InvoicesFilter): Promise<InvoiceInfo[]> {
     this.live();
-    return this.payments_.invoices();
+    return this.payments_.invoices(filter);
   }
 
   /** Settles the locks held for a hold invoice (`createInvoice({ hold: true })`). Embedded SDK only, for now. */

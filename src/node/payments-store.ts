@@ -5,6 +5,8 @@
  * - `inv/<payment hash>`: an invoice we issued;
  * - `pact/<record key>`: marks a payment that is not final yet (pending, in flight), so a start
  *   reads only those, not the whole history (`pact-ready` says the marks are complete);
+ * - `iopen/<payment hash>`: marks an invoice that is open (not paid), the same way
+ *   (`iopen-ready`); the service removes the mark of one long expired;
  * - `pix/<n>`: the history index, append-only chunks of {@link CHUNK} keys in the order records
  *   were first written (`pix-tail` names the chunk new keys join). `payments()` walks it from the
  *   newest end, so a page costs what it lists, not the node's whole history. Stores written
@@ -44,6 +46,9 @@ const ACTIVE_PREFIX = 'pact/';
 const activeKey = (key: string): string => ACTIVE_PREFIX + key;
 /** Present once every active payment has its mark. */
 const ACTIVE_READY_KEY = 'pact-ready';
+/** Marks an invoice of ours that is still open (`iopen/<payment hash>`): a start reads only those. */
+const OPEN_PREFIX = 'iopen/';
+const OPEN_READY_KEY = 'iopen-ready';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -56,6 +61,7 @@ export const isActive = (r: PaymentRecord): boolean => r.status === 'pending' ||
 export interface LoadedPayments {
   /** The payments that are not final (pending, in flight), by record key. */
   readonly active: Map<string, PaymentRecord>;
+  /** The invoices still open (marked), by payment hash. */
   readonly invoices: Map<Bytes32, InvoiceRecord>;
   /** Keys whose record did not decode (logged by the caller, never silently used). */
   readonly unreadable: string[];
@@ -82,6 +88,8 @@ export class PaymentsStore {
   private readonly indexed = new Set<string>();
   /** Keys with an active mark on disk. */
   private readonly marked = new Set<string>();
+  /** Payment hashes of invoices with an open mark on disk. */
+  private readonly open = new Set<Bytes32>();
 
   constructor(store: ChannelStore) {
     this.store = store;
@@ -95,10 +103,27 @@ export class PaymentsStore {
     this.v1Count = raw === undefined ? 0 : Number(decoder.decode(raw));
     if (!Number.isSafeInteger(this.v1Count) || this.v1Count < 0) throw new Error('payment index count is corrupt');
     await this.findTail();
-    for (const [key, bytes] of await this.store.scanMeta('inv/')) {
-      const r = decodeInvoiceRecord(bytes, paymentHashOf);
-      if (r.ok) invoices.set(r.value.paymentHash, r.value);
-      else unreadable.push(key);
+    if ((await this.store.getMeta(OPEN_READY_KEY)) !== undefined) {
+      for (const [mark] of await this.store.scanMeta(OPEN_PREFIX)) {
+        const hash = mark.slice(OPEN_PREFIX.length) as Bytes32;
+        const r = await this.getInvoice(hash);
+        if (r === 'unreadable') unreadable.push(invoiceKey(hash));
+        if (typeof r === 'object' && r.status === 'open') {
+          invoices.set(hash, r);
+          this.open.add(hash);
+        } else this.store.deleteMeta(mark); // paid (a crash before the mark went), or unreadable
+      }
+    } else {
+      // Written before the marks existed: read every invoice once, and mark the open ones.
+      for (const [key, bytes] of await this.store.scanMeta('inv/')) {
+        const r = decodeInvoiceRecord(bytes, paymentHashOf);
+        if (!r.ok) unreadable.push(key);
+        else if (r.value.status === 'open') {
+          invoices.set(r.value.paymentHash, r.value);
+          this.markOpen(r.value.paymentHash);
+        }
+      }
+      this.store.putMeta(OPEN_READY_KEY, new Uint8Array(0));
     }
     const read = async (key: string): Promise<void> => {
       const bytes = await this.store.getMeta(key);
@@ -121,6 +146,7 @@ export class PaymentsStore {
       this.store.putMeta(ACTIVE_READY_KEY, new Uint8Array(0));
     }
     for (const key of active.keys()) this.indexed.add(key);
+    for (const hash of invoices.keys()) this.indexed.add(invoiceKey(hash));
     return { active, invoices, unreadable };
   }
 
@@ -141,7 +167,51 @@ export class PaymentsStore {
   }
 
   putInvoice(record: InvoiceRecord): void {
-    this.put(invoiceKey(record.paymentHash), encodeInvoiceRecord(record));
+    const hash = record.paymentHash;
+    const openNow = record.status === 'open';
+    if (openNow && !this.open.has(hash)) this.markOpen(hash); // before the record, as for payments
+    this.put(invoiceKey(hash), encodeInvoiceRecord(record));
+    if (!openNow) this.unmarkOpen(hash); // after it
+  }
+
+  /** Reads one invoice record from disk. */
+  async getInvoice(hash: Bytes32): Promise<InvoiceRecord | undefined | 'unreadable'> {
+    const bytes = await this.store.getMeta(invoiceKey(hash));
+    if (bytes === undefined) return undefined;
+    const r = decodeInvoiceRecord(bytes, paymentHashOf);
+    return r.ok ? r.value : 'unreadable';
+  }
+
+  /**
+   * An open invoice the service no longer keeps (expired long ago: it can never be paid): the
+   * next start does not read it. Its record stays in the history.
+   */
+  unmarkOpen(hash: Bytes32): void {
+    if (this.open.delete(hash)) this.store.deleteMeta(OPEN_PREFIX + hash);
+  }
+
+  /**
+   * A page of our invoices, newest first: the index's `inv/` keys from its newest end, each from
+   * `memory` or the disk. Unreadable records are left out (the start logged them).
+   */
+  async invoiceHistory(
+    q: { readonly offset: number; readonly limit: number },
+    memory: ReadonlyMap<Bytes32, InvoiceRecord>,
+  ): Promise<InvoiceRecord[]> {
+    const out: InvoiceRecord[] = [];
+    let skip = q.offset;
+    const seen = new Set<string>();
+    for await (const key of this.keysNewestFirst()) {
+      if (seen.has(key) || !key.startsWith('inv/')) continue;
+      seen.add(key);
+      const hash = key.slice('inv/'.length) as Bytes32;
+      const r = memory.get(hash) ?? (await this.getInvoice(hash));
+      if (r === undefined || r === 'unreadable') continue;
+      if (skip > 0) skip--;
+      else out.push(r);
+      if (out.length >= q.limit) break;
+    }
+    return out;
   }
 
   /** The service no longer holds this record in memory: a later write of it may index it again. */
@@ -214,6 +284,11 @@ export class PaymentsStore {
     this.chunk = chunk;
     this.tail = tail;
     if (named !== chunk) this.store.putMeta(TAIL_KEY, encoder.encode(String(chunk)));
+  }
+
+  private markOpen(hash: Bytes32): void {
+    this.open.add(hash);
+    this.store.putMeta(OPEN_PREFIX + hash, new Uint8Array(0));
   }
 
   private mark(key: string): void {

@@ -61,6 +61,7 @@ import type {
   PayInvoiceParameters,
   PaymentInfo,
   PaymentsFilter,
+  InvoicesFilter,
   SendPaymentParameters,
 } from '../sdk/payments.ts';
 import type { Channel } from './channel.ts';
@@ -79,7 +80,11 @@ const SWEEP_MS = 1000;
  * of the history stays on disk (payments-store.ts), so memory does not grow with it.
  */
 export const FINISHED_IN_MEMORY = 4096;
-/** `payments()` without a limit: a page of this many. */
+/** How long after its expiry an unpaid invoice is still kept in memory (s): then only on disk. */
+export const INVOICE_KEPT_AFTER_EXPIRY = 3600n;
+/** How often unpaid invoices past that are looked for (ms). */
+const INVOICE_SWEEP_MS = 60_000;
+/** `payments()` and `invoices()` without a limit: a page of this many. */
 export const DEFAULT_PAYMENTS_LIMIT = 100;
 /** The largest page `payments()` returns. */
 export const MAX_PAYMENTS_LIMIT = 10_000;
@@ -233,6 +238,16 @@ function ephemeralKey(): Uint8Array {
   }
 }
 
+/** The offset and limit of a page, checked (`payments()`, `invoices()`). */
+function page(filter: { readonly offset?: number; readonly limit?: number }): { offset: number; limit: number } {
+  const offset = filter.offset ?? 0;
+  const limit = filter.limit ?? DEFAULT_PAYMENTS_LIMIT;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be a whole number ≥ 0');
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAYMENTS_LIMIT)
+    throw new InvalidArgumentError(`limit must be a whole number from 1 to ${MAX_PAYMENTS_LIMIT}`);
+  return { offset, limit };
+}
+
 const trim = (s: string) => (s.length > MAX_FAILURE_DETAIL ? `${s.slice(0, MAX_FAILURE_DETAIL - 1)}…` : s);
 
 export class Payments {
@@ -243,7 +258,11 @@ export class Payments {
   private records = new Map<string, PaymentRecord>();
   /** Keys of the final records in `records`, oldest first. */
   private readonly finished = new Map<string, true>();
+  /** Our open invoices (until long expired) and the newest paid ones (as many as final payment records). */
   private invoiceRecords = new Map<Bytes32, InvoiceRecord>();
+  /** Payment hashes of the paid invoices in memory, oldest first. */
+  private readonly paidInvoices = new Map<Bytes32, true>();
+  private lastInvoiceSweep = 0;
   /** Decoded invoices of ours, by payment hash. */
   private readonly issued = new Map<Bytes32, Invoice>();
   /** Our locks in flight, per channel and lock id. */
@@ -268,11 +287,12 @@ export class Payments {
     for (const key of loaded.unreadable) this.ctx.log.error({ key }, 'a payment record does not decode: left untouched');
     this.records = loaded.active;
     this.invoiceRecords = loaded.invoices;
-    for (const r of this.invoiceRecords.values()) {
+    for (const r of [...this.invoiceRecords.values()]) {
       const inv = decodeInvoice(r.text, this.ctx.backend);
       if (inv.ok && inv.value.paymentHash === r.paymentHash) this.issued.set(r.paymentHash, inv.value);
       else this.ctx.log.error({ paymentHash: r.paymentHash }, 'a stored invoice does not decode: ignored');
     }
+    this.dropExpiredInvoices();
     for (const [key, r] of this.records) {
       if (r.direction !== 'out' || (r.status !== 'in-flight' && r.status !== 'pending')) continue;
       const hop = r.route[0];
@@ -339,13 +359,63 @@ export class Payments {
 
   async decodeInvoice(text: string): Promise<InvoiceInfo> {
     const inv = this.decode(text, false);
-    return this.invoiceInfo(inv, this.invoiceRecords.get(inv.paymentHash));
+    let record = this.invoiceRecords.get(inv.paymentHash);
+    if (record === undefined && inv.payee.address === this.ctx.transport.self.address) {
+      const stored = await this.store.getInvoice(inv.paymentHash);
+      if (typeof stored === 'object' && stored.text === inv.text) record = stored;
+    }
+    return this.invoiceInfo(inv, record);
   }
 
-  async invoices(): Promise<InvoiceInfo[]> {
-    return [...this.issued.values()]
-      .sort((a, b) => Number(b.createdAt - a.createdAt))
-      .map((inv) => this.invoiceInfo(inv, this.invoiceRecords.get(inv.paymentHash)));
+  /** A page of the invoices we issued, newest first (from memory and disk, as `payments()`). */
+  async invoices(filter: InvoicesFilter = {}): Promise<InvoiceInfo[]> {
+    const { offset, limit } = page(filter);
+    const records = await this.store.invoiceHistory({ offset, limit }, this.invoiceRecords);
+    const out: InvoiceInfo[] = [];
+    for (const r of records) {
+      let inv = this.issued.get(r.paymentHash);
+      if (inv === undefined) {
+        const d = decodeInvoice(r.text, this.ctx.backend);
+        if (!d.ok || d.value.paymentHash !== r.paymentHash) continue; // logged at the start that read it
+        inv = d.value;
+      }
+      out.push(this.invoiceInfo(inv, r));
+    }
+    return out;
+  }
+
+  /**
+   * Unpaid invoices {@link INVOICE_KEPT_AFTER_EXPIRY} past their expiry leave memory and lose
+   * their open mark: nothing can pay them any more (a lock for one is refused as unknown), and
+   * `invoices()` still lists them from disk. A hold invoice holding locks stays.
+   */
+  private dropExpiredInvoices(): void {
+    const now = this.ctx.now();
+    for (const [hash, r] of this.invoiceRecords) {
+      const inv = this.issued.get(hash);
+      if (r.status !== 'open' || (inv !== undefined && now < inv.expiresAt + INVOICE_KEPT_AFTER_EXPIRY)) continue;
+      if ((this.held.get(hash)?.length ?? 0) > 0) continue;
+      this.invoiceRecords.delete(hash);
+      this.issued.delete(hash);
+      this.store.unmarkOpen(hash);
+      this.store.forget(`inv/${hash}`);
+    }
+  }
+
+  /** An invoice of ours was paid: kept in memory among the newest paid ones. */
+  private invoicePaid(r: InvoiceRecord): void {
+    this.invoiceRecords.set(r.paymentHash, r);
+    this.store.putInvoice(r);
+    this.paidInvoices.delete(r.paymentHash);
+    this.paidInvoices.set(r.paymentHash, true);
+    for (const hash of this.paidInvoices.keys()) {
+      if (this.paidInvoices.size <= (this.host.finishedInMemory ?? FINISHED_IN_MEMORY)) return;
+      this.paidInvoices.delete(hash);
+      if ((this.held.get(hash)?.length ?? 0) > 0) continue;
+      this.invoiceRecords.delete(hash);
+      this.issued.delete(hash);
+      this.store.forget(`inv/${hash}`);
+    }
   }
 
   private decode(text: unknown, forPaying: boolean): Invoice {
@@ -435,12 +505,8 @@ export class Payments {
 
   /** A page of the history, newest first (the store walks its index: a page costs what it lists). */
   async payments(filter: PaymentsFilter = {}): Promise<PaymentInfo[]> {
-    const offset = filter.offset ?? 0;
-    const limit = filter.limit ?? DEFAULT_PAYMENTS_LIMIT;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be a whole number ≥ 0');
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAYMENTS_LIMIT)
-      throw new InvalidArgumentError(`limit must be a whole number from 1 to ${MAX_PAYMENTS_LIMIT}`);
-    const page = await this.store.history(
+    const { offset, limit } = page(filter);
+    const records = await this.store.history(
       {
         offset,
         limit,
@@ -449,7 +515,7 @@ export class Payments {
       },
       this.records,
     );
-    return page.map((r) => ({ ...r }));
+    return records.map((r) => ({ ...r }));
   }
 
   /** Today's route: one channel to the payee, open, with the asset and enough of it. */
@@ -1121,11 +1187,7 @@ export class Payments {
         const settled: PaymentRecord = { ...record, status: 'settled', updatedAt: ctx.clock() };
         this.save(settled);
         const inv = this.invoiceRecords.get(l.hashlock);
-        if (inv) {
-          const paid: InvoiceRecord = { ...inv, status: 'paid', received: inv.received + l.amount, paidAt: inv.paidAt ?? ctx.clock() };
-          this.invoiceRecords.set(l.hashlock, paid);
-          this.store.putInvoice(paid);
-        }
+        if (inv) this.invoicePaid({ ...inv, status: 'paid', received: inv.received + l.amount, paidAt: inv.paidAt ?? ctx.clock() });
         ctx.events.emit('payment-settled', { payment: { ...settled } });
       },
       (e: unknown) => {
@@ -1181,6 +1243,10 @@ export class Payments {
   /** Our locks past their expiry: cancel them (the sender may, once expired). */
   private sweep(): void {
     if (this.stopped) return;
+    if (Date.now() - this.lastInvoiceSweep >= INVOICE_SWEEP_MS) {
+      this.lastInvoiceSweep = Date.now();
+      this.dropExpiredInvoices();
+    }
     for (const id of [...this.retry]) {
       this.retry.delete(id);
       this.updated(id);

@@ -21,6 +21,7 @@ import type {
   PaymentEvents,
   PaymentInfo,
   PaymentsFilter,
+  InvoicesFilter,
   SendPaymentParameters,
 } from './payments.ts';
 
@@ -342,8 +343,8 @@ export interface LanesApi {
   createInvoice(parameters?: CreateInvoiceParameters): Promise<InvoiceInfo>;
   /** Decodes and checks an invoice (checksum, bounds, signature); throws `InvalidInvoiceError`. */
   decodeInvoice(invoice: string): Promise<InvoiceInfo>;
-  /** The invoices this node issued, newest first. */
-  invoices(): Promise<InvoiceInfo[]>;
+  /** The invoices this node issued, newest first, a page at a time (default: the newest 100). */
+  invoices(filter?: InvoicesFilter): Promise<InvoiceInfo[]>;
   /**
    * Pays an invoice; resolves once the payee settled (the record is `settled`, with the secret).
    * The payee is a channel peer, or any node the channel graph reaches when this node runs graph

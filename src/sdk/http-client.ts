@@ -118,7 +118,8 @@ export async function connectHttp(p: ConnectParameters): Promise<RemoteNode> {
     withdraw: async (params = {}) => readWithdraw(await request('withdraw', 'POST', '/v1/withdraw', params)),
     createInvoice: async (params = {}) => readInvoice(await request('createInvoice', 'POST', '/v1/invoices', params)),
     decodeInvoice: async (invoice) => readInvoice(await request('decodeInvoice', 'POST', '/v1/invoices/decode', { invoice })),
-    invoices: async () => ((await request('invoices', 'GET', '/v1/invoices')) as unknown as Json[]).map(readInvoice),
+    invoices: async (filter = {}) =>
+      ((await request('invoices', 'POST', '/v1/invoices/list', filter)) as unknown as Json[]).map(readInvoice),
     payInvoice: async (invoice, params = {}) =>
       readPaymentInfo(await request('payInvoice', 'POST', '/v1/payments', { ...params, invoice })),
     sendPayment: async (params) => readPaymentInfo(await request('sendPayment', 'POST', '/v1/payments/keysend', params)),

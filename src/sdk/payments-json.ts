@@ -14,6 +14,7 @@ import type {
   PaymentEvents,
   PaymentInfo,
   PaymentsFilter,
+  InvoicesFilter,
   SendPaymentParameters,
 } from './payments.ts';
 import { parseAmount } from './json.ts';
@@ -84,6 +85,18 @@ export function parseSendPayment(x: unknown): SendPaymentParameters {
   if (to === undefined) throw new InvalidArgumentError('to must be the payee address');
   const asset = assetOf(j.asset, 'asset');
   return { to, amount: parseAmount(j.amount, 'amount'), ...(asset === undefined ? {} : { asset }), ...paymentLimits(j) };
+}
+
+export function parseInvoicesFilter(x: unknown): InvoicesFilter {
+  const j = body(x, 'the filter');
+  onlyKeys(j, ['offset', 'limit'], 'the filter');
+  for (const k of ['offset', 'limit'] as const)
+    if (j[k] !== undefined && (typeof j[k] !== 'number' || !Number.isSafeInteger(j[k]) || j[k] < 0))
+      throw new InvalidArgumentError(`${k} must be a whole number`);
+  return {
+    ...(j.offset === undefined ? {} : { offset: j.offset as number }),
+    ...(j.limit === undefined ? {} : { limit: j.limit as number }),
+  };
 }
 
 export function parsePaymentsFilter(x: unknown): PaymentsFilter {

@@ -128,6 +128,14 @@ export interface PaymentInfo {
   };
 }
 
+/** Which invoices `invoices()` lists: a page, newest first. */
+export interface InvoicesFilter {
+  /** Invoices to skip, newest first (default 0). */
+  readonly offset?: number;
+  /** Most invoices to return: 1 to 10,000 (default 100). */
+  readonly limit?: number;
+}
+
 /** Which payments `payments()` lists: a page of the history, newest first. */
 export interface PaymentsFilter {
   readonly direction?: 'out' | 'in';

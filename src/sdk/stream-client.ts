@@ -330,7 +330,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
     withdraw: (params) => call('withdraw', [params]),
     createInvoice: (params) => call('createInvoice', [params]),
     decodeInvoice: (invoice) => call('decodeInvoice', [invoice]),
-    invoices: () => call('invoices', []),
+    invoices: (filter) => call('invoices', [filter]),
     payInvoice: (invoice, params) => call('payInvoice', [invoice, params]),
     sendPayment: (params) => call('sendPayment', [params]),
     payments: (filter) => call('payments', [filter]),

@@ -24,7 +24,14 @@ import { InvalidArgumentError, type LanesError } from '../core/errors.ts';
 import type { LanesApi, LanesEventName, LanesEvents } from './api.ts';
 import { type ErrorJson, errorFromJson } from './error-registry.ts';
 import { jsonify, parseChannelId, parseClose, parseMultiaddr, parseOpen, parsePay, parseSwap, parseWithdraw } from './json.ts';
-import { parseCreateInvoice, parseInvoiceText, parsePayInvoice, parsePaymentsFilter, parseSendPayment } from './payments-json.ts';
+import {
+  parseCreateInvoice,
+  parseInvoiceText,
+  parseInvoicesFilter,
+  parsePayInvoice,
+  parsePaymentsFilter,
+  parseSendPayment,
+} from './payments-json.ts';
 
 /** The path of the stream on the control API. */
 export const STREAM_PATH = '/v1/ws';
@@ -139,7 +146,7 @@ const METHODS: { readonly [M in StreamMethod]: readonly ((x: unknown) => unknown
   withdraw: [parseWithdraw],
   createInvoice: [parseCreateInvoice],
   decodeInvoice: [parseInvoiceText],
-  invoices: [],
+  invoices: [parseInvoicesFilter],
   payInvoice: [parseInvoiceText, parsePayInvoice],
   sendPayment: [parseSendPayment],
   payments: [parsePaymentsFilter],
@@ -154,6 +161,7 @@ const OPTIONAL_TAIL: Readonly<Partial<Record<StreamMethod, number>>> = {
   createInvoice: 1,
   payInvoice: 1,
   payments: 1,
+  invoices: 1,
 };
 
 export function isStreamMethod(x: unknown): x is StreamMethod {

@@ -201,6 +201,12 @@ test.serial('keysend: alice pays bob with `lanes pay --to` and no invoice', asyn
   t.not(bad.code, 0);
   t.regex(bad.stderr, /--limit must be a whole number/);
   t.regex((await lanes(dirs.alice!, 'payments', '--limit', '0')).stderr, /--limit must be from 1 to 10000/);
+  // bob's invoices, the same way.
+  const invoices = await json<{ paymentHash: string }[]>(dirs.bob!, 'invoice', 'list');
+  t.true(invoices.length >= 1);
+  const [newestInvoice] = await json<{ paymentHash: string }[]>(dirs.bob!, 'invoice', 'list', '--limit', '1');
+  t.is(newestInvoice!.paymentHash, invoices[0]!.paymentHash);
+  t.is((await json<unknown[]>(dirs.bob!, 'invoice', 'list', '--offset', String(invoices.length))).length, 0);
 });
 
 test.serial('an expired or tampered invoice is refused with a typed error, and nothing moves', async (t) => {

@@ -2,7 +2,8 @@
  * The payment history beyond what a node keeps in memory (payments-store.ts, ADR 0018 addendum
  * 2026-12-04), two nodes on lmdb and libp2p keeping only 3 final records in memory: an invoice
  * paid long ago is still refused (its record is read from disk), concurrent payments of one
- * invoice pay it once, and `payments()` pages the history newest first, across a restart.
+ * invoice pay it once, `payments()` and `invoices()` page the history newest first, across a
+ * restart, and an invoice long expired leaves memory but not the history.
  */
 import test from 'ava';
 import { InvalidArgumentError } from '../../src/core/errors.ts';
@@ -10,9 +11,15 @@ import { ETHER, type Network, converged, network } from '../helpers/nodes.ts';
 
 let net: Network;
 let channelId: `0x${string}`;
+/** bob's clock runs this much ahead of real time (ms): set to make him think invoices expired long ago. */
+let bobAhead = 0;
 
 test.before(async () => {
-  net = await network(['alice', 'bob'], () => ({ policies: { open: () => true }, paymentsInMemory: 3 }));
+  net = await network(['alice', 'bob'], (name) => ({
+    policies: { open: () => true },
+    paymentsInMemory: 3,
+    ...(name === 'bob' ? { clock: () => Date.now() + bobAhead } : {}),
+  }));
   const { alice, bob } = net.nodes;
   channelId = (await alice!.node.openChannel({ peer: bob!.multiaddr, deposit: [ETHER] })).id;
 });
@@ -82,4 +89,33 @@ test.serial('payments() pages the history newest first, from memory and disk, an
     all.map((p) => p.paymentHash),
   );
   t.is((await again.node.payments()).length, 8, 'the default page holds them all');
+});
+
+test.serial('invoices() pages newest first; paid ones leave memory, long expired ones too, and both stay listed', async (t) => {
+  const { alice, bob } = net.nodes;
+  const made = [];
+  for (let i = 0; i < 5; i++) made.push(await bob!.node.createInvoice({ amount: 10n + BigInt(i), memo: `n${i}` }));
+  for (const inv of made.slice(0, 4)) await alice!.node.payInvoice(inv.invoice);
+  const invoicesHeld = (n: unknown) => (n as { payments_: { invoiceRecords: Map<string, unknown> } }).payments_.invoiceRecords.size;
+  t.is(invoicesHeld(bob!.node), 4, 'the newest 3 paid and the open one');
+  const all = await bob!.node.invoices({ limit: 1000 });
+  t.is(all.length, 7, 'with the two of the tests before');
+  t.deepEqual(
+    all.slice(0, 5).map((i) => i.memo),
+    ['n4', 'n3', 'n2', 'n1', 'n0'],
+  );
+  const pages = [...(await bob!.node.invoices({ limit: 4 })), ...(await bob!.node.invoices({ limit: 4, offset: 4 }))];
+  t.deepEqual(
+    pages.map((i) => i.paymentHash),
+    all.map((i) => i.paymentHash),
+  );
+  t.like(await bob!.node.decodeInvoice(made[0]!.invoice), { status: 'paid', received: 10n }, 'read from disk');
+  // Two hours later, at a start: the unpaid invoice (valid for an hour) is long expired.
+  bobAhead = 2 * 3_600_000;
+  const bobAgain = await bob!.restart();
+  bobAhead = 0;
+  t.is(invoicesHeld(bobAgain.node), 0);
+  const listed = await bobAgain.node.invoices({ limit: 1 });
+  t.like(listed[0], { paymentHash: made[4]!.paymentHash, status: 'open' });
+  await t.throwsAsync(bobAgain.node.invoices({ limit: 0 }), { instanceOf: InvalidArgumentError });
 });

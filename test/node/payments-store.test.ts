@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { Address, Bytes32 } from '../../src/core/bytes.ts';
 import type { PaymentRecord } from '../../src/core/payments/record.ts';
 import { PaymentsStore, paymentKey } from '../../src/node/payments-store.ts';
-import { encodePaymentRecord } from '../../src/core/payments/record.ts';
+import { paymentHashOf } from '../../src/core/payments/invoice.ts';
+import { type InvoiceRecord, encodeInvoiceRecord, encodePaymentRecord } from '../../src/core/payments/record.ts';
 import { openLmdbStore } from '../../src/store/lmdb-store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { ChannelStore } from '../../src/store/store.ts';
@@ -220,4 +221,59 @@ test('the history is paged newest first, filtered, with what the service holds a
   fresh.putPayment({ ...record(0, 'in'), createdAt: 100 });
   t.deepEqual(hashes(await fresh.history({ offset: 0, limit: 3 }, new Map())), [0, 43, 44]);
   t.is((await fresh.history({ offset: 0, limit: 1000 }, new Map())).length, 45);
+});
+
+/** An invoice record (its payment hash is its secret's: the reader derives it). */
+const invoiceRecord = (i: number, status: InvoiceRecord['status']): InvoiceRecord => {
+  const secret = hash(i + 2_000_000);
+  return {
+    text: `lanes-test-invoice-${i}`,
+    paymentHash: paymentHashOf(secret),
+    secret,
+    status,
+    received: status === 'paid' ? 5n : 0n,
+    ...(status === 'paid' ? { paidAt: 9 } : {}),
+  };
+};
+const ih = (i: number) => invoiceRecord(i, 'open').paymentHash;
+
+test('a start reads only the open invoices; invoices page newest first; a store from before is marked once', async (t) => {
+  const store = createMemoryStore();
+  const p = new PaymentsStore(store);
+  await p.load();
+  for (let i = 0; i < 30; i++) p.putInvoice(invoiceRecord(i, 'open'));
+  for (let i = 0; i < 30; i += 3) p.putInvoice(invoiceRecord(i, 'paid')); // 10 paid, 20 still open
+  p.unmarkOpen(ih(1)); // long expired: the service let it go
+  await p.flush();
+  const image = store.snapshot();
+  t.is([...image.keys()].filter((k) => k.startsWith('m/iopen/')).length, 19);
+  const again = new PaymentsStore(createMemoryStore({ image }));
+  const { invoices } = await again.load();
+  t.is(invoices.size, 19);
+  t.false(invoices.has(ih(0)) || invoices.has(ih(1)));
+  const index = new Map(Array.from({ length: 30 }, (_, i) => [ih(i), i]));
+  const order = (rs: InvoiceRecord[]) => rs.map((r) => index.get(r.paymentHash));
+  t.deepEqual(order(await again.invoiceHistory({ offset: 0, limit: 3 }, new Map())), [29, 28, 27]);
+  t.deepEqual(
+    order(await again.invoiceHistory({ offset: 28, limit: 5 }, new Map())),
+    [1, 0],
+    'every invoice is in the history, marked or not',
+  );
+  t.is((await again.invoiceHistory({ offset: 29, limit: 1 }, new Map()))[0]!.status, 'paid');
+  // Written before the marks: every invoice read once, the open ones marked.
+  const old = createMemoryStore();
+  const enc = new TextEncoder();
+  const keys: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    old.putMeta(`inv/${ih(i)}`, encodeInvoiceRecord(invoiceRecord(i, i === 2 ? 'paid' : 'open')));
+    keys.push(`inv/${ih(i)}`);
+  }
+  old.putMeta('pix/0', enc.encode(JSON.stringify(keys)));
+  await old.flush();
+  const migrated = createMemoryStore({ image: old.snapshot() });
+  t.is((await new PaymentsStore(migrated).load()).invoices.size, 4);
+  await migrated.flush();
+  const after = migrated.snapshot();
+  t.true(after.has('m/iopen-ready'));
+  t.is([...after.keys()].filter((k) => k.startsWith('m/iopen/')).length, 4);
 });
