@@ -7,7 +7,8 @@
  * `N passed, N failed[, N skipped]`: ava's test counts plus one per check step.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,12 +29,21 @@ const steps: Step[] = [
   { name: 'tests', args: [bin('ava')], ava: true },
 ];
 
-function run(step: Step): Promise<{ code: number; output: string }> {
+/**
+ * Every process a step starts carries this in its environment, so the ones it leaves running (a
+ * daemon a failed test did not stop, orphaned to init) can be found and killed when it ends.
+ * Such a process holds the step's stdout or stderr open, and without this the run would wait for
+ * it for good.
+ */
+const MARK = 'LANES_TEST_RUN';
+
+function run(step: Step): Promise<{ code: number; output: string; leftover: string[] }> {
+  const mark = randomBytes(8).toString('hex');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, step.args, {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+      env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0', [MARK]: mark },
     });
     let output = '';
     const keep = (chunk: Buffer, to: NodeJS.WriteStream) => {
@@ -42,8 +52,37 @@ function run(step: Step): Promise<{ code: number; output: string }> {
     };
     child.stdout.on('data', (c: Buffer) => keep(c, process.stdout));
     child.stderr.on('data', (c: Buffer) => keep(c, process.stderr));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+    // 'exit', not 'close': a process left behind keeps the pipes open. Its output still drains
+    // for a moment, then whatever is left running is killed and the pipes are let go.
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        const leftover = killMarked(mark);
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve({ code: code ?? (signal ? 1 : 0), output, leftover });
+      }, 500);
+    });
   });
+}
+
+/** Kills (SIGKILL) every process whose environment carries `mark`; their command lines. */
+function killMarked(mark: string): string[] {
+  if (!existsSync('/proc/self/environ')) return [];
+  const needle = `${MARK}=${mark}`;
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle)) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      process.kill(pid, 'SIGKILL');
+      found.push(`${pid} ${cmd.slice(0, 200)}`);
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return found;
 }
 
 function count(output: string, pattern: RegExp): number {
@@ -61,8 +100,12 @@ const started = Date.now();
 for (const step of steps) {
   console.log(`\n── ${step.name} ${'─'.repeat(60 - step.name.length)}`);
   const t0 = Date.now();
-  const { code, output } = await run(step);
+  const { code, output, leftover } = await run(step);
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  if (leftover.length > 0) {
+    // A test that starts a process stops it by PID; these were not, and are killed now.
+    console.log(`── ${step.name}: ${leftover.length} process(es) left running, killed:\n${leftover.map((l) => `   ${l}`).join('\n')}`);
+  }
   if (step.ava) {
     const p = count(output, /^\s*(\d+) tests? passed/gm);
     const f =

@@ -4,7 +4,7 @@
  * until SIGINT or SIGTERM. Writes `coordinator.json` (multiaddrs, status URL, gas address)
  * to its data directory for clients and nodes; removes it on a clean stop.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { PayoutMode } from '../chain/chain-service.ts';
@@ -12,6 +12,7 @@ import type { Address } from '../core/bytes.ts';
 import { jsonify } from '../sdk/json.ts';
 import { prepareDataDir } from '../files/data-dir.ts';
 import { loadOrCreateKey } from '../files/key-file.ts';
+import { writeFileAtomic } from '../files/atomic-file.ts';
 import { createLogger } from '../log/logger.ts';
 import { onStopSignal } from '../runtime/stop-signals.ts';
 import { rememberListen, stickyListen } from '../files/listen-ports.ts';
@@ -72,7 +73,8 @@ export async function startCoordinatorDaemon(
   );
   const statusUrl = await http.listen({ host: c.httpHost, port: c.httpPort });
   const file = join(c.dataDir, COORDINATOR_JSON);
-  writeFileSync(
+  // Renamed into place: a reader polling for it (the CLI, the testnet) never sees it half-written.
+  writeFileAtomic(
     file,
     JSON.stringify(
       { multiaddrs: coordinator.multiaddrs(), statusUrl, address: coordinator.address, peerId: coordinator.peerId, pid: process.pid },

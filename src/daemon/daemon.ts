@@ -9,7 +9,7 @@
  *   api.json    { url, pid, address, peerId, multiaddrs }: how clients find the daemon; removed on a clean stop
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from '../core/bytes.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -22,6 +22,7 @@ import type { LanesNode } from '../node/node.ts';
 import type { OpenPolicy, SwapPolicy } from '../node/policy.ts';
 import { API_JSON, API_TOKEN } from '../files/daemon-files.ts';
 import { prepareDataDir } from '../files/data-dir.ts';
+import { writeFileAtomic } from '../files/atomic-file.ts';
 import { loadOrCreateKey, readKeyFile } from '../files/key-file.ts';
 import { bytesToHex } from '../core/bytes.ts';
 import { type MetricsServer, startMetricsServer } from '../api/metrics-server.ts';
@@ -153,21 +154,15 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   }
   const info = await node.info();
   const apiJson = join(config.dataDir, API_JSON);
-  // A new file, like the token (one left by a crash keeps whatever mode it had), written beside
-  // and renamed into place: a reader (the CLI, a supervisor) sees the old file or the whole new
-  // one, never an empty or half-written one.
-  const apiJsonNew = `${apiJson}.${process.pid}.new`;
-  rmSync(apiJsonNew, { force: true });
-  writeFileSync(
-    apiJsonNew,
+  // Renamed into place: a reader (the CLI, a supervisor) sees the old file or the whole new one.
+  writeFileAtomic(
+    apiJson,
     JSON.stringify(
       { url: server.url, pid: process.pid, address: info.address, peerId: info.peerId, multiaddrs: info.multiaddrs },
       null,
       2,
     ) + '\n',
-    { mode: 0o600, flag: 'wx' },
   );
-  renameSync(apiJsonNew, apiJson);
   log.info({ api: server.url, address: info.address, multiaddrs: info.multiaddrs }, 'daemon ready');
   let stopping: Promise<void> | undefined;
   const stop = () =>

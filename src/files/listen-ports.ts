@@ -4,9 +4,10 @@
  * remember a coordinator's multiaddr, then reach the daemon after a restart. When the port is
  * taken by then, the daemon takes a free one, as `tcp/0` always meant.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 
 export const LISTEN_JSON = 'listen.json';
 
@@ -50,5 +51,5 @@ export async function stickyListen(dataDir: string, listen: readonly string[]): 
 /** Remembers the addresses a daemon bound (its multiaddrs, with or without `/p2p/<id>`). */
 export function rememberListen(dataDir: string, bound: readonly string[]): void {
   const multiaddrs = bound.map((b) => b.replace(/\/p2p\/[^/]+$/, '')).filter((b) => BOUND.test(b));
-  writeFileSync(join(dataDir, LISTEN_JSON), JSON.stringify({ multiaddrs }, null, 2) + '\n', { mode: 0o600 });
+  writeFileAtomic(join(dataDir, LISTEN_JSON), JSON.stringify({ multiaddrs }, null, 2) + '\n');
 }

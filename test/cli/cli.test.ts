@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type LocalNet, localNet } from '../helpers/local-net.ts';
+import { readyFile, track } from '../helpers/spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -59,12 +60,8 @@ async function startDaemon(name: string, extra: string[] = []): Promise<ChildPro
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  daemons.push(child);
-  const api = join(dirs[name]!, 'api.json');
-  for (let i = 0; i < 600 && !existsSync(api); i++) {
-    if (child.exitCode !== null) throw new Error(`${name}'s daemon exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  daemons.push(track(child));
+  await readyFile(child, join(dirs[name]!, 'api.json'), `${name}'s daemon`);
   return child;
 }
 

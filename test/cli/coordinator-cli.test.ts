@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type CoordinatorProcess, spawnCoordinator } from '../helpers/coordinator-process.ts';
 import { type LocalNet, freePort, localNet } from '../helpers/local-net.ts';
+import { readyFile, track } from '../helpers/spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -66,8 +67,8 @@ test.before(async () => {
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
-    daemons.push(child);
-    for (let i = 0; i < 600 && !existsSync(join(dirs[name]!, 'api.json')); i++) await new Promise((r) => setTimeout(r, 50));
+    daemons.push(track(child));
+    await readyFile(child, join(dirs[name]!, 'api.json'), `${name}'s daemon`);
   }
 });
 

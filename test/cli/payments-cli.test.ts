@@ -6,13 +6,14 @@
  */
 import test from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hexToBytes, keccak256Hex } from '../../src/core/bytes.ts';
 import { connect } from '../../src/sdk/connect.ts';
 import { InvalidInvoiceError } from '../../src/sdk/errors.ts';
 import { lanesIn, lanesJson } from '../helpers/daemon-process.ts';
 import { type LocalNet, localNet } from '../helpers/local-net.ts';
+import { readyFile, track } from '../helpers/spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 let net: LocalNet;
@@ -43,12 +44,8 @@ async function startDaemon(name: string): Promise<void> {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  daemons.push(child);
-  const api = join(dirs[name]!, 'api.json');
-  for (let i = 0; i < 600 && !existsSync(api); i++) {
-    if (child.exitCode !== null) throw new Error(`${name}'s daemon exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  daemons.push(track(child));
+  await readyFile(child, join(dirs[name]!, 'api.json'), `${name}'s daemon`);
 }
 
 interface Payment {

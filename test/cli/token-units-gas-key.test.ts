@@ -6,10 +6,11 @@
  */
 import test from 'ava';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type LocalNet, freePort, localNet } from '../helpers/local-net.ts';
+import { readyFile, track } from '../helpers/spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -39,12 +40,8 @@ async function json<T = Record<string, unknown>>(dir: string, ...args: string[])
 async function startDaemon(name: string, extra: string[]): Promise<void> {
   const args = ['--data-dir', dirs[name]!, 'node', 'start', '--chain-rpc', net.chain.rpcUrl, '--adjudicator', net.adjudicator];
   const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  daemons.push(child);
-  const api = join(dirs[name]!, 'api.json');
-  for (let i = 0; i < 600 && !existsSync(api); i++) {
-    if (child.exitCode !== null) throw new Error(`${name}'s daemon exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  daemons.push(track(child));
+  await readyFile(child, join(dirs[name]!, 'api.json'), `${name}'s daemon`);
 }
 
 const actor = (name: string, address: string) => ({

@@ -1,8 +1,8 @@
 /** A coordinator in its own process, started through the CLI, stopped by PID. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CoordinatorStatus } from '../../src/coordinator/coordinator.ts';
+import { readyFile, track } from './spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 
@@ -43,27 +43,23 @@ export async function spawnCoordinator(o: {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  track(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; i < 600; i++) {
-    if (existsSync(file)) {
-      const j = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; multiaddrs: string[]; statusUrl: string; address: `0x${string}` };
-      if (j.pid === child.pid) {
-        return {
-          pid: child.pid!,
-          multiaddr: j.multiaddrs[0]!,
-          statusUrl: j.statusUrl,
-          address: j.address,
-          status: async () => (await (await fetch(`${j.statusUrl}/status`)).json()) as CoordinatorStatus,
-          kill: async (signal = 'SIGTERM') => {
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-            await exited;
-          },
-        };
-      }
-    }
-    if (child.exitCode !== null) throw new Error(`coordinator exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('coordinator did not start');
+  const j = await readyFile<{ pid: number; multiaddrs: string[]; statusUrl: string; address: `0x${string}` }>(
+    child,
+    file,
+    `the coordinator in ${o.dataDir}`,
+    30_000,
+  );
+  return {
+    pid: child.pid!,
+    multiaddr: j.multiaddrs[0]!,
+    statusUrl: j.statusUrl,
+    address: j.address,
+    status: async () => (await (await fetch(`${j.statusUrl}/status`)).json()) as CoordinatorStatus,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
 }

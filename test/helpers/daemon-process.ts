@@ -4,10 +4,11 @@
  * by its api.json. The caller kills what it starts (every child is returned).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LocalNet } from './local-net.ts';
+import { readyFile, track } from './spawned.ts';
 
 const BIN = new URL('../../bin/lanes.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -51,29 +52,19 @@ export async function spawnDaemon(net: LocalNet, dir: string, extra: readonly st
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  track(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const file = join(dir, 'api.json');
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`the daemon in ${dir} exited with ${child.exitCode}`);
-    const j = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { pid: number; url: string; multiaddrs: string[] }) : undefined;
-    if (j !== undefined && j.pid === child.pid) {
-      return {
-        child,
-        url: j.url.replace(/\/$/, ''),
-        token: readFileSync(join(dir, 'api.token'), 'utf8').trim(),
-        multiaddr: j.multiaddrs[0]!,
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    if (i > 1200) {
-      child.kill('SIGKILL');
-      throw new Error(`the daemon in ${dir} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const j = await readyFile<{ pid: number; url: string; multiaddrs: string[] }>(child, join(dir, 'api.json'), `the daemon in ${dir}`);
+  return {
+    child,
+    url: j.url.replace(/\/$/, ''),
+    token: readFileSync(join(dir, 'api.token'), 'utf8').trim(),
+    multiaddr: j.multiaddrs[0]!,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export interface CliOutcome {

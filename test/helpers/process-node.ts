@@ -2,10 +2,11 @@
  * Spawns a node in its own OS process (test/node/fixtures/node-process.ts) and drives it.
  * Every process is tracked and killed by PID when the test ends.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { NodeInfo } from '../../src/sdk/api.ts';
 import { fromJson, toJson } from './json-lines.ts';
+import { track } from './spawned.ts';
 
 const FIXTURE = new URL('../node/fixtures/node-process.ts', import.meta.url).pathname;
 
@@ -38,11 +39,6 @@ export interface ProcessNodeConfig {
   swapPairs?: { receive: `0x${string}`; give: `0x${string}`; minReceive: bigint; perGive: bigint; maxGive?: bigint }[];
 }
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
 export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode> {
   // LANES_TESTNET_NODE_ARGS: extra Node options, as for the testnet's daemons (profiles).
   const nodeArgs = (process.env.LANES_TESTNET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -50,14 +46,13 @@ export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode>
     env: { ...process.env, LANES_NODE: toJson(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  live.add(child);
+  track(child);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   const seen = new Map<string, unknown[]>();
   const listeners: { event: string; predicate: (p: unknown) => boolean; resolve(p: unknown): void }[] = [];
   let nextId = 1;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
-      live.delete(child);
       for (const p of pending.values()) p.reject(new Error('node process exited'));
       pending.clear();
       resolve();
@@ -116,6 +111,12 @@ export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode>
       await exited;
     },
   };
-  const info = (await node.waitFor('ready', () => true, 60_000)) as NodeInfo;
+  let info: NodeInfo;
+  try {
+    info = (await node.waitFor('ready', () => true, 60_000)) as NodeInfo;
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
   return { ...node, info };
 }

@@ -1,10 +1,11 @@
 /** The shared SDK suite against daemons in their own processes, through connect(). */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/sdk/connect.ts';
 import { actor, alice, bob } from '../helpers/actors.ts';
 import { keyHex, localNet } from '../helpers/local-net.ts';
+import { readyFile, track } from '../helpers/spawned.ts';
 import { mutePeer } from '../helpers/mute-peer.ts';
 import { runSdkSuite } from './suite.ts';
 
@@ -37,9 +38,8 @@ runSdkSuite('remote', async () => {
       args.push('--config', join(dir, 'config.json'));
     }
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(child);
-    for (let i = 0; i < 600 && !existsSync(join(dir, 'api.json')); i++) await new Promise((r) => setTimeout(r, 50));
-    const { url } = JSON.parse(readFileSync(join(dir, 'api.json'), 'utf8')) as { url: string };
+    children.push(track(child));
+    const { url } = await readyFile<{ pid: number; url: string }>(child, join(dir, 'api.json'), `${name}'s daemon`);
     return connect({ url, token: readFileSync(join(dir, 'api.token'), 'utf8').trim() });
   };
   const a = await start('alice', keyHex(alice));
