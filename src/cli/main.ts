@@ -752,6 +752,23 @@ function pageOf(o: { readonly limit: string; readonly offset: string }): { limit
   return page;
 }
 
+/**
+ * The page `o` asks of a listing, and the line that names the command for the next one (empty on
+ * the last page). `list` is asked for one more than the page, to tell whether another follows.
+ */
+async function listPage<T>(
+  o: { readonly limit: string; readonly offset: string },
+  list: (q: { offset: number; limit: number }) => Promise<readonly T[]>,
+  command: string,
+): Promise<{ rows: readonly T[]; more: string }> {
+  const page = pageOf(o);
+  const got = await list({ offset: page.offset, limit: Math.min(page.limit + 1, 10_000) });
+  return {
+    rows: got.slice(0, page.limit),
+    more: got.length > page.limit ? `\n… more: ${command} --offset ${page.offset + page.limit}` : '',
+  };
+}
+
 const invoice = program.command('invoice').description('create, decode and list invoices (docs/adr/0018)');
 
 example(
@@ -800,11 +817,8 @@ example(
     .option('--offset <n>', 'invoices to skip first: the next page is --offset <offset + limit>', '0')
     .action(
       client(async (n, _g, o: { limit: string; offset: string }) => {
-        const page = pageOf(o);
-        const [got, book] = await Promise.all([n.invoices({ offset: page.offset, limit: Math.min(page.limit + 1, 10_000) }), assetBook(n)]);
-        const r = got.slice(0, page.limit);
-        const more = got.length > page.limit ? `\n… more: lanes invoice list --offset ${page.offset + page.limit}` : '';
-        return { json: r, text: r.length === 0 ? 'no invoices' : invoiceTable(r, book) + more };
+        const [{ rows, more }, book] = await Promise.all([listPage(o, (q) => n.invoices(q), 'lanes invoice list'), assetBook(n)]);
+        return { json: rows, text: rows.length === 0 ? 'no invoices' : invoiceTable(rows, book) + more };
       }),
     ),
   'lanes invoice list',
@@ -826,20 +840,12 @@ example(
           _g,
           o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed'; limit: string; offset: string },
         ) => {
-          const page = pageOf(o);
-          // One more than the page, to tell whether another page follows.
-          const [got, book] = await Promise.all([
-            n.payments({
-              ...(o.direction ? { direction: o.direction } : {}),
-              ...(o.status ? { status: o.status } : {}),
-              offset: page.offset,
-              limit: Math.min(page.limit + 1, 10_000),
-            }),
+          const filter = { ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) };
+          const [{ rows, more }, book] = await Promise.all([
+            listPage(o, (q) => n.payments({ ...filter, ...q }), 'lanes payments'),
             assetBook(n),
           ]);
-          const r = got.slice(0, page.limit);
-          const more = got.length > page.limit ? `\n… more: lanes payments --offset ${page.offset + page.limit}` : '';
-          return { json: r, text: r.length === 0 ? 'no payments' : paymentTable(r, book) + more };
+          return { json: rows, text: rows.length === 0 ? 'no payments' : paymentTable(rows, book) + more };
         },
       ),
     ),

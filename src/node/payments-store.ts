@@ -194,24 +194,19 @@ export class PaymentsStore {
    * A page of our invoices, newest first: the index's `inv/` keys from its newest end, each from
    * `memory` or the disk. Unreadable records are left out (the start logged them).
    */
-  async invoiceHistory(
+  invoiceHistory(
     q: { readonly offset: number; readonly limit: number },
     memory: ReadonlyMap<Bytes32, InvoiceRecord>,
   ): Promise<InvoiceRecord[]> {
-    const out: InvoiceRecord[] = [];
-    let skip = q.offset;
-    const seen = new Set<string>();
-    for await (const key of this.keysNewestFirst()) {
-      if (seen.has(key) || !key.startsWith('inv/')) continue;
-      seen.add(key);
-      const hash = key.slice('inv/'.length) as Bytes32;
-      const r = memory.get(hash) ?? (await this.getInvoice(hash));
-      if (r === undefined || r === 'unreadable') continue;
-      if (skip > 0) skip--;
-      else out.push(r);
-      if (out.length >= q.limit) break;
-    }
-    return out;
+    return this.page({
+      ...q,
+      prefix: 'inv/',
+      read: async (key) => {
+        const hash = key.slice('inv/'.length) as Bytes32;
+        const r = memory.get(hash) ?? (await this.getInvoice(hash));
+        return r === 'unreadable' ? undefined : r;
+      },
+    });
   }
 
   /** The service no longer holds this record in memory: a later write of it may index it again. */
@@ -224,30 +219,52 @@ export class PaymentsStore {
   }
 
   /**
-   * A page of the history, newest first: first `unsaved` (records the service holds that were
-   * never written), then the index from its newest end. `memory` answers for the records the
+   * A page of the history, newest first: first the records the service holds that were
+   * never written, then the index from its newest end. `memory` answers for the records the
    * service holds, the disk for the rest; a key indexed twice (a failed invoice paid again) is
    * listed once, at its newest place.
    */
-  async history(q: HistoryQuery, memory: ReadonlyMap<string, PaymentRecord>): Promise<PaymentRecord[]> {
-    const out: PaymentRecord[] = [];
-    let skip = q.offset;
+  history(q: HistoryQuery, memory: ReadonlyMap<string, PaymentRecord>): Promise<PaymentRecord[]> {
+    return this.page({
+      offset: q.offset,
+      limit: q.limit,
+      prefix: 'pay/',
+      first: [...memory].filter(([k]) => !this.indexed.has(k)).sort(([, a], [, b]) => b.createdAt - a.createdAt),
+      read: async (key) => memory.get(key) ?? (await this.getPayment(key)),
+      keep: (r) => (q.direction === undefined || r.direction === q.direction) && (q.status === undefined || r.status === q.status),
+    });
+  }
+
+  /**
+   * `limit` records from `offset`, newest first: `first` (records never indexed), then the
+   * index's keys under `prefix` from its newest end, each key once, at its newest place. `read`
+   * gives a key's record (undefined: left out); `keep` filters before the offset counts.
+   */
+  private async page<R>(o: {
+    readonly offset: number;
+    readonly limit: number;
+    readonly prefix: string;
+    readonly first?: readonly (readonly [string, R])[];
+    read(key: string): Promise<R | undefined>;
+    keep?(r: R): boolean;
+  }): Promise<R[]> {
+    const out: R[] = [];
+    let skip = o.offset;
     const seen = new Set<string>();
-    const take = (r: PaymentRecord): boolean => {
-      if ((q.direction !== undefined && r.direction !== q.direction) || (q.status !== undefined && r.status !== q.status)) return false;
+    const take = (r: R): boolean => {
+      if (o.keep !== undefined && !o.keep(r)) return false;
       if (skip > 0) skip--;
       else out.push(r);
-      return out.length >= q.limit;
+      return out.length >= o.limit;
     };
-    const unsaved = [...memory].filter(([k]) => !this.indexed.has(k)).sort(([, a], [, b]) => b.createdAt - a.createdAt);
-    for (const [key, r] of unsaved) {
+    for (const [key, r] of o.first ?? []) {
       seen.add(key);
       if (take(r)) return out;
     }
     for await (const key of this.keysNewestFirst()) {
-      if (seen.has(key) || !key.startsWith('pay/')) continue;
+      if (seen.has(key) || !key.startsWith(o.prefix)) continue;
       seen.add(key);
-      const r = memory.get(key) ?? (await this.getPayment(key));
+      const r = await o.read(key);
       if (r !== undefined && take(r)) return out;
     }
     return out;

@@ -395,10 +395,8 @@ export class Payments {
       const inv = this.issued.get(hash);
       if (r.status !== 'open' || (inv !== undefined && now < inv.expiresAt + INVOICE_KEPT_AFTER_EXPIRY)) continue;
       if ((this.held.get(hash)?.length ?? 0) > 0) continue;
-      this.invoiceRecords.delete(hash);
-      this.issued.delete(hash);
+      this.forgetInvoice(hash);
       this.store.unmarkOpen(hash);
-      this.store.forget(`inv/${hash}`);
     }
   }
 
@@ -412,10 +410,15 @@ export class Payments {
       if (this.paidInvoices.size <= (this.host.finishedInMemory ?? FINISHED_IN_MEMORY)) return;
       this.paidInvoices.delete(hash);
       if ((this.held.get(hash)?.length ?? 0) > 0) continue;
-      this.invoiceRecords.delete(hash);
-      this.issued.delete(hash);
-      this.store.forget(`inv/${hash}`);
+      this.forgetInvoice(hash);
     }
+  }
+
+  /** An invoice of ours leaves memory; its record stays on disk (`invoices()`, `decodeInvoice`). */
+  private forgetInvoice(hash: Bytes32): void {
+    this.invoiceRecords.delete(hash);
+    this.issued.delete(hash);
+    this.store.forget(`inv/${hash}`);
   }
 
   private decode(text: unknown, forPaying: boolean): Invoice {

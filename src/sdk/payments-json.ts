@@ -87,9 +87,8 @@ export function parseSendPayment(x: unknown): SendPaymentParameters {
   return { to, amount: parseAmount(j.amount, 'amount'), ...(asset === undefined ? {} : { asset }), ...paymentLimits(j) };
 }
 
-export function parseInvoicesFilter(x: unknown): InvoicesFilter {
-  const j = body(x, 'the filter');
-  onlyKeys(j, ['offset', 'limit'], 'the filter');
+/** The `offset` and `limit` of a page request (whole numbers, 0 or more; the node bounds `limit`). */
+function parsePage(j: Json): { offset?: number; limit?: number } {
   for (const k of ['offset', 'limit'] as const)
     if (j[k] !== undefined && (typeof j[k] !== 'number' || !Number.isSafeInteger(j[k]) || j[k] < 0))
       throw new InvalidArgumentError(`${k} must be a whole number`);
@@ -99,12 +98,16 @@ export function parseInvoicesFilter(x: unknown): InvoicesFilter {
   };
 }
 
+export function parseInvoicesFilter(x: unknown): InvoicesFilter {
+  const j = body(x, 'the filter');
+  onlyKeys(j, ['offset', 'limit'], 'the filter');
+  return parsePage(j);
+}
+
 export function parsePaymentsFilter(x: unknown): PaymentsFilter {
   const j = body(x, 'the filter');
   onlyKeys(j, ['direction', 'status', 'offset', 'limit'], 'the filter');
-  for (const k of ['offset', 'limit'] as const)
-    if (j[k] !== undefined && (typeof j[k] !== 'number' || !Number.isSafeInteger(j[k]) || j[k] < 0))
-      throw new InvalidArgumentError(`${k} must be a whole number`);
+  const page = parsePage(j);
   if (j.direction !== undefined && j.direction !== 'in' && j.direction !== 'out')
     throw new InvalidArgumentError('direction must be in or out');
   if (j.status !== undefined && !(PAYMENT_STATUSES as readonly unknown[]).includes(j.status))
@@ -112,8 +115,7 @@ export function parsePaymentsFilter(x: unknown): PaymentsFilter {
   return {
     ...(j.direction === undefined ? {} : { direction: j.direction as 'in' | 'out' }),
     ...(j.status === undefined ? {} : { status: j.status as PaymentsFilter['status'] & string }),
-    ...(j.offset === undefined ? {} : { offset: j.offset as number }),
-    ...(j.limit === undefined ? {} : { limit: j.limit as number }),
+    ...page,
   };
 }
 
