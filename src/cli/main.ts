@@ -752,21 +752,25 @@ function pageOf(o: { readonly limit: string; readonly offset: string }): { limit
   return page;
 }
 
+/** `a` as one word for a POSIX shell. */
+const shellWord = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+
 /**
  * The page `o` asks of a listing, and the line that names the command for the next one (empty on
- * the last page). `list` is asked for one more than the page, to tell whether another follows.
+ * the last page): the command as it was typed, every option kept, at the next offset. `list` is
+ * asked for one more than the page, to tell whether another follows.
  */
 async function listPage<T>(
   o: { readonly limit: string; readonly offset: string },
   list: (q: { offset: number; limit: number }) => Promise<readonly T[]>,
-  command: string,
 ): Promise<{ rows: readonly T[]; more: string }> {
   const page = pageOf(o);
   const got = await list({ offset: page.offset, limit: Math.min(page.limit + 1, 10_000) });
-  return {
-    rows: got.slice(0, page.limit),
-    more: got.length > page.limit ? `\n… more: ${command} --offset ${page.offset + page.limit}` : '',
-  };
+  if (got.length <= page.limit) return { rows: got, more: '' };
+  const typed = process.argv.slice(2);
+  const kept = typed.filter((a, i) => a !== '--offset' && typed[i - 1] !== '--offset' && !a.startsWith('--offset='));
+  const next = ['lanes', ...kept, '--offset', String(page.offset + page.limit)].map(shellWord).join(' ');
+  return { rows: got.slice(0, page.limit), more: `\n… more: ${next}` };
 }
 
 const invoice = program.command('invoice').description('create, decode and list invoices (docs/adr/0018)');
@@ -817,7 +821,7 @@ example(
     .option('--offset <n>', 'invoices to skip first: the next page is --offset <offset + limit>', '0')
     .action(
       client(async (n, _g, o: { limit: string; offset: string }) => {
-        const [{ rows, more }, book] = await Promise.all([listPage(o, (q) => n.invoices(q), 'lanes invoice list'), assetBook(n)]);
+        const [{ rows, more }, book] = await Promise.all([listPage(o, (q) => n.invoices(q)), assetBook(n)]);
         return { json: rows, text: rows.length === 0 ? 'no invoices' : invoiceTable(rows, book) + more };
       }),
     ),
@@ -841,10 +845,7 @@ example(
           o: { direction?: 'in' | 'out'; status?: 'pending' | 'in-flight' | 'settled' | 'failed'; limit: string; offset: string },
         ) => {
           const filter = { ...(o.direction ? { direction: o.direction } : {}), ...(o.status ? { status: o.status } : {}) };
-          const [{ rows, more }, book] = await Promise.all([
-            listPage(o, (q) => n.payments({ ...filter, ...q }), 'lanes payments'),
-            assetBook(n),
-          ]);
+          const [{ rows, more }, book] = await Promise.all([listPage(o, (q) => n.payments({ ...filter, ...q })), assetBook(n)]);
           return { json: rows, text: rows.length === 0 ? 'no payments' : paymentTable(rows, book) + more };
         },
       ),

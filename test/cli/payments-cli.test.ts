@@ -5,9 +5,10 @@
  * and tampered invoices fail with a typed error; keysend pays without an invoice.
  */
 import test from 'ava';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { hexToBytes, keccak256Hex } from '../../src/core/bytes.ts';
 import { connect } from '../../src/sdk/connect.ts';
 import { InvalidInvoiceError } from '../../src/sdk/errors.ts';
@@ -23,6 +24,7 @@ const info: Record<string, { address: string; multiaddrs: string[] }> = {};
 let channelId = '';
 
 const lanes = lanesIn;
+const sh = (command: string) => promisify(execFile)('sh', ['-c', command]);
 const json = lanesJson;
 
 async function startDaemon(name: string): Promise<void> {
@@ -187,7 +189,15 @@ test.serial('keysend: alice pays bob with `lanes pay --to` and no invoice', asyn
   t.is(all.length, 2, "alice's invoice payment and this keysend");
   t.is(all[0]!.paymentHash, paid.paymentHash);
   const first = await lanes(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1');
-  t.regex(first.stdout, /more: lanes payments --offset 1/);
+  // The next page's command is the one typed, every option kept, at the next offset.
+  const next = /… more: (lanes .*)$/m.exec(first.stdout)?.[1];
+  t.is(next, `lanes --data-dir ${dirs.alice!} payments --direction out --limit 1 --offset 1`);
+  const second = await lanes(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1', '--offset', '1');
+  t.is(
+    (await sh(next!.replace(/^lanes /, `${process.execPath} ${BIN} `))).stdout,
+    second.stdout,
+    'the command printed shows the next page',
+  );
   t.deepEqual(
     (await json<Payment[]>(dirs.alice!, 'payments', '--direction', 'out', '--limit', '1', '--offset', '1')).map((p) => p.paymentHash),
     [all[1]!.paymentHash],
