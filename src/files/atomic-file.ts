@@ -1,7 +1,7 @@
 /**
- * Files another process reads while their writer runs (api.json, coordinator.json, listen.json):
- * written beside their final name and renamed into place, so a reader sees the old file or the
- * whole new one, never an empty or half-written one. `writeFileSync` truncates first, and a
+ * Files another process reads while their writer runs (api.json, coordinator.json, listen.json,
+ * network.json): written beside their final name and renamed into place, so a reader sees the
+ * old file or the whole new one, never an empty or half-written one. `writeFileSync` truncates first, and a
  * reader polling for the file (the CLI, a supervisor, the testnet) can catch it empty.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -3,10 +3,11 @@
  * Writes `network.json` in its directory with everything needed to reach each part; stops every
  * process it started on SIGINT or SIGTERM (and on error).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Bytes32 } from '../core/bytes.ts';
 import { LanesError } from '../core/errors.ts';
+import { writeFileAtomic } from '../files/atomic-file.ts';
 import { COORDINATOR_JSON } from '../coordinator/daemon.ts';
 import { API_JSON } from '../files/daemon-files.ts';
 import { type Testnet, isRunning, startTestnet } from './network.ts';
@@ -132,7 +133,8 @@ export async function testnetUp(
       channels: opened,
     };
     const file = join(dir, NETWORK_JSON);
-    writeFileSync(file, JSON.stringify(info, null, 2) + '\n');
+    // Renamed into place, here and at each refresh: a reader never sees it half-written.
+    writeFileAtomic(file, JSON.stringify(info, null, 2) + '\n', 0o644);
     // network.json stays current: a node or the coordinator restarted by hand (its own command
     // line, its own data directory) has a new pid and API URL, which its api.json or
     // coordinator.json says (issue 16).
@@ -141,7 +143,7 @@ export async function testnetUp(
       const next = refreshed(current);
       if (JSON.stringify(next) === JSON.stringify(current)) return;
       current = next;
-      writeFileSync(file, JSON.stringify(current, null, 2) + '\n');
+      writeFileAtomic(file, JSON.stringify(current, null, 2) + '\n', 0o644);
     }, 1000);
     refresh.unref();
     return {
