@@ -229,6 +229,7 @@ interface StartOptions {
   feeBase?: string;
   feePpm?: string;
   swapPremiumPpm?: string;
+  swapUpfrontPpm?: string;
   onionKeyReuseMs?: string;
 }
 
@@ -249,6 +250,9 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
   const premium = o.swapPremiumPpm ?? fromFile?.swapPremiumPpm;
   if (premium !== undefined && !(/^\d{1,7}$/.test(String(premium)) && Number(premium) <= 1_000_000))
     throw new InvalidArgumentError(`--swap-premium-ppm "${String(premium)}" must be a whole number from 0 to 1000000`);
+  const upfront = o.swapUpfrontPpm ?? fromFile?.swapUpfrontPpm;
+  if (upfront !== undefined && !(/^\d{1,7}$/.test(String(upfront)) && Number(upfront) <= 1_000_000))
+    throw new InvalidArgumentError(`--swap-upfront-ppm "${String(upfront)}" must be a whole number from 0 to 1000000`);
   const reuse = o.onionKeyReuseMs ?? fromFile?.onionKeyReuseMs;
   if (reuse !== undefined && !(/^\d{1,7}$/.test(String(reuse)) && Number(reuse) <= 3_600_000))
     throw new InvalidArgumentError(`--onion-key-reuse-ms "${String(reuse)}" must be a whole number of ms from 0 to 3600000`);
@@ -259,6 +263,7 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
     feeBase === undefined &&
     feePpm === undefined &&
     premium === undefined &&
+    upfront === undefined &&
     reuse === undefined
   )
     return {};
@@ -272,6 +277,7 @@ function graphConfig(o: StartOptions, file: ConfigFile): Pick<DaemonConfig, 'gra
       // What is not given takes the daemon's default.
       fees: { ...(feeBase === undefined ? {} : { base: BigInt(feeBase) }), ...(feePpm === undefined ? {} : { ppm: Number(feePpm) }) },
       ...(premium === undefined ? {} : { swapPremiumPpm: BigInt(premium) }),
+      ...(upfront === undefined ? {} : { swapUpfrontPpm: BigInt(upfront) }),
       ...(reuse === undefined ? {} : { onionKeyReuseMs: Number(reuse) }),
     },
   };
@@ -306,6 +312,7 @@ interface ConfigFile {
         feePpm?: number;
         syncIntervalMs?: number;
         swapPremiumPpm?: number;
+        swapUpfrontPpm?: number;
         onionKeyReuseMs?: number;
       };
   /** NodeConfig.timeouts, in milliseconds. */
@@ -388,7 +395,11 @@ example(
     .option('--fee-ppm <n>', 'proportional forwarding fee, in millionths of the amount (default 100)')
     .option(
       '--swap-premium-ppm <n>',
-      "routed swaps (the config file's policies.swap.pairs): a premium on every quote, in millionths of the amount in (default 0)",
+      "routed swaps (the config file's policies.swap.pairs): a premium on every quote, in millionths of the amount in, paid only if the swap completes (default 0)",
+    )
+    .option(
+      '--swap-upfront-ppm <n>',
+      'routed swaps: a premium every quote asks to be paid before the swap, whatever it does then (a keysend to us), in millionths of the amount in: the price of the free option (default 0)',
     )
     .option(
       '--onion-key-reuse-ms <ms>',

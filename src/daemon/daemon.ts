@@ -70,6 +70,8 @@ export interface DaemonConfig {
     readonly syncIntervalMs?: number;
     /** GraphOptions.swapPremiumPpm: what our routed-swap quotes add (ADR 0012). */
     readonly swapPremiumPpm?: bigint;
+    /** GraphOptions.swapUpfrontPpm: what our routed-swap quotes ask upfront (ADR 0012). */
+    readonly swapUpfrontPpm?: bigint;
     /** GraphOptions.onionKeyReuseMs: how long our onion key for a hop is reused (ADR 0021). */
     readonly onionKeyReuseMs?: number;
   };
@@ -205,6 +207,7 @@ async function startNode(config: DaemonConfig, key: Uint8Array, gasKey: Uint8Arr
             ...(config.graph.bootstrap ? { bootstrap: config.graph.bootstrap } : {}),
             ...(config.graph.syncIntervalMs === undefined ? {} : { syncIntervalMs: config.graph.syncIntervalMs }),
             ...(config.graph.swapPremiumPpm === undefined ? {} : { swapPremiumPpm: config.graph.swapPremiumPpm }),
+            ...(config.graph.swapUpfrontPpm === undefined ? {} : { swapUpfrontPpm: config.graph.swapUpfrontPpm }),
             ...(config.graph.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: config.graph.onionKeyReuseMs }),
             defaultPolicy: {
               feeBase: config.graph.fees?.base ?? DEFAULT_FEES.base,

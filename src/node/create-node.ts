@@ -202,6 +202,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
         offers,
         timing: node.timing,
         ...(config.graph.swapPremiumPpm === undefined ? {} : { premiumPpm: config.graph.swapPremiumPpm }),
+        ...(config.graph.swapUpfrontPpm === undefined ? {} : { upfrontPpm: config.graph.swapUpfrontPpm }),
       });
       gossip.serveQuotes((from, data) => desk.answer(from, data));
       node.quoteDesk = desk;

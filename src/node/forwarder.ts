@@ -79,7 +79,7 @@ export interface ForwarderHost {
    * marking it used. Absent: this node converts nothing, and every swap payload is refused.
    */
   readonly quotes?: {
-    check(q: SwapQuote): 'ours' | 'not-ours' | 'used';
+    check(q: SwapQuote): 'ours' | 'not-ours' | 'used' | 'unpaid';
     use(q: SwapQuote): void;
     /** The swap under `q` gave our outgoing lock back without the secret after `heldMs` (reputation). */
     unrevealed(q: SwapQuote, heldMs: number): void;

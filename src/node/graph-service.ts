@@ -78,6 +78,8 @@ export interface GraphOptions {
   readonly node?: { readonly alias?: string; readonly swaps?: readonly SwapOffer[] };
   /** What our swap quotes add to the amount in, per million (the free option's price: ADR 0012; default 0). */
   readonly swapPremiumPpm?: bigint;
+  /** What our swap quotes ask to be paid upfront, unconditionally, per million of the amount in (ADR 0012, 3; default 0). */
+  readonly swapUpfrontPpm?: bigint;
   /** How often the graph is saved when it changed (ms, default 30 s; with `persist`). */
   readonly persistEveryMs?: number;
   /**

@@ -179,6 +179,10 @@ export class LanesNode implements LanesApi, ChannelHost {
       ...(parts.onionCurve ? { onionCurve: parts.onionCurve } : {}),
       ...(parts.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: parts.onionKeyReuseMs }),
       ...(parts.paymentsInMemory === undefined ? {} : { finishedInMemory: parts.paymentsInMemory }),
+      prepaid: (nonce, asset, amount) => {
+        if (this.quoteDesk?.prepaid(nonce, asset, amount))
+          this.log.debug({ nonce, asset, amount: amount.toString() }, "a swap quote's upfront premium arrived");
+      },
     });
   }
 

@@ -111,6 +111,12 @@ export interface PaymentHost {
   graph?(): GraphService | undefined;
   /** Final records kept in memory (default {@link FINISHED_IN_MEMORY}). */
   readonly finishedInMemory?: number;
+  /**
+   * A keysend to us that prepays a swap quote's upfront premium (ADR 0012, 3): `amount` of
+   * `asset` for quote `nonce`, reported once per lock, when the lock is co-signed and we hold its
+   * preimage (swap-quotes.ts `QuoteDesk.prepaid`).
+   */
+  prepaid?(nonce: Bytes32, asset: Address, amount: bigint): void;
 }
 
 /** How one attempt's lock ended. */
@@ -140,6 +146,7 @@ function hopFailure(reason: string): HopFailure {
       return 'insufficient-liquidity';
     case 'quote-invalid':
     case 'quote-underpaid':
+    case 'quote-unpaid':
       return 'fee-insufficient'; // the hub's price was not met: its channel is avoided for a while
     default:
       return 'node-failure';
@@ -164,6 +171,7 @@ function recordReason(reason: string, payee: boolean): PaymentFailureReason {
     case 'quote-expired':
     case 'quote-used':
     case 'quote-underpaid':
+    case 'quote-unpaid':
       return 'quote-refused';
     default:
       return 'temporary-channel-failure';
@@ -209,6 +217,8 @@ interface SendArgs {
   readonly maxSend?: bigint;
   readonly invoice?: string;
   readonly memo: string;
+  /** A keysend that prepays swap quote `prepay`'s upfront premium (ADR 0012, 3): its nonce, in the payee's layer. */
+  readonly prepay?: Bytes32;
 }
 
 /** Checks the routed-swap parameters of a payment: `payWith` lower-cased, or undefined when it is the payee's asset. */
@@ -730,7 +740,7 @@ export class Payments {
       o.payWith === undefined
         ? undefined
         : { ...(o.maxFee === undefined ? {} : { maxFee: o.maxFee }), ...(o.maxSend === undefined ? {} : { maxSend: o.maxSend }) };
-    this.attemptLoop(key, attempts, paymentHash, preimage, graph, limits).catch((e: unknown) => {
+    this.attemptLoop(key, attempts, paymentHash, preimage, graph, limits, o.prepay).catch((e: unknown) => {
       ctx.log.error({ err: e, paymentHash }, 'a routed payment failed unexpectedly');
       this.finish(key, { failure: { reason: 'cancelled', detail: trim(e instanceof Error ? e.message : String(e)), hop: 0 } });
     });
@@ -749,9 +759,12 @@ export class Payments {
     preimage: Bytes32 | undefined,
     graph: GraphService,
     swapLimits: { readonly maxFee?: bigint; readonly maxSend?: bigint } | undefined,
+    prepay?: Bytes32,
   ): Promise<void> {
     const { ctx } = this;
     let last: PaymentFailure | undefined;
+    /** Upfront premiums paid for this payment's quotes so far, with their fees: counted in its fee limit. */
+    let upfrontSpent = 0n;
     for (;;) {
       const found = attempts.next(ctx.now());
       if (!found.ok) {
@@ -771,17 +784,23 @@ export class Payments {
       const c = conversionHop(route);
       if (c >= 0) {
         // A routed swap: the hub's signed quote binds the rate; the route is priced by it.
-        const priced = await this.quoted(graph, route, c, swapLimits ?? {});
-        if (!priced.ok) {
+        const priced = await this.quoted(graph, route, c, swapLimits ?? {}, upfrontSpent);
+        let why = priced.ok ? undefined : priced.detail;
+        if (priced.ok) {
+          const prepaid = await this.prepayUpfront(graph, priced, paymentHash);
+          upfrontSpent += prepaid.cost;
+          if (!prepaid.ok) why = prepaid.detail;
+        }
+        if (!priced.ok || why !== undefined) {
           attempts.avoid(route.hops[c]!.from); // another hub, if there is one
-          last = { reason: 'quote-refused', detail: trim(priced.detail), hop: c };
-          ctx.log.debug({ paymentHash, hub: route.hops[c]!.from, detail: priced.detail }, 'no usable quote');
+          last = { reason: 'quote-refused', detail: trim(why ?? ''), hop: c };
+          ctx.log.debug({ paymentHash, hub: route.hops[c]!.from, detail: why }, 'no usable quote');
           continue;
         }
         route = priced.route;
         quote = priced.quote;
       }
-      const attempt = await this.attempt(key, ch, route, paymentHash, preimage, quote);
+      const attempt = await this.attempt(key, ch, route, paymentHash, preimage, quote, prepay);
       const now = ctx.now();
       if (attempt.kind === 'settled') {
         attempts.succeeded(route, now);
@@ -814,13 +833,17 @@ export class Payments {
     }
   }
 
-  /** The hub's quote for a routed swap's route, and the route priced by it, or why not (the payer's limits included). */
+  /**
+   * The hub's quote for a routed swap's route, and the route priced by it, or why not (the payer's
+   * limits included: `spent`, upfront premiums this payment paid already, counts in its fee limit).
+   */
   private async quoted(
     graph: GraphService,
     route: Route,
     c: number,
     limits: { readonly maxFee?: bigint; readonly maxSend?: bigint },
-  ): Promise<{ ok: true; route: Route; quote: SwapQuote } | { ok: false; detail: string }> {
+    spent: bigint,
+  ): Promise<{ ok: true; route: Route; quote: SwapQuote; feeRoom: bigint } | { ok: false; detail: string }> {
     const out = route.hops[c]!;
     const conv = out.conversion!;
     const answer = await graph.requestQuote(out.from, conv.from, conv.to, out.amount);
@@ -837,10 +860,59 @@ export class Payments {
     if (!priced.ok) return priced;
     const r = priced.route;
     const maxFee = limits.maxFee ?? defaultMaxFee(r.sent - r.totalFee);
-    if (r.totalFee > maxFee) return { ok: false, detail: `fees and premium of ${r.totalFee} exceed the limit of ${maxFee}` };
+    const cost = r.totalFee + q.upfront + spent;
+    if (cost > maxFee)
+      return {
+        ok: false,
+        detail:
+          q.upfront === 0n && spent === 0n
+            ? `fees and premium of ${r.totalFee} exceed the limit of ${maxFee}`
+            : `fees and premium of ${r.totalFee}, an upfront premium of ${q.upfront} and ${spent} paid upfront already exceed the limit of ${maxFee}`,
+      };
     if (limits.maxSend !== undefined && r.sent > limits.maxSend)
       return { ok: false, detail: `the quote makes it ${r.sent} to send, above the limit of ${limits.maxSend}` };
-    return { ok: true, route: r, quote: q };
+    return { ok: true, route: r, quote: q, feeRoom: maxFee - cost };
+  }
+
+  /**
+   * The upfront premium a quote asks (ADR 0012, 3), paid before the swap's lock: a keysend to the
+   * hub over the graph (also when it is our own peer: the nonce rides in its onion layer), with
+   * what is left of the payment's fee limit as its own. `cost`: what it took, premium and fees,
+   * also when the swap then fails: the premium is the hub's whatever happens next.
+   */
+  private async prepayUpfront(
+    graph: GraphService,
+    priced: { readonly quote: SwapQuote; readonly feeRoom: bigint },
+    paymentHash: Bytes32,
+  ): Promise<{ ok: true; cost: bigint } | { ok: false; cost: bigint; detail: string }> {
+    const q = priced.quote;
+    if (q.upfront === 0n) return { ok: true, cost: 0n };
+    try {
+      const paid = await this.sendRouted(
+        {
+          kind: 'keysend',
+          payee: q.hub,
+          asset: q.from,
+          amount: q.upfront,
+          maxFee: priced.feeRoom,
+          memo: `upfront premium of swap ${paymentHash}`,
+          prepay: q.nonce,
+        },
+        graph,
+      );
+      const cost = paid.amount + paid.fee;
+      // The swap's lock must still reach the hub inside the quote's validity.
+      if (q.validUntil <= this.ctx.now() + 2n)
+        return { ok: false, cost, detail: `hub ${q.hub}'s quote ran out while its premium was paid` };
+      return { ok: true, cost };
+    } catch (e) {
+      const settled = e instanceof OperationTimeoutError; // it may still settle: count it as spent
+      return {
+        ok: false,
+        cost: settled ? q.upfront + priced.feeRoom : 0n,
+        detail: `hub ${q.hub}'s upfront premium of ${q.upfront} could not be paid: ${e instanceof Error ? e.message : String(e)}`,
+      };
+    }
   }
 
   /** Route hops' node keys, by peer id. */
@@ -875,6 +947,7 @@ export class Payments {
     paymentHash: Bytes32,
     preimage: Bytes32 | undefined,
     quote?: SwapQuote,
+    prepay?: Bytes32,
   ): Promise<AttemptOutcome> {
     const { ctx } = this;
     const n = route.hops.length;
@@ -890,7 +963,13 @@ export class Payments {
     }
     // Layer i is for the node hop i pays: it forwards (or converts, at a hub) onto hop i + 1.
     const payloads: HopPayload[] = route.hops.map((_, i) => {
-      if (i === n - 1) return { kind: 'final', amount: route.amount, ...(preimage === undefined ? {} : { preimage }) };
+      if (i === n - 1)
+        return {
+          kind: 'final',
+          amount: route.amount,
+          ...(preimage === undefined ? {} : { preimage }),
+          ...(prepay === undefined ? {} : { prepay }),
+        };
       const next = route.hops[i + 1]!;
       return next.conversion !== undefined && quote !== undefined
         ? { kind: 'swap', channelId: next.channelId, amount: next.amount, quote }
@@ -1176,6 +1255,8 @@ export class Payments {
       return true;
     }
     if (prior?.status !== 'settled') this.save(record);
+    const prepay = kind === 'keysend' ? final?.payload.prepay : undefined;
+    if (prepay !== undefined) this.prepaidBy(ch, l, prepay, asset);
     if (kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock)) {
       // A hold invoice: the lock stays until settleInvoice or cancelInvoice (or its sender takes it at expiry).
       const list = this.held.get(l.hashlock) ?? [];
@@ -1200,6 +1281,18 @@ export class Payments {
       },
     );
     return true;
+  }
+
+  /** Locks whose prepayment was reported (a lock is looked at again after a settle that failed). */
+  private readonly prepaidLocks = new Set<string>();
+
+  /** A swap quote's upfront premium came in `l`: reported once for the lock. */
+  private prepaidBy(ch: Channel, l: Lock, nonce: Bytes32, asset: Address): void {
+    const id = `${ch.id}/${l.id}`;
+    if (this.prepaidLocks.has(id)) return;
+    if (this.prepaidLocks.size >= 10_000) this.prepaidLocks.delete(this.prepaidLocks.values().next().value!);
+    this.prepaidLocks.add(id);
+    this.host.prepaid?.(nonce, asset, l.amount);
   }
 
   /** Locks held for hold invoices, by payment hash. */

@@ -17,6 +17,13 @@
  * asked for its quote. Each strike widens that peer's quotes by {@link STRIKE_WIDEN_PPM};
  * at {@link STRIKE_LIMIT} strikes it gets no quotes. Strikes are forgotten
  * {@link STRIKE_MEMORY_MS} after the last one, and at a restart (kept in memory only, bounded).
+ *
+ * The upfront premium (ADR 0012, 3): a desk with `upfrontPpm` asks, in each quote, for a premium
+ * paid unconditionally before the swap, by a keysend to us whose payee layer names the quote's
+ * nonce. The node reports each such keysend here ({@link QuoteDesk.prepaid}) once its lock is in a
+ * co-signed state and we hold its preimage (it is ours then, whatever the payer does); the swap's
+ * lock is refused as `quote-unpaid` until the whole premium has arrived. What arrived is kept in
+ * memory only: after a restart every earlier quote is refused anyway (`used`), premium or not.
  */
 import { randomBytes } from 'node:crypto';
 import { type Address, type Bytes32, bytesToHex } from '../core/bytes.ts';
@@ -52,6 +59,8 @@ export const STRIKE_MEMORY_MS = 3_600_000;
 const MAX_STRUCK = 4_096;
 /** Quotes whose asker is remembered, at most (the oldest forgotten first). */
 const MAX_ASKED = 100_000;
+/** Quotes with an upfront premium remembered, at most (expired ones, then unpaid ones, forgotten first). */
+const MAX_UPFRONT = 100_000;
 
 /** The pairs a swap policy trades, as routed-swap offers: it receives `receive` and gives `give` at `perGive / minReceive`. */
 export function swapOffersOf(policy: SwapPolicy | undefined): SwapOffer[] {
@@ -79,12 +88,16 @@ export interface QuoteDeskDeps {
   readonly validity?: bigint;
   /** What each quote adds to the amount in, per million of it (the option's price: ADR 0012; default 0). */
   readonly premiumPpm?: bigint;
+  /** What each quote asks to be paid upfront, unconditionally, per million of the amount in (ADR 0012, 3; default 0). */
+  readonly upfrontPpm?: bigint;
 }
 
 export class QuoteDesk {
   readonly #d: QuoteDeskDeps;
   readonly #validity: bigint;
   readonly #startedAt: bigint;
+  #premiumPpm: bigint;
+  #upfrontPpm: bigint;
   /** Used nonces, with their quote's validUntil. */
   readonly #used = new Map<Bytes32, bigint>();
   readonly #limiter = new RateLimiter({ perSecond: 20, burst: 200, maxKeys: 4_096 });
@@ -92,13 +105,30 @@ export class QuoteDesk {
   readonly #askedBy = new Map<Bytes32, { readonly by: Address; readonly until: bigint }>();
   /** Strikes per asking peer, and when the last one came (ms). */
   readonly #strikes = new Map<Address, { n: number; at: number }>();
-  readonly stats = { issued: 0, refused: 0, strikes: 0 };
+  /** Quotes that ask an upfront premium, by nonce: its asset, what it asks, what arrived, until when the quote can be used. */
+  readonly #upfront = new Map<Bytes32, { readonly asset: Address; readonly want: bigint; paid: bigint; readonly until: bigint }>();
+  readonly stats = { issued: 0, refused: 0, strikes: 0, prepaid: 0n };
 
   constructor(d: QuoteDeskDeps) {
     this.#d = d;
     this.#validity = d.validity ?? MAX_QUOTE_VALIDITY;
     if (this.#validity <= 0n || this.#validity > MAX_QUOTE_VALIDITY) throw new RangeError(`a quote holds 1..${MAX_QUOTE_VALIDITY} s`);
+    this.#premiumPpm = 0n;
+    this.#upfrontPpm = 0n;
+    this.setPricing(d);
     this.#startedAt = d.now();
+  }
+
+  /** Changes what quotes from now on add (premiumPpm) and ask upfront (upfrontPpm); a given field only. */
+  setPricing(p: { readonly premiumPpm?: bigint; readonly upfrontPpm?: bigint }): void {
+    for (const [name, ppm] of [
+      ['premiumPpm', p.premiumPpm],
+      ['upfrontPpm', p.upfrontPpm],
+    ] as const)
+      if (ppm !== undefined && (typeof ppm !== 'bigint' || ppm < 0n || ppm > 1_000_000n))
+        throw new RangeError(`${name} must be from 0 to 1000000, got ${String(ppm)}`);
+    if (p.premiumPpm !== undefined) this.#premiumPpm = p.premiumPpm;
+    if (p.upfrontPpm !== undefined) this.#upfrontPpm = p.upfrontPpm;
   }
 
   get offers(): readonly SwapOffer[] {
@@ -128,7 +158,8 @@ export class QuoteDesk {
       return { ok: false, reason: `${strikes} swaps quoted to you held our liquidity and were not revealed: no quotes for a while` };
     const now = this.#d.now();
     const t = this.#d.timing;
-    const premiumPpm = (this.#d.premiumPpm ?? 0n) + BigInt(strikes) * STRIKE_WIDEN_PPM;
+    const premiumPpm = this.#premiumPpm + BigInt(strikes) * STRIKE_WIDEN_PPM;
+    const amountIn = (amount * offer.rateDen) / offer.rateNum;
     const body: QuoteBody = {
       hub: this.#d.self,
       from,
@@ -136,7 +167,8 @@ export class QuoteDesk {
       rateNum: offer.rateNum,
       rateDen: offer.rateDen,
       maxAmount: amount,
-      premium: (((amount * offer.rateDen) / offer.rateNum) * premiumPpm) / 1_000_000n,
+      premium: (amountIn * premiumPpm) / 1_000_000n,
+      upfront: (amountIn * this.#upfrontPpm) / 1_000_000n,
       validUntil: now + this.#validity,
       maxExpiry: now + this.#validity + t.registrationMargin + t.minRouteWindow + SWAP_LOCK_SLACK,
       nonce: bytesToHex(randomBytes(32)) as Bytes32,
@@ -144,6 +176,7 @@ export class QuoteDesk {
     const signature = await this.#d.sign(quoteDigest(this.#d.domain, body));
     this.stats.issued++;
     if (askedBy !== undefined) this.#remember(body.nonce, askedBy, body.maxExpiry);
+    if (body.upfront > 0n) this.#expectUpfront(body);
     return { ok: true, quote: { ...body, signature } };
   }
 
@@ -182,12 +215,47 @@ export class QuoteDesk {
     this.#askedBy.set(nonce, { by, until });
   }
 
-  /** Whether `q`, from a swap payload, is ours and unused. */
-  check(q: SwapQuote): 'ours' | 'not-ours' | 'used' {
+  /**
+   * A keysend to us of `amount` in `asset` that names quote `nonce` (`prepay`): counted towards
+   * that quote's upfront premium. False when no quote of ours live asks one by that nonce, in
+   * that asset (the keysend is then a plain gift: nothing is owed for it).
+   */
+  prepaid(nonce: Bytes32, asset: Address, amount: bigint): boolean {
+    const u = this.#upfront.get(nonce);
+    if (u === undefined || u.asset !== asset || u.until < this.#d.now()) return false;
+    u.paid += amount;
+    this.stats.prepaid += amount;
+    return true;
+  }
+
+  #expectUpfront(q: QuoteBody): void {
+    if (this.#upfront.size >= MAX_UPFRONT) {
+      const now = this.#d.now();
+      for (const [k, v] of this.#upfront) if (v.until < now) this.#upfront.delete(k);
+      if (this.#upfront.size >= MAX_UPFRONT) {
+        let victim: Bytes32 | undefined;
+        for (const [k, v] of this.#upfront)
+          if (v.paid === 0n) {
+            victim = k;
+            break;
+          }
+        this.#upfront.delete(victim ?? this.#upfront.keys().next().value!);
+      }
+    }
+    this.#upfront.set(q.nonce, { asset: q.from, want: q.upfront, paid: 0n, until: q.maxExpiry });
+  }
+
+  /**
+   * Whether `q`, from a swap payload, is ours and unused ('used' also for a quote signed before
+   * this process started), and, if it asks an upfront premium, whether all of it has arrived.
+   */
+  check(q: SwapQuote): 'ours' | 'not-ours' | 'used' | 'unpaid' {
     if (q.hub !== this.#d.self || !verifyQuoteSignature(q, this.#d.domain, this.#d.backend)) return 'not-ours';
     // Signed before this process started: its use may have been forgotten in a restart.
     if (q.validUntil - this.#validity < this.#startedAt) return 'used';
-    return this.#used.has(q.nonce) ? 'used' : 'ours';
+    if (this.#used.has(q.nonce)) return 'used';
+    if (q.upfront > 0n && (this.#upfront.get(q.nonce)?.paid ?? 0n) < q.upfront) return 'unpaid';
+    return 'ours';
   }
 
   use(q: SwapQuote): void {
@@ -195,5 +263,6 @@ export class QuoteDesk {
     if (this.#used.size >= MAX_USED) for (const [n, until] of this.#used) if (until < now) this.#used.delete(n);
     if (this.#used.size >= MAX_USED) this.#used.delete(this.#used.keys().next().value!);
     this.#used.set(q.nonce, q.validUntil);
+    this.#upfront.delete(q.nonce);
   }
 }

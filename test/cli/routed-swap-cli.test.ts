@@ -192,3 +192,17 @@ test.serial('an asset the payer cannot name, or --max-send without --pay-with: a
   t.not(wrongUnit.code, 0);
   t.regex(wrongUnit.stderr, /unknown unit|names a token|TST/);
 });
+
+test.serial('--swap-premium-ppm and --swap-upfront-ppm outside 0–1000000 are refused before the node starts', async (t) => {
+  for (const [flag, value] of [
+    ['--swap-upfront-ppm', '1000001'],
+    ['--swap-upfront-ppm', '-5'],
+    ['--swap-upfront-ppm', '0.5'],
+    ['--swap-premium-ppm', 'lots'],
+  ] as const) {
+    const dir = join(net.tempDir('swap-cli-bad-ppm'), 'data');
+    const r = await lanesIn(dir, 'node', 'start', '--chain-rpc', net.chain.rpcUrl, '--adjudicator', net.adjudicator, flag, value);
+    t.not(r.code, 0, `${flag} ${value} was accepted`);
+    t.regex(r.stderr, new RegExp(`${flag} "${value.replace('.', '\\.')}" must be a whole number from 0 to 1000000`));
+  }
+});

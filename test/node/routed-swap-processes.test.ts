@@ -214,3 +214,78 @@ test.serial('a payee that never reveals a swap: every lock comes back, and the h
   if (!q.ok) return t.fail(q.reason);
   t.is(q.quote.premium, (((amount * RATE.den) / RATE.num) * STRIKE_WIDEN_PPM) / 1_000_000n, 'one strike: the premium widened');
 });
+
+test.serial(
+  'an upfront premium is paid to the hub before the swap and kept whatever the swap does; a payer that skips it is refused',
+  async (t) => {
+    await advance(61 * 60); // past the scorer's memory, and the strike above is forgotten
+    const amount = 100n * ETHER;
+    // 1% of the amount in, upfront: with the route's fees above the payer's default limit (1%).
+    await nodes.hub.call('setSwapPricing', 0n, 10_000n);
+    let before = await snapshot();
+    const dear = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount, asset: token });
+    const refused = await t.throwsAsync(nodes.alice.call('payInvoice', dear.invoice, { payWith: NATIVE_ASSET }));
+    t.like(refused, { code: 'PAYMENT_FAILED', reason: 'quote-refused' });
+    t.regex(String((refused as { message?: string }).message), /an upfront premium of \d+ .*exceed the limit/);
+    t.deepEqual(await snapshot(), before, 'over the limit: not even the premium is paid');
+
+    await advance(11 * 60); // past the scorer's memory of the hub it avoided
+    await nodes.hub.call('setSwapPricing', 0n, 5_000n); // 0.5%
+    const upfrontOf = (out: bigint) => ((((out + fee(out)) * RATE.den) / RATE.num) * 5_000n) / 1_000_000n;
+    const prepaid0 = await nodes.hub.call<bigint>('quotePrepaid');
+
+    // Paid: alice sends the quoted amount over the route and the premium to the hub, in a keysend
+    // of its own that her history shows.
+    before = await snapshot();
+    const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount, asset: token });
+    const paid = await nodes.alice.call<PaymentInfo>('payInvoice', inv.invoice, { payWith: NATIVE_ASSET });
+    t.is(paid.status, 'settled');
+    const hubOut = amount + fee(amount);
+    const quotedIn = ceilDiv((hubOut + fee(hubOut)) * RATE.den, RATE.num);
+    const upfront = upfrontOf(amount);
+    t.true(upfront > 0n);
+    t.is(paid.swap!.amount, quotedIn, 'the swap itself is priced as without an upfront premium');
+    let after = await snapshot();
+    t.is(after.aliceEth! - before.aliceEth!, -(quotedIn + upfront));
+    t.is(after.hubEth! - before.hubEth!, quotedIn + upfront, 'the hub takes the swap and the premium');
+    t.is(after.daveTst! - before.daveTst!, amount);
+    const premiums = (await nodes.alice.call<PaymentInfo[]>('payments', { direction: 'out' })).filter(
+      (p) => p.kind === 'keysend' && p.counterparty === actors.hub.address,
+    );
+    t.is(premiums.length, 1);
+    t.like(premiums[0], { status: 'settled', amount: upfront, asset: NATIVE_ASSET });
+    t.true(premiums[0]!.memo.includes(paid.paymentHash), 'the keysend names the swap it prepaid');
+    t.is((await nodes.hub.call<bigint>('quotePrepaid')) - prepaid0, upfront);
+
+    // A payer that sends the swap's lock without the premium: the hub refuses it, nothing moves.
+    await nodes.alice.call('skipUpfront', true);
+    before = await snapshot();
+    const unpaid = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token });
+    const e = await t.throwsAsync(nodes.alice.call('payInvoice', unpaid.invoice, { payWith: NATIVE_ASSET }));
+    t.like(e, { code: 'PAYMENT_FAILED', reason: 'quote-refused', hop: 1 });
+    t.regex(String((e as { message?: string }).message), /quote-unpaid/);
+    t.deepEqual(await snapshot(), before, 'the unpaid swap moved nothing');
+    await nodes.alice.call('skipUpfront', false);
+
+    // A payee that never reveals: every lock of the swap comes back, the premium stays with the hub
+    // (the price of the option it held).
+    await advance(11 * 60); // past the scorer's memory of the refusal
+    before = await snapshot();
+    const held = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: ETHER, asset: token, hold: true });
+    const paying = nodes.alice.call('payInvoice', held.invoice, { payWith: NATIVE_ASSET });
+    paying.catch(() => undefined);
+    await until(
+      'the lock to reach dave',
+      () => lockedIn('carol', ids.cd),
+      (l) => l > 0n,
+    );
+    await advance(10 * 60); // past the swap's short expiry
+    await t.throwsAsync(paying);
+    after = await snapshot();
+    t.is(after.aliceEth! - before.aliceEth!, -upfrontOf(ETHER), 'alice is out the premium, and only it');
+    t.is(after.hubEth! - before.hubEth!, upfrontOf(ETHER));
+    t.is(after.hubTst! - before.hubTst!, 0n);
+    t.is(after.daveTst! - before.daveTst!, 0n);
+    await nodes.hub.call('setSwapPricing', 0n, 0n);
+  },
+);

@@ -20,7 +20,7 @@ const ETH = '0x0000000000000000000000000000000000000000' as Address;
 const USD = '0x00000000000000000000000000000000000000aa' as Address;
 const domain = { chainId: 31337n, adjudicator: '0x00000000000000000000000000000000000000ad' as Address };
 
-function desk(premiumPpm = 0n) {
+function desk(premiumPpm = 0n, upfrontPpm?: bigint) {
   const clock = { ms: 1_700_000_000_000 };
   const d = new QuoteDesk({
     self: bob.address,
@@ -32,6 +32,7 @@ function desk(premiumPpm = 0n) {
     offers: [{ from: ETH, to: USD, rateNum: 2000n, rateDen: 1n, maxAmount: 10n ** 30n }],
     timing: DEFAULT_TIMING,
     premiumPpm,
+    ...(upfrontPpm === undefined ? {} : { upfrontPpm }),
   });
   return { d, clock };
 }
@@ -56,6 +57,38 @@ test('a quote is the hub’s, and honoured once', async (t) => {
   d.use(a.quote);
   t.is(d.check(a.quote), 'used');
   t.is(d.check({ ...a.quote, rateNum: 3000n }), 'not-ours');
+});
+
+test('a quote with an upfront premium is refused as unpaid until all of it arrives by keysends that name its nonce', async (t) => {
+  const { d, clock } = desk(0n, 2_000n); // 0.2% of the amount in, upfront
+  const a = await ask(d, alice.address); // 2,000,000,000 of USD out: 1,000,000 of ETH in
+  if (!a.ok) return t.fail(a.reason);
+  const q = a.quote;
+  t.is(q.upfront, 2_000n);
+  t.is(q.premium, 0n);
+  t.is(d.check(q), 'unpaid');
+  t.false(d.prepaid(q.nonce, USD, 5_000n), 'in another asset than the quote takes: not counted');
+  t.is(d.check(q), 'unpaid');
+  t.false(d.prepaid(`0x${'99'.repeat(32)}`, ETH, 5_000n), 'for a nonce the desk never issued: not counted');
+  t.true(d.prepaid(q.nonce, ETH, 1_999n));
+  t.is(d.check(q), 'unpaid', 'one unit short');
+  t.true(d.prepaid(q.nonce, ETH, 1n));
+  t.is(d.check(q), 'ours');
+  t.is(d.check({ ...q, upfront: 1n }), 'not-ours', 'the upfront is signed: a payer cannot lower it');
+  d.use(q);
+  t.is(d.check(q), 'used', 'paid once, honoured once');
+  t.false(d.prepaid(q.nonce, ETH, 1n), 'a used quote takes no more prepayments');
+  // A prepayment after the quote's lock bound is not counted (nothing can use the quote any more).
+  const late = await ask(d, alice.address);
+  if (!late.ok) return t.fail(late.reason);
+  clock.ms = Number(late.quote.maxExpiry + 1n) * 1000;
+  t.false(d.prepaid(late.quote.nonce, ETH, late.quote.upfront));
+  t.is(d.stats.prepaid, 2_000n);
+  // No upfront asked: nothing to prepay.
+  const none = await ask(desk().d, alice.address);
+  t.true(none.ok && none.quote.upfront === 0n);
+  t.throws(() => desk(0n, 1_000_001n), { instanceOf: RangeError });
+  t.throws(() => desk(-1n), { instanceOf: RangeError });
 });
 
 test('swaps left unrevealed widen the asker’s quotes, then stop them; other peers are not affected', async (t) => {

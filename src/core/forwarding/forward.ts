@@ -31,6 +31,7 @@ export const FORWARD_FAILURES = [
   'quote-expired', // a swap lock that came after its quote's validity
   'quote-used', // a quote honoured once already
   'quote-underpaid', // the incoming lock holds less than the quote's rate, fee and premium ask
+  'quote-unpaid', // the quote's upfront premium has not reached us (ADR 0012, 3)
 ] as const;
 export type ForwardFailure = (typeof FORWARD_FAILURES)[number];
 
@@ -119,9 +120,10 @@ export function decideForward(o: {
   readonly timing?: ForwardTiming;
   /**
    * For a swap payload: whether its quote is ours (signed by our key in this deployment) and
-   * unused. The caller checks the signature and the nonces it has seen (src/node/forwarder.ts).
+   * unused, and whether its upfront premium (if it asks one) was received ('unpaid' if not). The
+   * caller checks the signature, the nonces it has seen and the prepayments (src/node/swap-quotes.ts).
    */
-  readonly quote?: 'ours' | 'not-ours' | 'used';
+  readonly quote?: 'ours' | 'not-ours' | 'used' | 'unpaid';
 }): ForwardDecision {
   const t = o.timing ?? DEFAULT_TIMING;
   const { incoming, payload, now } = o;
@@ -136,9 +138,10 @@ export function decideForward(o: {
   }
   if (payload.kind === 'swap') {
     const q = payload.quote;
-    if (o.quote !== 'ours')
-      return o.quote === 'used' ? fail('quote-used', `quote ${q.nonce} was used`) : fail('quote-invalid', 'not our quote');
+    if (o.quote === 'used') return fail('quote-used', `quote ${q.nonce} was used`);
+    if (o.quote !== 'ours' && o.quote !== 'unpaid') return fail('quote-invalid', 'not our quote');
     if (now > q.validUntil) return fail('quote-expired', `the quote was valid until ${q.validUntil}, now ${now}`);
+    if (o.quote === 'unpaid') return fail('quote-unpaid', `the upfront premium of ${q.upfront} for quote ${q.nonce} has not reached us`);
     if (o.asset !== q.from) return fail('asset-mismatch', `the quote takes ${q.from}, the lock holds ${o.asset}`);
     if (incoming.expiry > q.maxExpiry)
       return fail('expiry-too-far', `the lock expires at ${incoming.expiry}; the quote allows ${q.maxExpiry}`);

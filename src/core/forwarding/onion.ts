@@ -73,6 +73,8 @@ export type HopPayload =
       /** Keysend: the preimage of the hashlock, chosen by the payer. */
       readonly preimage?: Bytes32;
       readonly memo?: string;
+      /** A keysend to a hub that prepays a swap quote's `upfront` premium: the quote's nonce (ADR 0012). */
+      readonly prepay?: Bytes32;
     };
 
 export interface OnionHop {
@@ -116,11 +118,12 @@ function encodePayload(p: HopPayload): unknown[] {
     p.paymentSecret === undefined ? null : hexToBytes(p.paymentSecret),
     p.preimage === undefined ? null : hexToBytes(p.preimage),
     p.memo ?? null,
+    ...(p.prepay === undefined ? [] : [hexToBytes(p.prepay)]),
   ];
 }
 
 function readPayload(x: unknown): HopPayload {
-  const f = arr(x, 'hop payload', 3, 5);
+  const f = arr(x, 'hop payload', 3, 6);
   if (f[0] === 0) {
     if (f.length !== 3) fail('a forward payload has 3 fields');
     return { kind: 'forward', channelId: bytesToHex(bytes(f[1], 'channel id', 32)) as Bytes32, amount: uint(f[2], 'amount', MAX_UINT256) };
@@ -136,7 +139,7 @@ function readPayload(x: unknown): HopPayload {
       quote: q.value,
     };
   }
-  if (f[0] !== 1 || f.length !== 5) fail('unknown hop payload');
+  if (f[0] !== 1 || f.length < 5) fail('unknown hop payload');
   const amount = uint(f[1], 'amount', MAX_UINT256);
   const secret = f[2] === null ? undefined : (bytesToHex(bytes(f[2], 'payment secret', 32)) as Bytes32);
   const preimage = f[3] === null ? undefined : (bytesToHex(bytes(f[3], 'preimage', 32)) as Bytes32);
@@ -145,12 +148,15 @@ function readPayload(x: unknown): HopPayload {
     if (typeof f[4] !== 'string' || utf8(f[4]).length > MAX_MEMO_BYTES) fail(`memo must be a string of at most ${MAX_MEMO_BYTES} bytes`);
     memo = f[4];
   }
+  const prepay = f.length === 6 ? (bytesToHex(bytes(f[5], 'prepaid quote nonce', 32)) as Bytes32) : undefined;
+  if (prepay !== undefined && preimage === undefined) fail('a prepayment is a keysend: it carries its preimage');
   return {
     kind: 'final',
     amount,
     ...(secret === undefined ? {} : { paymentSecret: secret }),
     ...(preimage === undefined ? {} : { preimage }),
     ...(memo === undefined ? {} : { memo }),
+    ...(prepay === undefined ? {} : { prepay }),
   };
 }
 

@@ -5,10 +5,10 @@
  * when the incoming lock arrives. Nothing about a quote is kept by the hub but the nonces it has
  * seen used, so a quote is honoured once.
  *
- *   [4, hub, from, to, rateNum, rateDen, maxAmount, premium, validUntil, maxExpiry, nonce]  the signed body
- *   [...body, signature]                                                                    a quote
- *   [1, from, to, amount]                                                                   a request (payer → hub)
- *   [0, quote] | [1, reason]                                                                 the answer
+ *   [4, hub, from, to, rateNum, rateDen, maxAmount, premium, upfront, validUntil, maxExpiry, nonce]  the signed body
+ *   [...body, signature]                                                                             a quote
+ *   [1, from, to, amount]                                                                            a request (payer → hub)
+ *   [0, quote] | [1, reason]                                                                          the answer
  *
  * The digest is the graph's EIP-191 digest (src/core/routing/digest.ts) with tag 4: bound to
  * one chain and adjudicator, and never a signature over a state or a graph message.
@@ -47,6 +47,12 @@ export interface SwapQuote {
   readonly maxAmount: bigint;
   /** Added to what the hub wants in, in `from` (the price of the option: ADR 0012; 0 by default). */
   readonly premium: bigint;
+  /**
+   * Paid to the hub unconditionally before the swap, in `from` (ADR 0012, 3): a keysend to the hub
+   * whose payee layer names this quote's nonce (`prepay`). The hub refuses the swap's lock
+   * (`quote-unpaid`) until it has received this much; it keeps it whatever the swap does. 0: none.
+   */
+  readonly upfront: bigint;
   /** Unix seconds: an incoming lock after this is refused. */
   readonly validUntil: bigint;
   /** Unix seconds: the latest expiry the route's lock may have (a short lock bounds the free option). */
@@ -85,6 +91,7 @@ function bodyWire(q: QuoteBody): Wire[] {
     u(q.rateDen),
     u(q.maxAmount),
     u(q.premium),
+    u(q.upfront),
     u(q.validUntil),
     u(q.maxExpiry),
     addr(q.nonce),
@@ -101,7 +108,7 @@ export function encodeQuote(q: SwapQuote): Uint8Array {
 }
 
 function readQuote(x: unknown): SwapQuote {
-  const f = arr(x, 'quote', 12, 12);
+  const f = arr(x, 'quote', 13, 13);
   if (f[0] !== QUOTE_TAG) fail('not a quote');
   const q: SwapQuote = {
     hub: address(f[1], 'hub'),
@@ -111,10 +118,11 @@ function readQuote(x: unknown): SwapQuote {
     rateDen: uint(f[5], 'rateDen', MAX_UINT256),
     maxAmount: uint(f[6], 'maxAmount', MAX_UINT256),
     premium: uint(f[7], 'premium', MAX_UINT256),
-    validUntil: uint(f[8], 'validUntil', MAX_UINT64),
-    maxExpiry: uint(f[9], 'maxExpiry', MAX_UINT64),
-    nonce: b32(f[10], 'nonce'),
-    signature: sig(f[11], 'signature'),
+    upfront: uint(f[8], 'upfront', MAX_UINT256),
+    validUntil: uint(f[9], 'validUntil', MAX_UINT64),
+    maxExpiry: uint(f[10], 'maxExpiry', MAX_UINT64),
+    nonce: b32(f[11], 'nonce'),
+    signature: sig(f[12], 'signature'),
   };
   if (q.rateNum === 0n || q.rateDen === 0n) fail('a rate has no zero term');
   if (q.from === q.to) fail('a quote converts between two assets');

@@ -43,6 +43,7 @@ function signedQuote(over: Partial<SwapQuote> = {}, signer = bob): SwapQuote {
     rateDen: 1n,
     maxAmount: 10n ** 22n,
     premium: 0n,
+    upfront: 0n,
     validUntil: NOW + 30n,
     maxExpiry: NOW + 270n,
     nonce: `0x${'5a'.repeat(32)}` as Bytes32,
@@ -68,7 +69,7 @@ const decide = (o: {
   amountIn?: bigint;
   expiry?: bigint;
   now?: bigint;
-  status?: 'ours' | 'not-ours' | 'used';
+  status?: 'ours' | 'not-ours' | 'used' | 'unpaid';
   asset?: Address;
   next?: NextChannel;
 }) => {
@@ -90,6 +91,11 @@ test('a quote, a request and an answer round-trip; the signature is the hub’s 
   t.true(verifyQuoteSignature(q, domain));
   t.false(verifyQuoteSignature({ ...q, rateNum: 3001n }, domain), 'another rate');
   t.false(verifyQuoteSignature({ ...q, validUntil: q.validUntil + 1n }, domain), 'a longer validity');
+  t.false(verifyQuoteSignature({ ...q, upfront: 1n }, domain), 'an upfront premium the hub did not ask');
+  const upfront = signedQuote({ upfront: 12_345n });
+  t.deepEqual(decodeQuote(encodeQuote(upfront)), { ok: true, value: upfront });
+  t.true(verifyQuoteSignature(upfront, domain));
+  t.false(verifyQuoteSignature({ ...upfront, upfront: 0n }, domain), 'an upfront premium dropped');
   t.false(verifyQuoteSignature(q, { ...domain, chainId: 1n }), 'another chain');
   t.false(verifyQuoteSignature(signedQuote({}, alice), domain), 'signed by someone else than the hub it names');
   const req = { from: ETH, to: USD, amount: 5n };
@@ -123,6 +129,22 @@ test('a swap payload rides the onion to the hub intact', (t) => {
   if (peeled.ok) t.deepEqual(peeled.value.payload, { kind: 'swap', channelId: next.channelId, amount: OUT, quote: q });
 });
 
+test('a keysend that prepays a quote carries its nonce to the hub; a prepayment without a preimage is refused', (t) => {
+  const hub = nobleBackend.publicKey(bob.privateKey, true);
+  const prepay = `0x${'5a'.repeat(32)}` as Bytes32;
+  const preimage = `0x${'77'.repeat(32)}` as Bytes32;
+  const eph = [new Uint8Array(32).fill(5)];
+  const { onion } = buildOnion([{ publicKey: hub, payload: { kind: 'final', amount: 9n, preimage, prepay } }], eph);
+  const peeled = peelOnion(onion, bob.privateKey);
+  t.true(peeled.ok);
+  if (peeled.ok) t.deepEqual(peeled.value.payload, { kind: 'final', amount: 9n, preimage, prepay });
+  const plain = peelOnion(buildOnion([{ publicKey: hub, payload: { kind: 'final', amount: 9n, preimage } }], eph).onion, bob.privateKey);
+  t.true(plain.ok && plain.value.payload.kind === 'final' && plain.value.payload.prepay === undefined, 'no nonce: a plain keysend');
+  const bare = peelOnion(buildOnion([{ publicKey: hub, payload: { kind: 'final', amount: 9n, prepay } }], eph).onion, bob.privateKey);
+  t.false(bare.ok);
+  if (!bare.ok) t.regex(bare.detail, /a prepayment is a keysend/);
+});
+
 test('a swap lock holding what the quote asks is converted: the outgoing lock pays the quoted asset, same hashlock and expiry', (t) => {
   const q = signedQuote();
   const fee = forwardFee(policy, OUT);
@@ -143,6 +165,13 @@ test('each swap rule refuses with its reason', (t) => {
   const q = signedQuote();
   t.is(reason(decide({ status: 'not-ours' })), 'quote-invalid');
   t.is(reason(decide({ status: 'used' })), 'quote-used');
+  t.is(reason(decide({ quote: signedQuote({ upfront: 5n }), status: 'unpaid' })), 'quote-unpaid', 'the upfront premium has not arrived');
+  t.is(reason(decide({ quote: signedQuote({ upfront: 5n }) })), 'forward', 'it has');
+  t.is(
+    reason(decide({ status: 'unpaid', now: q.validUntil + 1n, expiry: q.validUntil + 200n })),
+    'quote-expired',
+    'an expired quote says so, paid or not',
+  );
   t.is(reason(decide({ now: q.validUntil + 1n, expiry: q.validUntil + 200n })), 'quote-expired');
   t.is(reason(decide({ amountIn: wantIn(q) - 1n })), 'quote-underpaid', 'one unit short of the quoted rate');
   t.is(reason(decide({ asset: USD })), 'asset-mismatch', 'the incoming lock is not in the quote’s from asset');

@@ -120,6 +120,7 @@ export function onionSeeds(): Map<string, Uint8Array> {
     rateDen: 1n,
     maxAmount: 10n ** 22n,
     premium: 0n,
+    upfront: 10n ** 15n,
     validUntil: 1_700_000_030n,
     maxExpiry: 1_700_000_270n,
     nonce: `0x${'5a'.repeat(32)}`,
@@ -147,6 +148,21 @@ export function onionSeeds(): Map<string, Uint8Array> {
     ['layer-forward', Uint8Array.of(1, ...packr.pack([[0, new Uint8Array(32).fill(12), 5], Uint8Array.of(1, 2, 3)]))],
     ['layer-final', Uint8Array.of(1, ...packr.pack([[1, new Uint8Array(32).fill(255), null, new Uint8Array(32), 'memo'], null]))],
     ['layer-final-invoice', Uint8Array.of(1, ...packr.pack([[1, 1000, new Uint8Array(32).fill(1), null, null], null]))],
+    // A keysend prepaying a quote's upfront premium (ADR 0012, 3): the quote's nonce as a sixth field.
+    [
+      'layer-final-prepay',
+      Uint8Array.of(1, ...packr.pack([[1, 1000, null, new Uint8Array(32).fill(7), null, new Uint8Array(32).fill(9)], null])),
+    ],
+    [
+      'onion-payee-prepay',
+      Uint8Array.of(
+        0,
+        ...buildOnion(
+          [{ publicKey: HOP_PUB, payload: { kind: 'final', amount: 1n, preimage: `0x${'11'.repeat(32)}`, prepay: quote.nonce } }],
+          [EPH],
+        ).onion,
+      ),
+    ],
     ['layer-forward-big-amount', Uint8Array.of(1, ...packr.pack([[0, new Uint8Array(32), new Uint8Array(32).fill(255)], two]))],
     ['layer-unknown-kind', Uint8Array.of(1, ...packr.pack([[2, 1, 2], null]))],
     [
