@@ -535,7 +535,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       head ??= await chain.blockNumber();
       const mined = await chain.transactionBlock(tx);
       if (mined !== undefined) {
-        if (mined + BigInt(confirmations) <= head) confirmedAnswers.add(i.id);
+        // Deep enough, and read by the follower: a reorg that drops it now is the follower's to
+        // see (its kept blocks hold that one). Before the follower read the block, nothing else
+        // would notice it gone (with 0 confirmations the answer is "deep enough" at once).
+        if (mined + BigInt(confirmations) <= head && queue.follow !== undefined && queue.follow.next > mined) confirmedAnswers.add(i.id);
         continue;
       }
       // The very transaction goes again (what a node does with a reorg's transactions; anvil drops

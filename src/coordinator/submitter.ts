@@ -11,7 +11,7 @@
  * chain: it rebroadcasts the same bytes, or replaces them with a higher fee under the same
  * nonce. Two transactions with one nonce can never both be mined, so no item is paid for twice.
  */
-import { type Hex, encodeFunctionData, keccak256 } from 'viem';
+import { type Hex, TransactionNotFoundError, encodeFunctionData, keccak256 } from 'viem';
 import type { Logger } from 'pino';
 import { LanesAdjudicatorAbi } from '../chain/artifacts/LanesAdjudicator.ts';
 import type { Clients, ItemResult, PayoutMode } from '../chain/chain-service.ts';
@@ -24,6 +24,9 @@ import type { BatchKind } from './planner.ts';
 import type { CoordinatorQueue } from './queue.ts';
 import type { BatchRecord, ItemRecord, SentTransaction } from './records.ts';
 import { isolate, simulateBatch } from './simulate.ts';
+
+/** How often (ms) a transaction waiting for its receipt is looked up, and sent again if the node has lost it. */
+const LOOKUP_EVERY_MS = 1_000;
 
 export interface SubmitterOptions {
   readonly clients: Clients;
@@ -229,6 +232,7 @@ export class Submitter {
   async #followLoop(batch: BatchRecord, rebroadcast: boolean): Promise<void> {
     const { publicClient } = this.#o.clients;
     if (rebroadcast) await this.#broadcast(batch.txs.at(-1)!, batch);
+    let lookedUp = Date.now();
     while (!this.#stopped) {
       for (const tx of batch.txs) {
         const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
@@ -247,6 +251,19 @@ export class Submitter {
       }
       const last = batch.txs.at(-1)!;
       if (Date.now() - last.sentAt >= this.#o.replaceAfterMs) await this.#replace(batch);
+      else if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
+        // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
+        // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.
+        lookedUp = Date.now();
+        const known = await publicClient.getTransaction({ hash: last.hash }).then(
+          () => true,
+          (e: unknown) => (e instanceof TransactionNotFoundError ? false : undefined),
+        );
+        if (known === false) {
+          this.#o.log.warn({ batch: String(batch.id), tx: last.hash }, 'a sent transaction is no longer known to the node: sent again');
+          await this.#broadcast(last, batch);
+        }
+      }
       await new Promise((r) => setTimeout(r, this.#o.pollMs));
     }
   }

@@ -25,24 +25,26 @@ import { eventually } from '../helpers/nodes.ts';
 const ETHER = 10n ** 18n;
 const ada = actor('reorg-ada');
 const bo = actor('reorg-bo');
-let anvil: Anvil | undefined;
-let coordinator: CoordinatorProcess | undefined;
-let libp2p: Libp2p | undefined;
+const anvils: Anvil[] = [];
+const coordinators: CoordinatorProcess[] = [];
+const libp2ps: Libp2p[] = [];
 const dirs: string[] = [];
 test.after.always(async () => {
-  await libp2p?.stop();
-  await coordinator?.kill('SIGKILL');
-  await anvil?.stop();
+  for (const l of libp2ps) await l.stop();
+  for (const c of coordinators) await c.kill('SIGKILL');
+  for (const a of anvils) await a.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('a watchtower answer that a reorg dropped is sent again', async (t) => {
-  anvil = await startAnvil();
+/** anvil, the adjudicator, a coordinator process watching bo's state v2, and ada's chain service; v1 is ada's stale state. */
+async function watched() {
+  const anvil = await startAnvil();
+  anvils.push(anvil);
   const deployer = await createClients({ rpc: anvil.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
   const adjudicator: Address = await deployAdjudicator(deployer);
   const dir = mkdtempSync(join(tmpdir(), 'lanes-coord-reorg-'));
   dirs.push(dir);
-  coordinator = await spawnCoordinator({
+  const coordinator = await spawnCoordinator({
     dataDir: dir,
     rpc: anvil.rpcUrl,
     adjudicator,
@@ -51,6 +53,7 @@ test('a watchtower answer that a reorg dropped is sent again', async (t) => {
     // even on a machine slow enough that mining it takes more than the default 15 s.
     args: ['--max-delay-ms', '200', '--replace-after-ms', '120000'],
   });
+  coordinators.push(coordinator);
   for (const a of [ada.address, bo.address, coordinator.address]) await anvil.setBalance(a, 1000n * ETHER);
 
   const chain = await createChainService({ rpc: anvil.rpcUrl, privateKey: bytesToHex(ada.privateKey), adjudicator, pollingIntervalMs: 20 });
@@ -67,14 +70,22 @@ test('a watchtower answer that a reorg dropped is sent again', async (t) => {
   const v2 = sign(p, stateOf(p, 2n, [2n * ETHER, 8n * ETHER]), [ada, bo]);
 
   // bo hands the watchtower his latest state and goes away.
-  libp2p = await createLibp2pNode({ privateKey: actor('reorg-bo-peer').privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], dialTimeoutMs: 5000 });
+  const libp2p = await createLibp2pNode({
+    privateKey: actor('reorg-bo-peer').privateKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dialTimeoutMs: 5000,
+  });
+  libp2ps.push(libp2p);
   await libp2p.start();
   const client = createSettleClient({ libp2p, coordinator: coordinator.multiaddr });
   await client.submit({ kind: 'watch', params: p, signed: v2 });
   client.close();
+  return { anvil, chain, coordinator, p, v1, id: channelId(p) };
+}
 
+test('a watchtower answer that a reorg dropped is sent again', async (t) => {
+  const { anvil, chain, p, v1, id } = await watched();
   t.true((await chain.challengeBatch([challengeItem(p, v1)])).items[0]!.ok, 'ada registers the old state');
-  const id = channelId(p);
   await eventually(
     async () => (await chain.dispute(id))?.version,
     (v) => v === 2n,
@@ -96,4 +107,40 @@ test('a watchtower answer that a reorg dropped is sent again', async (t) => {
   );
   const again = (await chain.events(0n, await chain.blockNumber())).events.find((e) => e.type === 'challenged' && e.version === 2n)!;
   t.is(again.transactionHash, answer.transactionHash, 'the very answer, broadcast again (its nonce leaves no gap)');
+});
+
+test('a watchtower answer the node lost before the coordinator saw its receipt is sent again, the same bytes', async (t) => {
+  const { anvil, chain, coordinator, p, v1, id } = await watched();
+  // Blocks only when the test mines them: the answer waits in the mempool, its receipt unread.
+  await anvil.rpc('evm_setAutomine', [false]);
+  const registering = chain.challengeBatch([challengeItem(p, v1)]);
+  await eventually(
+    async () => {
+      await anvil.mine();
+      return (await chain.dispute(id))?.version;
+    },
+    (v) => v === 1n,
+    30_000,
+  );
+  t.true((await registering).items[0]!.ok, 'ada registers the old state');
+  type Pool = { pending: Record<string, Record<string, { hash: `0x${string}` }>> };
+  const pendingAnswer = async () => {
+    const pool = await anvil.rpc<Pool>('txpool_content');
+    const mine = Object.entries(pool.pending).find(([a]) => a.toLowerCase() === coordinator.address.toLowerCase())?.[1];
+    return mine ? Object.values(mine)[0]?.hash : undefined;
+  };
+  const answer = (await eventually(pendingAnswer, (h) => h !== undefined, 30_000))!;
+  // The node loses it (a reorg that put it back nowhere, an evicted mempool entry).
+  await anvil.rpc('anvil_dropTransaction', [answer]);
+  t.is(await pendingAnswer(), undefined, 'the answer is gone from the node');
+  // Sent again within seconds, not after the 120 s replacement: the same transaction.
+  t.is(await eventually(pendingAnswer, (h) => h !== undefined, 30_000), answer);
+  await anvil.mine();
+  await eventually(
+    async () => (await chain.dispute(id))?.version,
+    (v) => v === 2n,
+    30_000,
+  );
+  const mined = (await chain.events(0n, await chain.blockNumber())).events.find((e) => e.type === 'challenged' && e.version === 2n)!;
+  t.is(mined.transactionHash, answer);
 });
