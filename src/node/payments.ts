@@ -428,6 +428,7 @@ export class Payments {
   private forgetInvoice(hash: Bytes32): void {
     this.invoiceRecords.delete(hash);
     this.issued.delete(hash);
+    this.released.delete(hash); // a lock for it now is for an unknown invoice: nothing is held
     this.store.forget(`inv/${hash}`);
   }
 

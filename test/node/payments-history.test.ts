@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { InvalidArgumentError } from '../../src/core/errors.ts';
-import { ETHER, type Network, converged, network } from '../helpers/nodes.ts';
+import { ETHER, type Network, converged, eventually, network } from '../helpers/nodes.ts';
 
 let net: Network;
 let channelId: `0x${string}`;
@@ -118,4 +118,33 @@ test.serial('invoices() pages newest first; paid ones leave memory, long expired
   const listed = await bobAgain.node.invoices({ limit: 1 });
   t.like(listed[0], { paymentHash: made[4]!.paymentHash, status: 'open' });
   await t.throwsAsync(bobAgain.node.invoices({ limit: 0 }), { instanceOf: InvalidArgumentError });
+});
+
+test.serial('hold invoices settled long ago leave memory, and so does their release', async (t) => {
+  const { alice, bob } = net.nodes;
+  const svc = (n: unknown) =>
+    (n as { payments_: { released: Set<string>; held: Map<string, unknown>; invoiceRecords: Map<string, unknown> } }).payments_;
+  const bobSvc = svc(bob!.node);
+  // bob restarted in the test before, on another port: alice dials him again.
+  await alice!.node.connect(bob!.multiaddr);
+  await eventually(
+    () =>
+      alice!.node.sendPayment({ to: bob!.actor.address, amount: 1n }).then(
+        () => true,
+        () => false,
+      ),
+    (ok) => ok,
+  );
+  for (let i = 0; i < 6; i++) {
+    const inv = await bob!.node.createInvoice({ amount: 30n + BigInt(i), hold: true });
+    const paying = alice!.node.payInvoice(inv.invoice);
+    for (let waited = 0; !bobSvc.held.has(inv.paymentHash); waited += 10) {
+      if (waited > 10_000) return t.fail('bob never held the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await bob!.node.settleInvoice(inv.paymentHash);
+    t.like(await paying, { status: 'settled' });
+  }
+  t.true(bobSvc.invoiceRecords.size <= 4, `bob holds ${bobSvc.invoiceRecords.size} invoices: the newest 3 paid, at most one open`);
+  t.true(bobSvc.released.size <= 3, `bob remembers ${bobSvc.released.size} released hold invoices; only those in memory need it`);
 });
