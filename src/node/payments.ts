@@ -404,7 +404,7 @@ export class Payments {
     for (const [hash, r] of this.invoiceRecords) {
       const inv = this.issued.get(hash);
       if (r.status !== 'open' || (inv !== undefined && now < inv.expiresAt + INVOICE_KEPT_AFTER_EXPIRY)) continue;
-      if ((this.held.get(hash)?.length ?? 0) > 0) continue;
+      if (this.heldLocks(hash) > 0) continue;
       this.forgetInvoice(hash);
       this.store.unmarkOpen(hash);
     }
@@ -419,9 +419,22 @@ export class Payments {
     for (const hash of this.paidInvoices.keys()) {
       if (this.paidInvoices.size <= (this.host.finishedInMemory ?? FINISHED_IN_MEMORY)) return;
       this.paidInvoices.delete(hash);
-      if ((this.held.get(hash)?.length ?? 0) > 0) continue;
+      if (this.heldLocks(hash) > 0) continue;
       this.forgetInvoice(hash);
     }
+  }
+
+  /**
+   * How many locks are held for hold invoice `hash`: those still in their channel's latest state.
+   * One that left it (its payer took it back at its expiry, the channel closed) is held no more.
+   */
+  private heldLocks(hash: Bytes32): number {
+    const list = this.held.get(hash);
+    if (list === undefined) return 0;
+    const live = list.filter((h) => this.ctx.channels.get(h.channelId)?.latest?.state.locks.some((l) => l.id === h.lockId) === true);
+    if (live.length === 0) this.held.delete(hash);
+    else if (live.length < list.length) this.held.set(hash, live);
+    return live.length;
   }
 
   /** An invoice of ours leaves memory; its record stays on disk (`invoices()`, `decodeInvoice`). */

@@ -13,12 +13,14 @@ let net: Network;
 let channelId: `0x${string}`;
 /** bob's clock runs this much ahead of real time (ms): set to make him think invoices expired long ago. */
 let bobAhead = 0;
+/** alice's, the same way (with bob's: both see a lock expire). */
+let aliceAhead = 0;
 
 test.before(async () => {
   net = await network(['alice', 'bob'], (name) => ({
     policies: { open: () => true },
     paymentsInMemory: 3,
-    ...(name === 'bob' ? { clock: () => Date.now() + bobAhead } : {}),
+    clock: name === 'bob' ? () => Date.now() + bobAhead : () => Date.now() + aliceAhead,
   }));
   const { alice, bob } = net.nodes;
   channelId = (await alice!.node.openChannel({ peer: bob!.multiaddr, deposit: [ETHER] })).id;
@@ -147,4 +149,36 @@ test.serial('hold invoices settled long ago leave memory, and so does their rele
   }
   t.true(bobSvc.invoiceRecords.size <= 4, `bob holds ${bobSvc.invoiceRecords.size} invoices: the newest 3 paid, at most one open`);
   t.true(bobSvc.released.size <= 3, `bob remembers ${bobSvc.released.size} released hold invoices; only those in memory need it`);
+});
+
+test.serial('a hold invoice whose lock went back to its payer unsettled leaves memory once long expired', async (t) => {
+  const { alice, bob } = net.nodes;
+  const bobSvc = (bob!.node as unknown as { payments_: Record<string, unknown> }).payments_ as unknown as {
+    held: Map<string, unknown>;
+    invoiceRecords: Map<string, unknown>;
+    dropExpiredInvoices(): void;
+  };
+  const inv = await bob!.node.createInvoice({ amount: 77n, hold: true, expiresIn: 60 });
+  const paying = alice!.node.payInvoice(inv.invoice);
+  paying.catch(() => undefined);
+  await eventually(
+    async () => bobSvc.held.has(inv.paymentHash),
+    (h) => h,
+  );
+  // Nobody settles or cancels it. Both clocks pass the lock's expiry (10 min) and the invoice's
+  // (1 min) by more than the hour an expired invoice stays: alice takes her lock back.
+  aliceAhead = bobAhead = 2 * 3_600_000;
+  try {
+    await t.throwsAsync(paying);
+    await eventually(
+      async () => (await alice!.node.channel(channelId)).balances[0]!.locked,
+      (l) => l === 0n,
+    );
+    bobSvc.dropExpiredInvoices(); // what the minute's check does
+    t.false(bobSvc.invoiceRecords.has(inv.paymentHash), 'the invoice left memory');
+    t.false(bobSvc.held.has(inv.paymentHash), 'and nothing is held for it');
+    t.like((await bob!.node.invoices({ limit: 1 }))[0], { paymentHash: inv.paymentHash, status: 'expired' }, 'it stays listed');
+  } finally {
+    aliceAhead = bobAhead = 0;
+  }
 });
