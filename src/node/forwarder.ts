@@ -49,6 +49,8 @@ import type { Context } from './context.ts';
 const MAX_ONIONS = 65_536;
 /** Downstream failure reports kept until their lock leaves the state (bounded). */
 const MAX_FAILURES = 65_536;
+/** Payee secrets kept for on-chain registration at most (one per lock whose settle failed). */
+const MAX_CLAIMS = 100_000;
 /** Seconds before `expiry − registrationMargin` at which an upstream settle still missing makes us register. */
 export const REGISTER_SLACK = 30n;
 /** How often incoming locks whose secret we know are looked at (ms). */
@@ -134,6 +136,13 @@ export class Forwarder {
   private readonly refused = new Set<string>();
   /** Secrets we know for hashlocks of locks to us (learned downstream), by hashlock. */
   private readonly secrets = new Map<Bytes32, Bytes32>();
+  /**
+   * Secrets of locks to us as their payee (payments.ts), given here after a settle of ours failed:
+   * the counterparty may hold the secret and not countersign. The payments service settles them
+   * again itself; the sweep only registers them on-chain, when late or when the channel is not
+   * open and connected, so that the lock pays us at close.
+   */
+  private readonly claims = new Map<Bytes32, Bytes32>();
   private sweeper: NodeJS.Timeout | undefined;
   private offs: (() => void)[] = [];
   private stopped = false;
@@ -305,6 +314,13 @@ export class Forwarder {
     if (!this.registered.has(hashlock)) this.registered.set(hashlock, at);
   }
 
+  /** A payee's secret that left us in a settle not co-signed (see `claims`); wrong secrets are ignored. */
+  claim(hashlock: Bytes32, secret: Bytes32): void {
+    if (keccak256Hex(hexToBytes(secret)) !== hashlock) return;
+    if (this.claims.size >= MAX_CLAIMS && !this.claims.has(hashlock)) this.claims.delete(this.claims.keys().next().value!);
+    this.claims.set(hashlock, secret);
+  }
+
   /** Cancels (gives back) a lock to us, with a failure report for the payer. */
   private cancelIn(ch: Channel, lockId: bigint, failure: Uint8Array | undefined): void {
     const k = key(ch.id, lockId);
@@ -420,7 +436,7 @@ export class Forwarder {
     const now = this.ctx.now();
     this.cancelExpired(now);
     this.forgetUnneeded();
-    if (this.secrets.size === 0) return;
+    if (this.secrets.size === 0 && this.claims.size === 0) return;
     const margin = this.host.timing.registrationMargin;
     const toRegister: Bytes32[] = [];
     const live = new Set<Bytes32>();
@@ -429,23 +445,26 @@ export class Forwarder {
       if (!state || state.locks.length === 0) continue;
       for (const l of state.locks) {
         if (l.receiver !== ch.self) continue;
-        const secret = this.secrets.get(l.hashlock);
+        const learned = this.secrets.get(l.hashlock);
+        const secret = learned ?? this.claims.get(l.hashlock);
         if (secret === undefined) continue;
         live.add(l.hashlock);
         const k = key(ch.id, l.id);
         const open = ch.record.status === 'open';
-        if (open && ch.machine.connected && now + margin < l.expiry) this.settleIn(ch, l.id, secret);
+        if (learned !== undefined && open && ch.machine.connected && now + margin < l.expiry) this.settleIn(ch, l.id, secret);
         const late = now + margin + REGISTER_SLACK >= l.expiry;
         if ((late || this.refused.has(k) || !open || !ch.machine.connected) && now < l.expiry && !this.registered.has(l.hashlock)) {
           this.registered.set(l.hashlock, now);
           toRegister.push(secret);
         }
         // Registered in time: the machine now accepts the settle, even past the expiry.
-        if (this.registered.has(l.hashlock) && open && ch.machine.connected && !this.busy.has(k)) this.settleIn(ch, l.id, secret);
+        if (learned !== undefined && this.registered.has(l.hashlock) && open && ch.machine.connected && !this.busy.has(k))
+          this.settleIn(ch, l.id, secret);
       }
     }
     // Secrets no lock to us needs any more.
     for (const h of [...this.secrets.keys()]) if (!live.has(h) && !this.pendingFor(h)) this.secrets.delete(h);
+    for (const h of [...this.claims.keys()]) if (!live.has(h)) this.claims.delete(h);
     if (toRegister.length > 0) {
       this.stats.registered += toRegister.length;
       this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');

@@ -113,8 +113,8 @@ export interface PaymentHost {
   readonly finishedInMemory?: number;
   /**
    * A keysend to us that prepays a swap quote's upfront premium (ADR 0012, 3): `amount` of
-   * `asset` for quote `nonce`, reported once per lock, when the lock is co-signed and we hold its
-   * preimage (swap-quotes.ts `QuoteDesk.prepaid`).
+   * `asset` for quote `nonce`, reported once per lock, when our settle of it is co-signed
+   * (swap-quotes.ts `QuoteDesk.prepaid`).
    */
   prepaid?(nonce: Bytes32, asset: Address, amount: bigint): void;
 }
@@ -873,15 +873,23 @@ export class Payments {
     const priced = applyQuote(route, q);
     if (!priced.ok) return priced;
     const r = priced.route;
-    const maxFee = limits.maxFee ?? defaultMaxFee(r.sent - r.totalFee);
-    const cost = r.totalFee + q.upfront + spent;
+    // What the payee's amount is worth in the payer's asset: at the rate the hub announced (the
+    // route as found), or at the quoted one if that is better. A quote worse than the announcement
+    // counts its difference as a fee, and cannot raise the default limit: a hub that quotes a
+    // rate 100 times worse does not make 1% of the payment 100 times larger.
+    const announced = route.sent - route.totalFee;
+    const quotedValue = r.sent - r.totalFee;
+    const worth = announced < quotedValue ? announced : quotedValue;
+    const fees = r.sent - worth;
+    const maxFee = limits.maxFee ?? defaultMaxFee(worth);
+    const cost = fees + q.upfront + spent;
     if (cost > maxFee)
       return {
         ok: false,
         detail:
           q.upfront === 0n && spent === 0n
-            ? `fees and premium of ${r.totalFee} exceed the limit of ${maxFee}`
-            : `fees and premium of ${r.totalFee}, an upfront premium of ${q.upfront} and ${spent} paid upfront already exceed the limit of ${maxFee}`,
+            ? `fees and premium of ${fees} exceed the limit of ${maxFee}`
+            : `fees and premium of ${fees}, an upfront premium of ${q.upfront} and ${spent} paid upfront already exceed the limit of ${maxFee}`,
       };
     if (limits.maxSend !== undefined && r.sent > limits.maxSend)
       return { ok: false, detail: `the quote makes it ${r.sent} to send, above the limit of ${limits.maxSend}` };
@@ -1137,6 +1145,7 @@ export class Payments {
         } else if (t.present) this.resolveOut(ch, lockId, t);
       }
     }
+    this.pruneLockMemos(channelId, state.locks);
     let seen = this.handled.get(channelId);
     if (state.locks.length === 0) {
       if (seen) this.handled.delete(channelId);
@@ -1203,7 +1212,9 @@ export class Payments {
     const { ctx } = this;
     const taken = this.host.forwarder?.take(ch, l) ?? { kind: 'none' };
     if (taken.kind === 'taken') return true;
-    const final: { payload: FinalPayload; replyKey: Uint8Array } | undefined = taken.kind === 'final' ? taken : undefined;
+    // Our layer of a routed lock is peeled once: kept while the lock lives, for a settle tried again.
+    if (taken.kind === 'final') this.lockMemo(this.finals, ch.id).set(l.id, { payload: taken.payload, replyKey: taken.replyKey });
+    const final: { payload: FinalPayload; replyKey: Uint8Array } | undefined = this.finals.get(ch.id)?.get(l.id);
     const now = ctx.now();
     const asset = ch.record.params.assets[l.asset]!;
     const invoice = this.issued.get(l.hashlock);
@@ -1229,7 +1240,9 @@ export class Payments {
       secret = candidate;
       kind = 'keysend';
     }
-    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN) refuse = 'expiry-too-soon';
+    // A lock whose secret we gave away already (a settle that failed) is never given back: it is
+    // settled again, or paid at close (the forwarder registers the secret on-chain in time).
+    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN && this.revealed.get(ch.id)?.has(l.id) !== true) refuse = 'expiry-too-soon';
     const key = paymentKey('in', l.hashlock);
     // A record no longer in memory (a lock for an invoice paid long ago): the invoice's record
     // says what it received. A keysend's record starts again (a payer re-sending a preimage).
@@ -1270,7 +1283,6 @@ export class Payments {
     }
     if (prior?.status !== 'settled') this.save(record);
     const prepay = kind === 'keysend' ? final?.payload.prepay : undefined;
-    if (prepay !== undefined) this.prepaidBy(ch, l, prepay, asset);
     if (kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock)) {
       // A hold invoice: the lock stays until settleInvoice or cancelInvoice (or its sender takes it at expiry).
       const list = this.held.get(l.hashlock) ?? [];
@@ -1280,8 +1292,11 @@ export class Payments {
       return true;
     }
     const op: Op = { kind: 'settle', id: this.host.nextOpId(ch), by: ch.self, lockId: l.id, secret };
+    this.lockMemo(this.revealed, ch.id).set(l.id, true);
     this.host.submit(ch, op).then(
       () => {
+        // A swap quote's upfront premium: ours, counted once, when its settle is co-signed.
+        if (prepay !== undefined) this.host.prepaid?.(prepay, asset, l.amount);
         const settled: PaymentRecord = { ...record, status: 'settled', updatedAt: ctx.clock() };
         this.save(settled);
         const inv = this.invoiceRecords.get(l.hashlock);
@@ -1291,22 +1306,37 @@ export class Payments {
       (e: unknown) => {
         this.handled.get(ch.id)?.delete(l.id); // looked at again at the next sweep
         this.retry.add(ch.id);
+        // The counterparty may hold the secret now and not countersign: if it is not settled in
+        // time, the forwarder registers the secret on-chain, and the lock pays us at close.
+        this.host.forwarder?.claim(l.hashlock, secret);
         ctx.channelLog(ch).warn({ err: e, paymentHash: l.hashlock }, 'settling a lock to us failed');
       },
     );
     return true;
   }
 
-  /** Locks whose prepayment was reported (a lock is looked at again after a settle that failed). */
-  private readonly prepaidLocks = new Set<string>();
+  /** Our layers of routed locks to us, by channel and lock, while the lock is in the channel's state. */
+  private readonly finals = new Map<Bytes32, Map<bigint, { readonly payload: FinalPayload; readonly replyKey: Uint8Array }>>();
+  /** Locks to us whose secret left us in a settle, by channel and lock, while the lock is in the state. */
+  private readonly revealed = new Map<Bytes32, Map<bigint, true>>();
 
-  /** A swap quote's upfront premium came in `l`: reported once for the lock. */
-  private prepaidBy(ch: Channel, l: Lock, nonce: Bytes32, asset: Address): void {
-    const id = `${ch.id}/${l.id}`;
-    if (this.prepaidLocks.has(id)) return;
-    if (this.prepaidLocks.size >= 10_000) this.prepaidLocks.delete(this.prepaidLocks.values().next().value!);
-    this.prepaidLocks.add(id);
-    this.host.prepaid?.(nonce, asset, l.amount);
+  private lockMemo<V>(memo: Map<Bytes32, Map<bigint, V>>, channelId: Bytes32): Map<bigint, V> {
+    let m = memo.get(channelId);
+    if (m === undefined) memo.set(channelId, (m = new Map()));
+    return m;
+  }
+
+  /** Drops what is kept of locks to us that left the channel's latest state. */
+  private pruneLockMemos(channelId: Bytes32, locks: readonly Lock[]): void {
+    if (!this.finals.has(channelId) && !this.revealed.has(channelId)) return;
+    const live = new Set<bigint>();
+    for (const l of locks) live.add(l.id);
+    for (const memo of [this.finals, this.revealed] as Map<Bytes32, Map<bigint, unknown>>[]) {
+      const m = memo.get(channelId);
+      if (m === undefined) continue;
+      for (const id of m.keys()) if (!live.has(id)) m.delete(id);
+      if (m.size === 0) memo.delete(channelId);
+    }
   }
 
   /** Locks held for hold invoices, by payment hash. */

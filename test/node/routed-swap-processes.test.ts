@@ -289,3 +289,23 @@ test.serial(
     await nodes.hub.call('setSwapPricing', 0n, 0n);
   },
 );
+
+test.serial(
+  'a quote far worse than the hub announced counts its difference as a fee: refused at the default limit, nothing moves',
+  async (t) => {
+    await advance(11 * 60);
+    // The quote reaching alice gives half the announced rate: twice the ETH for the same TST.
+    await nodes.alice.call('tamperQuotes', 'worse');
+    try {
+      const before = await snapshot();
+      const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount: 10n * ETHER, asset: token });
+      const e = await t.throwsAsync(nodes.alice.call('payInvoice', inv.invoice, { payWith: NATIVE_ASSET }));
+      t.like(e, { code: 'PAYMENT_FAILED', reason: 'quote-refused' });
+      // Refused by alice before any lock (not by the hub, whose signature the halved rate breaks).
+      t.regex(String((e as { message?: string }).message), /fees and premium of \d+ exceed the limit/);
+      t.deepEqual(await snapshot(), before);
+    } finally {
+      await nodes.alice.call('tamperQuotes', 'off');
+    }
+  },
+);
