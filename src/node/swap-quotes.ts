@@ -59,8 +59,8 @@ export const STRIKE_MEMORY_MS = 3_600_000;
 const MAX_STRUCK = 4_096;
 /** Quotes whose asker is remembered, at most (the oldest forgotten first). */
 const MAX_ASKED = 100_000;
-/** Quotes with an upfront premium remembered, at most (expired ones, then unpaid ones, forgotten first). */
-const MAX_UPFRONT = 100_000;
+/** Quotes with an upfront premium remembered, at most: when full of live ones, no more are issued. */
+export const MAX_UPFRONT = 100_000;
 
 /** The pairs a swap policy trades, as routed-swap offers: it receives `receive` and gives `give` at `perGive / minReceive`. */
 export function swapOffersOf(policy: SwapPolicy | undefined): SwapOffer[] {
@@ -90,6 +90,8 @@ export interface QuoteDeskDeps {
   readonly premiumPpm?: bigint;
   /** What each quote asks to be paid upfront, unconditionally, per million of the amount in (ADR 0012, 3; default 0). */
   readonly upfrontPpm?: bigint;
+  /** Live quotes with an upfront premium at most (default {@link MAX_UPFRONT}). */
+  readonly maxUpfrontQuotes?: number;
 }
 
 export class QuoteDesk {
@@ -107,6 +109,8 @@ export class QuoteDesk {
   readonly #strikes = new Map<Address, { n: number; at: number }>();
   /** Quotes that ask an upfront premium, by nonce: its asset, what it asks, what arrived, until when the quote can be used. */
   readonly #upfront = new Map<Bytes32, { readonly asset: Address; readonly want: bigint; paid: bigint; readonly until: bigint }>();
+  /** When (ms) expired upfront quotes were last dropped to make room. */
+  #purgedAt = -Infinity;
   readonly stats = { issued: 0, refused: 0, strikes: 0, prepaid: 0n };
 
   constructor(d: QuoteDeskDeps) {
@@ -153,6 +157,10 @@ export class QuoteDesk {
     const offer = this.#d.offers.find((o) => o.from === from && o.to === to);
     if (offer === undefined) return { ok: false, reason: `no swap of ${from} into ${to} here` };
     if (amount > offer.maxAmount) return { ok: false, reason: `at most ${offer.maxAmount} of ${to} per swap` };
+    // A quote that asks an upfront premium is remembered until it can no longer be used: when the
+    // table is full of live ones, no more are issued (evicting one could cost its payer the premium).
+    if (this.#upfrontPpm > 0n && !this.#roomForUpfront())
+      return { ok: false, reason: 'too many quotes outstanding: ask again in a few seconds' };
     const strikes = askedBy === undefined ? 0 : this.strikesOf(askedBy);
     if (strikes >= STRIKE_LIMIT)
       return { ok: false, reason: `${strikes} swaps quoted to you held our liquidity and were not revealed: no quotes for a while` };
@@ -229,20 +237,19 @@ export class QuoteDesk {
   }
 
   #expectUpfront(q: QuoteBody): void {
-    if (this.#upfront.size >= MAX_UPFRONT) {
-      const now = this.#d.now();
-      for (const [k, v] of this.#upfront) if (v.until < now) this.#upfront.delete(k);
-      if (this.#upfront.size >= MAX_UPFRONT) {
-        let victim: Bytes32 | undefined;
-        for (const [k, v] of this.#upfront)
-          if (v.paid === 0n) {
-            victim = k;
-            break;
-          }
-        this.#upfront.delete(victim ?? this.#upfront.keys().next().value!);
-      }
-    }
     this.#upfront.set(q.nonce, { asset: q.from, want: q.upfront, paid: 0n, until: q.maxExpiry });
+  }
+
+  /** Whether another quote with an upfront premium fits: expired ones are dropped (at most once a second) to make room. */
+  #roomForUpfront(): boolean {
+    const max = this.#d.maxUpfrontQuotes ?? MAX_UPFRONT;
+    if (this.#upfront.size < max) return true;
+    const nowMs = this.#d.nowMs();
+    if (nowMs - this.#purgedAt < 1_000) return false;
+    this.#purgedAt = nowMs;
+    const now = this.#d.now();
+    for (const [k, v] of this.#upfront) if (v.until < now) this.#upfront.delete(k);
+    return this.#upfront.size < max;
   }
 
   /**

@@ -20,7 +20,7 @@ const ETH = '0x0000000000000000000000000000000000000000' as Address;
 const USD = '0x00000000000000000000000000000000000000aa' as Address;
 const domain = { chainId: 31337n, adjudicator: '0x00000000000000000000000000000000000000ad' as Address };
 
-function desk(premiumPpm = 0n, upfrontPpm?: bigint) {
+function desk(premiumPpm = 0n, upfrontPpm?: bigint, maxUpfrontQuotes?: number) {
   const clock = { ms: 1_700_000_000_000 };
   const d = new QuoteDesk({
     self: bob.address,
@@ -33,6 +33,7 @@ function desk(premiumPpm = 0n, upfrontPpm?: bigint) {
     timing: DEFAULT_TIMING,
     premiumPpm,
     ...(upfrontPpm === undefined ? {} : { upfrontPpm }),
+    ...(maxUpfrontQuotes === undefined ? {} : { maxUpfrontQuotes }),
   });
   return { d, clock };
 }
@@ -89,6 +90,22 @@ test('a quote with an upfront premium is refused as unpaid until all of it arriv
   t.true(none.ok && none.quote.upfront === 0n);
   t.throws(() => desk(0n, 1_000_001n), { instanceOf: RangeError });
   t.throws(() => desk(-1n), { instanceOf: RangeError });
+});
+
+test('when the live quotes that ask a premium fill the table, no more are issued (none is evicted); expired ones make room', async (t) => {
+  const { d, clock } = desk(0n, 2_000n, 2);
+  const first = await ask(d, alice.address);
+  const second = await ask(d, irene.address);
+  if (!first.ok || !second.ok) return t.fail('the first two quotes');
+  t.true(d.prepaid(first.quote.nonce, ETH, first.quote.upfront), 'a premium on its way is counted');
+  const third = await ask(d, alice.address);
+  t.false(third.ok, 'the table is full');
+  if (!third.ok) t.regex(third.reason, /too many quotes outstanding/);
+  t.is(d.check(first.quote), 'ours', 'the paid quote was kept');
+  t.is(d.check(second.quote), 'unpaid');
+  clock.ms = Number(second.quote.maxExpiry + 1n) * 1000; // both can no longer be used
+  const fourth = await ask(d, alice.address);
+  t.true(fourth.ok, 'the expired quotes made room');
 });
 
 test('swaps left unrevealed widen the asker’s quotes, then stop them; other peers are not affected', async (t) => {
