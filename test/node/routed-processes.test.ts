@@ -264,6 +264,16 @@ test.serial('a hop that goes offline holding a lock: the payer is refunded after
   t.deepEqual(await settledDown(), before);
 });
 
+test.serial('a routed keysend whose first settle fails is settled on the next try: the payee still has its layer', async (t) => {
+  const before = await snapshot();
+  await nodes.erin.call('failSettles', 1);
+  const amount = ETHER / 100n;
+  const paid = await nodes.alice.call<PaymentInfo>('sendPayment', { to: actors.erin.address, amount });
+  t.is(paid.status, 'settled');
+  const after = await settledDown();
+  t.is(after['erin/de']! - before['erin/de']!, amount, 'erin got the keysend');
+});
+
 test.serial('upstream gone when a forwarder learns the secret: it registers it on-chain and is paid at close', async (t) => {
   const amount = ETHER / 20n;
   const before = await snapshot();
