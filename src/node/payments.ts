@@ -928,10 +928,10 @@ export class Payments {
         return { ok: false, cost, detail: `hub ${q.hub}'s quote ran out while its premium was paid` };
       return { ok: true, cost };
     } catch (e) {
-      const settled = e instanceof OperationTimeoutError; // it may still settle: count it as spent
+      const mayStillSettle = e instanceof OperationTimeoutError; // count it as spent
       return {
         ok: false,
-        cost: settled ? q.upfront + priced.feeRoom : 0n,
+        cost: mayStillSettle ? q.upfront + priced.feeRoom : 0n,
         detail: `hub ${q.hub}'s upfront premium of ${q.upfront} could not be paid: ${e instanceof Error ? e.message : String(e)}`,
       };
     }

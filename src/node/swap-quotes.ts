@@ -20,8 +20,8 @@
  *
  * The upfront premium (ADR 0012, 3): a desk with `upfrontPpm` asks, in each quote, for a premium
  * paid unconditionally before the swap, by a keysend to us whose payee layer names the quote's
- * nonce. The node reports each such keysend here ({@link QuoteDesk.prepaid}) once its lock is in a
- * co-signed state and we hold its preimage (it is ours then, whatever the payer does); the swap's
+ * nonce. The node reports each such keysend here ({@link QuoteDesk.prepaid}) once our settle of it
+ * is co-signed (it is ours then, whatever the payer does); the swap's
  * lock is refused as `quote-unpaid` until the whole premium has arrived. What arrived is kept in
  * memory only: after a restart every earlier quote is refused anyway (`used`), premium or not.
  */
@@ -107,8 +107,8 @@ export class QuoteDesk {
   readonly #askedBy = new Map<Bytes32, { readonly by: Address; readonly until: bigint }>();
   /** Strikes per asking peer, and when the last one came (ms). */
   readonly #strikes = new Map<Address, { n: number; at: number }>();
-  /** Quotes that ask an upfront premium, by nonce: its asset, what it asks, what arrived, until when the quote can be used. */
-  readonly #upfront = new Map<Bytes32, { readonly asset: Address; readonly want: bigint; paid: bigint; readonly until: bigint }>();
+  /** Quotes that ask an upfront premium, by nonce: its asset, what arrived, until when the quote can be used. */
+  readonly #upfront = new Map<Bytes32, { readonly asset: Address; paid: bigint; readonly until: bigint }>();
   /** When (ms) expired upfront quotes were last dropped to make room. */
   #purgedAt = -Infinity;
   readonly stats = { issued: 0, refused: 0, strikes: 0, prepaid: 0n };
@@ -184,7 +184,7 @@ export class QuoteDesk {
     const signature = await this.#d.sign(quoteDigest(this.#d.domain, body));
     this.stats.issued++;
     if (askedBy !== undefined) this.#remember(body.nonce, askedBy, body.maxExpiry);
-    if (body.upfront > 0n) this.#expectUpfront(body);
+    if (body.upfront > 0n) this.#upfront.set(body.nonce, { asset: from, paid: 0n, until: body.maxExpiry });
     return { ok: true, quote: { ...body, signature } };
   }
 
@@ -234,10 +234,6 @@ export class QuoteDesk {
     u.paid += amount;
     this.stats.prepaid += amount;
     return true;
-  }
-
-  #expectUpfront(q: QuoteBody): void {
-    this.#upfront.set(q.nonce, { asset: q.from, want: q.upfront, paid: 0n, until: q.maxExpiry });
   }
 
   /** Whether another quote with an upfront premium fits: expired ones are dropped (at most once a second) to make room. */
