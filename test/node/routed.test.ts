@@ -88,7 +88,10 @@ test.serial('alice pays dave over three channels: each forwarder earns its fee, 
   t.is((await mine(carol!, ids.bc!)) - before.cIn - (before.cOut - (await mine(carol!, ids.cd!))), carolFee, 'carol nets hers');
   // bob settles upstream as soon as carol reveals; he reports the forward once his outgoing lock
   // has left the co-signed state, which may come after the balances above.
-  await eventually(async () => forwarded.length, (n) => n > 0);
+  await eventually(
+    async () => forwarded.length,
+    (n) => n > 0,
+  );
   t.like(forwarded[0], { paymentHash: inv.paymentHash, fee: bobFee });
   t.like((await dave!.node.invoices())[0], { status: 'paid', received: amount });
 });
