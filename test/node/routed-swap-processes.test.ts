@@ -291,6 +291,38 @@ test.serial(
 );
 
 test.serial(
+  "a payer that sends the swap's lock before the hub's settle of its premium is co-signed: refused, and the premium is still the hub's",
+  async (t) => {
+    // The hub counts a premium once its settle is co-signed, not when the lock arrives: a payer
+    // that stalled that settle could otherwise have the swap and, at the keysend's expiry, its
+    // premium back. Here the hub's settle waits 4 s (a counterparty slow to co-sign, as the hub
+    // sees it) and alice sends the swap's lock 1 s after the premium's.
+    await advance(61 * 60); // past the strike of the test above (its payee held a swap's secret)
+    await nodes.hub.call('setSwapPricing', 0n, 5_000n);
+    await nodes.hub.call('delaySettles', 4_000);
+    await nodes.alice.call('prepayWithoutWaiting', true);
+    try {
+      const before = await snapshot();
+      const amount = 100n * ETHER; // its premium and fees within the payer's default limit
+      const inv = await nodes.dave.call<InvoiceInfo>('createInvoice', { amount, asset: token });
+      const e = await t.throwsAsync(nodes.alice.call('payInvoice', inv.invoice, { payWith: NATIVE_ASSET }));
+      t.like(e, { code: 'PAYMENT_FAILED', reason: 'quote-refused', hop: 1 });
+      t.regex(String((e as { message?: string }).message), /quote-unpaid/);
+      const after = await snapshot(); // once the premium's keysend has settled
+      const upfront = ((((amount + fee(amount)) * RATE.den) / RATE.num) * 5_000n) / 1_000_000n;
+      t.is(after.aliceEth! - before.aliceEth!, -upfront, 'alice is out the premium, and only it');
+      t.is(after.hubEth! - before.hubEth!, upfront);
+      t.is(after.hubTst! - before.hubTst!, 0n, 'no swap');
+      t.is(after.daveTst! - before.daveTst!, 0n);
+    } finally {
+      await nodes.alice.call('prepayWithoutWaiting', false);
+      await nodes.hub.call('delaySettles', 0);
+      await nodes.hub.call('setSwapPricing', 0n, 0n);
+    }
+  },
+);
+
+test.serial(
   'a quote far worse than the hub announced counts its difference as a fee: refused at the default limit, nothing moves',
   async (t) => {
     await advance(11 * 60);
