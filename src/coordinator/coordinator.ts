@@ -183,9 +183,12 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   /** Made for a node that may be offline (the watchtower's), or due by a deadline: never given up lightly. */
   const persistent = (i: ItemRecord) => i.deadlineChain !== undefined || i.watchtower === true;
 
-  async function onMined(batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted'): Promise<void> {
+  async function onMined(batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted' | 'dropped'): Promise<void> {
     const items = batch.itemIds.map((id) => queue.items.get(id)!);
-    if (outcome === 'reverted') {
+    if (outcome === 'dropped') {
+      for (const item of items) if (item.status === 'submitted' && item.batchId === batch.id) requeue(item);
+      schedule(0);
+    } else if (outcome === 'reverted') {
       log.warn({ batch: String(batch.id), kind: batch.kind, items: items.length }, 'batch reverted as a whole');
       metrics.reverted.inc({ kind: batch.kind });
       if (items.length === 1) onSoloRevert(items[0]!, batch.receipt?.hash);

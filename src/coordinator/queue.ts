@@ -231,6 +231,18 @@ export class CoordinatorQueue {
     return { id, nonce };
   }
 
+  /** Gives back the batch id and nonce just allocated, when nothing was sent with them. */
+  releaseBatch(id: bigint, nonce: bigint): void {
+    if (this.nextBatchId === id + 1n) {
+      this.nextBatchId = id;
+      this.#kv.write({ key: 'm/nextBatchId', value: encode(this.nextBatchId) });
+    }
+    if (this.nextNonce === nonce + 1n) {
+      this.nextNonce = nonce;
+      this.#kv.write({ key: 'm/nextNonce', value: encode(this.nextNonce) });
+    }
+  }
+
   /** Moves the nonce forward to what the chain reports (never back). */
   raiseNonce(nonce: bigint): void {
     if (nonce <= this.nextNonce) return;

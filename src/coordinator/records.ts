@@ -62,7 +62,8 @@ export interface BatchRecord {
   readonly gas: bigint;
   /** Every transaction signed for this batch (replacements share the nonce); the last is newest. */
   readonly txs: SentTransaction[];
-  status: 'pending' | 'mined' | 'reverted';
+  /** `dropped`: its nonce was used by a transaction not its own; its items were queued again. */
+  status: 'pending' | 'mined' | 'reverted' | 'dropped';
   readonly createdAt: number;
   minedAt?: number;
   receipt?: { readonly hash: Bytes32; readonly blockNumber: bigint; readonly gasUsed: bigint };

@@ -27,6 +27,8 @@ import { isolate, simulateBatch } from './simulate.ts';
 
 /** How often (ms) a transaction waiting for its receipt is looked up, and sent again if the node has lost it. */
 const LOOKUP_EVERY_MS = 1_000;
+/** Lookups in a row that must find a batch's nonce used by a transaction not its own before its items are queued again. */
+const NONCE_USED_LOOKUPS = 3;
 
 export interface SubmitterOptions {
   readonly clients: Clients;
@@ -37,8 +39,8 @@ export interface SubmitterOptions {
   /** Replace a transaction not mined after this long (ms). */
   readonly replaceAfterMs: number;
   readonly pollMs: number;
-  /** Called once a batch is mined (or reverted as a whole). */
-  readonly onMined: (batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted') => Promise<void>;
+  /** Called once a batch is mined, reverted as a whole, or dropped (its nonce used by another transaction). */
+  readonly onMined: (batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted' | 'dropped') => Promise<void>;
   readonly onReplaced?: (batch: BatchRecord) => void;
   /** The largest gas limit a batch may have (default {@link TX_GAS_CAP}; the block's gas limit if lower). */
   readonly gasCap?: bigint;
@@ -170,7 +172,17 @@ export class Submitter {
     const data = batchCall(kind, items, this.#o.payout);
     const fees = await clients.publicClient.estimateFeesPerGas();
     const { id, nonce } = queue.allocBatch();
-    const tx = await this.#sign(data, nonce, gas, fees.maxFeePerGas, fees.maxPriorityFeePerGas);
+    let tx: SentTransaction;
+    this.#signing.add(nonce);
+    try {
+      tx = await this.#sign(data, nonce, gas, fees.maxFeePerGas, fees.maxPriorityFeePerGas);
+    } catch (e) {
+      // A nonce allocated and never sent would hold back every later transaction (#fillGaps).
+      queue.releaseBatch(id, nonce);
+      throw e;
+    } finally {
+      this.#signing.delete(nonce);
+    }
     const batch: BatchRecord = {
       id,
       kind,
@@ -195,12 +207,22 @@ export class Submitter {
     return batch;
   }
 
-  async #sign(data: Hex, nonce: bigint, gas: bigint, maxFeePerGas: bigint, maxPriorityFeePerGas: bigint): Promise<SentTransaction> {
-    const { walletClient, account, chain } = this.#o.clients;
-    const raw = await walletClient.signTransaction({
-      account,
-      chain,
-      to: this.#o.adjudicator,
+  /**
+   * Signed with the local key, no RPC: the wallet client's signTransaction asks the node for its
+   * chain id first, and a failure between a nonce's allocation and its record left a gap.
+   */
+  async #sign(
+    data: Hex,
+    nonce: bigint,
+    gas: bigint,
+    maxFeePerGas: bigint,
+    maxPriorityFeePerGas: bigint,
+    to: Address = this.#o.adjudicator,
+  ): Promise<SentTransaction> {
+    const { account, chain } = this.#o.clients;
+    const raw = await account.signTransaction({
+      chainId: chain.id,
+      to,
       data,
       nonce: Number(nonce),
       gas,
@@ -211,14 +233,73 @@ export class Submitter {
     return { hash: keccak256(raw) as Bytes32, raw, maxFeePerGas, maxPriorityFeePerGas, sentAt: Date.now() };
   }
 
-  async #broadcast(tx: SentTransaction, batch: BatchRecord): Promise<void> {
+  async #broadcast(tx: SentTransaction, batch: BatchRecord, level: 'debug' | 'warn' = 'debug'): Promise<void> {
     try {
       await this.#o.clients.publicClient.sendRawTransaction({ serializedTransaction: tx.raw });
     } catch (e) {
       // "already known", "nonce too low" (one of ours was mined), "underpriced": the follower
       // finds out which transaction made it, or replaces it.
-      this.#o.log.debug({ err: e, batch: String(batch.id), tx: tx.hash }, 'broadcast refused');
+      this.#o.log[level]({ err: e, batch: String(batch.id), tx: tx.hash }, 'broadcast refused');
     }
+  }
+
+  /**
+   * Nonces below `nonce` that the chain has not used and no pending batch holds: a transaction
+   * of ours can be mined only after every lower nonce is, so each such gap would hold back every
+   * later batch (dispute answers included) for good. Each is filled with a transfer of nothing to
+   * ourselves. Not stored: after a crash the next lookup finds the gap again.
+   */
+  async #fillGaps(mined: bigint, nonce: bigint): Promise<void> {
+    const { publicClient, account } = this.#o.clients;
+    const held = new Set<bigint>(this.#signing);
+    for (const b of this.#o.queue.batches.values()) if (b.status === 'pending') held.add(b.nonce);
+    const gaps: bigint[] = [];
+    for (let n = mined; n < nonce; n++) if (!held.has(n)) gaps.push(n);
+    // A gap seen at two lookups in a row, not one: a batch between its nonce and its record is
+    // in #signing, but a lookup of the chain can still race with a send.
+    const seen = this.#gapsSeen;
+    this.#gapsSeen = new Set(gaps);
+    const fill = gaps.filter((n) => seen.has(n));
+    if (fill.length === 0) return;
+    const fees = await publicClient.estimateFeesPerGas().catch(() => undefined);
+    if (!fees) return;
+    for (const n of fill) {
+      if (this.#filledNonces.has(n)) continue;
+      this.#filledNonces.add(n);
+      const filler = await this.#sign('0x', n, 21_000n, fees.maxFeePerGas * 2n, fees.maxPriorityFeePerGas * 2n, account.address);
+      this.#o.log.warn({ nonce: String(n), tx: filler.hash }, 'a nonce of ours was never sent: filled, so that later batches can be mined');
+      this.#filled++;
+      await publicClient.sendRawTransaction({ serializedTransaction: filler.raw }).catch((e: unknown) => {
+        this.#o.log.warn({ err: e, nonce: String(n) }, 'filling a nonce gap was refused');
+      });
+    }
+  }
+
+  #filled = 0;
+  /** Nonces allocated to a batch not stored yet. */
+  readonly #signing = new Set<bigint>();
+  /** Gaps seen at the last lookup; nonces filled already (once each). */
+  #gapsSeen = new Set<bigint>();
+  readonly #filledNonces = new Set<bigint>();
+
+  /**
+   * No transaction of this batch can be mined any more: the chain used its nonce for another
+   * (not one of ours we know, or its receipt would have been found). Its items go back to the
+   * queue, to be sent again under a new nonce.
+   */
+  async #dropped(batch: BatchRecord, mined: bigint): Promise<void> {
+    this.#o.log.warn(
+      { batch: String(batch.id), nonce: String(batch.nonce), chainNonce: String(mined) },
+      'the chain used this batch’s nonce for another transaction: its items are queued again',
+    );
+    batch.status = 'dropped';
+    this.#o.queue.putBatch(batch);
+    await this.#o.onMined(batch, 'dropped');
+  }
+
+  /** Nonce gaps filled since start (#fillGaps). */
+  get gapsFilled(): number {
+    return this.#filled;
   }
 
   #follow(batch: BatchRecord, rebroadcast: boolean): void {
@@ -233,6 +314,8 @@ export class Submitter {
     const { publicClient } = this.#o.clients;
     if (rebroadcast) await this.#broadcast(batch.txs.at(-1)!, batch);
     let lookedUp = Date.now();
+    /** Lookups in a row that found the chain past this batch's nonce with no receipt of ours. */
+    let usedElsewhere = 0;
     while (!this.#stopped) {
       for (const tx of batch.txs) {
         const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
@@ -250,20 +333,27 @@ export class Submitter {
         return this.#o.onMined(batch, outcome);
       }
       const last = batch.txs.at(-1)!;
-      if (Date.now() - last.sentAt >= this.#o.replaceAfterMs) await this.#replace(batch);
-      else if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
+      if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
+        lookedUp = Date.now();
+        // The chain's nonce against ours: a gap below this batch holds it back; a nonce used by
+        // none of its transactions (no receipt above) means none of them can ever be mined.
+        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
+        if (mined !== undefined && mined > batch.nonce) {
+          if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, mined);
+        } else usedElsewhere = 0;
+        if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
         // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
         // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.
-        lookedUp = Date.now();
         const known = await publicClient.getTransaction({ hash: last.hash }).then(
           () => true,
           (e: unknown) => (e instanceof TransactionNotFoundError ? false : undefined),
         );
         if (known === false) {
           this.#o.log.warn({ batch: String(batch.id), tx: last.hash }, 'a sent transaction is no longer known to the node: sent again');
-          await this.#broadcast(last, batch);
+          await this.#broadcast(last, batch, 'warn');
         }
       }
+      if (Date.now() - last.sentAt >= this.#o.replaceAfterMs) await this.#replace(batch);
       await new Promise((r) => setTimeout(r, this.#o.pollMs));
     }
   }

@@ -67,7 +67,7 @@ interface Rig {
   clients: Clients;
   queue: CoordinatorQueue;
   submitter: Submitter;
-  mined: Map<bigint, readonly ItemResult[] | 'reverted'>;
+  mined: Map<bigint, readonly ItemResult[] | 'reverted' | 'dropped'>;
   dir: string;
 }
 
@@ -80,7 +80,7 @@ async function rig(o: { tc?: TestChain; provider?: EIP1193Provider } = {}): Prom
   });
   const dir = mkdtempSync(join(tmpdir(), 'lanes-simulate-'));
   const queue = await CoordinatorQueue.open(join(dir, 'queue'));
-  const mined = new Map<bigint, readonly ItemResult[] | 'reverted'>();
+  const mined = new Map<bigint, readonly ItemResult[] | 'reverted' | 'dropped'>();
   const submitter = new Submitter({
     clients,
     adjudicator: tc.adjudicator,

@@ -1,0 +1,135 @@
+/**
+ * The coordinator's nonces against a real EVM (EDR): a transaction of ours is mined only after
+ * every lower nonce is, so
+ *   - a nonce allocated and never sent (a gap) would hold back every later batch, dispute
+ *     answers included, for good: the submitter fills it;
+ *   - a batch whose nonce another transaction used can never be mined: its items go back.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { pino } from 'pino';
+import { type Clients, type ItemResult, createClients } from '../../src/chain/chain-service.ts';
+import { type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
+import { CoordinatorQueue } from '../../src/coordinator/queue.ts';
+import type { BatchRecord, ItemRecord } from '../../src/coordinator/records.ts';
+import { Submitter } from '../../src/coordinator/submitter.ts';
+import { type TestChain, alice, bob, fund, irene, setupChain, sign, stateOf } from '../helpers/chain.ts';
+
+type Outcome = readonly ItemResult[] | 'reverted' | 'dropped';
+
+interface Rig {
+  tc: TestChain;
+  clients: Clients;
+  queue: CoordinatorQueue;
+  submitter: Submitter;
+  outcomes: Map<bigint, Outcome>;
+  dir: string;
+}
+
+async function rig(): Promise<Rig> {
+  const tc = await setupChain();
+  const clients = await createClients({ rpc: tc.chain.provider, privateKey: bytesToHex(irene.privateKey), pollingIntervalMs: 10 });
+  await tc.chain.setBalance(clients.account.address, 10n ** 20n);
+  const dir = mkdtempSync(join(tmpdir(), 'lanes-nonces-'));
+  const queue = await CoordinatorQueue.open(join(dir, 'queue'));
+  const outcomes = new Map<bigint, Outcome>();
+  const submitter = new Submitter({
+    clients,
+    adjudicator: tc.adjudicator,
+    queue,
+    log: pino({ level: 'silent' }),
+    payout: 'transfer',
+    replaceAfterMs: 60_000,
+    pollMs: 10,
+    onMined: (batch: BatchRecord, outcome) => {
+      outcomes.set(batch.id, outcome);
+      return Promise.resolve();
+    },
+  });
+  await submitter.start();
+  return { tc, clients, queue, submitter, outcomes, dir };
+}
+
+async function stop(r: Rig): Promise<void> {
+  await r.submitter.stop();
+  await r.queue.close();
+  rmSync(r.dir, { recursive: true, force: true });
+}
+
+async function closeItem(r: Rig): Promise<ItemRecord> {
+  const params: ChannelParams = r.tc.params(alice, bob, { assets: [NATIVE_ASSET] });
+  await fund(r.tc, params, [10n, 0n]);
+  const rec: ItemRecord = {
+    id: r.queue.allocItemId(),
+    kind: 'close',
+    item: { kind: 'close', params, signed: sign(params, stateOf(params, 9n, [4n, 6n], { isFinal: true }), [alice, bob]) },
+    origins: [],
+    status: 'queued',
+    enqueuedAt: Date.now(),
+    gas: 100_000,
+    attempts: 0,
+  };
+  r.queue.putItem(rec);
+  return rec;
+}
+
+async function until(ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const rpc = (r: Rig, method: string, params: unknown[] = []) =>
+  r.clients.publicClient.request({ method: method as never, params: params as never });
+
+test.serial('a nonce allocated and never sent is filled, and the batch behind it is mined', async (t) => {
+  const r = await rig();
+  try {
+    const item = await closeItem(r);
+    const leaked = r.queue.allocBatch(); // as a crash or a failure between allocation and record did
+    const { sent } = await r.submitter.submit('close', [item], 100_000);
+    t.is(sent.length, 1);
+    t.is(sent[0]!.nonce, leaked.nonce + 1n);
+    await until(() => r.outcomes.has(sent[0]!.id));
+    const outcome = r.outcomes.get(sent[0]!.id)!;
+    t.true(Array.isArray(outcome) && outcome.every((x) => x.ok), 'the close behind the gap is mined');
+    t.is(r.submitter.gapsFilled, 1);
+    const count = await r.clients.publicClient.getTransactionCount({ address: r.clients.account.address });
+    t.is(BigInt(count), leaked.nonce + 2n, 'the filler and the batch, nothing else');
+  } finally {
+    await stop(r);
+  }
+});
+
+test.serial('a batch whose nonce another transaction used is dropped, and its items are handed back', async (t) => {
+  const r = await rig();
+  try {
+    const item = await closeItem(r);
+    await rpc(r, 'evm_setAutomine', [false]);
+    const { sent } = await r.submitter.submit('close', [item], 100_000);
+    const batch = sent[0]!;
+    // The same key, the same nonce, a higher fee: from elsewhere (another process with our key).
+    const fees = await r.clients.publicClient.estimateFeesPerGas();
+    await r.clients.walletClient.sendTransaction({
+      to: r.clients.account.address,
+      value: 0n,
+      nonce: Number(batch.nonce),
+      maxFeePerGas: fees.maxFeePerGas * 4n,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas * 4n + 10n ** 9n,
+    });
+    await rpc(r, 'evm_mine');
+    await rpc(r, 'evm_setAutomine', [true]);
+    await until(() => r.outcomes.has(batch.id));
+    t.is(r.outcomes.get(batch.id), 'dropped');
+    t.is(r.queue.batches.get(batch.id)!.status, 'dropped');
+    const receipt = await r.clients.publicClient.getTransactionReceipt({ hash: batch.txs[0]!.hash }).catch(() => undefined);
+    t.is(receipt, undefined, 'the batch itself was never mined');
+  } finally {
+    await rpc(r, 'evm_setAutomine', [true]).catch(() => undefined);
+    await stop(r);
+  }
+});
