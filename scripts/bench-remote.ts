@@ -24,14 +24,18 @@
  * `--only` runs one kind (for CPU profiles: LANES_TESTNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"
  * for the daemons, `node --cpu-prof` for this script and its client processes). `LANES_KEEP_DIR=1` keeps the daemons' data
  * and logs (with `LANES_TESTNET_NODE_ARGS=--trace-gc`, their GC pauses are in each node directory's node.log).
+ * Each load reports the GC pause time of the payer, the payee (their `nodejs_gc_duration_seconds`)
+ * and the client (its own `gc` performance entries). `LANES_BENCH_SURVIVORS=file` writes a
+ * sampling heap profile of what the client allocates that outlives a scavenge (DevTools format).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Session } from 'node:inspector';
 import type { Bytes32 } from '../src/core/bytes.ts';
 import { newHistogram, summarize } from '../src/load/histogram.ts';
 import type { LoadSnapshot } from '../src/load/load-generator.ts';
@@ -61,7 +65,7 @@ const durationMs = seconds * 1000;
 const amount = 1_000_000_000n;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
-type ClientReport = Omit<LoadResult, 'kind' | 'cpuCores'>;
+type ClientReport = Omit<LoadResult, 'kind' | 'cpuCores' | 'gcMs'> & { readonly clientGcMs?: number };
 
 /**
  * One remote load, as its own process: connects, says it is ready, waits for "go", runs the
@@ -85,7 +89,24 @@ async function clientLoad(settings: string): Promise<void> {
     process.send!({ ready: true });
   });
   const hist = newHistogram();
+  let clientGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) clientGcMs += e.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const start = Date.now();
+  // LANES_BENCH_SURVIVORS=file: a sampling heap profile of what outlives a scavenge (objects a
+  // minor GC collected are left out), written when the load ends (Chrome DevTools format).
+  const survivors = process.env.LANES_BENCH_SURVIVORS;
+  const inspector = survivors ? new Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    inspector.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    });
+  }
   const windowStart = start + o.warmupMs;
   const end = start + o.durationMs;
   let payments = 0;
@@ -119,7 +140,16 @@ async function clientLoad(settings: string): Promise<void> {
     paymentsPerSecond: payments / ((o.durationMs - o.warmupMs) / 1000),
     p50Ms: l.p50,
     p99Ms: l.p99,
+    clientGcMs,
   };
+  gc.disconnect();
+  if (inspector)
+    await new Promise<void>((resolve) =>
+      inspector.post('HeapProfiler.stopSampling', (err, r) => {
+        if (!err) writeFileSync(survivors!, JSON.stringify(r.profile));
+        resolve();
+      }),
+    );
   await new Promise<void>((resolve) => process.send!({ report }, () => resolve()));
 }
 
@@ -144,6 +174,8 @@ interface LoadResult {
   readonly p99Ms: number;
   /** CPU used over the whole load (warm-up included), as cores: payer daemon, payee daemon, the client process (from when it is connected). */
   readonly cpuCores: { readonly payer: number; readonly payee: number; readonly client: number };
+  /** Garbage-collection pauses over the load, in ms (daemons: their nodejs_gc_duration_seconds; the client: its own). */
+  readonly gcMs: { readonly payer: number; readonly payee: number; readonly client: number };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'lanes-bench-remote-'));
@@ -172,11 +204,18 @@ try {
   }
   const token = readFileSync(payer.tokenFile, 'utf8').trim();
 
+  /** A daemon's GC pauses so far, in ms (prom-client's default metrics on GET /metrics). */
+  const gcMsOf = async (node: typeof payer): Promise<number> => {
+    const auth = readFileSync(node.tokenFile, 'utf8').trim();
+    const res = await fetch(`${node.apiUrl}/metrics`, { headers: { authorization: `Bearer ${auth}` } });
+    let ms = 0;
+    for (const m of (await res.text()).matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.e+-]+)$/gm)) ms += Number(m[1]) * 1000;
+    return ms;
+  };
+
   /** Runs one load; CPU per process over it. The client is this process, or the one `track` names once it starts. */
-  const around = async (
-    kind: LoadResult['kind'],
-    body: (track: (pid: number) => void) => Promise<Omit<LoadResult, 'kind' | 'cpuCores'>>,
-  ): Promise<LoadResult> => {
+  const around = async (kind: LoadResult['kind'], body: (track: (pid: number) => void) => Promise<ClientReport>): Promise<LoadResult> => {
+    const g0 = [await gcMsOf(payer), await gcMsOf(payee)] as const;
     const c0 = [cpuMsOf(payer.pid), cpuMsOf(payee.pid), process.cpuUsage()] as const;
     let t0 = performance.now();
     let client: { pid: number; ms: number; last: number } | undefined;
@@ -210,9 +249,11 @@ try {
       const cu = process.cpuUsage(c0[2]);
       clientMs = (cu.user + cu.system) / 1000;
     }
+    const { clientGcMs, ...rest } = r;
     return {
       kind,
-      ...r,
+      ...rest,
+      gcMs: { payer: (await gcMsOf(payer)) - g0[0], payee: (await gcMsOf(payee)) - g0[1], client: clientGcMs ?? 0 },
       cpuCores: {
         payer: (cpuMsOf(payer.pid) - clientPayer) / wall,
         payee: (cpuMsOf(payee.pid) - clientPayee) / wall,
@@ -287,7 +328,7 @@ try {
       runs.push(x);
       log(
         `  ${x.kind.padEnd(8)} ${Math.round(x.paymentsPerSecond).toLocaleString('en-US')} payments/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms` +
-          `${x.failures ? `, ${x.failures} failed` : ''}; CPU (cores) payer ${x.cpuCores.payer.toFixed(2)}, payee ${x.cpuCores.payee.toFixed(2)}, client ${x.cpuCores.client.toFixed(2)}`,
+          `${x.failures ? `, ${x.failures} failed` : ''}; CPU (cores) payer ${x.cpuCores.payer.toFixed(2)}, payee ${x.cpuCores.payee.toFixed(2)}, client ${x.cpuCores.client.toFixed(2)}; GC (ms) payer ${Math.round(x.gcMs.payer)}, payee ${Math.round(x.gcMs.payee)}, client ${Math.round(x.gcMs.client)}`,
       );
     }
   }
