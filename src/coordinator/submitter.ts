@@ -11,7 +11,7 @@
  * chain: it rebroadcasts the same bytes, or replaces them with a higher fee under the same
  * nonce. Two transactions with one nonce can never both be mined, so no item is paid for twice.
  */
-import { type Hex, TransactionNotFoundError, encodeFunctionData, keccak256 } from 'viem';
+import { type Hex, TransactionNotFoundError, TransactionReceiptNotFoundError, encodeFunctionData, keccak256 } from 'viem';
 import type { Logger } from 'pino';
 import { LanesAdjudicatorAbi } from '../chain/artifacts/LanesAdjudicator.ts';
 import type { Clients, ItemResult, PayoutMode } from '../chain/chain-service.ts';
@@ -317,8 +317,13 @@ export class Submitter {
     /** Lookups in a row that found the chain past this batch's nonce with no receipt of ours. */
     let usedElsewhere = 0;
     while (!this.#stopped) {
+      /** Whether every receipt lookup answered (found or not): only then may the batch count as dropped. */
+      let answered = true;
       for (const tx of batch.txs) {
-        const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
+        const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch((e: unknown) => {
+          if (!(e instanceof TransactionReceiptNotFoundError)) answered = false;
+          return undefined;
+        });
         if (!receipt) continue;
         batch.status = receipt.status === 'success' ? 'mined' : 'reverted';
         batch.minedAt = Date.now();
@@ -338,7 +343,7 @@ export class Submitter {
         // The chain's nonce against ours: a gap below this batch holds it back; a nonce used by
         // none of its transactions (no receipt above) means none of them can ever be mined.
         const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
-        if (mined !== undefined && mined > batch.nonce) {
+        if (mined !== undefined && mined > batch.nonce && answered) {
           if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, mined);
         } else usedElsewhere = 0;
         if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
