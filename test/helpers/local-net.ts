@@ -80,14 +80,24 @@ export async function localNet(): Promise<LocalNet> {
 
 export const keyHex = (a: Actor) => bytesToHex(a.privateKey);
 
-/** A TCP port free on 127.0.0.1 right now (a node keeps its port across restarts, as a daemon does). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+/** Where {@link freePort} picks: below Linux's ephemeral range (32768–60999), which outgoing connections draw from. */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+
+/**
+ * A TCP port free on 127.0.0.1 right now (a node keeps its port across restarts, as a daemon
+ * does). Picked at random below the ephemeral range, not by binding port 0: a port the kernel
+ * hands out for `listen(0)` is an ephemeral one, and between its release here and the node's
+ * bind, any outgoing connection of the many test processes (an RPC call, a dial) may take it.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    const free = await new Promise<boolean>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(false) : reject(e)));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (tries > 100) throw new Error('no free port found');
+  }
 }

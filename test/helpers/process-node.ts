@@ -113,7 +113,13 @@ export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode>
   };
   let info: NodeInfo;
   try {
-    info = (await node.waitFor('ready', () => true, 60_000)) as NodeInfo;
+    // A process that exits first (a port taken, a bad config: its stderr says why) fails at once.
+    info = (await Promise.race([
+      node.waitFor('ready', () => true, 60_000),
+      exited.then(() => {
+        throw new Error(`the node process exited (${child.exitCode ?? child.signalCode}) before it was ready: see its stderr above`);
+      }),
+    ])) as NodeInfo;
   } catch (e) {
     child.kill('SIGKILL');
     throw e;
