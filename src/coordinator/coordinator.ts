@@ -256,8 +256,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     queue.putItem(item);
   }
 
+  const confirmations = checkConfirmations(config.confirmations ?? defaultConfirmations(chain.chainId));
   const submitter = new Submitter({
     clients,
+    confirmations,
     adjudicator,
     queue,
     log,
@@ -466,7 +468,6 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
    * The chain, followed with `confirmations` blocks on top (src/chain/chain-follower.ts, docs/adr/0014):
    * the watched channels' events and those of channels with items, read in bounded ranges.
    */
-  const confirmations = checkConfirmations(config.confirmations ?? defaultConfirmations(chain.chainId));
   const followFilter = (): LogFilter => {
     const ids = new Set<Bytes32>(queue.watchedIds());
     for (const i of queue.items.values()) if (i.channelId && (i.status === 'queued' || i.status === 'submitted')) ids.add(i.channelId);

@@ -29,6 +29,9 @@ import { isolate, simulateBatch } from './simulate.ts';
 const LOOKUP_EVERY_MS = 1_000;
 /** Lookups in a row that must find a batch's nonce used by a transaction not its own before its items are queued again. */
 const NONCE_USED_LOOKUPS = 3;
+/** How long (ms) a nonce gap must be seen before it is filled, and a filler's time before it is sent again at a higher fee. */
+const GAP_MS = 2_000;
+const REFILL_MS = 10_000;
 
 export interface SubmitterOptions {
   readonly clients: Clients;
@@ -42,6 +45,8 @@ export interface SubmitterOptions {
   /** Called once a batch is mined, reverted as a whole, or dropped (its nonce used by another transaction). */
   readonly onMined: (batch: BatchRecord, outcome: readonly ItemResult[] | 'reverted' | 'dropped') => Promise<void>;
   readonly onReplaced?: (batch: BatchRecord) => void;
+  /** Blocks on top before the chain's use of a nonce counts (the coordinator's confirmations; default 0). */
+  readonly confirmations?: number;
   /** The largest gas limit a batch may have (default {@link TX_GAS_CAP}; the block's gas limit if lower). */
   readonly gasCap?: bigint;
 }
@@ -244,43 +249,87 @@ export class Submitter {
   }
 
   /**
-   * Nonces below `nonce` that the chain has not used and no pending batch holds: a transaction
+   * Nonces below `nonce` that the chain has not used and no batch of ours holds: a transaction
    * of ours can be mined only after every lower nonce is, so each such gap would hold back every
    * later batch (dispute answers included) for good. Each is filled with a transfer of nothing to
-   * ourselves. Not stored: after a crash the next lookup finds the gap again.
+   * ourselves, and filled again at a higher fee while the gap stays. A nonce any stored batch has,
+   * whatever its status, is never filled: a mined batch a reorg took out must be mined again, not
+   * overwritten. Fillers are not stored: after a crash the next lookup finds the gap again.
    */
   async #fillGaps(mined: bigint, nonce: bigint): Promise<void> {
     const { publicClient, account } = this.#o.clients;
     const held = new Set<bigint>(this.#signing);
-    for (const b of this.#o.queue.batches.values()) if (b.status === 'pending') held.add(b.nonce);
-    const gaps: bigint[] = [];
-    for (let n = mined; n < nonce; n++) if (!held.has(n)) gaps.push(n);
-    // A gap seen at two lookups in a row, not one: a batch between its nonce and its record is
-    // in #signing, but a lookup of the chain can still race with a send.
-    const seen = this.#gapsSeen;
-    this.#gapsSeen = new Set(gaps);
-    const fill = gaps.filter((n) => seen.has(n));
-    if (fill.length === 0) return;
+    for (const b of this.#o.queue.batches.values()) held.add(b.nonce);
+    const now = Date.now();
+    for (const n of [...this.#gapSince.keys()]) if (n < mined || held.has(n)) this.#gapSince.delete(n);
+    for (const n of [...this.#fillers.keys()]) if (n < mined || held.has(n)) this.#fillers.delete(n);
+    const due: bigint[] = [];
+    for (let n = mined; n < nonce; n++) {
+      if (held.has(n)) continue;
+      // Seen for GAP_MS first, by whichever follow loop: a send can race with a lookup.
+      const since = this.#gapSince.get(n) ?? now;
+      this.#gapSince.set(n, since);
+      const sent = this.#fillers.get(n);
+      if (now - since >= GAP_MS && (sent === undefined || now - sent.at >= REFILL_MS)) due.push(n);
+    }
+    if (due.length === 0) return;
     const fees = await publicClient.estimateFeesPerGas().catch(() => undefined);
     if (!fees) return;
-    for (const n of fill) {
-      if (this.#filledNonces.has(n)) continue;
-      this.#filledNonces.add(n);
-      const filler = await this.#sign('0x', n, 21_000n, fees.maxFeePerGas * 2n, fees.maxPriorityFeePerGas * 2n, account.address);
-      this.#o.log.warn({ nonce: String(n), tx: filler.hash }, 'a nonce of ours was never sent: filled, so that later batches can be mined');
+    // Twice the market, or 12.5% over our last filler of that nonce (nodes require 10%).
+    const bump = (last: bigint | undefined, market: bigint) => {
+      const up = last === undefined ? 0n : (last * 1125n) / 1000n + 1n;
+      return market * 2n > up ? market * 2n : up;
+    };
+    for (const n of due) {
+      if (this.#fillers.get(n) !== undefined && now - this.#fillers.get(n)!.at < REFILL_MS) continue; // another loop just did
+      const before = this.#fillers.get(n);
+      const maxFeePerGas = bump(before?.maxFeePerGas, fees.maxFeePerGas);
+      const maxPriorityFeePerGas = bump(before?.maxPriorityFeePerGas, fees.maxPriorityFeePerGas);
+      this.#fillers.set(n, { at: Date.now(), maxFeePerGas, maxPriorityFeePerGas });
+      const filler = await this.#sign('0x', n, 21_000n, maxFeePerGas, maxPriorityFeePerGas, account.address);
       this.#filled++;
+      this.#o.log.warn(
+        { nonce: String(n), tx: filler.hash, again: before !== undefined },
+        'a nonce of ours was never sent: filled, so that later batches can be mined',
+      );
       await publicClient.sendRawTransaction({ serializedTransaction: filler.raw }).catch((e: unknown) => {
-        this.#o.log.warn({ err: e, nonce: String(n) }, 'filling a nonce gap was refused');
+        this.#o.log.warn({ err: e, nonce: String(n) }, 'filling a nonce gap was refused: again at a later lookup');
       });
     }
+  }
+
+  /** The chain's nonce for our key at `confirmations` blocks deep (undefined if unknown). */
+  async #nonceAtDepth(): Promise<bigint | undefined> {
+    const { publicClient } = this.#o.clients;
+    const head = await publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => undefined);
+    const depth = BigInt(this.#o.confirmations ?? 0);
+    if (head === undefined || head < depth) return undefined;
+    return publicClient.getTransactionCount({ address: this.#address, blockNumber: head - depth }).then(BigInt, () => undefined);
+  }
+
+  /** Whether a transaction of the batch has a receipt: `unknown` when a lookup failed. */
+  async #receiptOf(batch: BatchRecord): Promise<'found' | 'none' | 'unknown'> {
+    let answer: 'none' | 'unknown' = 'none';
+    for (const tx of batch.txs) {
+      const found = await this.#o.clients.publicClient.getTransactionReceipt({ hash: tx.hash }).then(
+        () => true,
+        (e: unknown) => {
+          if (!(e instanceof TransactionReceiptNotFoundError)) answer = 'unknown';
+          return false;
+        },
+      );
+      if (found) return 'found';
+    }
+    return answer;
   }
 
   #filled = 0;
   /** Nonces allocated to a batch not stored yet. */
   readonly #signing = new Set<bigint>();
-  /** Gaps seen at the last lookup; nonces filled already (once each). */
-  #gapsSeen = new Set<bigint>();
-  readonly #filledNonces = new Set<bigint>();
+  /** Gaps, by nonce: since when each has been seen. */
+  readonly #gapSince = new Map<bigint, number>();
+  /** Fillers sent, by nonce: when, and at what fees (sent again at higher ones while the gap stays). */
+  readonly #fillers = new Map<bigint, { at: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }>();
 
   /**
    * No transaction of this batch can be mined any more: the chain used its nonce for another
@@ -317,13 +366,8 @@ export class Submitter {
     /** Lookups in a row that found the chain past this batch's nonce with no receipt of ours. */
     let usedElsewhere = 0;
     while (!this.#stopped) {
-      /** Whether every receipt lookup answered (found or not): only then may the batch count as dropped. */
-      let answered = true;
       for (const tx of batch.txs) {
-        const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch((e: unknown) => {
-          if (!(e instanceof TransactionReceiptNotFoundError)) answered = false;
-          return undefined;
-        });
+        const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
         if (!receipt) continue;
         batch.status = receipt.status === 'success' ? 'mined' : 'reverted';
         batch.minedAt = Date.now();
@@ -340,12 +384,15 @@ export class Submitter {
       const last = batch.txs.at(-1)!;
       if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
         lookedUp = Date.now();
-        // The chain's nonce against ours: a gap below this batch holds it back; a nonce used by
-        // none of its transactions (no receipt above) means none of them can ever be mined.
-        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
-        if (mined !== undefined && mined > batch.nonce && answered) {
-          if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, mined);
+        // A nonce used by none of this batch's transactions means none of them can ever be mined.
+        // The count is read first, at `confirmations` deep, and the receipts after it: a receipt
+        // of ours that a lagging backend has not seen yet cannot make it look used elsewhere.
+        const used = await this.#nonceAtDepth();
+        if (used !== undefined && used > batch.nonce && (await this.#receiptOf(batch)) === 'none') {
+          if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, used);
         } else usedElsewhere = 0;
+        // A gap below this batch holds it back.
+        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
         if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
         // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
         // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.

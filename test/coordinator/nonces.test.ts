@@ -133,3 +133,30 @@ test.serial('a batch whose nonce another transaction used is dropped, and its it
     await stop(r);
   }
 });
+
+test.serial('a nonce a stored batch has is never filled, even a mined one (a reorg may have taken it out)', async (t) => {
+  const r = await rig();
+  try {
+    const item = await closeItem(r);
+    // Nonce 0 belongs to a batch recorded as mined whose block is gone: the chain is at nonce 0.
+    const { id, nonce } = r.queue.allocBatch();
+    const gone: BatchRecord = {
+      id,
+      kind: 'close',
+      itemIds: [],
+      nonce,
+      gas: 100_000n,
+      txs: [],
+      status: 'mined',
+      createdAt: Date.now(),
+    };
+    r.queue.putBatch(gone);
+    const { sent } = await r.submitter.submit('close', [item], 100_000);
+    t.is(sent[0]!.nonce, nonce + 1n);
+    await new Promise((resolve) => setTimeout(resolve, 4_500)); // past GAP_MS, several lookups
+    t.is(r.submitter.gapsFilled, 0, 'its nonce is left to it');
+    t.false(r.outcomes.has(sent[0]!.id));
+  } finally {
+    await stop(r);
+  }
+});
