@@ -53,6 +53,10 @@ const MAX_FAILURES = 65_536;
 const MAX_CLAIMS = 100_000;
 /** Seconds before `expiry − registrationMargin` at which an upstream settle still missing makes us register. */
 export const REGISTER_SLACK = 30n;
+/** Seconds a registration has to be mined before a check that does not find it on-chain counts. */
+export const REVEAL_GRACE_S = 15n;
+/** Seconds between on-chain checks of one registration. */
+const RECHECK_S = 5n;
 /** How often incoming locks whose secret we know are looked at (ms). */
 const SWEEP_MS = 1000;
 /** How often learned secrets of locks settled upstream are dropped (see forgetSettled). */
@@ -154,6 +158,8 @@ export class Forwarder {
     settled: 0,
     failed: 0,
     registered: 0,
+    /** Registrations found missing on-chain (a reorg) and sent again. */
+    reregistered: 0,
     swaps: 0,
     feesEarned: new Map<Address, bigint>(),
     /** Routed swaps: what came in and went out, per asset (net of the fees above). */
@@ -312,6 +318,7 @@ export class Forwarder {
     if (keccak256Hex(hexToBytes(secret)) !== hashlock) return;
     this.secrets.set(hashlock, secret);
     if (!this.registered.has(hashlock)) this.registered.set(hashlock, at);
+    this.onChainSince.set(hashlock, this.ctx.now());
   }
 
   /** A payee's secret that left us in a settle not co-signed (see `claims`); wrong secrets are ignored. */
@@ -440,6 +447,8 @@ export class Forwarder {
     const margin = this.host.timing.registrationMargin;
     const toRegister: Bytes32[] = [];
     const live = new Set<Bytes32>();
+    /** Registered hashlocks of locks to us not expired yet: still on-chain? */
+    const toCheck = new Set<Bytes32>();
     for (const ch of this.ctx.channels.values()) {
       const state = ch.latest?.state;
       if (!state || state.locks.length === 0) continue;
@@ -460,20 +469,63 @@ export class Forwarder {
         // Registered in time: the machine now accepts the settle, even past the expiry.
         if (learned !== undefined && this.registered.has(l.hashlock) && open && ch.machine.connected && !this.busy.has(k))
           this.settleIn(ch, l.id, secret);
+        if (now < l.expiry && this.registered.has(l.hashlock)) toCheck.add(l.hashlock);
       }
     }
+    this.checkRegistrations(toCheck, now);
     // Secrets no lock to us needs any more.
     for (const h of [...this.secrets.keys()]) if (!live.has(h) && !this.pendingFor(h)) this.secrets.delete(h);
     for (const h of [...this.claims.keys()]) if (!live.has(h)) this.claims.delete(h);
     if (toRegister.length > 0) {
       this.stats.registered += toRegister.length;
       this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');
-      this.host.register(toRegister).catch((e: unknown) => {
-        for (const s of toRegister) this.registered.delete(keccak256Hex(hexToBytes(s)) as Bytes32);
-        this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
-      });
+      this.host.register(toRegister).then(
+        () => {
+          for (const s of toRegister) this.onChainSince.set(keccak256Hex(hexToBytes(s)) as Bytes32, this.ctx.now());
+        },
+        (e: unknown) => {
+          for (const s of toRegister) this.registered.delete(keccak256Hex(hexToBytes(s)) as Bytes32);
+          this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
+        },
+      );
     }
   }
+
+  /**
+   * A registration is checked on-chain again while its lock to us lives: a reorg can take the
+   * transaction out after its receipt (the coordinator reports a batch at its first receipt),
+   * and a registration by another party can go the same way. One found missing, once it has had
+   * {@link REVEAL_GRACE_S} to be mined, is forgotten, and the next sweep registers it again
+   * (before the expiry). At most one check per hashlock each {@link RECHECK_S}.
+   */
+  private checkRegistrations(hashlocks: ReadonlySet<Bytes32>, now: bigint): void {
+    for (const h of [...this.recheckAt.keys()]) if (!hashlocks.has(h)) this.recheckAt.delete(h);
+    for (const h of [...this.onChainSince.keys()]) if (!hashlocks.has(h)) this.onChainSince.delete(h);
+    for (const h of hashlocks) {
+      const since = this.onChainSince.get(h);
+      if (since === undefined || now - since < REVEAL_GRACE_S || this.checking.has(h)) continue;
+      if (now < (this.recheckAt.get(h) ?? 0n)) continue;
+      this.recheckAt.set(h, now + RECHECK_S);
+      this.checking.add(h);
+      this.ctx.chain.revealedAt(h).then(
+        (at) => {
+          this.checking.delete(h);
+          if (at !== 0n || this.onChainSince.get(h) !== since) return;
+          this.onChainSince.delete(h);
+          this.registered.delete(h);
+          this.stats.reregistered++;
+          this.ctx.log.warn({ hashlock: h }, 'a secret we registered is not on-chain (a reorg?): registering it again');
+        },
+        () => this.checking.delete(h),
+      );
+    }
+  }
+
+  /** Registrations reported mined (ours) or seen on-chain (anyone's), and since when (unix s). */
+  private readonly onChainSince = new Map<Bytes32, bigint>();
+  /** Registered hashlocks: when each is checked on-chain next (unix s). */
+  private readonly recheckAt = new Map<Bytes32, bigint>();
+  private readonly checking = new Set<Bytes32>();
 
   /**
    * Forwarded locks we sent that passed their expiry unregistered are ours again: we cancel them
