@@ -3,6 +3,7 @@
  * (docs/adr/0014). Two nodes on anvil (automine, 0 confirmations: the node hears of its answer
  * at once, so only the reorg check can tell it is gone); alice registers an old state while her
  * node is stopped; bob's node answers; `anvil_reorg` replaces the answer's block by an empty one.
+ * And a payee's secret registration, dropped the same way, is sent again while its lock lives.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { DEV_KEYS } from '../../src/chain/local-chain.ts';
 import { createNode } from '../../src/node/create-node.ts';
 import type { LanesNode } from '../../src/node/node.ts';
 import { readSignedState } from '../../src/sdk/json.ts';
-import { alice, bob } from '../helpers/actors.ts';
+import { actor, alice, bob } from '../helpers/actors.ts';
 import { ETHER, eventually } from '../helpers/nodes.ts';
 
 /** Waits until both nodes hold the same version of the channel. */
@@ -135,4 +136,74 @@ test('an answer to a stale state that a reorg dropped is sent again', async (t) 
     30_000,
   );
   t.deepEqual(answered, [ours, ours], 'answered a second time');
+});
+
+test('a secret registration that a reorg dropped is sent again before the lock expires', async (t) => {
+  // Its own chain and nodes: the test above runs beside it.
+  const chain = await startAnvil();
+  const payer = actor('reorg-reveal-payer');
+  const payee = actor('reorg-reveal-payee');
+  try {
+    const deployer = await createClients({ rpc: chain.rpcUrl, privateKey: DEV_KEYS[0], pollingIntervalMs: 20 });
+    const adjudicator: Address = await deployAdjudicator(deployer);
+    for (const who of [payer, payee]) await chain.setBalance(who.address, 1000n * ETHER);
+    const start = async (who: typeof payer) => {
+      const dir = mkdtempSync(join(tmpdir(), 'lanes-reorg-reveal-'));
+      dirs.push(dir);
+      const node = await createNode({
+        privateKey: who.privateKey,
+        dataDir: dir,
+        chain: { rpc: chain.rpcUrl, adjudicator },
+        policies: { open: () => true },
+        logger: pino({ level: process.env.LANES_TEST_LOG ?? 'silent' }),
+        chainPollMs: 50,
+        confirmations: 0,
+        timeouts: { operationMs: 3_000, openMs: 10_000, chainMs: 20_000 },
+      });
+      nodes.push(node);
+      return node;
+    };
+    const p = await start(payer);
+    const q = await start(payee);
+    const ch = await p.openChannel({ peer: (await q.info()).multiaddrs[0]!, deposit: [4n * ETHER], challengeDuration: 3600n });
+    const inv = await q.createInvoice({ amount: ETHER, hold: true });
+    const paying = p.payInvoice(inv.invoice);
+    paying.catch(() => undefined);
+    await eventually(
+      async () => (await q.channel(ch.id)).balances[0]!.locked,
+      (l) => l === ETHER,
+    );
+    // The payer goes away with the lock in place; the payee's settle cannot be co-signed, so
+    // its secret goes on-chain (the channel is not connected).
+    await p.stop();
+    await q.settleInvoice(inv.paymentHash);
+    const raw = await createChainService({
+      rpc: chain.rpcUrl,
+      privateKey: bytesToHex(payer.privateKey),
+      adjudicator,
+      pollingIntervalMs: 20,
+    });
+    const revealed = await eventually(
+      () => raw.revealedAt(inv.paymentHash),
+      (at) => at > 0n,
+      30_000,
+    );
+    t.true(revealed > 0n, 'registered');
+    t.is((await q.forwardingStats()).registered, 1);
+    // Its block (and any after it) is replaced by empty ones: the registry forgets the secret.
+    const { events } = await raw.events(0n, await raw.blockNumber());
+    const reveal = events.find((e) => e.type === 'secret-revealed');
+    const at = reveal?.blockNumber ?? (await raw.blockNumber());
+    await chain.reorg(Number((await raw.blockNumber()) - at + 1n));
+    t.is(await raw.revealedAt(inv.paymentHash), 0n, 'the reorg dropped the registration');
+    // The payee's node checks its registration again while the lock lives, and sends it anew.
+    await eventually(
+      () => raw.revealedAt(inv.paymentHash),
+      (x) => x > 0n,
+      60_000,
+    );
+    t.is((await q.forwardingStats()).registered, 2, 'registered a second time');
+  } finally {
+    await chain.stop();
+  }
 });
