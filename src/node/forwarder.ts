@@ -55,6 +55,8 @@ const MAX_CLAIMS = 100_000;
 export const REGISTER_SLACK = 30n;
 /** Seconds a registration has to be mined before a check that does not find it on-chain counts. */
 export const REVEAL_GRACE_S = 15n;
+/** Seconds after sending a registration that has not reported back before it is checked on-chain anyway. */
+export const UNREPORTED_GRACE_S = 45n;
 /** Seconds between on-chain checks of one registration. */
 const RECHECK_S = 5n;
 /** How often incoming locks whose secret we know are looked at (ms). */
@@ -464,6 +466,8 @@ export class Forwarder {
         const late = now + margin + REGISTER_SLACK >= l.expiry;
         if ((late || this.refused.has(k) || !open || !ch.machine.connected) && now < l.expiry && !this.registered.has(l.hashlock)) {
           this.registered.set(l.hashlock, now);
+          // Checked on-chain even if the registration never reports back (a coordinator gone quiet).
+          this.onChainSince.set(l.hashlock, now + UNREPORTED_GRACE_S);
           toRegister.push(secret);
         }
         // Registered in time: the machine now accepts the settle, even past the expiry.
@@ -475,6 +479,7 @@ export class Forwarder {
     this.checkRegistrations(toCheck, now);
     // Secrets no lock to us needs any more.
     for (const h of [...this.secrets.keys()]) if (!live.has(h) && !this.pendingFor(h)) this.secrets.delete(h);
+    for (const h of [...this.registered.keys()]) if (!live.has(h) && !this.secrets.has(h)) this.registered.delete(h);
     for (const h of [...this.claims.keys()]) if (!live.has(h)) this.claims.delete(h);
     if (toRegister.length > 0) {
       this.stats.registered += toRegister.length;
@@ -494,13 +499,16 @@ export class Forwarder {
   /**
    * A registration is checked on-chain again while its lock to us lives: a reorg can take the
    * transaction out after its receipt (the coordinator reports a batch at its first receipt),
-   * and a registration by another party can go the same way. One found missing, once it has had
-   * {@link REVEAL_GRACE_S} to be mined, is forgotten, and the next sweep registers it again
-   * (before the expiry). At most one check per hashlock each {@link RECHECK_S}.
+   * and a registration by another party can go the same way. A registration is checked once it
+   * has been reported mined for {@link REVEAL_GRACE_S}, or sent for {@link UNREPORTED_GRACE_S}
+   * + that without a report. One found missing at two checks in a row is forgotten, and the
+   * next sweep registers it again (before the expiry). At most one check per hashlock each
+   * {@link RECHECK_S}.
    */
   private checkRegistrations(hashlocks: ReadonlySet<Bytes32>, now: bigint): void {
     for (const h of [...this.recheckAt.keys()]) if (!hashlocks.has(h)) this.recheckAt.delete(h);
     for (const h of [...this.onChainSince.keys()]) if (!hashlocks.has(h)) this.onChainSince.delete(h);
+    for (const h of [...this.misses.keys()]) if (!hashlocks.has(h)) this.misses.delete(h);
     for (const h of hashlocks) {
       const since = this.onChainSince.get(h);
       if (since === undefined || now - since < REVEAL_GRACE_S || this.checking.has(h)) continue;
@@ -510,13 +518,22 @@ export class Forwarder {
       this.ctx.chain.revealedAt(h).then(
         (at) => {
           this.checking.delete(h);
-          if (at !== 0n || this.onChainSince.get(h) !== since) return;
+          if (this.onChainSince.get(h) !== since) return; // registered again meanwhile
+          if (at !== 0n) return void this.misses.delete(h);
+          // Two misses in a row, RECHECK_S apart: one read from a lagging node is not enough.
+          const misses = (this.misses.get(h) ?? 0) + 1;
+          this.misses.set(h, misses);
+          if (misses < 2) return;
+          this.misses.delete(h);
           this.onChainSince.delete(h);
           this.registered.delete(h);
           this.stats.reregistered++;
           this.ctx.log.warn({ hashlock: h }, 'a secret we registered is not on-chain (a reorg?): registering it again');
         },
-        () => this.checking.delete(h),
+        (e: unknown) => {
+          this.checking.delete(h);
+          this.ctx.log.warn({ err: e, hashlock: h }, 'checking a registration on-chain failed: again in a few seconds');
+        },
       );
     }
   }
@@ -526,6 +543,8 @@ export class Forwarder {
   /** Registered hashlocks: when each is checked on-chain next (unix s). */
   private readonly recheckAt = new Map<Bytes32, bigint>();
   private readonly checking = new Set<Bytes32>();
+  /** Checks in a row that did not find a registration on-chain, by hashlock. */
+  private readonly misses = new Map<Bytes32, number>();
 
   /**
    * Forwarded locks we sent that passed their expiry unregistered are ours again: we cancel them

@@ -228,9 +228,16 @@ export class LanesNode implements LanesApi, ChannelHost {
       if (ctx.settle) {
         try {
           const { result } = await ctx.settle.submit({ kind: 'reveal', secrets: chunk });
-          const r = await result;
-          if (r.ok) continue;
-          ctx.log.warn({ reason: r.reason }, 'the coordinator did not register the secrets: registering them directly');
+          // A registration has a deadline: a coordinator that takes it and goes quiet is not waited for.
+          let timer: NodeJS.Timeout | undefined;
+          const r = await Promise.race([
+            result,
+            new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ctx.timeouts.coordinatorMs))),
+          ]);
+          clearTimeout(timer);
+          if (r?.ok) continue;
+          if (r === undefined) ctx.log.warn('the coordinator did not register the secrets in time: registering them directly');
+          else ctx.log.warn({ reason: r.reason }, 'the coordinator did not register the secrets: registering them directly');
         } catch (e) {
           ctx.log.warn({ err: e }, 'the coordinator is unreachable: registering the secrets directly');
         }

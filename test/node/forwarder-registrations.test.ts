@@ -10,13 +10,13 @@ import { pino } from 'pino';
 import { type Bytes32, hexToBytes, keccak256Hex } from '../../src/core/bytes.ts';
 import { DEFAULT_TIMING } from '../../src/core/forwarding/forward.ts';
 import type { Lock } from '../../src/core/state.ts';
-import { Forwarder, REVEAL_GRACE_S } from '../../src/node/forwarder.ts';
+import { Forwarder, REVEAL_GRACE_S, UNREPORTED_GRACE_S } from '../../src/node/forwarder.ts';
 
 const SECRET = `0x${'42'.repeat(32)}` as Bytes32;
 const HASHLOCK = keccak256Hex(hexToBytes(SECRET)) as Bytes32;
 const CHANNEL = `0x${'0c'.repeat(32)}` as Bytes32;
 
-function rig() {
+function rig(o: { hang?: boolean } = {}) {
   let now = 1_000n;
   /** The registry: when the hashlock was revealed (0: not). */
   let revealedAt = 0n;
@@ -48,6 +48,7 @@ function rig() {
     timing: DEFAULT_TIMING,
     register: (secrets) => {
       registered.push([...secrets]);
+      if (o.hang) return new Promise<void>(() => undefined); // taken, and never heard of again
       revealedAt = now; // mined
       return Promise.resolve();
     },
@@ -78,8 +79,26 @@ test('a registration a reorg took out is sent again while the lock lives; one st
   t.is(r.registered.length, 1, 'on-chain: checked, not sent again');
   r.reorg();
   r.advance(REVEAL_GRACE_S);
-  await r.sweep(); // finds it missing
+  await r.sweep(); // finds it missing: one read is not enough (a lagging node)
+  t.is(r.registered.length, 1);
+  r.advance(REVEAL_GRACE_S);
+  await r.sweep(); // missing again
   await r.sweep(); // registers again
   t.is(r.registered.length, 2, 'missing after the reorg: registered again');
   t.is(r.forwarder.stats.reregistered, 1);
+});
+
+test('a registration that never reports back is checked anyway, and sent again when it is not on-chain', async (t) => {
+  const r = rig({ hang: true });
+  r.forwarder.claim(HASHLOCK, SECRET);
+  await r.sweep();
+  t.is(r.registered.length, 1);
+  r.advance(UNREPORTED_GRACE_S);
+  await r.sweep();
+  t.is(r.registered.length, 1, 'not checked before its grace');
+  for (let i = 0; i < 4; i++) {
+    r.advance(REVEAL_GRACE_S);
+    await r.sweep();
+  }
+  t.is(r.registered.length, 2, 'not on-chain: registered again');
 });
