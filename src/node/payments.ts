@@ -296,7 +296,9 @@ export class Payments {
     const loaded = await this.store.load();
     for (const key of loaded.unreadable) this.ctx.log.error({ key }, 'a payment record does not decode: left untouched');
     this.records = loaded.active;
+    for (const [key, r] of this.records) if (r.direction === 'in' && r.status === 'in-flight') this.takenBefore.add(key);
     this.invoiceRecords = loaded.invoices;
+    for (const r of this.invoiceRecords.values()) if (r.released === true) this.released.add(r.paymentHash);
     for (const r of [...this.invoiceRecords.values()]) {
       const inv = decodeInvoice(r.text, this.ctx.backend);
       if (inv.ok && inv.value.paymentHash === r.paymentHash) this.issued.set(r.paymentHash, inv.value);
@@ -1242,8 +1244,12 @@ export class Payments {
     }
     // A lock whose secret we gave away already (a settle that failed) is never given back: it is
     // settled again, or paid at close (the forwarder registers the secret on-chain in time).
-    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN && this.revealed.get(ch.id)?.has(l.id) !== true) refuse = 'expiry-too-soon';
+    // After a restart the memo is gone: a lock we had taken before it (its record in flight) may
+    // have had its secret sent, unless it is a hold invoice's never released.
     const key = paymentKey('in', l.hashlock);
+    const heldBack = kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock);
+    const mayHaveLeft = this.revealed.get(ch.id)?.has(l.id) === true || (this.takenBefore.has(key) && !heldBack);
+    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN && !mayHaveLeft) refuse = 'expiry-too-soon';
     // A record no longer in memory (a lock for an invoice paid long ago): the invoice's record
     // says what it received. A keysend's record starts again (a payer re-sending a preimage).
     const paidInvoice = invoice ? this.invoiceRecords.get(l.hashlock) : undefined;
@@ -1343,6 +1349,8 @@ export class Payments {
   private readonly held = new Map<Bytes32, { channelId: Bytes32; lockId: bigint; replyKey?: Uint8Array }[]>();
   /** Hold invoices the node was told to settle. */
   private readonly released = new Set<Bytes32>();
+  /** Incoming payments in flight when the node started (records by key): their secret may have left in the last run. */
+  private readonly takenBefore = new Set<string>();
 
   /** Settles the locks held for a hold invoice of ours (they were kept since they arrived). */
   async settleInvoice(paymentHash: Bytes32): Promise<InvoiceInfo> {
@@ -1350,6 +1358,13 @@ export class Payments {
     const rec = this.invoiceRecords.get(paymentHash);
     if (!inv || !rec) throw new InvalidArgumentError(`no invoice of ours with payment hash ${paymentHash}`);
     if (rec.hold !== true) throw new InvalidArgumentError('this invoice is not a hold invoice: it settles by itself');
+    if (rec.released !== true) {
+      // On disk before the secret can leave: after a restart its locks are settled, not held again.
+      const released: InvoiceRecord = { ...rec, released: true };
+      this.invoiceRecords.set(paymentHash, released);
+      this.store.putInvoice(released);
+      await this.store.flush();
+    }
     this.released.add(paymentHash);
     for (const h of this.held.get(paymentHash) ?? []) {
       this.handled.get(h.channelId)?.delete(h.lockId);
@@ -1423,6 +1438,7 @@ export class Payments {
     this.store.putPayment(r);
     if (isActive(r)) this.finished.delete(key);
     else {
+      this.takenBefore.delete(key);
       this.finished.delete(key);
       this.finished.set(key, true);
       this.trim();

@@ -329,46 +329,53 @@ test.serial('upstream gone when a forwarder learns the secret: it registers it o
   t.is(before['alice/ab']! - (await mine('alice', ids.ab)), amount + d + c + b, 'alice paid the amount and the fees, once');
 });
 
-test.serial('a payer that takes the secret and never countersigns: the payee registers it on-chain and is paid at close', async (t) => {
-  // dave pays erin's hold invoice over their channel; when erin settles, dave (the leader of
-  // that channel) receives her secret and is killed before he countersigns: nobody settles it
-  // off-chain. erin must register the secret before the lock's expiry, or at close the lock goes
-  // back to dave, who holds the secret as his proof of payment.
-  const amount = ETHER / 20n;
-  const inv = await nodes.erin.call<InvoiceInfo>('createInvoice', { amount, hold: true });
-  const paying = nodes.dave.call('payInvoice', inv.invoice);
-  paying.catch(() => undefined);
-  await until(
-    'the lock to reach erin',
-    () => locked('dave', ids.de),
-    (l) => l >= amount,
-  );
-  const erinInDe = await mine('erin', ids.de);
-  process.kill(nodes.dave.pid, 'SIGSTOP'); // frozen: it receives, and answers nothing
-  await nodes.erin.call('settleInvoice', inv.paymentHash);
-  await new Promise((r) => setTimeout(r, 500)); // erin's request, with the secret, is on its way
-  await nodes.dave.kill('SIGKILL');
-  down.add('dave');
-  await until(
-    'erin to register the secret',
-    () => nodes.erin.call<{ registered: number }>('forwardingStats'),
-    (s) => s.registered > 0,
-    60_000,
-  );
-  const erinBefore = await net.ethBalance(actors.erin.address);
-  const closing = nodes.erin.call<CloseResult>('close', ids.de, { mode: 'force' });
-  await until(
-    'the dispute to be registered',
-    async () => (await info('erin', ids.de)).status,
-    (s) => s === 'disputed',
-  );
-  await advance(PAST_EXPIRY); // past the challenge period and the lock's expiry
-  t.is((await closing).status, 'closed');
-  await until(
-    'the lock to be unlocked to erin',
-    () => net.ethBalance(actors.erin.address),
-    (b) => b - erinBefore > erinInDe + amount - ETHER / 100n,
-    60_000,
-  );
-  t.pass();
-});
+test.serial(
+  'a payer that takes the secret and never countersigns: the payee, restarted, registers it on-chain and is paid at close',
+  async (t) => {
+    // dave pays erin's hold invoice over their channel; when erin settles, dave (the leader of
+    // that channel) receives her secret and is killed before he countersigns: nobody settles it
+    // off-chain. erin must register the secret before the lock's expiry, or at close the lock goes
+    // back to dave, who holds the secret as his proof of payment.
+    const amount = ETHER / 20n;
+    const inv = await nodes.erin.call<InvoiceInfo>('createInvoice', { amount, hold: true });
+    const paying = nodes.dave.call('payInvoice', inv.invoice);
+    paying.catch(() => undefined);
+    await until(
+      'the lock to reach erin',
+      () => locked('dave', ids.de),
+      (l) => l >= amount,
+    );
+    const erinInDe = await mine('erin', ids.de);
+    process.kill(nodes.dave.pid, 'SIGSTOP'); // frozen: it receives, and answers nothing
+    await nodes.erin.call('settleInvoice', inv.paymentHash);
+    await new Promise((r) => setTimeout(r, 500)); // erin's request, with the secret, is on its way
+    // erin crashes before her settle fails, and comes back: she must still know that the secret
+    // left her (the invoice was released), not hold the lock again.
+    await nodes.erin.kill('SIGKILL');
+    await nodes.dave.kill('SIGKILL');
+    down.add('dave');
+    await start('erin');
+    await until(
+      'erin to register the secret',
+      () => nodes.erin.call<{ registered: number }>('forwardingStats'),
+      (s) => s.registered > 0,
+      60_000,
+    );
+    const erinBefore = await net.ethBalance(actors.erin.address);
+    const closing = nodes.erin.call<CloseResult>('close', ids.de, { mode: 'force' });
+    await until(
+      'the dispute to be registered',
+      async () => (await info('erin', ids.de)).status,
+      (s) => s === 'disputed',
+    );
+    await advance(PAST_EXPIRY); // past the challenge period and the lock's expiry
+    t.is((await closing).status, 'closed');
+    await until(
+      'the lock to be unlocked to erin',
+      () => net.ethBalance(actors.erin.address),
+      (b) => b - erinBefore > erinInDe + amount - ETHER / 100n,
+      60_000,
+    );
+    t.pass();
+  },
+);

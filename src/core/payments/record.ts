@@ -119,6 +119,11 @@ export interface InvoiceRecord {
    * cancel it (lnd's "hodl" invoices: a merchant settles once the goods ship).
    */
   readonly hold?: true;
+  /**
+   * A hold invoice the node was told to settle: its secret may have left us. Kept so that a
+   * restart does not hold its locks again (or give them back near their expiry).
+   */
+  readonly released?: true;
 }
 
 export type DecodeResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
@@ -282,12 +287,14 @@ export function decodePaymentRecord(bytes: Uint8Array): DecodeResult<PaymentReco
 }
 
 // ---------------------------------------------------------------------------------------------
-// Invoice records: [format, text, secret, status, received, paidAt|nil, (true: hold)]. The payment hash is the
-// secret's (checked by the node when it loads them, with the invoice's signature).
+// Invoice records: [format, text, secret, status, received, paidAt|nil, (true: hold, (true: released))].
+// The payment hash is the secret's (checked by the node when it loads them, with the invoice's
+// signature).
 
 function invoiceWire(r: InvoiceRecord): Wire[] {
   const w: Wire[] = [INVOICE_RECORD_FORMAT, r.text, hexToBytes(r.secret), r.status, u(r.received), r.paidAt ?? null];
   if (r.hold === true) w.push(true);
+  if (r.hold === true && r.released === true) w.push(true);
   return w;
 }
 
@@ -298,6 +305,7 @@ export function invoiceRecordProblem(r: InvoiceRecord): string | undefined {
   if (typeof r.received !== 'bigint' || r.received < 0n || r.received > MAX_HOLDINGS) return 'received must be 0..2^128-1';
   if (r.paidAt !== undefined && (!Number.isSafeInteger(r.paidAt) || r.paidAt < 0)) return 'paidAt is unix ms';
   if (r.hold !== undefined && r.hold !== true) return 'hold is true or absent';
+  if (r.released !== undefined && (r.released !== true || r.hold !== true)) return 'released is true or absent, and only on a hold invoice';
   return undefined;
 }
 
@@ -312,8 +320,9 @@ export function decodeInvoiceRecord(bytes: Uint8Array, paymentHashOf: (secret: B
   return decodeWith(
     bytes,
     (raw) => {
-      const f = arr(raw, 'invoice record', 6, 7);
-      if (f.length === 7 && f[6] !== true) fail('hold must be true when present');
+      const f = arr(raw, 'invoice record', 6, 8);
+      if (f.length >= 7 && f[6] !== true) fail('hold must be true when present');
+      if (f.length === 8 && f[7] !== true) fail('released must be true when present');
       if (f[0] !== INVOICE_RECORD_FORMAT) fail(`unknown invoice record format ${describe(f[0])}`);
       const secret = b32(f[2], 'secret');
       const paidAt = optional(f[5], (x) => ms(x, 'paidAt'));
@@ -324,7 +333,8 @@ export function decodeInvoiceRecord(bytes: Uint8Array, paymentHashOf: (secret: B
         status: pick(f[3], ['open', 'paid'] as const, 'status'),
         received: uint(f[4], 'received', MAX_HOLDINGS),
         ...(paidAt === undefined ? {} : { paidAt }),
-        ...(f.length === 7 ? { hold: true as const } : {}),
+        ...(f.length >= 7 ? { hold: true as const } : {}),
+        ...(f.length === 8 ? { released: true as const } : {}),
       };
     },
     invoiceRecordProblem,

@@ -142,6 +142,20 @@ test('invoice records keep the secret, and the payment hash is recomputed from i
   t.false(decodeInvoiceRecord(packr.pack(f), paymentHashOf).ok);
 });
 
+test('a hold invoice record keeps hold and released; released only on a hold invoice, and only as true', (t) => {
+  const r: InvoiceRecord = { text: makeInvoice({}, bob), paymentHash: paymentHashOf(SECRET), secret: SECRET, status: 'open', received: 0n };
+  for (const x of [
+    { ...r, hold: true as const },
+    { ...r, hold: true as const, released: true as const },
+  ])
+    t.deepEqual(decodeInvoiceRecord(encodeInvoiceRecord(x), paymentHashOf), { ok: true, value: x });
+  t.throws(() => encodeInvoiceRecord({ ...r, released: true }), { instanceOf: TypeError });
+  const f = packr.unpack(encodeInvoiceRecord({ ...r, hold: true, released: true })) as unknown[];
+  t.false(decodeInvoiceRecord(packr.pack([...f.slice(0, 7), false]), paymentHashOf).ok, 'released must be true');
+  t.false(decodeInvoiceRecord(packr.pack([...f.slice(0, 6), false, true]), paymentHashOf).ok, 'released without hold');
+  t.false(decodeInvoiceRecord(packr.pack([...f, true]), paymentHashOf).ok, 'no ninth field');
+});
+
 test('keysend: payer and payee derive the same secret per lock, and nobody else does', (t) => {
   const payer = keysendKey(alice.privateKey, bob.publicKey);
   const payee = keysendKey(bob.privateKey, alice.publicKey);

@@ -146,6 +146,7 @@ export function paymentSeeds(): Map<string, Uint8Array> {
   );
   const inv = { text: makeInvoice(), paymentHash: hash, secret: SECRET, status: 'paid' as const, received: 5n, paidAt: 9 };
   out.set('valid-invoice-record', seed(MODE.invoice, encodeInvoiceRecord(inv)));
+  out.set('valid-released-hold-invoice-record', seed(MODE.invoice, encodeInvoiceRecord({ ...inv, hold: true, released: true })));
   out.set('bad-record-trailing', seed(MODE.payment, Uint8Array.of(...encodePaymentRecord(record), 0xc0)));
   return out;
 }
