@@ -3,7 +3,7 @@
  * which supplies the ports; this class owns the channels and their lifecycle.
  */
 import type { Logger } from 'pino';
-import { type Address, type Bytes32, isBytes32 } from '../core/bytes.ts';
+import { type Address, type Bytes32, hexToBytes, isBytes32, keccak256Hex } from '../core/bytes.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { publicKeyOfPeerId } from '../core/payments/peer-id.ts';
 import type { Op } from '../core/ops.ts';
@@ -242,7 +242,11 @@ export class LanesNode implements LanesApi, ChannelHost {
           ctx.log.warn({ err: e }, 'the coordinator is unreachable: registering the secrets directly');
         }
       }
-      await ctx.chain.revealSecrets(chunk);
+      // Our own transaction: not for secrets on-chain already (a coordinator that refused them
+      // as registered, or a registration checked again: forwarder.ts).
+      const on = await Promise.all(chunk.map((x) => ctx.chain.revealedAt(keccak256Hex(hexToBytes(x))).catch(() => 0n)));
+      const missing = chunk.filter((_, k) => on[k] === 0n);
+      if (missing.length > 0) await ctx.chain.revealSecrets(missing);
     }
   }
 
