@@ -5,58 +5,21 @@
  *     answers included, for good: the submitter fills it;
  *   - a batch whose nonce another transaction used can never be mined: its items go back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
-import { pino } from 'pino';
-import { type Clients, type ItemResult, createClients } from '../../src/chain/chain-service.ts';
-import { type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
-import { CoordinatorQueue } from '../../src/coordinator/queue.ts';
+import { type ChannelParams, NATIVE_ASSET } from '../../src/core/index.ts';
 import type { BatchRecord, ItemRecord } from '../../src/coordinator/records.ts';
-import { Submitter } from '../../src/coordinator/submitter.ts';
-import { type TestChain, alice, bob, fund, irene, setupChain, sign, stateOf } from '../helpers/chain.ts';
+import { alice, bob, fund, sign, stateOf } from '../helpers/chain.ts';
+import { type SubmitterRig, stopSubmitterRig, submitterRig } from '../helpers/submitter-rig.ts';
 
-type Outcome = readonly ItemResult[] | 'reverted' | 'dropped';
-
-interface Rig {
-  tc: TestChain;
-  clients: Clients;
-  queue: CoordinatorQueue;
-  submitter: Submitter;
-  outcomes: Map<bigint, Outcome>;
-  dir: string;
-}
+type Rig = SubmitterRig & { readonly outcomes: SubmitterRig['mined'] };
 
 async function rig(): Promise<Rig> {
-  const tc = await setupChain();
-  const clients = await createClients({ rpc: tc.chain.provider, privateKey: bytesToHex(irene.privateKey), pollingIntervalMs: 10 });
-  await tc.chain.setBalance(clients.account.address, 10n ** 20n);
-  const dir = mkdtempSync(join(tmpdir(), 'lanes-nonces-'));
-  const queue = await CoordinatorQueue.open(join(dir, 'queue'));
-  const outcomes = new Map<bigint, Outcome>();
-  const submitter = new Submitter({
-    clients,
-    adjudicator: tc.adjudicator,
-    queue,
-    log: pino({ level: 'silent' }),
-    payout: 'transfer',
-    replaceAfterMs: 60_000,
-    pollMs: 10,
-    onMined: (batch: BatchRecord, outcome) => {
-      outcomes.set(batch.id, outcome);
-      return Promise.resolve();
-    },
-  });
-  await submitter.start();
-  return { tc, clients, queue, submitter, outcomes, dir };
+  const r = await submitterRig({ name: 'nonces' });
+  await r.tc.chain.setBalance(r.clients.account.address, 10n ** 20n);
+  return { ...r, outcomes: r.mined };
 }
 
-async function stop(r: Rig): Promise<void> {
-  await r.submitter.stop();
-  await r.queue.close();
-  rmSync(r.dir, { recursive: true, force: true });
-}
+const stop = stopSubmitterRig;
 
 async function closeItem(r: Rig): Promise<ItemRecord> {
   const params: ChannelParams = r.tc.params(alice, bob, { assets: [NATIVE_ASSET] });

@@ -4,22 +4,17 @@
  * its batch too big for the block; a token that starts burning gas after the simulation; an RPC
  * failure during the simulation).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import type { EIP1193Provider } from 'viem';
-import { type Clients, createClients } from '../../src/chain/chain-service.ts';
 import { GasBurningTokenAbi, GasBurningTokenBytecode } from '../../src/chain/artifacts/mocks/GasBurningToken.ts';
 import type { ItemResult } from '../../src/chain/chain-service.ts';
-import { type Address, type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
-import { CoordinatorQueue } from '../../src/coordinator/queue.ts';
-import type { BatchRecord, ItemRecord } from '../../src/coordinator/records.ts';
+import { type Address, type ChannelParams, NATIVE_ASSET } from '../../src/core/index.ts';
+import type { CoordinatorQueue } from '../../src/coordinator/queue.ts';
+import type { ItemRecord } from '../../src/coordinator/records.ts';
 import { type Simulation, isolate } from '../../src/coordinator/simulate.ts';
-import { Submitter } from '../../src/coordinator/submitter.ts';
-import { type TestChain, alice, bob, fund, irene, setupChain, sign, stateOf } from '../helpers/chain.ts';
+import { type TestChain, alice, bob, fund, setupChain, sign, stateOf } from '../helpers/chain.ts';
+import { type SubmitterRig, stopSubmitterRig, submitterRig } from '../helpers/submitter-rig.ts';
 
 const seed = () => Number(process.env.SEED ?? Date.now() % 2 ** 31);
 
@@ -62,47 +57,9 @@ test('bisection sends every item that can go, deadlines alone, and refuses only 
 // ---------------------------------------------------------------------------------------------
 // Against the real adjudicator
 
-interface Rig {
-  tc: TestChain;
-  clients: Clients;
-  queue: CoordinatorQueue;
-  submitter: Submitter;
-  mined: Map<bigint, readonly ItemResult[] | 'reverted' | 'dropped'>;
-  dir: string;
-}
-
-async function rig(o: { tc?: TestChain; provider?: EIP1193Provider } = {}): Promise<Rig> {
-  const tc = o.tc ?? (await setupChain());
-  const clients = await createClients({
-    rpc: o.provider ?? tc.chain.provider,
-    privateKey: bytesToHex(irene.privateKey),
-    pollingIntervalMs: 10,
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'lanes-simulate-'));
-  const queue = await CoordinatorQueue.open(join(dir, 'queue'));
-  const mined = new Map<bigint, readonly ItemResult[] | 'reverted' | 'dropped'>();
-  const submitter = new Submitter({
-    clients,
-    adjudicator: tc.adjudicator,
-    queue,
-    log: pino({ level: 'silent' }),
-    payout: 'transfer',
-    replaceAfterMs: 60_000,
-    pollMs: 10,
-    onMined: (batch: BatchRecord, outcome) => {
-      mined.set(batch.id, outcome);
-      return Promise.resolve();
-    },
-  });
-  await submitter.start();
-  return { tc, clients, queue, submitter, mined, dir };
-}
-
-async function stop(r: Rig): Promise<void> {
-  await r.submitter.stop();
-  await r.queue.close();
-  rmSync(r.dir, { recursive: true, force: true });
-}
+const rig = (o: { tc?: TestChain; provider?: EIP1193Provider } = {}) => submitterRig({ ...o, name: 'simulate' });
+const stop = stopSubmitterRig;
+type Rig = SubmitterRig;
 
 function closeRecord(q: CoordinatorQueue, params: ChannelParams, flat: readonly bigint[]): ItemRecord {
   const state = stateOf(params, 9n, flat, { isFinal: true });
