@@ -205,9 +205,9 @@ try {
   const token = readFileSync(payer.tokenFile, 'utf8').trim();
 
   /** A daemon's GC pauses so far, in ms (prom-client's default metrics on GET /metrics). */
+  const tokens = new Map([payer, payee].map((n) => [n, readFileSync(n.tokenFile, 'utf8').trim()]));
   const gcMsOf = async (node: typeof payer): Promise<number> => {
-    const auth = readFileSync(node.tokenFile, 'utf8').trim();
-    const res = await fetch(`${node.apiUrl}/metrics`, { headers: { authorization: `Bearer ${auth}` } });
+    const res = await fetch(`${node.apiUrl}/metrics`, { headers: { authorization: `Bearer ${tokens.get(node)!}` } });
     let ms = 0;
     for (const m of (await res.text()).matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.e+-]+)$/gm)) ms += Number(m[1]) * 1000;
     return ms;

@@ -33,6 +33,15 @@ const NONCE_USED_LOOKUPS = 3;
 const GAP_MS = 2_000;
 const REFILL_MS = 10_000;
 
+/**
+ * A fee for a transaction that replaces one paid `last` (12.5% over it: nodes require 10%), or
+ * `market` if that is higher; `market` alone when nothing was sent yet.
+ */
+function bumpedFee(last: bigint | undefined, market: bigint | undefined): bigint {
+  const up = last === undefined ? 0n : (last * 1125n) / 1000n + 1n;
+  return market !== undefined && market > up ? market : up;
+}
+
 export interface SubmitterOptions {
   readonly clients: Clients;
   readonly adjudicator: Address;
@@ -101,6 +110,13 @@ export class Submitter {
   readonly #o: SubmitterOptions;
   #stopped = false;
   readonly #following = new Set<Promise<void>>();
+  /** Nonces allocated to a batch not stored yet. */
+  readonly #signing = new Set<bigint>();
+  /** Nonce gaps, by nonce: since when each has been seen. */
+  readonly #gapSince = new Map<bigint, number>();
+  /** Fillers sent, by nonce: when, and at what fees (sent again at higher ones while the gap stays). */
+  readonly #fillers = new Map<bigint, { at: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }>();
+  #filled = 0;
 
   constructor(options: SubmitterOptions) {
     this.#o = options;
@@ -275,16 +291,12 @@ export class Submitter {
     if (due.length === 0) return;
     const fees = await publicClient.estimateFeesPerGas().catch(() => undefined);
     if (!fees) return;
-    // Twice the market, or 12.5% over our last filler of that nonce (nodes require 10%).
-    const bump = (last: bigint | undefined, market: bigint) => {
-      const up = last === undefined ? 0n : (last * 1125n) / 1000n + 1n;
-      return market * 2n > up ? market * 2n : up;
-    };
     for (const n of due) {
-      if (this.#fillers.get(n) !== undefined && now - this.#fillers.get(n)!.at < REFILL_MS) continue; // another loop just did
       const before = this.#fillers.get(n);
-      const maxFeePerGas = bump(before?.maxFeePerGas, fees.maxFeePerGas);
-      const maxPriorityFeePerGas = bump(before?.maxPriorityFeePerGas, fees.maxPriorityFeePerGas);
+      if (before !== undefined && now - before.at < REFILL_MS) continue; // another loop just did
+      // Twice the market, or over our last filler of that nonce.
+      const maxFeePerGas = bumpedFee(before?.maxFeePerGas, fees.maxFeePerGas * 2n);
+      const maxPriorityFeePerGas = bumpedFee(before?.maxPriorityFeePerGas, fees.maxPriorityFeePerGas * 2n);
       this.#fillers.set(n, { at: Date.now(), maxFeePerGas, maxPriorityFeePerGas });
       const filler = await this.#sign('0x', n, 21_000n, maxFeePerGas, maxPriorityFeePerGas, account.address);
       this.#filled++;
@@ -298,11 +310,11 @@ export class Submitter {
     }
   }
 
-  /** The chain's nonce for our key at `confirmations` blocks deep (undefined if unknown). */
-  async #nonceAtDepth(): Promise<bigint | undefined> {
+  /** The chain's nonce for our key `confirmations` blocks deep (undefined if unknown). */
+  async #nonceAtDepth(confirmations: number): Promise<bigint | undefined> {
     const { publicClient } = this.#o.clients;
     const head = await publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => undefined);
-    const depth = BigInt(this.#o.confirmations ?? 0);
+    const depth = BigInt(confirmations);
     if (head === undefined || head < depth) return undefined;
     return publicClient.getTransactionCount({ address: this.#address, blockNumber: head - depth }).then(BigInt, () => undefined);
   }
@@ -322,14 +334,6 @@ export class Submitter {
     }
     return answer;
   }
-
-  #filled = 0;
-  /** Nonces allocated to a batch not stored yet. */
-  readonly #signing = new Set<bigint>();
-  /** Gaps, by nonce: since when each has been seen. */
-  readonly #gapSince = new Map<bigint, number>();
-  /** Fillers sent, by nonce: when, and at what fees (sent again at higher ones while the gap stays). */
-  readonly #fillers = new Map<bigint, { at: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }>();
 
   /**
    * No transaction of this batch can be mined any more: the chain used its nonce for another
@@ -387,12 +391,12 @@ export class Submitter {
         // A nonce used by none of this batch's transactions means none of them can ever be mined.
         // The count is read first, at `confirmations` deep, and the receipts after it: a receipt
         // of ours that a lagging backend has not seen yet cannot make it look used elsewhere.
-        const used = await this.#nonceAtDepth();
+        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
+        const used = this.#o.confirmations ? await this.#nonceAtDepth(this.#o.confirmations) : mined;
         if (used !== undefined && used > batch.nonce && (await this.#receiptOf(batch)) === 'none') {
           if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, used);
         } else usedElsewhere = 0;
         // A gap below this batch holds it back.
-        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
         if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
         // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
         // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.
@@ -414,10 +418,6 @@ export class Submitter {
   async #replace(batch: BatchRecord): Promise<void> {
     const last = batch.txs.at(-1)!;
     const current = await this.#o.clients.publicClient.estimateFeesPerGas().catch(() => undefined);
-    const bump = (old: bigint, now: bigint | undefined) => {
-      const up = (old * 1125n) / 1000n + 1n;
-      return now !== undefined && now > up ? now : up;
-    };
     const data = batchCall(
       batch.kind,
       batch.itemIds.map((id) => this.#o.queue.items.get(id)!),
@@ -427,8 +427,8 @@ export class Submitter {
       data,
       batch.nonce,
       batch.gas,
-      bump(last.maxFeePerGas, current?.maxFeePerGas),
-      bump(last.maxPriorityFeePerGas, current?.maxPriorityFeePerGas),
+      bumpedFee(last.maxFeePerGas, current?.maxFeePerGas),
+      bumpedFee(last.maxPriorityFeePerGas, current?.maxPriorityFeePerGas),
     );
     batch.txs.push(tx);
     this.#o.queue.putBatch(batch);

@@ -320,7 +320,7 @@ export class Forwarder {
     if (keccak256Hex(hexToBytes(secret)) !== hashlock) return;
     this.secrets.set(hashlock, secret);
     if (!this.registered.has(hashlock)) this.registered.set(hashlock, at);
-    this.onChainSince.set(hashlock, this.ctx.now());
+    this.watchRegistration(hashlock, this.ctx.now());
   }
 
   /** A payee's secret that left us in a settle not co-signed (see `claims`); wrong secrets are ignored. */
@@ -467,7 +467,7 @@ export class Forwarder {
         if ((late || this.refused.has(k) || !open || !ch.machine.connected) && now < l.expiry && !this.registered.has(l.hashlock)) {
           this.registered.set(l.hashlock, now);
           // Checked on-chain even if the registration never reports back (a coordinator gone quiet).
-          this.onChainSince.set(l.hashlock, now + UNREPORTED_GRACE_S);
+          this.watchRegistration(l.hashlock, now + UNREPORTED_GRACE_S);
           toRegister.push(secret);
         }
         // Registered in time: the machine now accepts the settle, even past the expiry.
@@ -486,7 +486,7 @@ export class Forwarder {
       this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');
       this.host.register(toRegister).then(
         () => {
-          for (const s of toRegister) this.onChainSince.set(keccak256Hex(hexToBytes(s)) as Bytes32, this.ctx.now());
+          for (const s of toRegister) this.watchRegistration(keccak256Hex(hexToBytes(s)) as Bytes32, this.ctx.now());
         },
         (e: unknown) => {
           for (const s of toRegister) this.registered.delete(keccak256Hex(hexToBytes(s)) as Bytes32);
@@ -506,45 +506,45 @@ export class Forwarder {
    * {@link RECHECK_S}.
    */
   private checkRegistrations(hashlocks: ReadonlySet<Bytes32>, now: bigint): void {
-    for (const h of [...this.recheckAt.keys()]) if (!hashlocks.has(h)) this.recheckAt.delete(h);
-    for (const h of [...this.onChainSince.keys()]) if (!hashlocks.has(h)) this.onChainSince.delete(h);
-    for (const h of [...this.misses.keys()]) if (!hashlocks.has(h)) this.misses.delete(h);
+    for (const h of [...this.checks.keys()]) if (!hashlocks.has(h)) this.checks.delete(h);
     for (const h of hashlocks) {
-      const since = this.onChainSince.get(h);
-      if (since === undefined || now - since < REVEAL_GRACE_S || this.checking.has(h)) continue;
-      if (now < (this.recheckAt.get(h) ?? 0n)) continue;
-      this.recheckAt.set(h, now + RECHECK_S);
-      this.checking.add(h);
+      const c = this.checks.get(h);
+      if (c === undefined || now - c.since < REVEAL_GRACE_S || c.busy || now < c.next) continue;
+      c.next = now + RECHECK_S;
+      c.busy = true;
+      const since = c.since;
       this.ctx.chain.revealedAt(h).then(
         (at) => {
-          this.checking.delete(h);
-          if (this.onChainSince.get(h) !== since) return; // registered again meanwhile
-          if (at !== 0n) return void this.misses.delete(h);
+          c.busy = false;
+          if (c.since !== since || this.checks.get(h) !== c) return; // registered again meanwhile
+          if (at !== 0n) return void (c.misses = 0);
           // Two misses in a row, RECHECK_S apart: one read from a lagging node is not enough.
-          const misses = (this.misses.get(h) ?? 0) + 1;
-          this.misses.set(h, misses);
-          if (misses < 2) return;
-          this.misses.delete(h);
-          this.onChainSince.delete(h);
+          if (++c.misses < 2) return;
+          this.checks.delete(h);
           this.registered.delete(h);
           this.stats.reregistered++;
           this.ctx.log.warn({ hashlock: h }, 'a secret we registered is not on-chain (a reorg?): registering it again');
         },
         (e: unknown) => {
-          this.checking.delete(h);
+          c.busy = false;
           this.ctx.log.warn({ err: e, hashlock: h }, 'checking a registration on-chain failed: again in a few seconds');
         },
       );
     }
   }
 
-  /** Registrations reported mined (ours) or seen on-chain (anyone's), and since when (unix s). */
-  private readonly onChainSince = new Map<Bytes32, bigint>();
-  /** Registered hashlocks: when each is checked on-chain next (unix s). */
-  private readonly recheckAt = new Map<Bytes32, bigint>();
-  private readonly checking = new Set<Bytes32>();
-  /** Checks in a row that did not find a registration on-chain, by hashlock. */
-  private readonly misses = new Map<Bytes32, number>();
+  /** A registration to check from `since` (unix s): reported mined, seen on-chain, or just sent (with a grace added). */
+  private watchRegistration(hashlock: Bytes32, since: bigint): void {
+    const c = this.checks.get(hashlock);
+    if (c) c.since = since;
+    else this.checks.set(hashlock, { since, next: 0n, misses: 0, busy: false });
+  }
+
+  /**
+   * Registrations checked on-chain again (checkRegistrations), by hashlock: from when, when
+   * next, the misses in a row, and whether a check is in flight.
+   */
+  private readonly checks = new Map<Bytes32, { since: bigint; next: bigint; misses: number; busy: boolean }>();
 
   /**
    * Forwarded locks we sent that passed their expiry unregistered are ours again: we cancel them

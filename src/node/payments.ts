@@ -1247,7 +1247,7 @@ export class Payments {
     // After a restart the memo is gone: a lock we had taken before it (its record in flight) may
     // have had its secret sent, unless it is a hold invoice's never released.
     const key = paymentKey('in', l.hashlock);
-    const heldBack = kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock);
+    const heldBack = kind === 'invoice' && this.heldBack(l.hashlock);
     const mayHaveLeft = this.revealed.get(ch.id)?.has(l.id) === true || (this.takenBefore.has(key) && !heldBack);
     if (refuse === undefined && l.expiry < now + SETTLE_MARGIN && !mayHaveLeft) refuse = 'expiry-too-soon';
     // A record no longer in memory (a lock for an invoice paid long ago): the invoice's record
@@ -1289,7 +1289,7 @@ export class Payments {
     }
     if (prior?.status !== 'settled') this.save(record);
     const prepay = kind === 'keysend' ? final?.payload.prepay : undefined;
-    if (kind === 'invoice' && this.invoiceRecords.get(l.hashlock)?.hold === true && !this.released.has(l.hashlock)) {
+    if (heldBack) {
       // A hold invoice: the lock stays until settleInvoice or cancelInvoice (or its sender takes it at expiry).
       const list = this.held.get(l.hashlock) ?? [];
       if (!list.some((x) => x.channelId === ch.id && x.lockId === l.id))
@@ -1349,6 +1349,10 @@ export class Payments {
   private readonly held = new Map<Bytes32, { channelId: Bytes32; lockId: bigint; replyKey?: Uint8Array }[]>();
   /** Hold invoices the node was told to settle. */
   private readonly released = new Set<Bytes32>();
+  /** A hold invoice of ours not released yet: its locks are kept, and its secret has not left us. */
+  private heldBack(paymentHash: Bytes32): boolean {
+    return this.invoiceRecords.get(paymentHash)?.hold === true && !this.released.has(paymentHash);
+  }
   /** Incoming payments in flight when the node started (records by key): their secret may have left in the last run. */
   private readonly takenBefore = new Set<string>();
 
