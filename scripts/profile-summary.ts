@@ -5,6 +5,7 @@
  *   node scripts/profile-summary.ts /tmp/prof/CPU.*.cpuprofile          (one table per file)
  *   node scripts/profile-summary.ts --skip-ms 15000 /tmp/prof/…         (leave out start-up)
  *   node scripts/profile-summary.ts --functions --top 40 /tmp/prof/…    (self time by function)
+ *   node scripts/profile-summary.ts --inclusive --top 60 /tmp/prof/…    (time with callees, by function)
  *
  * Every process the testnet starts writes a profile (the chain, the coordinator, each
  * node); the busiest ones are the nodes. Each sample is charged to the innermost frame that
@@ -62,12 +63,19 @@ const { values, positionals } = parseArgs({
     'skip-ms': { type: 'string', default: '0' },
     top: { type: 'string', default: '16' },
     functions: { type: 'boolean', default: false },
+    inclusive: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 if (positionals.length === 0) {
-  process.stderr.write('usage: node scripts/profile-summary.ts [--skip-ms N] [--top N] [--functions] FILE.cpuprofile…\n');
+  process.stderr.write('usage: node scripts/profile-summary.ts [--skip-ms N] [--top N] [--functions | --inclusive] FILE.cpuprofile…\n');
   process.exit(2);
+}
+/** A frame as `name path:line`, the path from `src/` or `node_modules/` on. */
+function frameName(n: ProfileNode): string {
+  const f = n.callFrame as ProfileNode['callFrame'] & { lineNumber?: number };
+  const where = f.url === '' ? '' : ` ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${(f.lineNumber ?? 0) + 1}`;
+  return `${f.functionName || '(anonymous)'}${where}`;
 }
 const skipUs = Number(values['skip-ms']) * 1000;
 
@@ -88,10 +96,16 @@ for (const file of positionals) {
     if (t < skipUs) continue;
     let id: number | undefined = profile.samples[i]!;
     if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    if (values.inclusive) {
+      // Every function on the stack, once per sample however deep it recurses.
+      const seen = new Set<string>();
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) seen.add(frameName(byId.get(at)!));
+      for (const name of seen) charged.set(name, (charged.get(name) ?? 0) + dt);
+      busy += dt;
+      continue;
+    }
     if (values.functions) {
-      const f = byId.get(id)!.callFrame as ProfileNode['callFrame'] & { lineNumber?: number };
-      const where = f.url === '' ? '' : ` ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${(f.lineNumber ?? 0) + 1}`;
-      const name = `${f.functionName || '(anonymous)'}${where}`;
+      const name = frameName(byId.get(id)!);
       charged.set(name, (charged.get(name) ?? 0) + dt);
       busy += dt;
       continue;

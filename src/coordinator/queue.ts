@@ -122,6 +122,12 @@ export class CoordinatorQueue {
     this.#kv.write({ key: `b/${pad(batch.id)}`, value: encode(batch) });
   }
 
+  /** Forgets a batch that never reached the chain (its record could not be stored). */
+  dropBatch(id: bigint): void {
+    if (!this.batches.delete(id)) return;
+    this.#kv.write({ key: `b/${pad(id)}`, value: undefined });
+  }
+
   /** How many channels are watched. */
   get watchCount(): number {
     return this.#watches.size;

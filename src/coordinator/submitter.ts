@@ -214,6 +214,7 @@ export class Submitter {
       status: 'pending',
       createdAt: Date.now(),
     };
+    const before = items.map((i) => ({ status: i.status, batchId: i.batchId, attempts: i.attempts }));
     for (const item of items) {
       item.status = 'submitted';
       item.batchId = id;
@@ -221,7 +222,24 @@ export class Submitter {
       queue.putItem(item);
     }
     queue.putBatch(batch);
-    await queue.flush(); // before it can reach the chain
+    try {
+      await queue.flush(); // before it can reach the chain
+    } catch (e) {
+      // Not stored, so never sent. Left as it was, the batch would sit pending and unfollowed and
+      // its items 'submitted', planned again only after a restart: a dispute answer could miss its
+      // deadline. Everything goes back; the next plan takes the items again.
+      for (const [k, item] of items.entries()) {
+        const b = before[k]!;
+        item.status = b.status;
+        item.attempts = b.attempts;
+        if (b.batchId === undefined) delete item.batchId;
+        else item.batchId = b.batchId;
+        queue.putItem(item);
+      }
+      queue.dropBatch(id);
+      queue.releaseBatch(id, nonce);
+      throw e;
+    }
     await this.#broadcast(tx, batch);
     this.#o.log.info({ batch: String(id), kind, items: items.length, nonce: String(nonce), tx: tx.hash, gas: String(gas) }, 'batch sent');
     this.#follow(batch, false);

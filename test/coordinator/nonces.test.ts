@@ -8,6 +8,7 @@
 import test from 'ava';
 import { type ChannelParams, NATIVE_ASSET } from '../../src/core/index.ts';
 import type { BatchRecord, ItemRecord } from '../../src/coordinator/records.ts';
+import { StoreWriteError } from '../../src/store/durable-lmdb.ts';
 import { alice, bob, fund, sign, stateOf } from '../helpers/chain.ts';
 import { type SubmitterRig, stopSubmitterRig, submitterRig } from '../helpers/submitter-rig.ts';
 
@@ -119,6 +120,31 @@ test.serial('a nonce a stored batch has is never filled, even a mined one (a reo
     await new Promise((resolve) => setTimeout(resolve, 4_500)); // past GAP_MS, several lookups
     t.is(r.submitter.gapsFilled, 0, 'its nonce is left to it');
     t.false(r.outcomes.has(sent[0]!.id));
+  } finally {
+    await stop(r);
+  }
+});
+
+test.serial('a batch whose record cannot be stored is never sent: its items and its nonce go back', async (t) => {
+  const r = await rig();
+  try {
+    const item = await closeItem(r);
+    await r.queue.flush();
+    const flush = r.queue.flush.bind(r.queue);
+    let failures = 1;
+    r.queue.flush = () => (failures-- > 0 ? Promise.reject(new StoreWriteError('disk full')) : flush());
+    await t.throwsAsync(r.submitter.submit('close', [item], 100_000), { instanceOf: StoreWriteError });
+    t.is(item.status, 'queued', 'planned again, not left submitted');
+    t.is(item.batchId, undefined);
+    t.is(item.attempts, 0);
+    t.is([...r.queue.batches.values()].length, 0, 'no batch left pending and unfollowed');
+    t.is(await r.clients.publicClient.getTransactionCount({ address: r.clients.account.address }), 0, 'nothing reached the chain');
+    const { sent } = await r.submitter.submit('close', [item], 100_000);
+    t.is(sent[0]!.nonce, 0n, 'the nonce it had is used again: no gap');
+    await until(() => r.outcomes.has(sent[0]!.id));
+    const outcome = r.outcomes.get(sent[0]!.id)!;
+    t.true(Array.isArray(outcome) && outcome.every((x) => x.ok), 'the close is mined at the next try');
+    t.is(r.submitter.gapsFilled, 0);
   } finally {
     await stop(r);
   }
