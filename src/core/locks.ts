@@ -47,16 +47,37 @@ interface Tree {
 
 const trees = new WeakMap<readonly Lock[], Tree>();
 
+/**
+ * Leaves by lock object. A lock stays the same object from state to state while it lives (the
+ * transitions copy the list, not its locks, and a `Lock` is never mutated), so a tree rebuilt
+ * after a large update hashes only the locks that are new.
+ */
+const leaves = new WeakMap<Lock, Uint8Array>();
+
+function leaf(lock: Lock): Uint8Array {
+  let h = leaves.get(lock);
+  if (h === undefined) {
+    h = hashLock(lock);
+    leaves.set(lock, h);
+  }
+  return h;
+}
+
 function node(levels: Uint8Array[][], l: number, i: number): Uint8Array {
   return levels[l]![i] ?? ZEROS[l]!;
 }
 
+/** Two children side by side; hashing copies them out, so one buffer serves every call. */
+const pair = new Uint8Array(64);
+
 function rehash(levels: Uint8Array[][], l: number, i: number): void {
-  levels[l]![i] = keccak256(concatBytes(node(levels, l - 1, 2 * i), node(levels, l - 1, 2 * i + 1)));
+  pair.set(node(levels, l - 1, 2 * i), 0);
+  pair.set(node(levels, l - 1, 2 * i + 1), 32);
+  levels[l]![i] = keccak256(pair);
 }
 
 function build(locks: readonly Lock[]): Tree {
-  const levels: Uint8Array[][] = [locks.map(hashLock)];
+  const levels: Uint8Array[][] = [locks.map(leaf)];
   for (let l = 1; l <= LOCK_TREE_DEPTH; l++) {
     const below = levels[l - 1]!.length;
     const level: Uint8Array[] = [];
@@ -94,7 +115,7 @@ export function deriveTree(prev: readonly Lock[], next: readonly Lock[], changed
   const all = new Set(changed);
   for (let s = Math.min(prev.length, next.length); s < Math.max(prev.length, next.length); s++) all.add(s);
   for (const s of all) {
-    if (s < next.length) levels[0]![s] = hashLock(next[s]!);
+    if (s < next.length) levels[0]![s] = leaf(next[s]!);
     dirty.add(s);
   }
   for (let l = 1; l <= LOCK_TREE_DEPTH; l++) {

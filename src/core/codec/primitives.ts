@@ -27,8 +27,20 @@ export function addr(a: Address | Bytes32): Uint8Array {
   return hexToBytes(a);
 }
 
+/**
+ * Encoded locks by lock object. A lock lives through many states unchanged (a `Lock` is never
+ * mutated), and every stored state encodes all of them: up to hundreds per update on a busy
+ * forwarding channel. Packing never mutates the array it is given.
+ */
+const encodedLocks = new WeakMap<Lock, Wire[]>();
+
 export function encodeLock(l: Lock): Wire[] {
-  return [u(l.id), l.asset, u(l.amount), l.sender, l.receiver, addr(l.hashlock), u(l.expiry)];
+  let w = encodedLocks.get(l);
+  if (w === undefined) {
+    w = [u(l.id), l.asset, u(l.amount), l.sender, l.receiver, addr(l.hashlock), u(l.expiry)];
+    encodedLocks.set(l, w);
+  }
+  return w;
 }
 
 export function encodeBalances(b: Balances): Wire[] {
