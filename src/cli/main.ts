@@ -221,6 +221,7 @@ interface StartOptions {
   acceptChannels?: boolean;
   maxPendingChannels?: string;
   confirmations?: string;
+  chainPollMs?: string;
   signerWorkers?: string;
   loadGenerator?: boolean;
   autoWithdraw?: string | boolean;
@@ -303,6 +304,8 @@ interface ConfigFile {
   maxPendingChannels?: number;
   /** NodeConfig.confirmations. */
   confirmations?: number;
+  /** NodeConfig.chainPollMs. */
+  chainPollMs?: number;
   /** Join the channel graph (`--graph`); `bootstrap`: peers to find it from (`--bootstrap`). */
   graph?:
     | boolean
@@ -383,6 +386,7 @@ example(
     .option('--accept-channels', 'accept channels others open that ask us to deposit nothing (by default a node accepts none)')
     .option('--max-pending-channels <n>', 'channels one peer may open with us that are not funded yet (default 16)')
     .option('--confirmations <n>', 'blocks on top of an event before it counts (default: 0 on dev chains, else 12)')
+    .option('--chain-poll-ms <ms>', 'how often to ask the chain for new blocks (default 250; 1000-4000 for a public RPC)')
     .option('--max-deposit <asset=amount...>', 'accept channel opens that ask us to deposit up to this (e.g. eth=1eth)')
     .option('--signer-workers <n>', 'worker threads for signatures (0: main thread)')
     .option('--load-generator', 'serve the load generator on the control API (/v1/load), as the testnet does')
@@ -425,6 +429,9 @@ example(
       const confirmations = o.confirmations ?? file.confirmations;
       if (confirmations !== undefined && !/^\d{1,3}$/.test(String(confirmations)))
         throw new InvalidArgumentError(`--confirmations "${String(confirmations)}" must be a whole number of blocks`);
+      const chainPollMs = o.chainPollMs ?? file.chainPollMs;
+      if (chainPollMs !== undefined && !(/^\d{2,6}$/.test(String(chainPollMs)) && Number(chainPollMs) <= 600_000))
+        throw new InvalidArgumentError(`--chain-poll-ms "${String(chainPollMs)}" must be a whole number of milliseconds, 10..600000`);
       const metricsPort = o.metricsPort ?? file.metricsPort;
       if (metricsPort !== undefined && !(/^\d{1,5}$/.test(String(metricsPort)) && Number(metricsPort) <= 65535))
         throw new InvalidArgumentError(`--metrics-port "${String(metricsPort)}" must be a port number`);
@@ -452,6 +459,7 @@ example(
         ...(file.timeouts === undefined ? {} : { timeouts: timeouts(file.timeouts) }),
         ...(maxPending === undefined ? {} : { limits: { maxPendingChannelsPerPeer: Number(maxPending) } }),
         ...(confirmations === undefined ? {} : { confirmations: Number(confirmations) }),
+        ...(chainPollMs === undefined ? {} : { chainPollMs: Number(chainPollMs) }),
         ...graphConfig(o, file),
       };
       // Loaded only here: client commands stay light (no libp2p, lmdb or viem to load).

@@ -61,6 +61,8 @@ export interface DaemonConfig {
   readonly limits?: NodeConfig['limits'];
   /** NodeConfig.confirmations (`--confirmations`, the config file's `confirmations`). */
   readonly confirmations?: number;
+  /** NodeConfig.chainPollMs (`--chain-poll-ms`, the config file's `chainPollMs`). */
+  readonly chainPollMs?: number;
   /** Run graph gossip (routed payments, public channels: ADR 0017, 0019), from these bootstrap peers. */
   readonly graph?: {
     readonly bootstrap?: readonly string[];
@@ -200,6 +202,7 @@ async function startNode(config: DaemonConfig, key: Uint8Array, gasKey: Uint8Arr
     ...(config.timeouts === undefined ? {} : { timeouts: config.timeouts }),
     ...(config.limits === undefined ? {} : { limits: config.limits }),
     ...(config.confirmations === undefined ? {} : { confirmations: config.confirmations }),
+    ...(config.chainPollMs === undefined ? {} : { chainPollMs: config.chainPollMs }),
     ...(config.graph === undefined
       ? {}
       : {

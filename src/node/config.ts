@@ -60,7 +60,11 @@ export interface NodeConfig {
    * credits wait for `withdraw`.
    */
   readonly autoWithdraw?: { readonly to?: Address };
-  /** How often to poll the chain (default 250 ms). */
+  /**
+   * How often to poll the chain for new blocks (default 250 ms, for dev chains). A chain with
+   * 12 s blocks behind a public RPC wants 1,000–4,000: every poll is a request. Receipts of our
+   * own transactions are polled five times as often (at least every 20 ms).
+   */
   readonly chainPollMs?: number;
   /**
    * Final payment records (settled, failed) kept in memory besides those in flight, the newest

@@ -57,6 +57,9 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
   if (config.paymentsInMemory !== undefined && !(Number.isSafeInteger(config.paymentsInMemory) && config.paymentsInMemory >= 0))
     throw new InvalidArgumentError('paymentsInMemory must be a non-negative integer');
   if (!config.store && !config.dataDir) throw new InvalidArgumentError('give a dataDir (or a store)');
+  const chainPollMs = config.chainPollMs ?? 250;
+  if (!Number.isSafeInteger(chainPollMs) || chainPollMs < 10 || chainPollMs > 600_000)
+    throw new InvalidArgumentError('chainPollMs must be a whole number of milliseconds, 10..600000');
   if (!config.chainService && !config.chain) throw new InvalidArgumentError('give a chain ({ rpc, adjudicator }) or a chainService');
   if (config.graph !== undefined && config.transport) throw new InvalidArgumentError('graph gossip needs the libp2p transport');
   // The chain first: a node that cannot reach it writes nothing (no store/) and listens on nothing.
@@ -66,7 +69,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
       rpc: config.chain!.rpc,
       adjudicator: config.chain!.adjudicator.toLowerCase() as Hex,
       privateKey: config.chain!.privateKey ?? (bytesToHex(privateKey) as Hex),
-      pollingIntervalMs: 50,
+      pollingIntervalMs: Math.max(20, Math.round(chainPollMs / 5)),
       ...(config.confirmations === undefined ? {} : { confirmations: checkConfirmations(config.confirmations) }),
     }));
   const backendChoice = config.signer?.backend ?? 'auto';
@@ -163,7 +166,7 @@ export async function createNode(config: NodeConfig & { readonly graph?: GraphOp
   const onionCurve = cachingOnionCurve(nativeOnionCurve() ?? NOBLE_CURVE);
   const node: LanesNode = new LanesNode({
     ctx,
-    chainPollMs: config.chainPollMs ?? 250,
+    chainPollMs,
     confirmations,
     ...(config.autoWithdraw === undefined ? {} : { autoWithdraw: config.autoWithdraw }),
     keysendKey: (peerPublicKey) => keysendKey(privateKey, peerPublicKey),

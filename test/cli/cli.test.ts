@@ -84,6 +84,7 @@ test.before(async () => {
         open: { maxDeposit: { eth: '5eth', [net.token]: '1000000000000000000000000' } },
         swap: { pairs: [{ receive: 'eth', give: net.token, minReceive: '1', perGive: '1000' }] },
       },
+      chainPollMs: 100, // from the config file: every chain event bob's tests wait for still arrives
     }),
   );
   await startDaemon('alice');
@@ -265,6 +266,9 @@ test.serial('every error gives a non-zero exit and says what went wrong', async 
   const badCap = await lanes('--data-dir', net.tempDir('cfg-dir'), ...start, '--max-pending-channels', 'lots');
   t.not(badCap.code, 0);
   t.regex(badCap.stderr, /--max-pending-channels "lots" must be a whole number/);
+  const badPoll = await lanes('--data-dir', net.tempDir('cfg-dir'), ...start, '--chain-poll-ms', '5');
+  t.not(badPoll.code, 0);
+  t.regex(badPoll.stderr, /--chain-poll-ms "5" must be a whole number of milliseconds, 10\.\.600000/);
   const jsonErr = await lanes('--data-dir', dirs.alice!, '--json', 'pay', ch.id, '0wei');
   t.not(jsonErr.code, 0);
   t.is((JSON.parse(jsonErr.stdout) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
