@@ -990,6 +990,7 @@ example(
     .option('--rate-limit <n>', 'item submissions a second per peer (bursts of 10 s worth)', '100')
     .option('--max-watches-per-peer <n>', 'channels one peer may have watched', '10000')
     .option('--confirmations <n>', 'blocks on top of an event before the watchtower acts on it (default: 0 on dev chains, else 12)')
+    .option('--chain-poll-ms <ms>', 'how often to ask the chain for new blocks and receipts (default 200; 1000-4000 for a public RPC)')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -1003,6 +1004,9 @@ example(
       const confirmations = o.confirmations === undefined ? undefined : String(o.confirmations);
       if (confirmations !== undefined && !/^\d{1,9}$/.test(confirmations))
         throw new InvalidArgumentError(`--confirmations must be a whole number of blocks (0 or more), got "${confirmations}"`);
+      const pollMs = o.chainPollMs === undefined ? undefined : String(o.chainPollMs);
+      if (pollMs !== undefined && !(/^\d{2,6}$/.test(pollMs) && Number(pollMs) <= 600_000))
+        throw new InvalidArgumentError(`--chain-poll-ms "${pollMs}" must be a whole number of milliseconds, 10..600000`);
       const { runCoordinatorDaemon } = await import('../coordinator/daemon.ts');
       await runCoordinatorDaemon({
         dataDir: g.dataDir,
@@ -1018,6 +1022,7 @@ example(
         rateLimit: Number(o.rateLimit),
         maxWatchesPerPeer: Number(o.maxWatchesPerPeer),
         ...(confirmations === undefined ? {} : { confirmations: Number(confirmations) }),
+        ...(pollMs === undefined ? {} : { pollMs: Number(pollMs) }),
         logLevel: String(o.logLevel),
       });
     }),

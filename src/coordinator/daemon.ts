@@ -38,6 +38,8 @@ export interface CoordinatorDaemonConfig {
   readonly maxWatchesPerPeer?: number;
   /** Blocks on top of an event before the watchtower acts on it (`--confirmations`; default: 0 on dev chains, else 12). */
   readonly confirmations?: number;
+  /** How often to poll the chain (`--chain-poll-ms`; CoordinatorConfig.pollMs, default 200). */
+  readonly pollMs?: number;
   readonly logLevel: string;
 }
 
@@ -61,6 +63,7 @@ export async function startCoordinatorDaemon(
     ...(c.rateLimit === undefined ? {} : { rateLimit: { perSecond: c.rateLimit, burst: Math.max(1, Math.round(c.rateLimit * 10)) } }),
     ...(c.maxWatchesPerPeer === undefined ? {} : { maxWatchesPerPeer: c.maxWatchesPerPeer }),
     ...(c.confirmations === undefined ? {} : { confirmations: c.confirmations }),
+    ...(c.pollMs === undefined ? {} : { pollMs: c.pollMs }),
   });
   key.fill(0);
   rememberListen(c.dataDir, coordinator.multiaddrs());

@@ -103,7 +103,7 @@ test.serial('channel close goes through the coordinator; --direct bypasses it; c
 });
 
 test.serial(
-  'coordinator start --confirmations N: used, shown by status and its JSON; a bad N is refused before anything starts',
+  'coordinator start --confirmations N: used, shown by status and its JSON; a bad N (or poll interval) is refused before anything starts',
   async (t) => {
     // The running coordinator was given none: the dev chain's default, 0.
     t.is((await coord.status()).confirmations, 0);
@@ -115,7 +115,7 @@ test.serial(
       rpc: net.chain.rpcUrl,
       adjudicator: net.adjudicator,
       port: await freePort(),
-      args: ['--confirmations', '3'],
+      args: ['--confirmations', '3', '--chain-poll-ms', '100'],
     });
     try {
       t.is((await deep.status()).confirmations, 3);
@@ -151,5 +151,11 @@ test.serial(
       t.regex(r.stderr, message);
       t.false(existsSync(badDir), `--confirmations ${bad} made a data directory`);
     }
+    const badDir = join(net.tempDir('cli-coord-bad'), 'data');
+    const args = ['coordinator', 'start', '--chain-rpc', net.chain.rpcUrl, '--adjudicator', net.adjudicator];
+    const r = await lanes('--data-dir', badDir, ...args, '--chain-poll-ms', '5');
+    t.not(r.code, 0, '--chain-poll-ms 5 was accepted');
+    t.regex(r.stderr, /--chain-poll-ms "5" must be a whole number of milliseconds, 10\.\.600000/);
+    t.false(existsSync(badDir));
   },
 );
