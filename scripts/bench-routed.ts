@@ -65,6 +65,10 @@ try {
         adjudicator,
         acceptOpens: true,
         graph: true,
+        // The node's own default, and no JSON line per payment event: the bench measures the
+        // nodes, not its fixture (lines were ~2% of each end's CPU, 50 ms polls ~3% of each node).
+        chainPollMs: 250,
+        quietPayments: true,
       }),
     );
   const ids: Bytes32[] = [];

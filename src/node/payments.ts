@@ -76,6 +76,14 @@ export const SETTLE_MARGIN = 30n;
 /** How often locks of ours past their expiry are cancelled (ms). */
 const SWEEP_MS = 1000;
 /**
+ * A payment of ours whose lock is co-signed is `in-flight` in memory at once, and on disk only
+ * once it has been so this long (at a sweep) or at a clean stop: most payments end sooner, and
+ * their settled or failed record is the next write. On disk it stays `pending` meanwhile, which a
+ * restart handles as well, only more slowly: a lock found gone is resolved at its expiry (from
+ * the channel's learned secret, else as failed) instead of at once.
+ */
+const IN_FLIGHT_WRITE_MS = 2000;
+/**
  * Final records (settled, failed) kept in memory besides the active ones, newest first: the rest
  * of the history stays on disk (payments-store.ts), so memory does not grow with it.
  */
@@ -326,6 +334,7 @@ export class Payments {
     this.stopped = true;
     clearInterval(this.sweeper);
     for (const off of this.offs.splice(0)) off();
+    this.writeInFlight(0); // the node flushes the store after its services stop
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1057,7 +1066,23 @@ export class Payments {
 
   private inFlight(key: string): void {
     const r = this.records.get(key);
-    if (r?.status === 'pending') this.save({ ...r, status: 'in-flight', updatedAt: this.ctx.clock() });
+    if (r?.status !== 'pending') return;
+    this.records.set(key, { ...r, status: 'in-flight', updatedAt: this.ctx.clock() });
+    this.inFlightUnwritten.set(key, Date.now()); // IN_FLIGHT_WRITE_MS
+  }
+
+  /** Payments in flight in memory and still `pending` on disk, since when (ms). */
+  private readonly inFlightUnwritten = new Map<string, number>();
+
+  /** Writes the in-flight records that have waited `olderThanMs` (0: all of them). */
+  private writeInFlight(olderThanMs: number): void {
+    const now = Date.now();
+    for (const [key, since] of this.inFlightUnwritten) {
+      if (now - since < olderThanMs) break; // in order of insertion: the rest are younger
+      this.inFlightUnwritten.delete(key);
+      const r = this.records.get(key);
+      if (r?.status === 'in-flight') this.save(r);
+    }
   }
 
   private wait(key: string): Promise<PaymentInfo> {
@@ -1402,6 +1427,7 @@ export class Payments {
   /** Our locks past their expiry: cancel them (the sender may, once expired). */
   private sweep(): void {
     if (this.stopped) return;
+    this.writeInFlight(IN_FLIGHT_WRITE_MS);
     if (Date.now() - this.lastInvoiceSweep >= INVOICE_SWEEP_MS) {
       this.lastInvoiceSweep = Date.now();
       this.dropExpiredInvoices();
@@ -1439,6 +1465,7 @@ export class Payments {
   private save(r: PaymentRecord): string {
     const key = paymentKey(r.direction, r.paymentHash);
     this.records.set(key, r);
+    this.inFlightUnwritten.delete(key); // this write covers it
     this.store.putPayment(r);
     if (isActive(r)) this.finished.delete(key);
     else {

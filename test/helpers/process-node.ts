@@ -37,6 +37,13 @@ export interface ProcessNodeConfig {
   clockOffset?: number;
   /** Swap pairs (SwapPolicy's object form): with `graph`, the node quotes and converts routed swaps. */
   swapPairs?: { receive: `0x${string}`; give: `0x${string}`; minReceive: bigint; perGive: bigint; maxGive?: bigint }[];
+  /** NodeConfig.chainPollMs (the fixture's default is 50, for tests that wait on the chain). */
+  chainPollMs?: number;
+  /**
+   * No payment events (forwarded, settled, failed) on stdout: a bench that counts its payments
+   * itself, so that it measures the node and not thousands of JSON lines a second.
+   */
+  quietPayments?: boolean;
 }
 
 export async function spawnNode(config: ProcessNodeConfig): Promise<ProcessNode> {
