@@ -218,6 +218,22 @@ function readDepositFact(x: unknown, i: number): DepositFact {
   };
 }
 
+/**
+ * Encoded learned secrets by entry. An entry stays the same object from record to record while
+ * it is kept (a record is copied, its entries are not, and none is mutated), and every record
+ * write encodes them all: hundreds under load at a payer or forwarder (ADR 0019).
+ */
+const encodedLearned = new WeakMap<LearnedSecret, Wire[]>();
+
+function learnedWire(x: LearnedSecret): Wire[] {
+  let w = encodedLearned.get(x);
+  if (w === undefined) {
+    w = [hexToBytes(x.hashlock), hexToBytes(x.secret), u(x.expiry)];
+    encodedLearned.set(x, w);
+  }
+  return w;
+}
+
 function recordToWire(r: ChannelRecord): Wire[] {
   return [
     hexToBytes(r.id),
@@ -244,7 +260,7 @@ function recordToWire(r: ChannelRecord): Wire[] {
     r.lockDeltas === undefined ? null : r.lockDeltas.map((d) => [u(d.version), u(d.base), d.ops.map(encodeOp)]),
     r.concludedLocks === undefined ? null : [encodeState(r.concludedLocks.state), [...r.concludedLocks.unlocked]],
     r.revealed === undefined ? null : r.revealed.map((x) => [hexToBytes(x.hashlock), u(x.at)]),
-    r.learned === undefined ? null : r.learned.map((x) => [hexToBytes(x.hashlock), hexToBytes(x.secret), u(x.expiry)]),
+    r.learned === undefined ? null : r.learned.map(learnedWire),
     // An optional 19th field: records without a loss keep the 18 fields older builds read.
     ...(r.loss === undefined
       ? []

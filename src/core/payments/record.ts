@@ -198,6 +198,21 @@ export function paymentRecordProblem(r: PaymentRecord): string | undefined {
   return undefined;
 }
 
+/**
+ * Encoded routes by route array: a payment's record is written several times (pending, in
+ * flight, with its secret, settled), each a copy that keeps the same route, which nobody mutates.
+ */
+const encodedRoutes = new WeakMap<readonly RouteHop[], Wire[]>();
+
+function routeWire(route: readonly RouteHop[]): Wire[] {
+  let w = encodedRoutes.get(route);
+  if (w === undefined) {
+    w = route.map((h) => [hexToBytes(h.channelId), hexToBytes(h.to), u(h.amount), u(h.expiry), u(h.lockId)]);
+    encodedRoutes.set(route, w);
+  }
+  return w;
+}
+
 function recordWire(r: PaymentRecord): Wire[] {
   return [
     PAYMENT_RECORD_FORMAT,
@@ -210,7 +225,7 @@ function recordWire(r: PaymentRecord): Wire[] {
     u(r.amount),
     u(r.fee),
     hexToBytes(r.counterparty),
-    r.route.map((h) => [hexToBytes(h.channelId), hexToBytes(h.to), u(h.amount), u(h.expiry), u(h.lockId)]),
+    routeWire(r.route),
     r.invoice ?? null,
     r.memo,
     r.createdAt,
