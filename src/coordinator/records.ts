@@ -67,6 +67,12 @@ export interface BatchRecord {
   readonly createdAt: number;
   minedAt?: number;
   receipt?: { readonly hash: Bytes32; readonly blockNumber: bigint; readonly gasUsed: bigint };
+  /**
+   * Its outcome went to its items (at its first receipt). A reorg that takes the transaction out
+   * before `confirmations` blocks are on top sets the batch back to `pending`; mined again, it is
+   * not reported twice.
+   */
+  reported?: true;
 }
 
 export interface WatchRecord {

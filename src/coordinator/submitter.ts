@@ -136,6 +136,8 @@ export class Submitter {
       if (b.status === 'pending') {
         this.#o.log.info({ batch: String(b.id), nonce: String(b.nonce), txs: b.txs.length }, 'resuming a batch sent before a restart');
         this.#follow(b, true);
+      } else if ((b.status === 'mined' || b.status === 'reverted') && b.receipt !== undefined && this.#o.confirmations) {
+        this.#follow(b, false); // its receipt may not be deep yet: watched for a reorg until it is
       }
     }
   }
@@ -382,8 +384,60 @@ export class Submitter {
   }
 
   async #followLoop(batch: BatchRecord, rebroadcast: boolean): Promise<void> {
+    for (;;) {
+      if (batch.status === 'pending') await this.#untilMined(batch, rebroadcast);
+      if (this.#stopped || batch.status === 'pending' || batch.status === 'dropped') return;
+      if (await this.#untilDeep(batch)) return;
+      rebroadcast = true; // a reorg took it out: pending again, the very transaction goes again
+    }
+  }
+
+  /**
+   * A mined (or reverted) batch, watched until its receipt has `confirmations` blocks on top
+   * (at once with none): true then. A reorg that takes its transaction out before that leaves
+   * its nonce unused, and a nonce a stored batch holds is never filled, so every later batch,
+   * watchtower answers included, would wait behind it for good. Its receipt missing at two
+   * lookups in a row (one lagging backend is not enough), the batch is `pending` again (stored:
+   * a restart resumes it) and false is returned. Its outcome went to its items at the first
+   * receipt and is not sent again.
+   */
+  async #untilDeep(batch: BatchRecord): Promise<boolean> {
     const { publicClient } = this.#o.clients;
-    if (rebroadcast) await this.#broadcast(batch.txs.at(-1)!, batch);
+    const depth = BigInt(this.#o.confirmations ?? 0);
+    if (depth === 0n || batch.receipt === undefined) return true;
+    let missing = 0;
+    while (!this.#stopped) {
+      const head = await publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => undefined);
+      const receipt = await publicClient.getTransactionReceipt({ hash: batch.receipt.hash }).then(
+        (r) => r as { blockNumber: bigint } | undefined,
+        (e: unknown) => (e instanceof TransactionReceiptNotFoundError ? undefined : null),
+      );
+      if (receipt === undefined) {
+        if (++missing >= 2) {
+          this.#o.log.warn(
+            { batch: String(batch.id), nonce: String(batch.nonce), tx: batch.receipt.hash },
+            'a reorg took a mined batch out before it was deep enough: sending it again',
+          );
+          batch.status = 'pending';
+          this.#o.queue.putBatch(batch);
+          return false;
+        }
+      } else if (receipt !== null) {
+        missing = 0;
+        if (head !== undefined && head - receipt.blockNumber + 1n >= depth) return true;
+      }
+      await new Promise((r) => setTimeout(r, Math.max(this.#o.pollMs, 200)));
+    }
+    return true;
+  }
+
+  async #untilMined(batch: BatchRecord, rebroadcast: boolean): Promise<void> {
+    const { publicClient } = this.#o.clients;
+    if (rebroadcast) {
+      // After a reorg, the transaction that was mined: its bytes are valid again at its nonce.
+      const mined = batch.receipt === undefined ? undefined : batch.txs.find((t) => t.hash === batch.receipt!.hash);
+      await this.#broadcast(mined ?? batch.txs.at(-1)!, batch);
+    }
     let lookedUp = Date.now();
     /** Lookups in a row that found the chain past this batch's nonce with no receipt of ours. */
     let usedElsewhere = 0;
@@ -394,7 +448,16 @@ export class Submitter {
         batch.status = receipt.status === 'success' ? 'mined' : 'reverted';
         batch.minedAt = Date.now();
         batch.receipt = { hash: receipt.transactionHash as Bytes32, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+        const again = batch.reported === true;
+        batch.reported = true;
         this.#o.queue.putBatch(batch);
+        if (again) {
+          this.#o.log.warn(
+            { batch: String(batch.id), tx: receipt.transactionHash, status: batch.status },
+            'a batch a reorg took out is mined again',
+          );
+          return;
+        }
         if (receipt.status !== 'success') return this.#o.onMined(batch, 'reverted');
         const events = decodeEvents(receipt.logs.filter((l) => l.address.toLowerCase() === this.#o.adjudicator));
         const outcome: ItemResult[] =
