@@ -128,7 +128,7 @@ export interface ChainService {
    * it signed); undefined when the transaction is not a plain `challengeBatch` call carrying the
    * channel.
    */
-  registeredState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedCommitment | undefined>;
+  registeredState(transactionHash: Bytes32, params: ChannelParams, version?: bigint): Promise<SignedCommitment | undefined>;
   /** The final state a `closeBatch` transaction paid out for the channel with `params`, with both signatures (like {@link registeredState}). */
   closedState(transactionHash: Bytes32, params: ChannelParams): Promise<SignedState | undefined>;
   /** Polls for events from `fromBlock` on; returns a function that stops the polling. */
@@ -675,7 +675,7 @@ export function chainServiceFromClients(
       }
     },
 
-    async registeredState(hash, params) {
+    async registeredState(hash, params, version) {
       const tx = await publicClient.getTransaction({ hash });
       if (!tx.to || tx.to.toLowerCase() !== adjudicator) return undefined;
       let call;
@@ -687,7 +687,8 @@ export function chainServiceFromClients(
       if (call.functionName !== 'challengeBatch') return undefined;
       const id = channelId(params);
       for (const it of call.args[0]) {
-        if (channelIdOfItem(params, it.params) !== id) continue;
+        // One batch may register several versions of a channel: the event names the one it is about.
+        if (channelIdOfItem(params, it.params) !== id || (version !== undefined && it.version !== version)) continue;
         return {
           state: { channelId: id, version: it.version, balances: pairs(it.balances), locksRoot: it.locksRoot, isFinal: it.isFinal },
           signatures: [sigBytes(it.sigs[0]), sigBytes(it.sigs[1])],

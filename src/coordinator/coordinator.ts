@@ -616,9 +616,12 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       );
       const queuedAlready = active('dispute', e.channelId, stateHash);
       if (queuedAlready) {
-        // Someone queued this very state: it now has a deadline, and the watchtower relies on it.
+        // Someone queued this very state (the cheater herself, or a node that then went offline):
+        // it now has a deadline, and the watchtower relies on it, so it is the watchtower's answer
+        // too: retried while it can succeed, and looked up again after its receipt (recheckAnswers).
         if (queuedAlready.deadlineChain === undefined || queuedAlready.deadlineChain > e.finalizesAt)
           queuedAlready.deadlineChain = e.finalizesAt;
+        queuedAlready.watchtower = true;
         queue.putItem(queuedAlready);
       } else {
         enqueue({ kind: 'dispute', params: rec.params, signed: rec.signed }, 'dispute', {

@@ -34,7 +34,7 @@ export interface ItemRecord {
   /** EIP-712 hashStruct of its state: items are the same item iff kind, channel and this match. */
   readonly stateHash?: Bytes32;
   /** Made by the watchtower for a node that may be offline: retried, never given up while it can succeed. */
-  readonly watchtower?: boolean;
+  watchtower?: boolean;
   /** Batched only with this group's items: set when a batch it was in reverted (planner: splitReverted). */
   group?: bigint;
   /** Times it reverted on-chain in a batch of its own (its gas limit doubles for each). */

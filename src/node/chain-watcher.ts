@@ -318,7 +318,7 @@ export async function createChainWatcher(ctx: Context, options: number | Watcher
         // one: what it pays us, should it stand (the channel's loss, if no one answers it).
         const other = (ch.latest?.state.version ?? -1n) !== e.version;
         const registered = other
-          ? await ctx.chain.registeredState(e.transactionHash, ch.record.params).catch((err: unknown) => {
+          ? await ctx.chain.registeredState(e.transactionHash, ch.record.params, e.version).catch((err: unknown) => {
               ctx.channelLog(ch).warn({ err }, 'reading the registered state from the chain failed');
               return undefined;
             })

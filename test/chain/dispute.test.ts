@@ -129,3 +129,16 @@ test.serial('a final state can be registered by challenge and concluded', async 
   await tc.chain.increaseTime(601);
   t.true((await tc.svc.bob.concludeBatch([concludeItem(params, s.state)])).items[0]!.ok);
 });
+
+test.serial('one batch registering two versions of a channel: each Challenged event reads its own state from the calldata', async (t) => {
+  const params = await funded();
+  const v9 = sign(params, stateOf(params, 9n, [4n * ETHER, 16n * ETHER]), [alice, bob]);
+  const v11 = sign(params, stateOf(params, 11n, [6n * ETHER, 14n * ETHER]), [alice, bob]);
+  const r = await tc.svc.alice.challengeBatch([challengeItem(params, v9), challengeItem(params, v11)]);
+  t.true(r.items.every((i) => i.ok));
+  t.is((await tc.svc.bob.dispute(v9.state.channelId))?.version, 11n);
+  const of = async (version: bigint) => (await tc.svc.bob.registeredState(r.hash, params, version))?.state.version;
+  t.is(await of(11n), 11n, 'the version the event names, not the first item of the channel');
+  t.is(await of(9n), 9n);
+  t.is(await of(10n), undefined);
+});
