@@ -195,6 +195,10 @@ export class Forwarder {
     for (const op of ops) {
       if (op.kind === 'lock') {
         if (op.onion === undefined || op.lock.receiver !== ch.self) continue;
+        // A lock already co-signed is not new: the machine refuses the operation as a duplicate.
+        // Its onion is not taken either. After a restart (`taken` is empty) a sender re-sending
+        // an old lock with a fresh onion would otherwise have it forwarded a second time.
+        if (ch.latest?.state.locks.some((x) => x.id === op.lock.id && x.receiver === ch.self)) continue;
         if (this.onions.size >= MAX_ONIONS) this.onions.delete(this.onions.keys().next().value!);
         this.onions.set(key(ch.id, op.lock.id), op.onion);
       } else if (op.kind === 'settle') {
@@ -445,6 +449,8 @@ export class Forwarder {
     const now = this.ctx.now();
     this.cancelExpired(now);
     this.forgetUnneeded();
+    this.learnFromRecords();
+    this.pruneTaken();
     if (this.secrets.size === 0 && this.claims.size === 0) return;
     const margin = this.host.timing.registrationMargin;
     const toRegister: Bytes32[] = [];
@@ -494,6 +500,32 @@ export class Forwarder {
         },
       );
     }
+  }
+
+  /**
+   * Secrets in the channel records' learned lists that we do not hold: a settle downstream of a
+   * forward made before a restart (its `Forward` is gone, so neither `observe` nor `resolve`
+   * sees it). The machine stored the secret (it checks it against the lock's hashlock); held
+   * here, the sweep settles the lock to us upstream with it, or registers it in time. Before,
+   * such a forward paid downstream and was never claimed upstream: the sender took its lock
+   * back at the expiry.
+   */
+  private learnFromRecords(): void {
+    for (const ch of this.ctx.channels.values())
+      for (const l of ch.record.learned ?? []) if (!this.secrets.has(l.hashlock)) this.secrets.set(l.hashlock, l.secret);
+  }
+
+  /**
+   * Incoming locks we took, or whose settle the upstream refused, that are no longer in their
+   * channel's latest state: nothing asks about them again (lock ids are never reused), and the
+   * sets would otherwise grow with every payment forwarded.
+   */
+  private pruneTaken(): void {
+    const present = new Set<string>();
+    for (const ch of this.ctx.channels.values())
+      for (const l of ch.latest?.state.locks ?? []) if (l.receiver === ch.self) present.add(key(ch.id, l.id));
+    for (const k of this.taken) if (!present.has(k)) this.taken.delete(k);
+    for (const k of this.refused) if (!present.has(k)) this.refused.delete(k);
   }
 
   /**
