@@ -78,8 +78,12 @@ export interface ForwarderHost {
   /** Our forwarding terms for asset `assetIndex` of `ch` (what our channel update announces). */
   policy(ch: Channel, assetIndex: number): ForwardPolicy;
   readonly timing: ForwardTiming;
-  /** Registers secrets on-chain: through the coordinator when there is one, else directly. */
-  register(secrets: readonly Bytes32[]): Promise<void>;
+  /**
+   * Registers secrets on-chain: through the coordinator when there is one, else directly.
+   * `direct`: our own transaction whatever the coordinator (one of these was registered through
+   * it before and is not on-chain: a coordinator that reports success and does not deliver).
+   */
+  register(secrets: readonly Bytes32[], o?: { readonly direct?: boolean }): Promise<void>;
   /** Whether a lock we sent is one of our own payments' (payments.ts cancels those itself). */
   ownsLock(channelId: Bytes32, lockId: bigint): boolean;
   /**
@@ -138,6 +142,8 @@ export class Forwarder {
   private readonly busy = new Set<string>();
   /** Hashlocks whose secret we sent for registration, and when (unix s). */
   private readonly registered = new Map<Bytes32, bigint>();
+  /** Hashlocks whose registration was found missing on-chain: registered again directly. */
+  private readonly missed = new Set<Bytes32>();
   /** Incoming locks whose off-chain settle the upstream refused: register without waiting. */
   private readonly refused = new Set<string>();
   /** Secrets we know for hashlocks of locks to us (learned downstream), by hashlock. */
@@ -487,18 +493,28 @@ export class Forwarder {
     for (const h of [...this.secrets.keys()]) if (!live.has(h) && !this.pendingFor(h)) this.secrets.delete(h);
     for (const h of [...this.registered.keys()]) if (!live.has(h) && !this.secrets.has(h)) this.registered.delete(h);
     for (const h of [...this.claims.keys()]) if (!live.has(h)) this.claims.delete(h);
+    for (const h of this.missed) if (!live.has(h)) this.missed.delete(h);
     if (toRegister.length > 0) {
       this.stats.registered += toRegister.length;
       this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');
-      this.host.register(toRegister).then(
-        () => {
-          for (const s of toRegister) this.watchRegistration(keccak256Hex(hexToBytes(s)) as Bytes32, this.ctx.now());
-        },
-        (e: unknown) => {
-          for (const s of toRegister) this.registered.delete(keccak256Hex(hexToBytes(s)) as Bytes32);
-          this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
-        },
-      );
+      const hash = (s: Bytes32) => keccak256Hex(hexToBytes(s)) as Bytes32;
+      const again = toRegister.filter((s) => this.missed.has(hash(s)));
+      const first = toRegister.filter((s) => !this.missed.has(hash(s)));
+      for (const [group, direct] of [
+        [first, false],
+        [again, true],
+      ] as const) {
+        if (group.length === 0) continue;
+        this.host.register(group, direct ? { direct } : undefined).then(
+          () => {
+            for (const s of group) this.watchRegistration(hash(s), this.ctx.now());
+          },
+          (e: unknown) => {
+            for (const s of group) this.registered.delete(hash(s));
+            this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
+          },
+        );
+      }
     }
   }
 
@@ -554,6 +570,7 @@ export class Forwarder {
           if (++c.misses < 2) return;
           this.checks.delete(h);
           this.registered.delete(h);
+          this.missed.add(h); // not through whoever reported it done: our own transaction next
           this.stats.reregistered++;
           this.ctx.log.warn({ hashlock: h }, 'a secret we registered is not on-chain (a reorg?): registering it again');
         },

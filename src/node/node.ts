@@ -33,6 +33,7 @@ import { Channel } from './channel.ts';
 import type { ChainWatcher } from './chain-watcher.ts';
 import { createChainWatcher } from './chain-watcher.ts';
 import type { Context } from './context.ts';
+import type { CoordinatorLink } from './coordinator-link.ts';
 import { dispatch } from './dispatch.ts';
 import {
   ChannelNotFoundError,
@@ -161,7 +162,7 @@ export class LanesNode implements LanesApi, ChannelHost {
             peel,
             policy: (ch, assetIndex) => this.forwardPolicy(ch, assetIndex),
             timing: this.timing,
-            register: (secrets) => this.registerSecrets(secrets),
+            register: (secrets, o) => this.registerSecrets(secrets, o?.direct === true),
             ownsLock: (channelId, lockId) => this.payments_.ownsLock(channelId, lockId),
             quotes: {
               check: (q) => this.quoteDesk?.check(q) ?? 'not-ours',
@@ -220,34 +221,48 @@ export class LanesNode implements LanesApi, ChannelHost {
     };
   }
 
-  /** Registers secrets on-chain for the forwarder: through the coordinator (batched) when there is one, else directly. */
-  private async registerSecrets(secrets: readonly Bytes32[]): Promise<void> {
+  /**
+   * Registers secrets on-chain for the forwarder: through the coordinator (batched) when there is
+   * one and not `direct`, else (or when the coordinator does not) with our own transactions. The
+   * coordinator gets every chunk of 256 at once, not one after another: each may wait out its
+   * timeout, and a registration has a deadline. Our own transactions go one at a time (one key,
+   * one nonce sequence).
+   */
+  private async registerSecrets(secrets: readonly Bytes32[], direct = false): Promise<void> {
     const { ctx } = this;
-    for (let i = 0; i < secrets.length; i += 256) {
-      const chunk = secrets.slice(i, i + 256);
-      if (ctx.settle) {
-        try {
-          const { result } = await ctx.settle.submit({ kind: 'reveal', secrets: chunk });
-          // A registration has a deadline: a coordinator that takes it and goes quiet is not waited for.
-          let timer: NodeJS.Timeout | undefined;
-          const r = await Promise.race([
-            result,
-            new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ctx.timeouts.coordinatorMs))),
-          ]);
-          clearTimeout(timer);
-          if (r?.ok) continue;
-          if (r === undefined) ctx.log.warn('the coordinator did not register the secrets in time: registering them directly');
-          else ctx.log.warn({ reason: r.reason }, 'the coordinator did not register the secrets: registering them directly');
-        } catch (e) {
-          ctx.log.warn({ err: e }, 'the coordinator is unreachable: registering the secrets directly');
-        }
-      }
-      // Our own transaction: not for secrets on-chain already (a coordinator that refused them
-      // as registered, or a registration checked again: forwarder.ts).
+    const chunks: Bytes32[][] = [];
+    for (let i = 0; i < secrets.length; i += 256) chunks.push(secrets.slice(i, i + 256));
+    const settle = ctx.settle;
+    const done = settle && !direct ? await Promise.all(chunks.map((c) => this.registerThroughCoordinator(settle, c))) : [];
+    for (const [k, chunk] of chunks.entries()) {
+      if (done[k] === true) continue;
+      // Not for secrets on-chain already (a coordinator that refused them as registered, or a
+      // registration checked again: forwarder.ts).
       const on = await Promise.all(chunk.map((x) => ctx.chain.revealedAt(keccak256Hex(hexToBytes(x))).catch(() => 0n)));
-      const missing = chunk.filter((_, k) => on[k] === 0n);
+      const missing = chunk.filter((_, i) => on[i] === 0n);
       if (missing.length > 0) await ctx.chain.revealSecrets(missing);
     }
+  }
+
+  /** True when the coordinator reports the chunk registered within its timeout. */
+  private async registerThroughCoordinator(settle: CoordinatorLink, chunk: readonly Bytes32[]): Promise<boolean> {
+    const { ctx } = this;
+    try {
+      const { result } = await settle.submit({ kind: 'reveal', secrets: chunk });
+      // A registration has a deadline: a coordinator that takes it and goes quiet is not waited for.
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([
+        result,
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ctx.timeouts.coordinatorMs))),
+      ]);
+      clearTimeout(timer);
+      if (r?.ok) return true;
+      if (r === undefined) ctx.log.warn('the coordinator did not register the secrets in time: registering them directly');
+      else ctx.log.warn({ reason: r.reason }, 'the coordinator did not register the secrets: registering them directly');
+    } catch (e) {
+      ctx.log.warn({ err: e }, 'the coordinator is unreachable: registering the secrets directly');
+    }
+    return false;
   }
 
   /** Registers a channel and executes its machine's first effects (ChannelHost). */

@@ -3,7 +3,9 @@
  * forwarder alone, its channel and chain as plain objects). A registration the chain reported
  * (a receipt) can still be taken out by a reorg. While the lock to us lives, the forwarder
  * checks the registry again and registers the secret anew when it is missing. Without that, the
- * lock would go back to its sender at close, and a hop that paid downstream would lose it.
+ * lock would go back to its sender at close, and a hop that paid downstream would lose it. A
+ * registration found missing goes again as our own transaction: a coordinator that reports
+ * success and delivers nothing would otherwise be asked, and believed, until the expiry.
  */
 import test from 'ava';
 import { pino } from 'pino';
@@ -21,6 +23,8 @@ function rig(o: { hang?: boolean } = {}) {
   /** The registry: when the hashlock was revealed (0: not). */
   let revealedAt = 0n;
   const registered: Bytes32[][] = [];
+  /** Whether each registration was asked for with our own transaction (not the coordinator's). */
+  const direct: boolean[] = [];
   const lock: Lock = { id: 7n, asset: 0, amount: 100n, sender: 0, receiver: 1, hashlock: HASHLOCK, expiry: now + 600n };
   // A lock to us on a channel whose counterparty is away: its secret goes on-chain at once.
   const channel = {
@@ -46,8 +50,9 @@ function rig(o: { hang?: boolean } = {}) {
     peel: () => ({ ok: false, reason: 'test' }) as never,
     policy: () => ({}) as never,
     timing: DEFAULT_TIMING,
-    register: (secrets) => {
+    register: (secrets, opts) => {
       registered.push([...secrets]);
+      direct.push(opts?.direct === true);
       if (o.hang) return new Promise<void>(() => undefined); // taken, and never heard of again
       revealedAt = now; // mined
       return Promise.resolve();
@@ -61,6 +66,7 @@ function rig(o: { hang?: boolean } = {}) {
   return {
     forwarder,
     registered,
+    direct,
     sweep,
     advance: (s: bigint) => (now += s),
     reorg: () => (revealedAt = 0n),
@@ -86,6 +92,8 @@ test('a registration a reorg took out is sent again while the lock lives; one st
   await r.sweep(); // registers again
   t.is(r.registered.length, 2, 'missing after the reorg: registered again');
   t.is(r.forwarder.stats.reregistered, 1);
+  // Whoever reported the first one done (the coordinator, say) is not trusted with it again.
+  t.deepEqual(r.direct, [false, true], 'registered again with our own transaction');
 });
 
 test('a registration that never reports back is checked anyway, and sent again when it is not on-chain', async (t) => {
@@ -101,4 +109,5 @@ test('a registration that never reports back is checked anyway, and sent again w
     await r.sweep();
   }
   t.is(r.registered.length, 2, 'not on-chain: registered again');
+  t.deepEqual(r.direct, [false, true], 'a coordinator that went quiet is not asked again');
 });
