@@ -286,6 +286,32 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     return undefined;
   }
 
+  /** A queued (not yet sent) item of this kind and channel with another state than `stateHash`. */
+  function queuedOther(kind: BatchKind, channelId: Bytes32, stateHash: Bytes32 | undefined): ItemRecord | undefined {
+    for (const i of queue.items.values())
+      if (i.kind === kind && i.channelId === channelId && i.status === 'queued' && i.stateHash !== stateHash) return i;
+    return undefined;
+  }
+
+  /**
+   * Closes and disputes peers submitted, per channel, in the last hour (ms): an honest channel
+   * needs a few in its life. Each costs the coordinator gas, and two keys of one cheap channel
+   * could sign states without end (ADR 0005, addendum of 2026-12-07).
+   */
+  const perChannel = new Map<Bytes32, number[]>();
+  const CHANNEL_ITEMS_PER_HOUR = 16;
+  function channelBudget(channelId: Bytes32, now: number): boolean {
+    const recent = (perChannel.get(channelId) ?? []).filter((at) => now - at < 3_600_000);
+    if (recent.length >= CHANNEL_ITEMS_PER_HOUR) {
+      perChannel.set(channelId, recent);
+      return false;
+    }
+    recent.push(now);
+    perChannel.set(channelId, recent);
+    if (perChannel.size > 100_000) for (const [id, ats] of perChannel) if (ats.every((at) => now - at >= 3_600_000)) perChannel.delete(id);
+    return true;
+  }
+
   function enqueue(item: SettleItem, kind: BatchKind, extra: Partial<ItemRecord> = {}): ItemRecord {
     const rec: ItemRecord = {
       id: queue.allocItemId(),
@@ -300,6 +326,24 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     };
     queue.putItem(rec);
     return rec;
+  }
+
+  /**
+   * A newer dispute of a channel takes the place of the older ones still queued: it would make
+   * them fail on-chain (`stale-version`) anyway, after costing gas. It inherits their deadline and
+   * the watchtower's reliance; their requesters hear that a newer state was registered instead.
+   */
+  function supersede(newer: ItemRecord, channelId: Bytes32): void {
+    for (const i of [...queue.items.values()]) {
+      if (i === newer || i.kind !== 'dispute' || i.channelId !== channelId || i.status !== 'queued') continue;
+      if ((i.version ?? -1n) >= (newer.version ?? -1n)) continue;
+      if (i.deadlineChain !== undefined && (newer.deadlineChain === undefined || i.deadlineChain < newer.deadlineChain))
+        newer.deadlineChain = i.deadlineChain;
+      if (i.watchtower) newer.watchtower = true;
+      queue.putItem(newer);
+      log.info({ channel: channelId, older: String(i.version), newer: String(newer.version) }, 'a newer dispute replaces a queued one');
+      finish(i, false, 'stale-version');
+    }
   }
 
   const stateOfItem = (item: SettleItem) =>
@@ -320,9 +364,21 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     const state = stateOfItem(msg.item);
     const stateHash = state && stateHashOf(state);
     let rec = active(kind, channelId, stateHash);
+    if (!rec && (kind === 'close' || kind === 'dispute') && channelId !== undefined) {
+      // One queued close or dispute per channel: a newer dispute takes the place of an older one
+      // not sent yet (below), anything else waits for the one queued.
+      const other = queuedOther(kind, channelId, stateHash);
+      if (other && kind === 'close') return refuse('policy', 'a close of this channel is queued already: one at a time');
+      if (other && (other.version ?? -1n) >= (version ?? -1n))
+        return refuse('stale-version', `a dispute of this channel at version ${String(other.version)} is queued already`);
+    }
     if (!rec) {
       const admitted = await admit(msg.item, chain, queue);
       if (!admitted.ok) return refuse(admitted.reason, admitted.detail);
+      // Counted once admitted: refusals cost us a chain read, not gas. (The watchtower's own
+      // answers are not submitted here and never counted.)
+      if ((kind === 'close' || kind === 'dispute') && channelId !== undefined && !channelBudget(channelId, Date.now()))
+        return refuse('policy', `over ${CHANNEL_ITEMS_PER_HOUR} closes and disputes of this channel in an hour`);
       rec =
         active(kind, channelId, stateHash) ?? // the same item may have come in while we read the chain
         enqueue(admitted.value.item, kind, {
@@ -331,6 +387,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
           ...(stateHash === undefined ? {} : { stateHash }),
           ...(admitted.value.notBeforeChain === undefined ? {} : { notBeforeChain: admitted.value.notBeforeChain }),
         });
+      if (kind === 'dispute' && channelId !== undefined) supersede(rec, channelId);
     }
     rec.origins.push({ peerId, requestId: msg.requestId, delivered: false });
     queue.putItem(rec);

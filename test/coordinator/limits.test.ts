@@ -107,3 +107,47 @@ test.serial('a peer may have only so many channels watched: a new one over the c
     'the cap is per peer',
   );
 });
+
+test.serial(
+  'disputes of one channel without end (both keys in one hand): a newer one replaces the queued one, and the channel has a budget',
+  async (t) => {
+    const svc = await createChainService({
+      rpc: net.chain.rpcUrl,
+      privateKey: bytesToHex(ann.privateKey),
+      adjudicator: net.adjudicator,
+      pollingIntervalMs: 20,
+    });
+    const p: ChannelParams = {
+      chainId: 31337n,
+      adjudicator: net.adjudicator,
+      participants: [ann.address, ben.address],
+      assets: [NATIVE_ASSET],
+      challengeDuration: 600n,
+      nonce: BigInt(Date.now()) * 10n + 7n,
+    };
+    await svc.deposit(p, 0, 0, 1n); // one wei: all it takes
+    // The coordinator pays the gas.
+    await net.fund({ name: 'coordinator', address: coord.address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 10n);
+    const id = (await import('../../src/core/index.ts')).channelId(p);
+    const answers: string[] = [];
+    for (let v = 1; v <= 30; v++) {
+      // A peer id per few submissions: the per-peer rate limit is no defence here.
+      const c = await client(`limits-junk-${Math.floor(v / 5)}-${Date.now()}`);
+      answers.push(await outcome(c.submit({ kind: 'dispute', params: p, signed: sign(p, stateOf(p, BigInt(v), [1n, 0n]), [ann, ben]) })));
+    }
+    const accepted = answers.filter((a) => a === 'accepted').length;
+    t.true(accepted <= 16, `at most the channel's budget accepted: ${accepted}`);
+    t.true(
+      answers.some((a) => /^policy: .*over 16 closes and disputes of this channel in an hour/.test(a)),
+      'the rest refused, with the reason',
+    );
+    // Wait for the queue to drain, then count what reached the chain.
+    await new Promise((r) => setTimeout(r, 6_000));
+    const { events } = await svc.events(0n, await svc.blockNumber());
+    const registered = events.filter((e) => e.type === 'challenged' && 'channelId' in e && e.channelId === id).length;
+    t.true(
+      registered >= 1 && registered <= 6,
+      `a newer dispute took the place of the queued one: ${registered} on-chain of ${accepted} accepted`,
+    );
+  },
+);
