@@ -24,7 +24,16 @@ import { ConnectionLostError, DaemonUnreachableError, NodeStoppedError, NotLanes
 import { readChannel, readClose, readCredited, readEvent, readNodeInfo, readPayment, readPeer, readSwap, readWithdraw } from './json.ts';
 import { readInvoice, readPaymentInfo } from './payments-json.ts';
 import { redactUrl } from './redact.ts';
-import { MAX_FRAMES, MAX_MESSAGE_BYTES, MUTATING, STREAM_PATH, type StreamMethod, decodeReplies, encodeRequest } from './stream-frames.ts';
+import {
+  IdMap,
+  MAX_FRAMES,
+  MAX_MESSAGE_BYTES,
+  MUTATING,
+  STREAM_PATH,
+  type StreamMethod,
+  decodeReplies,
+  encodeRequest,
+} from './stream-frames.ts';
 
 /** Calls sent and not yet answered, at most (the daemon's own bound: src/api/stream-server.ts). */
 export const MAX_IN_FLIGHT = 8192;
@@ -72,7 +81,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
   const wsUrl = `${base.replace(/^http/, 'ws')}${STREAM_PATH}`;
   const timeoutMs = p.timeoutMs ?? 120_000;
   const listeners = new Map<LanesEventName, Set<(payload: never) => void>>();
-  const calls = new Map<number, Call>();
+  const calls = new IdMap<Call>();
   /** Calls not sent yet, in order. */
   let queue: Call[] = [];
   let sentCount = 0;
@@ -196,7 +205,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
     socket = undefined;
     opening = undefined;
     const details = `WebSocket closed with ${code}${reason ? ` (${reason})` : ''}`;
-    for (const call of [...calls.values()]) {
+    for (const call of calls.values()) {
       if (!call.sent) continue;
       settle(call);
       call.reject(new ConnectionLostError(call.method, MUTATING.has(call.method), { details }));
@@ -257,7 +266,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
     sweep = setInterval(
       () => {
         const now = Date.now();
-        for (const call of [...calls.values()]) {
+        for (const call of calls.values()) {
           if (call.deadline > now) continue;
           const maybeApplied = call.sent && MUTATING.has(call.method);
           settle(call);
@@ -353,7 +362,7 @@ export async function connectStream(p: ConnectParameters): Promise<RemoteNode> {
       closed = true;
       clearTimeout(retry);
       clearInterval(sweep);
-      for (const c of [...calls.values()]) {
+      for (const c of calls.values()) {
         settle(c);
         c.reject(
           c.sent

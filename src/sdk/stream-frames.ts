@@ -203,6 +203,43 @@ function isObject(x: unknown): x is Json {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/**
+ * Calls in flight by id, for both ends of the stream: a plain object's elements, not a Map. A Map
+ * that churns (thousands of ids in and out a second, a few hundred at a time) rehashes every few
+ * hundred ids, and V8 keeps each table it leaves behind linked to its successor with the entries
+ * it held. Once one such table reaches the old generation, every scavenge keeps alive all the
+ * tables since and every call they held (its promise, its frame, its result) and promotes them:
+ * megabytes per scavenge, and scavenges of 10-30 ms (docs/performance.md). Values in id order.
+ */
+export class IdMap<V> {
+  #byId: Record<number, V> = Object.create(null) as Record<number, V>;
+  #size = 0;
+  get size(): number {
+    return this.#size;
+  }
+  get(id: number): V | undefined {
+    return this.#byId[id];
+  }
+  has(id: number): boolean {
+    return this.#byId[id] !== undefined;
+  }
+  /** `value` must not be undefined. */
+  set(id: number, value: V): void {
+    if (this.#byId[id] === undefined) this.#size++;
+    this.#byId[id] = value;
+  }
+  delete(id: number): boolean {
+    if (this.#byId[id] === undefined) return false;
+    delete this.#byId[id];
+    this.#size--;
+    return true;
+  }
+  /** A copy: the caller may delete while it goes through them. */
+  values(): V[] {
+    return Object.values(this.#byId);
+  }
+}
+
 /** The frames of a message, or why it is not a JSON array of at most MAX_FRAMES elements. */
 function frames(text: string): unknown[] | string {
   let parsed: unknown;
