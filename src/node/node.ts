@@ -177,6 +177,7 @@ export class LanesNode implements LanesApi, ChannelHost {
       ...(parts.keysendKey ? { keysendKey: parts.keysendKey } : {}),
       ...(this.forwarder ? { forwarder: this.forwarder } : {}),
       graph: () => this.graph,
+      settleMargin: this.timing.registrationMargin,
       ...(parts.onionCurve ? { onionCurve: parts.onionCurve } : {}),
       ...(parts.onionKeyReuseMs === undefined ? {} : { onionKeyReuseMs: parts.onionKeyReuseMs }),
       ...(parts.paymentsInMemory === undefined ? {} : { finishedInMemory: parts.paymentsInMemory }),

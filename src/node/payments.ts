@@ -71,7 +71,14 @@ import { random } from './random.ts';
 
 /** How long a direct payment's lock lasts (s): the payee settles within it, or registers the secret on-chain. */
 export const DIRECT_LOCK_EXPIRY = 600n;
-/** The least time left on a lock for the payee to settle it (s); a lock closer to its expiry is cancelled. */
+/**
+ * The least time left on a lock for the payee to settle it (s), beyond the channel machine's
+ * settle margin (the registration margin: a settle closer to the expiry than that is refused,
+ * as the counterparty could then not register the secret in time). A lock closer to its expiry
+ * is cancelled. Below the machine's margin, the settle was refused locally after the lock had
+ * been taken, and the secret registered on-chain at our cost: a peer could have us pay that gas
+ * lock after lock.
+ */
 export const SETTLE_MARGIN = 30n;
 /** How often locks of ours past their expiry are cancelled (ms). */
 const SWEEP_MS = 1000;
@@ -125,6 +132,8 @@ export interface PaymentHost {
    * (swap-quotes.ts `QuoteDesk.prepaid`).
    */
   prepaid?(nonce: Bytes32, asset: Address, amount: bigint): void;
+  /** The channel machines' settle margin (s): the registration margin (default 120). */
+  readonly settleMargin?: bigint;
 }
 
 /** How one attempt's lock ended. */
@@ -1274,7 +1283,8 @@ export class Payments {
     const key = paymentKey('in', l.hashlock);
     const heldBack = kind === 'invoice' && this.heldBack(l.hashlock);
     const mayHaveLeft = this.revealed.get(ch.id)?.has(l.id) === true || (this.takenBefore.has(key) && !heldBack);
-    if (refuse === undefined && l.expiry < now + SETTLE_MARGIN && !mayHaveLeft) refuse = 'expiry-too-soon';
+    if (refuse === undefined && l.expiry < now + (this.host.settleMargin ?? 120n) + SETTLE_MARGIN && !mayHaveLeft)
+      refuse = 'expiry-too-soon';
     // A record no longer in memory (a lock for an invoice paid long ago): the invoice's record
     // says what it received. A keysend's record starts again (a payer re-sending a preimage).
     const paidInvoice = invoice ? this.invoiceRecords.get(l.hashlock) : undefined;
