@@ -432,7 +432,6 @@ export class Submitter {
   }
 
   async #untilMined(batch: BatchRecord, rebroadcast: boolean): Promise<void> {
-    const { publicClient } = this.#o.clients;
     if (rebroadcast) {
       // After a reorg, the transaction that was mined: its bytes are valid again at its nonce.
       const mined = batch.receipt === undefined ? undefined : batch.txs.find((t) => t.hash === batch.receipt!.hash);
@@ -441,58 +440,119 @@ export class Submitter {
     let lookedUp = Date.now();
     /** Lookups in a row that found the chain past this batch's nonce with no receipt of ours. */
     let usedElsewhere = 0;
+    /** Receipts read whose logs did not match the batch's items (a buggy or lying backend). */
+    let badReceipts = 0;
     while (!this.#stopped) {
-      for (const tx of batch.txs) {
-        const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
-        if (!receipt) continue;
-        batch.status = receipt.status === 'success' ? 'mined' : 'reverted';
-        batch.minedAt = Date.now();
-        batch.receipt = { hash: receipt.transactionHash as Bytes32, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
-        const again = batch.reported === true;
-        batch.reported = true;
-        this.#o.queue.putBatch(batch);
-        if (again) {
-          this.#o.log.warn(
-            { batch: String(batch.id), tx: receipt.transactionHash, status: batch.status },
-            'a batch a reorg took out is mined again',
-          );
-          return;
-        }
-        if (receipt.status !== 'success') return this.#o.onMined(batch, 'reverted');
-        const events = decodeEvents(receipt.logs.filter((l) => l.address.toLowerCase() === this.#o.adjudicator));
-        const outcome: ItemResult[] =
-          batch.kind === 'reveal'
-            ? batch.itemIds.map(() => ({ channelId: `0x${'00'.repeat(32)}` as Bytes32, ok: true as const }))
-            : itemResults(OPERATION[batch.kind], events, batch.itemIds.length);
-        return this.#o.onMined(batch, outcome);
+      try {
+        if (await this.#lookUp(batch, () => ++badReceipts)) return;
+      } catch (e) {
+        // A failed flush (a replacement not stored), an RPC that throws: the loop goes on. Ended
+        // here, the batch would sit pending and unfollowed, its nonce held, every later batch
+        // behind it until a restart.
+        this.#o.log.warn({ err: e, batch: String(batch.id) }, 'following a batch: a step failed, again shortly');
+        await new Promise((r) => setTimeout(r, Math.max(this.#o.pollMs, 500)));
+        continue;
       }
       const last = batch.txs.at(-1)!;
-      if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
-        lookedUp = Date.now();
-        // A nonce used by none of this batch's transactions means none of them can ever be mined.
-        // The count is read first, at `confirmations` deep, and the receipts after it: a receipt
-        // of ours that a lagging backend has not seen yet cannot make it look used elsewhere.
-        const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
-        const used = this.#o.confirmations ? await this.#nonceAtDepth(this.#o.confirmations) : mined;
-        if (used !== undefined && used > batch.nonce && (await this.#receiptOf(batch)) === 'none') {
-          if (++usedElsewhere >= NONCE_USED_LOOKUPS) return this.#dropped(batch, used);
-        } else usedElsewhere = 0;
-        // A gap below this batch holds it back.
-        if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
-        // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
-        // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.
-        const known = await publicClient.getTransaction({ hash: last.hash }).then(
-          () => true,
-          (e: unknown) => (e instanceof TransactionNotFoundError ? false : undefined),
-        );
-        if (known === false) {
-          this.#o.log.warn({ batch: String(batch.id), tx: last.hash }, 'a sent transaction is no longer known to the node: sent again');
-          await this.#broadcast(last, batch, 'warn');
+      try {
+        if (Date.now() - lookedUp >= LOOKUP_EVERY_MS) {
+          lookedUp = Date.now();
+          if (
+            await this.#checkNonce(
+              batch,
+              last,
+              () => ++usedElsewhere,
+              () => (usedElsewhere = 0),
+            )
+          )
+            return;
         }
+        if (Date.now() - last.sentAt >= this.#o.replaceAfterMs) await this.#replace(batch);
+      } catch (e) {
+        this.#o.log.warn({ err: e, batch: String(batch.id) }, 'following a batch: a step failed, again shortly');
       }
-      if (Date.now() - last.sentAt >= this.#o.replaceAfterMs) await this.#replace(batch);
       await new Promise((r) => setTimeout(r, this.#o.pollMs));
     }
+  }
+
+  /**
+   * Reads the receipts of the batch's transactions; true once one is found and its outcome handed
+   * over. A receipt whose logs do not match the items is read again (`bad` counts them); at the
+   * fifth, the batch counts as reverted: its items are tried again on their own merits.
+   */
+  async #lookUp(batch: BatchRecord, bad: () => number): Promise<boolean> {
+    const { publicClient } = this.#o.clients;
+    for (const tx of batch.txs) {
+      const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
+      if (!receipt) continue;
+      let outcome: readonly ItemResult[] | 'reverted' = 'reverted';
+      if (receipt.status === 'success') {
+        try {
+          const events = decodeEvents(receipt.logs.filter((l) => l.address.toLowerCase() === this.#o.adjudicator));
+          outcome =
+            batch.kind === 'reveal'
+              ? batch.itemIds.map(() => ({ channelId: `0x${'00'.repeat(32)}` as Bytes32, ok: true as const }))
+              : itemResults(OPERATION[batch.kind], events, batch.itemIds.length);
+        } catch (e) {
+          if (bad() < 5) {
+            this.#o.log.warn({ err: e, batch: String(batch.id), tx: tx.hash }, 'a receipt that does not match its batch: read again');
+            return false;
+          }
+          this.#o.log.error(
+            { err: e, batch: String(batch.id), tx: tx.hash },
+            'a receipt that never matches its batch: counted as reverted',
+          );
+        }
+      }
+      batch.status = receipt.status === 'success' ? 'mined' : 'reverted';
+      batch.minedAt = Date.now();
+      batch.receipt = { hash: receipt.transactionHash as Bytes32, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+      const again = batch.reported === true;
+      batch.reported = true;
+      this.#o.queue.putBatch(batch);
+      if (again) {
+        this.#o.log.warn(
+          { batch: String(batch.id), tx: receipt.transactionHash, status: batch.status },
+          'a batch a reorg took out is mined again',
+        );
+        return true;
+      }
+      await this.#o.onMined(batch, outcome);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The periodic lookups of a pending batch: its nonce used elsewhere (true: dropped), a gap
+   * below it filled, a transaction the node forgot sent again.
+   */
+  async #checkNonce(batch: BatchRecord, last: SentTransaction, miss: () => number, hit: () => void): Promise<boolean> {
+    const { publicClient } = this.#o.clients;
+    // A nonce used by none of this batch's transactions means none of them can ever be mined.
+    // The count is read first, at `confirmations` deep, and the receipts after it: a receipt
+    // of ours that a lagging backend has not seen yet cannot make it look used elsewhere.
+    const mined = await publicClient.getTransactionCount({ address: this.#address, blockTag: 'latest' }).then(BigInt, () => undefined);
+    const used = this.#o.confirmations ? await this.#nonceAtDepth(this.#o.confirmations) : mined;
+    if (used !== undefined && used > batch.nonce && (await this.#receiptOf(batch)) === 'none') {
+      if (miss() >= NONCE_USED_LOOKUPS) {
+        await this.#dropped(batch, used);
+        return true;
+      }
+    } else hit();
+    // A gap below this batch holds it back.
+    if (mined !== undefined && mined < batch.nonce) await this.#fillGaps(mined, batch.nonce);
+    // A transaction the node no longer knows (a reorg dropped it from its block, as anvil
+    // does, or a mempool evicted it) would wait out replaceAfterMs: the same bytes go again.
+    const known = await publicClient.getTransaction({ hash: last.hash }).then(
+      () => true,
+      (e: unknown) => (e instanceof TransactionNotFoundError ? false : undefined),
+    );
+    if (known === false) {
+      this.#o.log.warn({ batch: String(batch.id), tx: last.hash }, 'a sent transaction is no longer known to the node: sent again');
+      await this.#broadcast(last, batch, 'warn');
+    }
+    return false;
   }
 
   /** Same nonce, fees up by at least 12.5% (nodes require 10%), stored before it is broadcast. */

@@ -149,3 +149,31 @@ test.serial('a batch whose record cannot be stored is never sent: its items and 
     await stop(r);
   }
 });
+
+test.serial('a receipt whose logs do not match its batch is read again, not the end of following it', async (t) => {
+  const tc = await (await import('../helpers/chain.ts')).setupChain();
+  let stripped = 0;
+  // A backend that answers the first two receipts without their logs (buggy, or lying).
+  const provider = {
+    request: async (args: { method: string; params?: unknown }) => {
+      const r = (await tc.chain.provider.request(args as never)) as { logs?: unknown[] } | null;
+      if (args.method === 'eth_getTransactionReceipt' && r && stripped < 2) {
+        stripped++;
+        return { ...r, logs: [] };
+      }
+      return r;
+    },
+  };
+  const r = await submitterRig({ tc, provider: provider as never, name: 'nonces-receipt' });
+  await r.tc.chain.setBalance(r.clients.account.address, 10n ** 20n);
+  try {
+    const item = await closeItem({ ...r, outcomes: r.mined });
+    const { sent } = await r.submitter.submit('close', [item], 100_000);
+    await until(() => r.mined.has(sent[0]!.id));
+    const outcome = r.mined.get(sent[0]!.id)!;
+    t.true(Array.isArray(outcome) && outcome.every((x) => x.ok), 'the close is reported from a receipt read again');
+    t.is(stripped, 2);
+  } finally {
+    await stop(r);
+  }
+});
