@@ -145,6 +145,30 @@ async function checkReorg(source: FollowSource, pos: FollowPosition): Promise<Fo
   return { kind: 'reorg', removed, fork, deep: !survivor, position: { next: fork + 1n, blocks: blocks.slice(0, keep) } };
 }
 
+/** What a reorg's handler reads again: the dispute registered for a channel, at a block or the latest. */
+export type DisputeReader<D> = (channelId: `0x${string}`, at?: bigint) => Promise<D>;
+
+/**
+ * The dispute of a channel at a reorg's fork, or, when the backend cannot answer for that block
+ * (a reorg deeper than the window puts the fork far back, beyond the ~128 blocks of state a full
+ * node keeps), the latest one, which is enough to decide whether to answer now. Without the
+ * fallback, the handler threw at every try, the position was never saved, and following stopped
+ * for every channel. `onFallback` is told (to log it); a failure of the latest read is thrown.
+ */
+export async function disputeAtFork<D>(
+  read: DisputeReader<D>,
+  channelId: `0x${string}`,
+  fork: bigint,
+  onFallback?: (err: unknown) => void,
+): Promise<D> {
+  try {
+    return await read(channelId, fork);
+  } catch (e) {
+    onFallback?.(e);
+    return read(channelId);
+  }
+}
+
 /**
  * Confirmations per chain when none is configured: 0 for dev chains (Hardhat/EDR, anvil and
  * ganache ids: automine, no reorgs unless a test makes one), 12 elsewhere (Ethereum's

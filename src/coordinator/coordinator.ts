@@ -31,6 +31,7 @@ import {
   REORG_WINDOW,
   checkConfirmations,
   defaultConfirmations,
+  disputeAtFork,
   followStep,
 } from '../chain/chain-follower.ts';
 import type { ChainEvent } from '../chain/events.ts';
@@ -557,7 +558,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     }
     for (const channelId of recheck) {
       const w = queue.watch(channelId);
-      const d = w ? await chain.dispute(channelId, step.fork) : undefined;
+      const d = w
+        ? await disputeAtFork(chain.dispute.bind(chain), channelId, step.fork, (err) =>
+            log.warn({ err, channel: channelId }, 'the chain has no state at the fork (pruned?): reading the latest registration'),
+          )
+        : undefined;
       if (!w || !d || d.version >= w.version) continue;
       await onChallenged({
         type: 'challenged',

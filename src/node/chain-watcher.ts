@@ -21,7 +21,15 @@
  * and a removed close, conclusion or unlock, cannot be undone here (the machine has no fact for
  * it) and is reported loudly.
  */
-import { type FollowPosition, type FollowStep, REORG_WINDOW, decodeJson, encodeJson, followStep } from '../chain/chain-follower.ts';
+import {
+  type FollowPosition,
+  type FollowStep,
+  REORG_WINDOW,
+  decodeJson,
+  disputeAtFork,
+  encodeJson,
+  followStep,
+} from '../chain/chain-follower.ts';
 import type { ChainEvent } from '../chain/events.ts';
 import type { ChannelEventName, LogFilter } from '../chain/log-reader.ts';
 import type { Address, Bytes32 } from '../core/bytes.ts';
@@ -220,7 +228,9 @@ export async function createChainWatcher(ctx: Context, options: number | Watcher
     // answers again (the chain's deadline bounds it); a registration mined again is handed over again.
     for (const ch of disputes) {
       if (ch.record.status === 'closed') continue;
-      const d = await ctx.chain.dispute(ch.id, step.fork);
+      const d = await disputeAtFork(ctx.chain.dispute.bind(ctx.chain), ch.id, step.fork, (err) =>
+        ctx.channelLog(ch).warn({ err }, 'the chain has no state at the fork (pruned?): reading the latest registration'),
+      );
       const mine = ch.record.dispute;
       if (d === undefined) {
         if (mine)

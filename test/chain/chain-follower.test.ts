@@ -11,6 +11,7 @@ import {
   checkConfirmations,
   decodePosition,
   defaultConfirmations,
+  disputeAtFork,
   encodePosition,
   followStep,
 } from '../../src/chain/chain-follower.ts';
@@ -235,4 +236,33 @@ test('the position survives a round trip to disk; confirmations are checked', (t
   t.throws(() => checkConfirmations(-1));
   t.throws(() => checkConfirmations(1.5));
   t.throws(() => checkConfirmations(10_000));
+});
+
+test('disputeAtFork: the registration at the fork, or the latest when the backend has no state that old', async (t) => {
+  const id = `0x${'0d'.repeat(32)}` as const;
+  const calls: (bigint | undefined)[] = [];
+  const pruned = (at?: bigint) => {
+    calls.push(at);
+    if (at !== undefined && at < 1000n) return Promise.reject(new Error('missing trie node (state pruned)'));
+    return Promise.resolve(at === undefined ? 'latest' : `at ${at}`);
+  };
+  t.is(await disputeAtFork((_c, at) => pruned(at), id, 2000n), 'at 2000');
+  const told: unknown[] = [];
+  t.is(
+    await disputeAtFork(
+      (_c, at) => pruned(at),
+      id,
+      10n,
+      (e) => told.push(e),
+    ),
+    'latest',
+    'a fork beyond the kept state',
+  );
+  t.is(told.length, 1);
+  t.deepEqual(calls, [2000n, 10n, undefined]);
+  await t.throwsAsync(
+    disputeAtFork(() => Promise.reject(new Error('down')), id, 10n),
+    { message: 'down' },
+    'a backend that answers nothing: thrown, tried again at the next step',
+  );
 });
