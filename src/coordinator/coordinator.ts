@@ -419,6 +419,35 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     if (!put.ok) return refuse(put.reason, put.detail);
     await queue.flush(); // stored before accepted
     accept();
+    void answerStanding(channelId, version).catch((err: unknown) =>
+      log.warn({ err, channel: channelId }, 'reading the registration of a newly watched state failed'),
+    );
+  }
+
+  /**
+   * A watch newer than a registration already on-chain (registered before the watch came, or
+   * before this coordinator followed the chain) is answered as if the Challenged event came now:
+   * the follower saw that event with nothing to answer it with, and will not see it again. Read
+   * `confirmations` deep, as the follower would have.
+   */
+  async function answerStanding(channelId: Bytes32, version: bigint): Promise<void> {
+    const head = await chain.blockNumber();
+    const at = confirmations > 0 && head >= BigInt(confirmations) ? head - BigInt(confirmations) : undefined;
+    const d = await chain.dispute(channelId, at);
+    if (!d || d.version >= version || (await chain.timestamp()) >= d.finalizesAt) return;
+    log.warn(
+      { channel: channelId, registered: String(d.version), watched: String(version) },
+      'a state older than the one just watched is registered',
+    );
+    await onChallenged({
+      type: 'challenged',
+      channelId,
+      version: d.version,
+      finalizesAt: d.finalizesAt,
+      ...REREAD,
+      blockNumber: at ?? head,
+    });
+    schedule(0);
   }
 
   // ---------------------------------------------------------------------------------------------

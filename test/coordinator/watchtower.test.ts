@@ -303,3 +303,17 @@ test.serial('a newer dispute queued while an older one is in flight is its own i
   t.not(r1.transactionHash, r2.transactionHash, 'each submitter is told the result of its own item');
   t.is((await (await chainOf(ada)).dispute(channelId(p)))?.version, 2n, 'the newer state is the one registered');
 });
+
+test.serial('a watch newer than a state registered before it came is answered', async (t) => {
+  const c = coordinators[0]!;
+  const p = await channel(ada, bo, 10n * ETHER);
+  const v1 = signed(p, 1n, [8n * ETHER, 2n * ETHER]);
+  const v2 = signed(p, 2n, [2n * ETHER, 8n * ETHER]);
+  // ada registers first; bo's watch only comes after the Challenged event was read.
+  t.true((await (await chainOf(ada)).challengeBatch([challengeItem(p, v1)])).items[0]!.ok);
+  await new Promise((r) => setTimeout(r, 1_500));
+  const boClient = await client(c, `bo-late-${p.nonce}`);
+  await boClient.submit({ kind: 'watch', params: p, signed: v2 });
+  boClient.close();
+  await boIsPaid(t, p, v2);
+});
