@@ -1237,6 +1237,12 @@ export class Payments {
     this.finish(t.key, { failure });
   }
 
+  /** The preimage of `hashlock` in our record of a payment to us, checked against it. */
+  private recordedSecret(hashlock: Bytes32): Bytes32 | undefined {
+    const s = this.records.get(paymentKey('in', hashlock))?.secret;
+    return s !== undefined && paymentHashOf(s) === hashlock ? s : undefined;
+  }
+
   /** Channels with locks to us to look at again (a settle failed, or a peer's key was missing). */
   private readonly retry = new Set<Bytes32>();
 
@@ -1268,6 +1274,12 @@ export class Payments {
       secret = this.invoiceRecords.get(l.hashlock)?.secret;
       if (invoice.asset !== asset || (invoice.amount !== undefined && l.amount < invoice.amount)) refuse = 'incorrect-amount';
       else if (now >= invoice.expiresAt && this.invoiceRecords.get(l.hashlock)?.status !== 'paid') refuse = 'unknown-payment';
+    } else if (this.recordedSecret(l.hashlock) !== undefined) {
+      // A routed keysend we took before a restart: its onion layer is gone, its preimage is in
+      // our record. Our settle may have left (the counterparty then holds the secret): we settle
+      // again, or the forwarder registers it in time. Before, the lock was left to its sender.
+      secret = this.recordedSecret(l.hashlock);
+      kind = 'keysend';
     } else {
       const key = this.keysendKeyFor(ch);
       if (!key) return !this.host.keysendKey; // without keysend it is simply not ours

@@ -274,6 +274,51 @@ test.serial('a routed keysend whose first settle fails is settled on the next tr
   t.is(after['erin/de']! - before['erin/de']!, amount, 'erin got the keysend');
 });
 
+test.serial(
+  'a routed keysend whose settle the counterparty takes and never countersigns: the payee, restarted without its layer, registers the secret',
+  async (t) => {
+    // erin settles a keysend alice routed to her; dave is frozen when erin's settle (with the
+    // preimage) leaves, and erin crashes. Back, erin has no onion layer for the lock any more:
+    // the preimage is in her payment record, and she must register it before the expiry.
+    const amount = ETHER / 50n;
+    await nodes.erin.call('delaySettles', 1500);
+    const paying = nodes.alice.call('sendPayment', { to: actors.erin.address, amount });
+    paying.catch(() => undefined);
+    await until(
+      'the lock to reach erin',
+      () => locked('dave', ids.de),
+      (l) => l >= amount,
+    );
+    process.kill(nodes.dave.pid, 'SIGSTOP'); // frozen: it receives, and answers nothing
+    await new Promise((r) => setTimeout(r, 2_500)); // erin's settle, with the preimage, has left
+    await nodes.erin.kill('SIGKILL');
+    await nodes.dave.kill('SIGKILL');
+    down.add('dave');
+    await start('erin');
+    await until(
+      'erin to register the secret',
+      () => nodes.erin.call<{ registered: number }>('forwardingStats'),
+      (s) => s.registered > 0,
+      60_000,
+    );
+    // dave back: erin's settle goes through off-chain after all, and the line is whole again for
+    // the next test.
+    await start('dave');
+    down.delete('dave');
+    await until(
+      'the lock to erin to be settled',
+      () => locked('dave', ids.de),
+      (l) => l === 0n,
+      60_000,
+    );
+    t.is(
+      ((await paying) as PaymentInfo).status,
+      'settled',
+      "alice's keysend settled end to end, dave's forward found again in his records",
+    );
+  },
+);
+
 test.serial('upstream gone when a forwarder learns the secret: it registers it on-chain and is paid at close', async (t) => {
   const amount = ETHER / 20n;
   const before = await snapshot();
