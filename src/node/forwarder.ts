@@ -87,6 +87,12 @@ export interface ForwarderHost {
   /** Whether a lock we sent is one of our own payments' (payments.ts cancels those itself). */
   ownsLock(channelId: Bytes32, lockId: bigint): boolean;
   /**
+   * Hashlocks of our own payments not yet final (payments.ts): a secret learned for one is kept
+   * in the channel record until the payment's record holds it (a crash before then would
+   * otherwise leave a settled payment looking failed, and paid again).
+   */
+  ownHashlocks?(): Iterable<Bytes32>;
+  /**
    * Routed swaps (swap-quotes.ts): whether a quote in a swap payload is ours and unused, and
    * marking it used. Absent: this node converts nothing, and every swap payload is refused.
    */
@@ -671,6 +677,7 @@ export class Forwarder {
         for (const l of state?.locks ?? []) if (l.receiver === ch.self) needed.add(l.hashlock);
     }
     for (const m of this.out.values()) for (const f of m.values()) needed.add(f.hashlock);
+    for (const h of this.host.ownHashlocks?.() ?? []) needed.add(h);
     return needed;
   }
 

@@ -164,6 +164,7 @@ export class LanesNode implements LanesApi, ChannelHost {
             timing: this.timing,
             register: (secrets, o) => this.registerSecrets(secrets, o?.direct === true),
             ownsLock: (channelId, lockId) => this.payments_.ownsLock(channelId, lockId),
+            ownHashlocks: () => this.payments_.unsettledHashlocks(),
             quotes: {
               check: (q) => this.quoteDesk?.check(q) ?? 'not-ours',
               use: (q) => this.quoteDesk?.use(q),

@@ -1441,6 +1441,12 @@ export class Payments {
     this.held.delete(paymentHash);
   }
 
+  /** Hashlocks of our payments' locks whose outcome is not recorded with its secret yet. */
+  *unsettledHashlocks(): Iterable<Bytes32> {
+    for (const m of this.out.values())
+      for (const t of m.values()) if (this.records.get(t.key)?.secret === undefined) yield t.hash as Bytes32;
+  }
+
   /** Whether a lock we sent on `channelId` is one of our payments'. */
   ownsLock(channelId: Bytes32, lockId: bigint): boolean {
     return this.out.get(channelId)?.has(lockId) === true;

@@ -20,7 +20,7 @@ const HASHLOCK = keccak256Hex(hexToBytes(SECRET)) as Bytes32;
 const IN = `0x${'0a'.repeat(32)}` as Bytes32;
 const OUT = `0x${'0b'.repeat(32)}` as Bytes32;
 
-function rig() {
+function rig(o: { own?: Bytes32[] } = {}) {
   const now = 1_000n;
   // upstream → us on IN (we are participant 1), us → downstream on OUT (we are participant 0).
   const incoming: Lock = { id: 7n, asset: 0, amount: 1_100n, sender: 0, receiver: 1, hashlock: HASHLOCK, expiry: now + 600n };
@@ -31,7 +31,10 @@ function rig() {
     latest: { state: { locks } },
     record: { status: 'open', learned: [] as { hashlock: Bytes32; secret: Bytes32; expiry: bigint }[], params: { assets: ['0x'] } },
     machine: { connected: true },
-    input: () => undefined,
+    inputs: [] as unknown[],
+    input(x: unknown) {
+      this.inputs.push(x);
+    },
   });
   const inCh = channel(IN, 1, [incoming]);
   const outCh = channel(OUT, 0, [outgoing]);
@@ -63,6 +66,7 @@ function rig() {
     timing: DEFAULT_TIMING,
     register: () => Promise.resolve(),
     ownsLock: () => false,
+    ...(o.own ? { ownHashlocks: () => o.own! } : {}),
   } as never);
   forwarder.start(); // the restart: no forwards in memory
   const sweep = async () => {
@@ -101,5 +105,22 @@ test('after a restart, a co-signed lock to us sent again with a fresh onion is n
     );
   } finally {
     r.forwarder.stop();
+  }
+});
+
+test('a secret learned for a payment of our own not yet recorded with it is kept in the channel record', async (t) => {
+  for (const own of [[], [HASHLOCK]]) {
+    const r = rig({ own });
+    try {
+      // Our own lock on OUT was settled: the secret is in the record's learned list only.
+      r.inCh.latest.state.locks = [];
+      r.outCh.latest.state.locks = [];
+      r.outCh.record.learned = [{ hashlock: HASHLOCK, secret: SECRET, expiry: r.outgoing.expiry }];
+      for (let i = 0; i < 3; i++) await r.sweep();
+      const forgot = r.outCh.inputs.some((x) => (x as { kind?: string }).kind === 'forget-learned');
+      t.is(forgot, own.length === 0, own.length === 0 ? 'nothing needs it: forgotten' : 'our payment needs it: kept');
+    } finally {
+      r.forwarder.stop();
+    }
   }
 });
