@@ -207,6 +207,8 @@ interface OutLock {
   cancelling: boolean;
   /** The counterparty asked to cancel it before any valid secret was seen. */
   cancelFirst: boolean;
+  /** A read of the secret registry is under way (resolveUnseen). */
+  checking?: boolean;
   /** We cancelled it, past its expiry. */
   expiredByUs: boolean;
   /** The failure report a routed lock's cancel carried (the first hop's, wrapping those after it). */
@@ -1203,6 +1205,39 @@ export class Payments {
     for (const id of seen) if (!current.has(id)) seen.delete(id);
   }
 
+  /**
+   * A lock of ours never seen co-signed, past its expiry. The counterparty may still hold our
+   * signature on a state with it (a proposal it never countersigned back), and enforce it
+   * on-chain if the secret was registered in time: then the payee was paid, and calling the
+   * payment failed would have the user pay again. So the registry is read first: registered
+   * before the expiry, the payment is settled (without a preimage of ours to show, unless the
+   * channel learned it); else it failed, as before.
+   */
+  private resolveUnseen(ch: Channel, lockId: bigint, t: OutLock, expiry: bigint): void {
+    if (t.checking) return;
+    t.checking = true;
+    this.ctx.chain.revealedAt(t.hash).then(
+      (at) => {
+        t.checking = false;
+        if (this.stopped || this.out.get(ch.id)?.get(lockId) !== t) return;
+        if (at === 0n || at >= expiry) return this.resolveOut(ch, lockId, t);
+        this.ctx
+          .channelLog(ch)
+          .warn(
+            { paymentHash: t.hash, registeredAt: String(at) },
+            'a lock of ours never co-signed back, but its secret was registered in time: the payment counts as paid',
+          );
+        this.untrack(ch.id, lockId);
+        if (t.onResolve) return t.onResolve({ kind: 'settled' });
+        this.finish(t.key, { settled: true });
+      },
+      (e: unknown) => {
+        t.checking = false; // again at the next sweep
+        this.ctx.channelLog(ch).warn({ err: e, paymentHash: t.hash }, 'reading the secret registry failed');
+      },
+    );
+  }
+
   private resolveOut(ch: Channel, lockId: bigint, t: OutLock): void {
     this.untrack(ch.id, lockId);
     const r = this.records.get(t.key);
@@ -1472,9 +1507,10 @@ export class Payments {
         if (t.cancelling) continue;
         const lock = ch.latest?.state.locks.find((l) => l.id === lockId && l.sender === ch.self);
         if (!lock) {
-          // Never seen co-signed (a restart while pending) and now past its expiry: it cannot pay anyone.
+          // Never seen co-signed (a restart while pending, or a counterparty that kept its
+          // countersignature) and now past its expiry.
           const expiry = this.records.get(t.key)?.route[0]?.expiry ?? 0n;
-          if (!t.present && now >= expiry) this.resolveOut(ch, lockId, t);
+          if (!t.present && now >= expiry) this.resolveUnseen(ch, lockId, t, expiry);
           continue;
         }
         if (lock.expiry > now) continue;
