@@ -53,3 +53,10 @@ test('the adjudicator keeps every invariant through random honest and hostile se
   ])
     t.true((stats.outcomes[tag] ?? 0) > 0, `no ${tag} in this run`);
 });
+
+test('regression: a permit of another value than a deposit of the largest uint256 (seed 1393003989, run 14)', async (t) => {
+  // The fuzzer's own generator signed `amount + 1`, beyond a uint256, and threw: CI of 2026-12-07.
+  t.timeout(120_000);
+  const stats = await runContractFuzz({ seed: 1393003989, runs: 14, maxSteps: 50 });
+  t.true(stats.steps > 0);
+});

@@ -646,7 +646,9 @@ export class Engine {
       case 'garbage': {
         const g = s.garbage;
         if (g === 'wrong-value') {
-          p = this.#signPermit(sender, token, s.amount + 1n, this.model.nonce(sender.address, token), deadline);
+          // Another value than the deposit's, still a uint256 (the amount may be the largest one).
+          const other = s.amount === 2n ** 256n - 1n ? s.amount - 1n : s.amount + 1n;
+          p = this.#signPermit(sender, token, other, this.model.nonce(sender.address, token), deadline);
           break;
         }
         const mine = own();
