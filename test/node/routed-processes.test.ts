@@ -316,6 +316,7 @@ test.serial(
       'settled',
       "alice's keysend settled end to end, dave's forward found again in his records",
     );
+    await settledDown(); // every hop's lock gone: carol's to dave goes once dave's settle is co-signed
   },
 );
 
