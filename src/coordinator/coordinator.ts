@@ -439,14 +439,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       { channel: channelId, registered: String(d.version), watched: String(version) },
       'a state older than the one just watched is registered',
     );
-    await onChallenged({
-      type: 'challenged',
-      channelId,
-      version: d.version,
-      finalizesAt: d.finalizesAt,
-      ...REREAD,
-      blockNumber: at ?? head,
-    });
+    await onRegistered(channelId, d, at ?? head);
     schedule(0);
   }
 
@@ -593,14 +586,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
           )
         : undefined;
       if (!w || !d || d.version >= w.version) continue;
-      await onChallenged({
-        type: 'challenged',
-        channelId,
-        version: d.version,
-        finalizesAt: d.finalizesAt,
-        ...REREAD,
-        blockNumber: step.fork,
-      });
+      await onRegistered(channelId, d, step.fork);
     }
     queue.setFollow(step.position);
     await queue.flush();
@@ -686,6 +672,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
    * challenge deadline, whatever else is queued for the channel (an older dispute queued by the
    * cheater herself included), and concluded after the period.
    */
+  /** A registration read again from the chain (not from its event), handled as its Challenged event. */
+  function onRegistered(channelId: Bytes32, d: { version: bigint; finalizesAt: bigint }, blockNumber: bigint): Promise<void> {
+    return onChallenged({ type: 'challenged', channelId, version: d.version, finalizesAt: d.finalizesAt, ...REREAD, blockNumber });
+  }
+
   async function onChallenged(e: Extract<ChainEvent, { type: 'challenged' }>): Promise<void> {
     let registered: Awaited<ReturnType<ChainService['dispute']>> | null = null;
     for (const i of queue.items.values()) {

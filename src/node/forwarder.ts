@@ -503,20 +503,20 @@ export class Forwarder {
     if (toRegister.length > 0) {
       this.stats.registered += toRegister.length;
       this.ctx.log.warn({ secrets: toRegister.length }, 'registering learned secrets on-chain: upstream did not settle in time');
-      const hash = (s: Bytes32) => keccak256Hex(hexToBytes(s)) as Bytes32;
-      const again = toRegister.filter((s) => this.missed.has(hash(s)));
-      const first = toRegister.filter((s) => !this.missed.has(hash(s)));
-      for (const [group, direct] of [
-        [first, false],
-        [again, true],
-      ] as const) {
-        if (group.length === 0) continue;
-        this.host.register(group, direct ? { direct } : undefined).then(
+      // Registrations found missing go as our own transactions; the rest as usual.
+      const groups = { first: new Map<Bytes32, Bytes32>(), again: new Map<Bytes32, Bytes32>() };
+      for (const s of toRegister) {
+        const h = keccak256Hex(hexToBytes(s)) as Bytes32;
+        groups[this.missed.has(h) ? 'again' : 'first'].set(h, s);
+      }
+      for (const [name, group] of Object.entries(groups)) {
+        if (group.size === 0) continue;
+        this.host.register([...group.values()], name === 'again' ? { direct: true } : undefined).then(
           () => {
-            for (const s of group) this.watchRegistration(hash(s), this.ctx.now());
+            for (const h of group.keys()) this.watchRegistration(h, this.ctx.now());
           },
           (e: unknown) => {
-            for (const s of group) this.registered.delete(hash(s));
+            for (const h of group.keys()) this.registered.delete(h);
             this.ctx.log.error({ err: e }, 'registering secrets on-chain failed: again at the next sweep');
           },
         );

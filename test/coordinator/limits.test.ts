@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import type { Libp2p } from 'libp2p';
-import { createChainService } from '../../src/chain/chain-service.ts';
+import { type ChainService, createChainService } from '../../src/chain/chain-service.ts';
 import { type ChannelParams, NATIVE_ASSET, bytesToHex } from '../../src/core/index.ts';
 import { createSettleClient, type SettleClient } from '../../src/p2p/settle-client.ts';
 import { createLibp2pNode } from '../../src/p2p/libp2p-node.ts';
@@ -49,6 +49,32 @@ async function client(name: string): Promise<SettleClient> {
   return c;
 }
 
+let annService: ChainService | undefined;
+async function annChain(): Promise<ChainService> {
+  annService ??= await createChainService({
+    rpc: net.chain.rpcUrl,
+    privateKey: bytesToHex(ann.privateKey),
+    adjudicator: net.adjudicator,
+    pollingIntervalMs: 20,
+  });
+  return annService;
+}
+
+let channelNonce = BigInt(Date.now()) * 10n;
+/** A fresh channel between ann and ben that ann funds with `wei`. */
+async function annFunds(wei: bigint): Promise<ChannelParams> {
+  const p: ChannelParams = {
+    chainId: 31337n,
+    adjudicator: net.adjudicator,
+    participants: [ann.address, ben.address],
+    assets: [NATIVE_ASSET],
+    challengeDuration: 600n,
+    nonce: channelNonce++,
+  };
+  await (await annChain()).deposit(p, 0, 0, wei);
+  return p;
+}
+
 const outcome = (p: Promise<unknown>) =>
   p.then(
     () => 'accepted',
@@ -71,25 +97,8 @@ test.serial('a peer over its rate is refused, with the reason; other peers are n
 });
 
 test.serial('a peer may have only so many channels watched: a new one over the cap is refused, updates are not', async (t) => {
-  const svc = await createChainService({
-    rpc: net.chain.rpcUrl,
-    privateKey: bytesToHex(ann.privateKey),
-    adjudicator: net.adjudicator,
-    pollingIntervalMs: 20,
-  });
   const chans: ChannelParams[] = [];
-  for (let i = 0; i < 3; i++) {
-    const p: ChannelParams = {
-      chainId: 31337n,
-      adjudicator: net.adjudicator,
-      participants: [ann.address, ben.address],
-      assets: [NATIVE_ASSET],
-      challengeDuration: 600n,
-      nonce: BigInt(Date.now()) * 10n + BigInt(i),
-    };
-    await svc.deposit(p, 0, 0, 10n);
-    chans.push(p);
-  }
+  for (let i = 0; i < 3; i++) chans.push(await annFunds(10n));
   const watcher = await client('limits-watcher');
   const w = (p: ChannelParams, version: bigint) =>
     watcher.submit({ kind: 'watch', params: p, signed: sign(p, stateOf(p, version, [6n, 4n]), [ann, ben]) });
@@ -111,21 +120,8 @@ test.serial('a peer may have only so many channels watched: a new one over the c
 test.serial(
   'disputes of one channel without end (both keys in one hand): a newer one replaces the queued one, and the channel has a budget',
   async (t) => {
-    const svc = await createChainService({
-      rpc: net.chain.rpcUrl,
-      privateKey: bytesToHex(ann.privateKey),
-      adjudicator: net.adjudicator,
-      pollingIntervalMs: 20,
-    });
-    const p: ChannelParams = {
-      chainId: 31337n,
-      adjudicator: net.adjudicator,
-      participants: [ann.address, ben.address],
-      assets: [NATIVE_ASSET],
-      challengeDuration: 600n,
-      nonce: BigInt(Date.now()) * 10n + 7n,
-    };
-    await svc.deposit(p, 0, 0, 1n); // one wei: all it takes
+    const svc = await annChain();
+    const p = await annFunds(1n); // one wei: all it takes
     // The coordinator pays the gas.
     await net.fund({ name: 'coordinator', address: coord.address, privateKey: new Uint8Array(), publicKey: new Uint8Array() }, 10n);
     const id = (await import('../../src/core/index.ts')).channelId(p);

@@ -11,15 +11,14 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
 import { type Anvil, startAnvil } from '../../src/chain/anvil.ts';
-import { createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
+import { chainServiceFromClients, createClients, deployAdjudicator } from '../../src/chain/chain-service.ts';
 import { DEV_KEYS } from '../../src/chain/local-chain.ts';
-import { type Bytes32, bytesToHex, keccak256Hex } from '../../src/core/bytes.ts';
+import { type Bytes32, bytesToHex, hexToBytes, keccak256Hex } from '../../src/core/bytes.ts';
 import { CoordinatorQueue } from '../../src/coordinator/queue.ts';
 import type { BatchRecord, ItemRecord } from '../../src/coordinator/records.ts';
 import { Submitter } from '../../src/coordinator/submitter.ts';
 import { actor } from '../helpers/actors.ts';
-import { eventually } from '../helpers/nodes.ts';
-import { ETHER } from '../helpers/nodes.ts';
+import { ETHER, eventually } from '../helpers/nodes.ts';
 
 const anvils: Anvil[] = [];
 const dirs: string[] = [];
@@ -69,21 +68,8 @@ test('a batch a reorg takes out before it is deep is sent again, reported once, 
     queue.putItem(rec);
     return rec;
   };
-  const revealedAt = (secret: Bytes32) =>
-    clients.publicClient.readContract({
-      address: adjudicator,
-      abi: [
-        {
-          type: 'function',
-          name: 'revealedAt',
-          stateMutability: 'view',
-          inputs: [{ name: 'hashlock', type: 'bytes32' }],
-          outputs: [{ type: 'uint256' }],
-        },
-      ],
-      functionName: 'revealedAt',
-      args: [keccak256Hex(new Uint8Array(Buffer.from(secret.slice(2), 'hex')))],
-    });
+  const chain = chainServiceFromClients(clients, adjudicator);
+  const revealedAt = (secret: Bytes32) => chain.revealedAt(keccak256Hex(hexToBytes(secret)));
   const nonce = () => clients.publicClient.getTransactionCount({ address: irene.address, blockTag: 'latest' });
   try {
     const s1 = bytesToHex(new Uint8Array(32).fill(1)) as Bytes32;

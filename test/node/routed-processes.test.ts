@@ -98,6 +98,23 @@ async function snapshot(): Promise<Record<string, bigint>> {
 }
 
 /** Waits until no lock is left on any channel a live node sees, and returns the balances. */
+/**
+ * erin crashes with her settle sent to a frozen dave (who is killed too), comes back, and must
+ * register the secret on-chain herself.
+ */
+async function erinBackRegisters(): Promise<void> {
+  await nodes.erin.kill('SIGKILL');
+  await nodes.dave.kill('SIGKILL');
+  down.add('dave');
+  await start('erin');
+  await until(
+    'erin to register the secret',
+    () => nodes.erin.call<{ registered: number }>('forwardingStats'),
+    (s) => s.registered > 0,
+    60_000,
+  );
+}
+
 async function settledDown(): Promise<Record<string, bigint>> {
   await until(
     'every lock to leave the channels',
@@ -291,16 +308,7 @@ test.serial(
     );
     process.kill(nodes.dave.pid, 'SIGSTOP'); // frozen: it receives, and answers nothing
     await new Promise((r) => setTimeout(r, 2_500)); // erin's settle, with the preimage, has left
-    await nodes.erin.kill('SIGKILL');
-    await nodes.dave.kill('SIGKILL');
-    down.add('dave');
-    await start('erin');
-    await until(
-      'erin to register the secret',
-      () => nodes.erin.call<{ registered: number }>('forwardingStats'),
-      (s) => s.registered > 0,
-      60_000,
-    );
+    await erinBackRegisters();
     // dave back: erin's settle goes through off-chain after all, and the line is whole again for
     // the next test.
     await start('dave');
@@ -397,16 +405,7 @@ test.serial(
     await new Promise((r) => setTimeout(r, 500)); // erin's request, with the secret, is on its way
     // erin crashes before her settle fails, and comes back: she must still know that the secret
     // left her (the invoice was released), not hold the lock again.
-    await nodes.erin.kill('SIGKILL');
-    await nodes.dave.kill('SIGKILL');
-    down.add('dave');
-    await start('erin');
-    await until(
-      'erin to register the secret',
-      () => nodes.erin.call<{ registered: number }>('forwardingStats'),
-      (s) => s.registered > 0,
-      60_000,
-    );
+    await erinBackRegisters();
     const erinBefore = await net.ethBalance(actors.erin.address);
     const closing = nodes.erin.call<CloseResult>('close', ids.de, { mode: 'force' });
     await until(

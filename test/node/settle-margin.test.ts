@@ -7,6 +7,7 @@
  */
 import test from 'ava';
 import { createPublicClient, custom } from 'viem';
+import { LanesAdjudicatorAbi } from '../../src/chain/artifacts/LanesAdjudicator.ts';
 import { PaymentFailedError } from '../../src/sdk/errors.ts';
 import { ETHER, type Network, type TestNode, network } from '../helpers/nodes.ts';
 
@@ -33,15 +34,7 @@ test('a lock too close to its expiry to settle off-chain is refused up front, an
   await new Promise((r) => setTimeout(r, 3_000)); // a sweep or two of bob's forwarder
   const revealedAt = await createPublicClient({ transport: custom(net.provider) }).readContract({
     address: net.adjudicator,
-    abi: [
-      {
-        type: 'function',
-        name: 'revealedAt',
-        stateMutability: 'view',
-        inputs: [{ name: 'h', type: 'bytes32' }],
-        outputs: [{ type: 'uint256' }],
-      },
-    ],
+    abi: LanesAdjudicatorAbi,
     functionName: 'revealedAt',
     args: [inv.paymentHash],
   });
